@@ -1,0 +1,185 @@
+"""The `fabtel` command line: parses arguments and hands off to the component
+that does the work. Heavy imports (Faust, gRPC) happen inside the commands
+that need them so that `fabtel --help` and `config check` stay fast.
+
+Exit status: 0 success, 1 the job ran but its expectations failed, 2 bad
+input (configuration, arguments, unreadable files) or an unavailable service.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import Callable
+
+from fabtel.config import ConfigError, load_config
+
+DEFAULT_CONFIG = os.environ.get("FABTEL_CONFIG", "examples/fabric.yaml")
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+class UsageError(Exception):
+    """A one-line reason to exit 2."""
+
+
+def command(name: str):
+    def register(fn):
+        COMMANDS[name] = fn
+        return fn
+    return register
+
+
+def _config(args):
+    return load_config(args.config)
+
+
+# ------------------------------------------------------------------ config
+
+@command("config check")
+def config_check(args) -> int:
+    cfg = load_config(args.file)
+    groups = len(cfg.oper_groups)
+    print(f"{args.file}: ok ({len(cfg.fabric.devices)} devices, {len(cfg.fabric.clients)} clients, "
+          f"{len(cfg.fabric.links)} links, {groups} oper-groups)")
+    return 0
+
+
+# ------------------------------------------------------------------ stack
+
+def _stack(args):
+    from fabtel.stack import Stack
+    return Stack(args.state_dir, kafka_port=args.kafka_port, influx_port=args.influx_port)
+
+
+@command("stack up")
+def stack_up(args) -> int:
+    for line in _stack(args).up():
+        print(line)
+    return 0
+
+
+@command("stack down")
+def stack_down(args) -> int:
+    for line in _stack(args).down():
+        print(line)
+    return 0
+
+
+@command("stack status")
+def stack_status(args) -> int:
+    ok, lines = _stack(args).status()
+    for line in lines:
+        print(line)
+    return 0 if ok else 1
+
+
+# ------------------------------------------------------------------ topics
+
+@command("topics create")
+def topics_create(args) -> int:
+    from fabtel.kafka import create_topics
+    for line in create_topics(_config(args).kafka):
+        print(line)
+    return 0
+
+
+@command("topics tail")
+def topics_tail(args) -> int:
+    from fabtel.kafka import tail
+    from fabtel.records import to_json
+    cfg = _config(args).kafka
+    topic = cfg.topics.get(args.topic, args.topic)
+    for record, error in tail(cfg, topic, args.max, args.timeout):
+        if error:
+            print(json.dumps({"error": error}), file=sys.stderr)
+        else:
+            print(json.dumps({"type": type(record).__name__, **to_json(record)}))
+        sys.stdout.flush()
+    return 0
+
+
+# ------------------------------------------------------------------ parser
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="fabtel",
+        description="Streaming telemetry for data-center fabrics: gNMI and sFlow into Kafka, "
+                    "LAG balance, uplink health and oper-group remediation, InfluxDB for Grafana.")
+    p.add_argument("--log-level", default=os.environ.get("FABTEL_LOG_LEVEL", "INFO"),
+                   help="DEBUG, INFO, WARNING or ERROR (default INFO, env FABTEL_LOG_LEVEL)")
+    sub = p.add_subparsers(dest="group", metavar="COMMAND")
+
+    def with_config(sp):
+        sp.add_argument("--config", default=DEFAULT_CONFIG,
+                        help=f"fabric configuration file (default {DEFAULT_CONFIG}, env FABTEL_CONFIG)")
+        return sp
+
+    def with_stack(sp):
+        sp.add_argument("--state-dir", default=None, help="where pid files, logs and data live (default .state, env FABTEL_STATE_DIR)")
+        sp.add_argument("--kafka-port", type=int, default=9092, help="broker port on 127.0.0.1 (default 9092)")
+        sp.add_argument("--influx-port", type=int, default=8086, help="InfluxDB port on 127.0.0.1 (default 8086)")
+        return sp
+
+    cfg = sub.add_parser("config", help="validate a fabric configuration").add_subparsers(dest="action", metavar="ACTION")
+    chk = cfg.add_parser("check", help="validate FILE: exit 0 when valid, 2 with every problem listed")
+    chk.add_argument("file")
+
+    st = sub.add_parser("stack", help="start, stop or inspect the local Kafka broker and InfluxDB").add_subparsers(dest="action", metavar="ACTION")
+    with_stack(st.add_parser("up", help="start the broker and InfluxDB (idempotent) and wait until they answer"))
+    with_stack(st.add_parser("down", help="stop what `stack up` started"))
+    with_stack(st.add_parser("status", help="say what runs where; exit 1 when something is down"))
+
+    tp = sub.add_parser("topics", help="create or read the Kafka topics").add_subparsers(dest="action", metavar="ACTION")
+    with_config(tp.add_parser("create", help="create every configured topic (idempotent)"))
+    tl = with_config(tp.add_parser("tail", help="print a topic's decoded records as JSON lines"))
+    tl.add_argument("topic", help="topic name, or its configuration key (interface_state, commands, ...)")
+    tl.add_argument("--max", type=int, default=None, help="stop after N records")
+    tl.add_argument("--timeout", type=float, default=5.0, help="stop after S seconds without a record (default 5)")
+
+    for register in EXTRA_PARSERS:
+        register(sub, with_config, with_stack)
+    return p
+
+
+# Components add their own subcommands here (see fabtel/commands.py).
+EXTRA_PARSERS: list[Callable] = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    from fabtel import commands  # noqa: F401  registers the component commands
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    name = " ".join(x for x in (args.group, getattr(args, "action", None)) if x)
+    fn = COMMANDS.get(name)
+    if fn is None:
+        parser.parse_args([*(argv or sys.argv[1:]), "--help"] if args.group else ["--help"])
+        return 2
+    try:
+        return fn(args)
+    except ConfigError as exc:
+        print(f"{exc.source}: invalid configuration", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        known = _known_errors()
+        if isinstance(exc, known):
+            print(f"fabtel {name}: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _known_errors() -> tuple[type, ...]:
+    from fabtel.kafka import KafkaUnavailable
+    from fabtel.stack import StackError
+    return (UsageError, KafkaUnavailable, StackError)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

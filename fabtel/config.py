@@ -1,0 +1,670 @@
+"""The fabric configuration: one YAML file, loaded into frozen dataclasses.
+
+Loading validates everything and collects every problem (with its key path and
+line) before failing, so that a network engineer fixes a file in one pass.
+Unknown keys are errors: a typo must not pass silently.
+
+May import: the standard library and pyyaml only. Everything else imports this.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+TOPIC_KEYS = (
+    "interface_state", "interface_counters", "lag_member", "bgp_session",
+    "sflow_samples", "lag_balance", "uplink_health", "decisions", "commands",
+    "command_results", "dead_letters", "bmp_messages", "convergence",
+)
+ROLES = ("leaf", "spine", "border")
+PLATFORMS = ("srlinux", "openconfig")
+INFLUX_APIS = ("v1", "v2")
+REMEDIATION_MODES = ("propose", "enforce")
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; `problems` lists every one found."""
+
+    def __init__(self, problems: list[str], source: str = "configuration"):
+        self.problems = problems
+        self.source = source
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+# ---------------------------------------------------------------- records
+
+class SecretError(Exception):
+    """A credential named by the configuration cannot be read."""
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """Where a credential lives: an environment variable or a file."""
+    env: str | None = None
+    file: str | None = None
+
+    def resolve(self) -> str:
+        if self.env:
+            value = os.environ.get(self.env)
+            if value is None:
+                raise SecretError(f"environment variable {self.env} is not set")
+            return value
+        try:
+            return Path(self.file).read_text().strip()
+        except OSError as exc:
+            raise SecretError(f"cannot read secret file {self.file}: {exc.strerror}") from None
+
+    def __str__(self) -> str:
+        return f"${self.env}" if self.env else f"file:{self.file}"
+
+
+def resolve_secret(ref: "SecretRef | None") -> str | None:
+    return ref.resolve() if ref is not None else None
+
+
+@dataclass(frozen=True)
+class KafkaConfig:
+    bootstrap_servers: str = "127.0.0.1:9092"
+    schema_registry_url: str | None = None
+    partitions: int = 4
+    replication: int = 1
+    retention_ms: int = 7 * 24 * 3600 * 1000
+    topics: dict[str, str] = field(default_factory=dict)
+    session_timeout_ms: int = 6000
+
+    def topic(self, key: str) -> str:
+        return self.topics[key]
+
+
+@dataclass(frozen=True)
+class InfluxConfig:
+    url: str = "http://127.0.0.1:8086"
+    api: str = "v1"
+    database: str = "fabtel"
+    org: str | None = None
+    bucket: str | None = None
+    token: SecretRef | None = None
+    batch_size: int = 5000
+    flush_interval_ms: int = 1000
+
+
+@dataclass(frozen=True)
+class GnmiTarget:
+    address: str
+    username: SecretRef | str | None = None
+    password: SecretRef | None = None
+    insecure: bool = True
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    skip_verify: bool = False
+
+
+@dataclass(frozen=True)
+class Lag:
+    name: str
+    members: tuple[str, ...]
+    esi: str | None = None
+
+
+@dataclass(frozen=True)
+class Device:
+    name: str
+    role: str
+    platform: str = "srlinux"
+    gnmi: GnmiTarget | None = None
+    sflow_agent: str | None = None
+    uplinks: tuple[str, ...] = ()
+    access: tuple[str, ...] = ()
+    lags: tuple[Lag, ...] = ()
+    ifindex: dict[str, int] = field(default_factory=dict)
+    fabric_ports: tuple[str, ...] = ()
+
+    @property
+    def interfaces(self) -> tuple[str, ...]:
+        """Every interface the configuration names on this device."""
+        names: list[str] = list(self.uplinks) + list(self.access) + list(self.fabric_ports)
+        for lag in self.lags:
+            names.append(lag.name)
+            names.extend(lag.members)
+        return tuple(dict.fromkeys(names))
+
+    def lag_of(self, member: str) -> Lag | None:
+        return next((lag for lag in self.lags if member in lag.members), None)
+
+    def index_of(self, interface: str) -> int:
+        return self.ifindex.get(interface) or default_ifindex(interface)
+
+
+@dataclass(frozen=True)
+class Client:
+    name: str
+    interfaces: tuple[str, ...]
+    bond: tuple[str, ...] = ()
+    system_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Link:
+    a: tuple[str, str]
+    b: tuple[str, str]
+    speed_bps: int = 10_000_000_000
+
+
+@dataclass(frozen=True)
+class Fabric:
+    devices: tuple[Device, ...]
+    clients: tuple[Client, ...] = ()
+    links: tuple[Link, ...] = ()
+
+    def device(self, name: str) -> Device:
+        for dev in self.devices:
+            if dev.name == name:
+                return dev
+        raise KeyError(name)
+
+    def device_by_agent(self) -> dict[str, str]:
+        return {d.sflow_agent: d.name for d in self.devices if d.sflow_agent}
+
+    def es_members(self, esi: str) -> list[tuple[str, str]]:
+        """(device, lag) pairs that belong to one ethernet segment."""
+        return [(d.name, lag.name) for d in self.devices for lag in d.lags if lag.esi == esi]
+
+
+@dataclass(frozen=True)
+class OperGroup:
+    name: str
+    device: str
+    watch: tuple[str, ...]
+    down_links: tuple[str, ...]
+    required_up_uplinks: int = 1
+    hold_down_ms: int = 0
+    hold_up_ms: int = 5000
+    require_bgp: bool = True
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    lag_imbalance: float = 1.5
+    lag_imbalance_windows: int = 3
+    utilisation: float = 0.8
+    window_ms: int = 5000
+    stale_after_ms: int = 10000
+
+
+@dataclass(frozen=True)
+class Safety:
+    act_on_unknown: bool = False
+    protect_last_es_member: bool = True
+    max_decisions_per_minute: int = 6
+
+
+@dataclass(frozen=True)
+class GnmiCollector:
+    sample_interval_ms: int = 1000
+    queue_limit: int = 10000
+    reconnect_min_ms: int = 200
+    reconnect_max_ms: int = 10000
+
+
+@dataclass(frozen=True)
+class SflowCollector:
+    listen: str = "127.0.0.1:6343"
+    queue_limit: int = 10000
+
+
+@dataclass(frozen=True)
+class Remediation:
+    mode: str = "propose"
+    max_command_age_ms: int = 30000
+    retries: int = 3
+
+
+@dataclass(frozen=True)
+class Config:
+    kafka: KafkaConfig
+    influxdb: InfluxConfig
+    fabric: Fabric
+    oper_groups: tuple[OperGroup, ...] = ()
+    thresholds: Thresholds = Thresholds()
+    safety: Safety = Safety()
+    gnmi: GnmiCollector = GnmiCollector()
+    sflow: SflowCollector = SflowCollector()
+    remediation: Remediation = Remediation()
+    path: str | None = None
+
+
+def default_ifindex(interface: str) -> int:
+    """A stable ifIndex for an SR Linux name when the config gives none.
+
+    ethernet-S/P -> S*1000+P, lagN -> 100000+N, mgmtN -> 900000+N;
+    anything else gets a CRC so that it is still stable across processes.
+    """
+    m = re.fullmatch(r"ethernet-(\d+)/(\d+)", interface)
+    if m:
+        return int(m.group(1)) * 1000 + int(m.group(2))
+    m = re.fullmatch(r"(lag|mgmt)(\d+)", interface)
+    if m:
+        return (100000 if m.group(1) == "lag" else 900000) + int(m.group(2))
+    import zlib
+    return 200000 + zlib.crc32(interface.encode()) % 700000
+
+
+# ---------------------------------------------------------------- reading
+
+class _Reader:
+    """Walks the composed YAML node tree, turning nodes into values and
+    collecting problems with their key path and line."""
+
+    def __init__(self, loader: yaml.SafeLoader):
+        self.loader = loader
+        self.problems: list[str] = []
+
+    def problem(self, path: str, node: yaml.Node | None, message: str) -> None:
+        where = f" (line {node.start_mark.line + 1})" if node is not None else ""
+        self.problems.append(f"{path or '<top>'}{where}: {message}")
+
+    def mapping(self, node: yaml.Node, path: str, allowed: set[str],
+                required: set[str] = frozenset()) -> dict[str, yaml.Node] | None:
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(path, node, "expected a mapping")
+            return None
+        out: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key = str(self.loader.construct_object(key_node))
+            sub = f"{path}.{key}" if path else key
+            if key not in allowed:
+                hint = _close_match(key, allowed)
+                self.problem(sub, key_node, "unknown key" + (f" (did you mean '{hint}'?)" if hint else ""))
+                continue
+            if key in out:
+                self.problem(sub, key_node, "duplicate key")
+            out[key] = value_node
+        for key in sorted(required - set(out)):
+            self.problem(f"{path}.{key}" if path else key, node, "missing required key")
+        return out
+
+    def seq(self, node: yaml.Node, path: str) -> list[yaml.Node]:
+        if not isinstance(node, yaml.SequenceNode):
+            self.problem(path, node, "expected a list")
+            return []
+        return list(node.value)
+
+    def scalar(self, node: yaml.Node, path: str, kind: type | tuple, what: str) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            self.problem(path, node, f"expected {what}")
+            return None
+        value = self.loader.construct_object(node)
+        if isinstance(value, bool) and kind is not bool and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+            self.problem(path, node, f"expected {what}, got a boolean")
+            return None
+        if kind is float and isinstance(value, int):
+            value = float(value)
+        if not isinstance(value, kind):
+            self.problem(path, node, f"expected {what}, got {type(value).__name__} {value!r}")
+            return None
+        return value
+
+    def string(self, node, path):
+        return self.scalar(node, path, str, "a string")
+
+    def integer(self, node, path, minimum: int | None = 0):
+        value = self.scalar(node, path, int, "an integer")
+        if value is not None and minimum is not None and value < minimum:
+            self.problem(path, node, f"must be >= {minimum}, got {value}")
+            return None
+        return value
+
+    def number(self, node, path):
+        value = self.scalar(node, path, float, "a number")
+        if value is not None and value < 0:
+            self.problem(path, node, f"must be >= 0, got {value}")
+            return None
+        return value
+
+    def boolean(self, node, path):
+        return self.scalar(node, path, bool, "true or false")
+
+    def choice(self, node, path, options):
+        value = self.string(node, path)
+        if value is not None and value not in options:
+            self.problem(path, node, f"must be one of {', '.join(options)}, got {value!r}")
+            return None
+        return value
+
+    def strings(self, node, path) -> tuple[str, ...]:
+        return tuple(v for i, n in enumerate(self.seq(node, path))
+                     if (v := self.string(n, f"{path}[{i}]")) is not None)
+
+    def section(self, node: yaml.Node | None, path: str, cls: type,
+                readers: dict[str, Callable[[yaml.Node, str], Any]]):
+        """A flat section whose keys map one to one onto a dataclass's fields."""
+        if node is None:
+            return cls()
+        fields = self.mapping(node, path, set(readers)) or {}
+        values = {}
+        for key, sub in fields.items():
+            value = readers[key](sub, f"{path}.{key}")
+            if value is not None:
+                values[key] = value
+        return cls(**values)
+
+
+def _close_match(key: str, allowed: set[str]) -> str | None:
+    import difflib
+    match = difflib.get_close_matches(key, sorted(allowed), n=1)
+    return match[0] if match else None
+
+
+def _secret(r: _Reader, fields: dict[str, yaml.Node], path: str, name: str) -> "SecretRef | None":
+    """A credential named by `NAME_env` (an environment variable) or `NAME_file`.
+
+    Only the reference is kept; the value is read when it is used, so that
+    `config check` works on a machine without the secrets and the value never
+    sits in a config object that might be printed."""
+    env = r.string(fields[f"{name}_env"], f"{path}.{name}_env") if f"{name}_env" in fields else None
+    file = r.string(fields[f"{name}_file"], f"{path}.{name}_file") if f"{name}_file" in fields else None
+    if env and file:
+        r.problem(f"{path}.{name}_env", fields[f"{name}_env"], f"give {name}_env or {name}_file, not both")
+    return SecretRef(env=env, file=file) if (env or file) else None
+
+
+def _read_kafka(r: _Reader, node) -> KafkaConfig:
+    topics = {key: f"fabtel.{key.replace('_', '-')}" for key in TOPIC_KEYS}
+    if node is None:
+        return KafkaConfig(topics=topics)
+    f = r.mapping(node, "kafka", {"bootstrap_servers", "schema_registry_url", "partitions",
+                                  "replication", "retention_ms", "topics", "session_timeout_ms"}) or {}
+    values: dict[str, Any] = {}
+    for key, reader in (("bootstrap_servers", r.string), ("schema_registry_url", r.string)):
+        if key in f:
+            values[key] = reader(f[key], f"kafka.{key}")
+    for key in ("partitions", "replication", "retention_ms", "session_timeout_ms"):
+        if key in f:
+            values[key] = r.integer(f[key], f"kafka.{key}", minimum=1)
+    if "topics" in f:
+        tf = r.mapping(f["topics"], "kafka.topics", set(TOPIC_KEYS)) or {}
+        for key, sub in tf.items():
+            name = r.string(sub, f"kafka.topics.{key}")
+            if name is not None:
+                if not re.fullmatch(r"[A-Za-z0-9._-]{1,249}", name):
+                    r.problem(f"kafka.topics.{key}", sub, f"not a valid Kafka topic name: {name!r}")
+                topics[key] = name
+    return KafkaConfig(**{k: v for k, v in values.items() if v is not None}, topics=topics)
+
+
+def _read_influx(r: _Reader, node) -> InfluxConfig:
+    if node is None:
+        return InfluxConfig()
+    keys = {"url", "api", "database", "org", "bucket", "token_env", "token_file", "batch_size", "flush_interval_ms"}
+    f = r.mapping(node, "influxdb", keys) or {}
+    values: dict[str, Any] = {}
+    for key in ("url", "database", "org", "bucket"):
+        if key in f:
+            values[key] = r.string(f[key], f"influxdb.{key}")
+    if "api" in f:
+        values["api"] = r.choice(f["api"], "influxdb.api", INFLUX_APIS)
+    for key in ("batch_size", "flush_interval_ms"):
+        if key in f:
+            values[key] = r.integer(f[key], f"influxdb.{key}", minimum=1)
+    values["token"] = _secret(r, f, "influxdb", "token")
+    cfg = InfluxConfig(**{k: v for k, v in values.items() if v is not None})
+    if cfg.api == "v2" and not (cfg.org and cfg.bucket):
+        r.problem("influxdb", node, "api v2 needs org and bucket")
+    return cfg
+
+
+def _read_gnmi_target(r: _Reader, node, path: str) -> GnmiTarget | None:
+    keys = {"address", "username", "username_env", "username_file", "password_env", "password_file",
+            "insecure", "tls_ca", "tls_cert", "tls_key", "skip_verify"}
+    f = r.mapping(node, path, keys, {"address"})
+    if f is None:
+        return None
+    address = r.string(f["address"], f"{path}.address") if "address" in f else None
+    if address is not None and not re.fullmatch(r".+:\d{1,5}", address):
+        r.problem(f"{path}.address", f["address"], f"expected HOST:PORT, got {address!r}")
+    username = r.string(f["username"], f"{path}.username") if "username" in f else _secret(r, f, path, "username")
+    values = {k: r.string(f[k], f"{path}.{k}") for k in ("tls_ca", "tls_cert", "tls_key") if k in f}
+    for k in ("insecure", "skip_verify"):
+        if k in f:
+            values[k] = r.boolean(f[k], f"{path}.{k}")
+    if values.get("insecure") is None and any(values.get(k) for k in ("tls_ca", "tls_cert")):
+        values["insecure"] = False
+    return GnmiTarget(address=address or "", username=username, password=_secret(r, f, path, "password"),
+                      **{k: v for k, v in values.items() if v is not None})
+
+
+def _read_device(r: _Reader, node, path: str) -> Device | None:
+    keys = {"name", "role", "platform", "gnmi", "sflow_agent", "uplinks", "access", "fabric_ports", "lags", "ifindex"}
+    f = r.mapping(node, path, keys, {"name", "role"})
+    if f is None:
+        return None
+    name = r.string(f["name"], f"{path}.name") if "name" in f else None
+    role = r.choice(f["role"], f"{path}.role", ROLES) if "role" in f else None
+    platform = r.choice(f["platform"], f"{path}.platform", PLATFORMS) if "platform" in f else "srlinux"
+    gnmi = _read_gnmi_target(r, f["gnmi"], f"{path}.gnmi") if "gnmi" in f else None
+    agent = r.string(f["sflow_agent"], f"{path}.sflow_agent") if "sflow_agent" in f else None
+    if agent is not None:
+        import ipaddress
+        try:
+            ipaddress.ip_address(agent)
+        except ValueError:
+            r.problem(f"{path}.sflow_agent", f["sflow_agent"], f"not an IP address: {agent!r}")
+    uplinks = r.strings(f["uplinks"], f"{path}.uplinks") if "uplinks" in f else ()
+    access = r.strings(f["access"], f"{path}.access") if "access" in f else ()
+    fabric_ports = r.strings(f["fabric_ports"], f"{path}.fabric_ports") if "fabric_ports" in f else ()
+    lags = []
+    for i, lnode in enumerate(r.seq(f["lags"], f"{path}.lags") if "lags" in f else []):
+        lpath = f"{path}.lags[{i}]"
+        lf = r.mapping(lnode, lpath, {"name", "members", "esi"}, {"name", "members"})
+        if lf is None or "name" not in lf or "members" not in lf:
+            continue
+        esi = r.string(lf["esi"], f"{lpath}.esi") if "esi" in lf else None
+        if esi is not None and not re.fullmatch(r"([0-9A-Fa-f]{2}:){9}[0-9A-Fa-f]{2}", esi):
+            r.problem(f"{lpath}.esi", lf["esi"], f"an ESI is 10 bytes as xx:xx:..., got {esi!r}")
+        lname = r.string(lf["name"], f"{lpath}.name")
+        members = r.strings(lf["members"], f"{lpath}.members")
+        if not members:
+            r.problem(f"{lpath}.members", lf["members"], "a LAG needs at least one member")
+        if lname:
+            lags.append(Lag(lname, members, esi))
+    ifindex: dict[str, int] = {}
+    if "ifindex" in f and isinstance(f["ifindex"], yaml.MappingNode):
+        for knode, vnode in f["ifindex"].value:
+            key = str(r.loader.construct_object(knode))
+            value = r.integer(vnode, f"{path}.ifindex.{key}", minimum=1)
+            if value is not None:
+                ifindex[key] = value
+    elif "ifindex" in f:
+        r.problem(f"{path}.ifindex", f["ifindex"], "expected a mapping of interface name to ifIndex")
+    if not (name and role):
+        return None
+    return Device(name=name, role=role, platform=platform or "srlinux", gnmi=gnmi, sflow_agent=agent,
+                  uplinks=uplinks, access=access, lags=tuple(lags), ifindex=ifindex,
+                  fabric_ports=fabric_ports)
+
+
+def _endpoint(r: _Reader, node, path: str) -> tuple[str, str] | None:
+    text = r.string(node, path)
+    if text is None:
+        return None
+    if ":" not in text:
+        r.problem(path, node, f"expected DEVICE:INTERFACE, got {text!r}")
+        return None
+    dev, _, intf = text.partition(":")
+    return dev, intf
+
+
+def _read_fabric(r: _Reader, node) -> tuple[Fabric, dict]:
+    f = r.mapping(node, "fabric", {"devices", "clients", "links"}, {"devices"}) or {}
+    devices, dev_nodes = [], {}
+    for i, dnode in enumerate(r.seq(f["devices"], "fabric.devices") if "devices" in f else []):
+        dev = _read_device(r, dnode, f"fabric.devices[{i}]")
+        if dev is not None:
+            if dev.name in dev_nodes:
+                r.problem(f"fabric.devices[{i}].name", dnode, f"device {dev.name!r} is defined twice")
+            devices.append(dev)
+            dev_nodes[dev.name] = (f"fabric.devices[{i}]", dnode)
+    clients = []
+    for i, cnode in enumerate(r.seq(f["clients"], "fabric.clients") if "clients" in f else []):
+        path = f"fabric.clients[{i}]"
+        cf = r.mapping(cnode, path, {"name", "interfaces", "bond", "system_id"}, {"name", "interfaces"})
+        if cf is None or "name" not in cf or "interfaces" not in cf:
+            continue
+        interfaces = r.strings(cf["interfaces"], f"{path}.interfaces")
+        bond = r.strings(cf["bond"], f"{path}.bond") if "bond" in cf else ()
+        for m in bond:
+            if m not in interfaces:
+                r.problem(f"{path}.bond", cf["bond"], f"bond member {m!r} is not one of the client's interfaces")
+        sysid = r.string(cf["system_id"], f"{path}.system_id") if "system_id" in cf else None
+        name = r.string(cf["name"], f"{path}.name")
+        if name:
+            clients.append(Client(name, interfaces, bond, sysid))
+    links = []
+    for i, lnode in enumerate(r.seq(f["links"], "fabric.links") if "links" in f else []):
+        path = f"fabric.links[{i}]"
+        lf = r.mapping(lnode, path, {"a", "b", "speed_bps"}, {"a", "b"})
+        if lf is None or "a" not in lf or "b" not in lf:
+            continue
+        a, b = _endpoint(r, lf["a"], f"{path}.a"), _endpoint(r, lf["b"], f"{path}.b")
+        speed = r.integer(lf["speed_bps"], f"{path}.speed_bps", minimum=1) if "speed_bps" in lf else None
+        if a and b:
+            links.append(Link(a, b, speed or Link.speed_bps))
+    fabric = Fabric(tuple(devices), tuple(clients), tuple(links))
+    _check_links(r, fabric, f.get("links"))
+    return fabric, dev_nodes
+
+
+def _check_links(r: _Reader, fabric: Fabric, node) -> None:
+    known: dict[str, set[str]] = {d.name: set(d.interfaces) for d in fabric.devices}
+    known.update({c.name: set(c.interfaces) for c in fabric.clients})
+    used: set[tuple[str, str]] = set()
+    for i, link in enumerate(fabric.links):
+        for end in (link.a, link.b):
+            dev, intf = end
+            path = f"fabric.links[{i}]"
+            if dev not in known:
+                r.problem(path, node, f"unknown device or client {dev!r}")
+            elif intf not in known[dev]:
+                r.problem(path, node, f"{dev} has no interface {intf!r} (list it under uplinks, access or lags)")
+            if end in used:
+                r.problem(path, node, f"{dev}:{intf} is cabled twice")
+            used.add(end)
+
+
+def _read_oper_groups(r: _Reader, node, fabric: Fabric) -> tuple[OperGroup, ...]:
+    groups = []
+    names = set()
+    for i, gnode in enumerate(r.seq(node, "oper_groups") if node is not None else []):
+        path = f"oper_groups[{i}]"
+        keys = {"name", "device", "watch", "down_links", "required_up_uplinks", "hold_down_ms", "hold_up_ms", "require_bgp"}
+        gf = r.mapping(gnode, path, keys, {"name", "device", "watch", "down_links"})
+        if gf is None or not {"name", "device", "watch", "down_links"} <= set(gf):
+            continue
+        name = r.string(gf["name"], f"{path}.name")
+        device = r.string(gf["device"], f"{path}.device")
+        watch = r.strings(gf["watch"], f"{path}.watch")
+        down = r.strings(gf["down_links"], f"{path}.down_links")
+        opts = {}
+        for key in ("required_up_uplinks", "hold_down_ms", "hold_up_ms"):
+            if key in gf:
+                opts[key] = r.integer(gf[key], f"{path}.{key}", minimum=0 if key != "required_up_uplinks" else 1)
+        if "require_bgp" in gf:
+            opts["require_bgp"] = r.boolean(gf["require_bgp"], f"{path}.require_bgp")
+        if name in names:
+            r.problem(f"{path}.name", gf["name"], f"oper-group {name!r} is defined twice")
+        names.add(name)
+        try:
+            dev = fabric.device(device) if device else None
+        except KeyError:
+            r.problem(f"{path}.device", gf["device"], f"no device named {device!r} in fabric.devices")
+            dev = None
+        if dev is not None:
+            for j, up in enumerate(watch):
+                if up not in dev.uplinks:
+                    r.problem(f"{path}.watch[{j}]", gf["watch"], f"{up!r} is not an uplink of {device} (its uplinks: {', '.join(dev.uplinks) or 'none'})")
+            for j, link in enumerate(down):
+                if link not in dev.interfaces:
+                    r.problem(f"{path}.down_links[{j}]", gf["down_links"], f"{link!r} is not an interface of {device}")
+        req = opts.get("required_up_uplinks") or 1
+        if watch and req > len(watch):
+            r.problem(f"{path}.required_up_uplinks", gf.get("required_up_uplinks", gnode),
+                      f"requires {req} uplinks up but watches only {len(watch)}")
+        if name and device and watch and down:
+            groups.append(OperGroup(name, device, watch, down, **{k: v for k, v in opts.items() if v is not None}))
+    return tuple(groups)
+
+
+def parse_config(text: str, source: str = "configuration") -> Config:
+    """Parse and validate YAML text; raise ConfigError listing every problem."""
+    loader = yaml.SafeLoader(text)
+    try:
+        try:
+            root = loader.get_single_node()
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise ConfigError([f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}"], source) from None
+        if root is None:
+            raise ConfigError(["the file is empty"], source)
+        r = _Reader(loader)
+        top = r.mapping(root, "", {"kafka", "influxdb", "fabric", "oper_groups", "thresholds", "safety",
+                                   "gnmi", "sflow", "remediation"}, {"fabric"})
+        if top is None:
+            raise ConfigError(r.problems, source)
+        kafka = _read_kafka(r, top.get("kafka"))
+        influx = _read_influx(r, top.get("influxdb"))
+        fabric, _ = _read_fabric(r, top["fabric"]) if "fabric" in top else (Fabric(()), {})
+        groups = _read_oper_groups(r, top.get("oper_groups"), fabric)
+        thresholds = r.section(top.get("thresholds"), "thresholds", Thresholds, {
+            "lag_imbalance": r.number, "lag_imbalance_windows": r.integer, "utilisation": r.number,
+            "window_ms": r.integer, "stale_after_ms": r.integer})
+        safety = r.section(top.get("safety"), "safety", Safety, {
+            "act_on_unknown": r.boolean, "protect_last_es_member": r.boolean,
+            "max_decisions_per_minute": r.integer})
+        gnmi = r.section(top.get("gnmi"), "gnmi", GnmiCollector, {
+            "sample_interval_ms": r.integer, "queue_limit": r.integer,
+            "reconnect_min_ms": r.integer, "reconnect_max_ms": r.integer})
+        sflow = r.section(top.get("sflow"), "sflow", SflowCollector, {
+            "listen": r.string, "queue_limit": r.integer})
+        remediation = r.section(top.get("remediation"), "remediation", Remediation, {
+            "mode": lambda n, p: r.choice(n, p, REMEDIATION_MODES),
+            "max_command_age_ms": r.integer, "retries": r.integer})
+        _check_devices(r, fabric)
+        if r.problems:
+            raise ConfigError(r.problems, source)
+        return Config(kafka, influx, fabric, groups, thresholds, safety, gnmi, sflow, remediation, path=source)
+    finally:
+        loader.dispose()
+
+
+def _check_devices(r: _Reader, fabric: Fabric) -> None:
+    agents: dict[str, str] = {}
+    addresses: dict[str, str] = {}
+    for d in fabric.devices:
+        if d.sflow_agent:
+            if d.sflow_agent in agents:
+                r.problem(f"fabric.devices[{d.name}].sflow_agent", None, f"agent address also used by {agents[d.sflow_agent]}")
+            agents[d.sflow_agent] = d.name
+        if d.gnmi:
+            if d.gnmi.address in addresses:
+                r.problem(f"fabric.devices[{d.name}].gnmi.address", None, f"address also used by {addresses[d.gnmi.address]}")
+            addresses[d.gnmi.address] = d.name
+        for lag in d.lags:
+            for m in lag.members:
+                if m in d.uplinks:
+                    r.problem(f"fabric.devices[{d.name}].lags[{lag.name}]", None, f"member {m!r} is also an uplink")
+
+
+def load_config(path: str | os.PathLike) -> Config:
+    """Read and validate a configuration file; raise ConfigError on any problem."""
+    try:
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"cannot read the file: {getattr(exc, 'strerror', None) or exc}"], str(path)) from None
+    return parse_config(text, str(path))

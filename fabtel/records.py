@@ -1,0 +1,418 @@
+"""Typed records that mirror the Avro schemas in `schemas/`, and the one place
+that converts them to and from the dicts fastavro reads and writes.
+
+A test keeps every dataclass's fields equal, name for name and in order, to
+its schema's fields. May import: the standard library only.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, get_type_hints
+
+U64 = 1 << 64
+I63 = 1 << 63
+
+
+# ------------------------------------------------------------- telemetry
+
+@dataclass
+class InterfaceCounters:
+    device: str
+    interface: str
+    source: str
+    device_ts_ns: int
+    receive_ts_ns: int
+    in_octets: int | None = None
+    out_octets: int | None = None
+    in_unicast_pkts: int | None = None
+    out_unicast_pkts: int | None = None
+    in_multicast_pkts: int | None = None
+    out_multicast_pkts: int | None = None
+    in_broadcast_pkts: int | None = None
+    out_broadcast_pkts: int | None = None
+    in_discards: int | None = None
+    out_discards: int | None = None
+    in_errors: int | None = None
+    out_errors: int | None = None
+    speed_bps: int | None = None
+    agent_uptime_ms: int | None = None
+    UNSIGNED: ClassVar[tuple[str, ...]] = (
+        "in_octets", "out_octets", "in_unicast_pkts", "out_unicast_pkts", "in_multicast_pkts",
+        "out_multicast_pkts", "in_broadcast_pkts", "out_broadcast_pkts", "in_discards", "out_discards",
+        "in_errors", "out_errors")
+
+
+@dataclass
+class InterfaceState:
+    device: str
+    interface: str
+    source: str
+    device_ts_ns: int
+    receive_ts_ns: int
+    admin_state: str | None = None
+    oper_state: str | None = None
+
+
+@dataclass
+class LagMemberState:
+    device: str
+    lag: str | None
+    member: str
+    source: str
+    device_ts_ns: int
+    receive_ts_ns: int
+    oper_state: str | None = None
+    actor_system_id: str | None = None
+    partner_system_id: str | None = None
+    attached_agg_id: int | None = None
+    actor_admin_port_state: int | None = None
+    actor_oper_port_state: int | None = None
+    partner_admin_port_state: int | None = None
+    partner_oper_port_state: int | None = None
+    port_state_raw: int | None = None
+    lacpdus_rx: int | None = None
+    lacpdus_tx: int | None = None
+    marker_pdus_rx: int | None = None
+    marker_pdus_tx: int | None = None
+    marker_response_pdus_rx: int | None = None
+    marker_response_pdus_tx: int | None = None
+    unknown_rx: int | None = None
+    illegal_rx: int | None = None
+    UNSIGNED: ClassVar[tuple[str, ...]] = (
+        "lacpdus_rx", "lacpdus_tx", "marker_pdus_rx", "marker_pdus_tx", "marker_response_pdus_rx",
+        "marker_response_pdus_tx", "unknown_rx", "illegal_rx")
+
+
+@dataclass
+class BgpSession:
+    device: str
+    network_instance: str
+    peer_address: str
+    device_ts_ns: int
+    receive_ts_ns: int
+    session_state: str
+
+
+# ------------------------------------------------------------- sFlow
+
+@dataclass
+class SflowIfCounters:
+    ifIndex: int
+    ifType: int
+    ifSpeed: int
+    ifDirection: int
+    ifStatus: int
+    ifInOctets: int
+    ifInUcastPkts: int
+    ifInMulticastPkts: int
+    ifInBroadcastPkts: int
+    ifInDiscards: int
+    ifInErrors: int
+    ifInUnknownProtos: int
+    ifOutOctets: int
+    ifOutUcastPkts: int
+    ifOutMulticastPkts: int
+    ifOutBroadcastPkts: int
+    ifOutDiscards: int
+    ifOutErrors: int
+    ifPromiscuousMode: int
+    UNSIGNED: ClassVar[tuple[str, ...]] = ("ifSpeed", "ifInOctets", "ifOutOctets")
+
+
+@dataclass
+class SflowEthernetCounters:
+    dot3StatsAlignmentErrors: int
+    dot3StatsFCSErrors: int
+    dot3StatsSingleCollisionFrames: int
+    dot3StatsMultipleCollisionFrames: int
+    dot3StatsSQETestErrors: int
+    dot3StatsDeferredTransmissions: int
+    dot3StatsLateCollisions: int
+    dot3StatsExcessiveCollisions: int
+    dot3StatsInternalMacTransmitErrors: int
+    dot3StatsCarrierSenseErrors: int
+    dot3StatsFrameTooLongs: int
+    dot3StatsInternalMacReceiveErrors: int
+    dot3StatsSymbolErrors: int
+
+
+@dataclass
+class SflowLagPortStats:
+    actorSystemID: str
+    partnerSystemID: str
+    attachedAggID: int
+    portStateRaw: int
+    actorAdminPortState: int
+    actorOperPortState: int
+    partnerAdminPortState: int
+    partnerOperPortState: int
+    LACPDUsRx: int
+    markerPDUsRx: int
+    markerResponsePDUsRx: int
+    unknownRx: int
+    illegalRx: int
+    LACPDUsTx: int
+    markerPDUsTx: int
+    markerResponsePDUsTx: int
+
+
+@dataclass
+class SflowProcessor:
+    cpu_percentage_5s: int
+    cpu_percentage_1m: int
+    cpu_percentage_5m: int
+    total_memory: int
+    free_memory: int
+    UNSIGNED: ClassVar[tuple[str, ...]] = ("total_memory", "free_memory")
+
+
+@dataclass
+class SflowSampledHeader:
+    headerProtocol: int
+    sampledPacketSize: int
+    strippedBytes: int
+    headerLen: int
+    headerBytes: bytes
+    srcMAC: str | None = None
+    dstMAC: str | None = None
+    vlan: int | None = None
+    etherType: int | None = None
+    srcIP: str | None = None
+    dstIP: str | None = None
+    IPProtocol: int | None = None
+    IPTOS: int | None = None
+    IPTTL: int | None = None
+    srcPort: int | None = None
+    dstPort: int | None = None
+    TCPFlags: int | None = None
+
+
+@dataclass
+class SflowSample:
+    agent: str
+    device: str | None
+    sub_agent_id: int
+    datagram_sequence: int
+    uptime_ms: int
+    sample_type: str
+    sample_sequence: int
+    source_id_type: int
+    source_id_index: int
+    sampling_rate: int | None = None
+    sample_pool: int | None = None
+    drops: int | None = None
+    input: int | None = None
+    output: int | None = None
+    if_counters: SflowIfCounters | None = None
+    ethernet_counters: SflowEthernetCounters | None = None
+    lag_port_stats: SflowLagPortStats | None = None
+    processor: SflowProcessor | None = None
+    sampled_header: SflowSampledHeader | None = None
+    receive_ts_ns: int = 0
+
+
+# ------------------------------------------------------------- processor outputs
+
+@dataclass
+class LagMemberLoad:
+    device: str
+    interface: str
+    rate_bps: float
+    speed_bps: int | None = None
+    utilisation: float | None = None
+    lacp_healthy: bool | None = None
+    health_reason: str | None = None
+    partner_system_id: str | None = None
+
+
+@dataclass
+class LagBalance:
+    lag_id: str
+    devices: list[str]
+    window_end_ns: int
+    window_ms: int
+    members: list[LagMemberLoad]
+    imbalance: float | None
+    spread: float | None
+    partner_consistent: bool
+    alert: str | None = None
+
+
+@dataclass
+class UplinkHealth:
+    device: str
+    uplinks_up: int
+    uplinks_total: int
+    bgp_established: int
+    capacity_bps: int
+    load_bps: float
+    carries_load: bool
+    state: str
+    reason: str
+    evaluated_ts_ns: int
+    telemetry_ts_ns: int
+
+
+@dataclass
+class Evidence:
+    interface: str
+    kind: str
+    value: str
+    device_ts_ns: int
+
+
+@dataclass
+class OperGroupDecision:
+    decision_id: str
+    oper_group: str
+    device: str
+    action: str
+    down_links: list[str]
+    suppressed: bool
+    reason: str
+    evidence: list[Evidence]
+    trigger_ts_ns: int
+    decided_ts_ns: int
+
+
+@dataclass
+class RemediationCommand:
+    command_id: str
+    decision_id: str
+    device: str
+    interface: str
+    action: str
+    platform: str
+    path: str
+    value: str
+    trigger_ts_ns: int
+    issued_ts_ns: int
+
+
+@dataclass
+class RemediationResult:
+    command_id: str
+    decision_id: str
+    device: str
+    interface: str
+    action: str
+    outcome: str
+    detail: str
+    attempts: int
+    trigger_ts_ns: int
+    result_ts_ns: int
+
+
+@dataclass
+class DeadLetter:
+    component: str
+    source_topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    reason: str
+    payload: bytes
+    ts_ns: int
+
+
+TOP_LEVEL: tuple[type, ...] = (
+    InterfaceCounters, InterfaceState, LagMemberState, BgpSession, SflowSample, LagBalance,
+    UplinkHealth, OperGroupDecision, RemediationCommand, RemediationResult, DeadLetter)
+BY_NAME: dict[str, type] = {cls.__name__: cls for cls in TOP_LEVEL}
+
+
+def record_key(record: Any) -> bytes:
+    """The Kafka key: the device, so one device's records stay ordered."""
+    key = getattr(record, "device", None) or getattr(record, "lag_id", None) or getattr(record, "component", "")
+    return key.encode()
+
+
+# ------------------------------------------------------------- conversion
+
+class _Converter:
+    """Converts one dataclass to and from an Avro dict, recursing into the
+    fields that hold records, and mapping unsigned 64-bit counters to Avro's
+    signed long by two's complement."""
+
+    def __init__(self, cls: type):
+        self.cls = cls
+        hints = get_type_hints(cls)
+        self.names = [f.name for f in dataclasses.fields(cls)]
+        self.unsigned = tuple(getattr(cls, "UNSIGNED", ()))
+        self.nested: dict[str, type] = {}
+        self.lists: dict[str, type] = {}
+        for name in self.names:
+            hint = hints[name]
+            args = [a for a in getattr(hint, "__args__", ()) if a is not type(None)]
+            if dataclasses.is_dataclass(hint):
+                self.nested[name] = hint
+            elif getattr(hint, "__origin__", None) is list and dataclasses.is_dataclass(args[0]):
+                self.lists[name] = args[0]
+            elif len(args) == 1 and dataclasses.is_dataclass(args[0]):
+                self.nested[name] = args[0]
+        self.plain = not (self.unsigned or self.nested or self.lists)
+
+    def to_dict(self, rec: Any) -> dict:
+        d = dict(rec.__dict__)
+        if self.plain:
+            return d
+        for name in self.unsigned:
+            v = d[name]
+            if v is not None and v >= I63:
+                d[name] = v - U64
+        for name in self.nested:
+            v = d[name]
+            if v is not None:
+                d[name] = _converter(type(v)).to_dict(v)
+        for name, cls in self.lists.items():
+            conv = _converter(cls)
+            d[name] = [conv.to_dict(v) for v in d[name]]
+        return d
+
+    def from_dict(self, d: dict) -> Any:
+        values = {name: d.get(name) for name in self.names}
+        for name in self.unsigned:
+            v = values[name]
+            if v is not None and v < 0:
+                values[name] = v + U64
+        for name, cls in self.nested.items():
+            if values[name] is not None:
+                values[name] = _converter(cls).from_dict(values[name])
+        for name, cls in self.lists.items():
+            conv = _converter(cls)
+            values[name] = [conv.from_dict(v) for v in values[name] or ()]
+        return self.cls(**values)
+
+
+_CONVERTERS: dict[type, _Converter] = {}
+
+
+def _converter(cls: type) -> _Converter:
+    conv = _CONVERTERS.get(cls)
+    if conv is None:
+        conv = _CONVERTERS[cls] = _Converter(cls)
+    return conv
+
+
+def to_avro(record: Any) -> dict:
+    """A record as the dict its Avro schema describes."""
+    return _converter(type(record)).to_dict(record)
+
+
+def from_avro(record_name: str, data: dict) -> Any:
+    """The typed record for a dict read with the schema named `record_name`."""
+    return _converter(BY_NAME[record_name]).from_dict(data)
+
+
+def to_json(record: Any) -> dict:
+    """A JSON-friendly dict (bytes as hex), for `topics tail` and reports."""
+    def clean(v):
+        if isinstance(v, bytes):
+            return v.hex()
+        if dataclasses.is_dataclass(v):
+            return {k: clean(x) for k, x in v.__dict__.items()}
+        if isinstance(v, list):
+            return [clean(x) for x in v]
+        return v
+    return clean(record)

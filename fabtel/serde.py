@@ -1,0 +1,134 @@
+"""Kafka message values: typed records <-> Avro bytes that name their schema.
+
+Two framings, chosen by configuration:
+- no schema registry: Avro single-object encoding (spec: `C3 01`, the 8-byte
+  little-endian CRC-64-AVRO fingerprint of the schema's canonical form, then
+  the binary body);
+- with `kafka.schema_registry_url`: the Confluent wire format (`00`, the 4-byte
+  big-endian schema id from the registry, then the body). `mock://` URLs use
+  confluent-kafka's in-process mock registry (tests).
+
+A value that does not decode raises `CorruptMessage` with the reason; callers
+send it to the dead-letter topic. May import: fabtel.records, schemas.
+"""
+from __future__ import annotations
+
+import io
+import json
+import struct
+from typing import Any
+
+import fastavro
+from fastavro.schema import fingerprint, to_parsing_canonical_form
+
+import schemas
+from fabtel import records
+
+SINGLE_OBJECT_MAGIC = b"\xc3\x01"
+CONFLUENT_MAGIC = 0
+
+
+class CorruptMessage(Exception):
+    """A Kafka value that is not a record we can read; `reason` says why."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)
+
+
+def schema_fingerprint(record_name: str) -> bytes:
+    canonical = to_parsing_canonical_form(schemas.parsed_schema(record_name))
+    return int(fingerprint(canonical, "CRC-64-AVRO"), 16).to_bytes(8, "little")
+
+
+class RecordCodec:
+    """Encodes and decodes the records of `fabtel.records`."""
+
+    def __init__(self, schema_registry_url: str | None = None):
+        self._by_fingerprint: dict[bytes, str] = {}
+        self._header: dict[str, bytes] = {}
+        self._registry = None
+        self._by_id: dict[int, tuple[str, Any]] = {}
+        if schema_registry_url:
+            from confluent_kafka.schema_registry import SchemaRegistryClient
+            self._registry = SchemaRegistryClient.new_client({"url": schema_registry_url})
+        for name in records.BY_NAME:
+            fp = schema_fingerprint(name)
+            self._by_fingerprint[fp] = name
+            self._header[name] = SINGLE_OBJECT_MAGIC + fp
+
+    # ----------------------------------------------------------------- encode
+
+    def header_for(self, record_name: str, topic: str | None = None) -> bytes:
+        if self._registry is None:
+            return self._header[record_name]
+        key = f"{topic}:{record_name}"
+        header = self._header.get(key)
+        if header is None:
+            from confluent_kafka.schema_registry import Schema
+            subject = f"{topic}-value" if topic else record_name
+            schema_id = self._registry.register_schema(
+                subject, Schema(json.dumps(schemas.schema_json(record_name)), "AVRO"))
+            header = self._header[key] = struct.pack(">bI", CONFLUENT_MAGIC, schema_id)
+            self._by_id[schema_id] = (record_name, schemas.parsed_schema(record_name))
+        return header
+
+    def encode(self, record: Any, topic: str | None = None) -> bytes:
+        name = type(record).__name__
+        buf = io.BytesIO()
+        buf.write(self.header_for(name, topic))
+        fastavro.schemaless_writer(buf, schemas.parsed_schema(name), records.to_avro(record))
+        return buf.getvalue()
+
+    # ----------------------------------------------------------------- decode
+
+    def record_name_of(self, data: bytes) -> tuple[str, Any, int]:
+        """(record name, parsed writer schema, body offset) for a value."""
+        if data is None or len(data) == 0:
+            raise CorruptMessage("empty message value")
+        if data[:2] == SINGLE_OBJECT_MAGIC:
+            if len(data) < 10:
+                raise CorruptMessage("truncated single-object header")
+            name = self._by_fingerprint.get(bytes(data[2:10]))
+            if name is None:
+                raise CorruptMessage(f"unknown schema fingerprint {bytes(data[2:10]).hex()}")
+            return name, schemas.parsed_schema(name), 10
+        if data[0] == CONFLUENT_MAGIC and len(data) >= 5:
+            (schema_id,) = struct.unpack_from(">I", data, 1)
+            found = self._by_id.get(schema_id)
+            if found is None:
+                found = self._lookup_id(schema_id)
+            return found[0], found[1], 5
+        raise CorruptMessage(f"no Avro schema marker (first bytes {bytes(data[:4]).hex()})")
+
+    def _lookup_id(self, schema_id: int) -> tuple[str, Any]:
+        if self._registry is None:
+            raise CorruptMessage(f"Confluent-framed message (schema id {schema_id}) but no schema registry is configured")
+        try:
+            schema = self._registry.get_schema(schema_id)
+        except Exception as exc:  # the registry's errors vary by client version
+            raise CorruptMessage(f"schema id {schema_id} not found in the registry: {exc}") from None
+        parsed = fastavro.parse_schema(json.loads(schema.schema_str))
+        name = parsed["name"].rsplit(".", 1)[-1]
+        if name not in records.BY_NAME:
+            raise CorruptMessage(f"schema id {schema_id} is {name}, not a fabtel record")
+        self._by_id[schema_id] = (name, parsed)
+        return name, parsed
+
+    def decode(self, data: bytes, expect: str | None = None) -> Any:
+        """The typed record in `data`; CorruptMessage if it cannot be read."""
+        name, schema, offset = self.record_name_of(data)
+        if expect is not None and name != expect:
+            raise CorruptMessage(f"expected a {expect} record, got {name}")
+        buf = io.BytesIO(data)
+        buf.seek(offset)
+        try:
+            value = fastavro.schemaless_reader(buf, schema, schemas.parsed_schema(name))
+        except Exception as exc:  # fastavro raises EOFError, ValueError, UnicodeDecodeError, IndexError...
+            raise CorruptMessage(f"{name} body does not decode: {type(exc).__name__}: {exc}") from None
+        if buf.tell() != len(data):
+            raise CorruptMessage(f"{name} body has {len(data) - buf.tell()} trailing bytes")
+        try:
+            return records.from_avro(name, value)
+        except (TypeError, ValueError) as exc:
+            raise CorruptMessage(f"{name} does not match its record type: {exc}") from None

@@ -1,0 +1,55 @@
+"""Shared fixtures. Integration tests run against the real local stack
+(Tansu broker + InfluxDB 1.6.7), started once per session on test ports so a
+developer's own stack on the default ports is left alone."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "fabric.yaml"
+TEST_KAFKA_PORT = int(os.environ.get("FABTEL_TEST_KAFKA_PORT", "19092"))
+TEST_INFLUX_PORT = int(os.environ.get("FABTEL_TEST_INFLUX_PORT", "18086"))
+STATE_DIR = ROOT / ".state" / "test-stack"
+
+
+def fabtel(*args: str, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
+    """Run the real `fabtel` console script."""
+    exe = Path(sys.executable).parent / "fabtel"
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, **kw)
+
+
+def stack_args() -> list[str]:
+    return ["--state-dir", str(STATE_DIR), "--kafka-port", str(TEST_KAFKA_PORT), "--influx-port", str(TEST_INFLUX_PORT)]
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """The real local stack, up for the whole session (left running for speed;
+    `fabtel stack down --state-dir .state/test-stack ...` stops it)."""
+    from fabtel.stack import Stack
+    out = fabtel("stack", "up", *stack_args())
+    assert out.returncode == 0, out.stderr
+    return Stack(STATE_DIR, kafka_port=TEST_KAFKA_PORT, influx_port=TEST_INFLUX_PORT)
+
+
+@pytest.fixture()
+def config(stack):
+    """The example configuration pointed at the test stack, with topic names
+    unique to this test (the memory broker keeps everything until restart)."""
+    from fabtel.config import load_config
+    from fabtel.kafka import create_topics
+    cfg = load_config(EXAMPLE)
+    run = uuid.uuid4().hex[:8]
+    kafka = dataclasses.replace(cfg.kafka, bootstrap_servers=stack.bootstrap, partitions=2,
+                                topics={k: f"t{run}.{v}" for k, v in cfg.kafka.topics.items()})
+    influx = dataclasses.replace(cfg.influxdb, url=stack.influx_url, database=f"fabtel_t{run}")
+    cfg = dataclasses.replace(cfg, kafka=kafka, influxdb=influx)
+    create_topics(cfg.kafka)
+    return cfg

@@ -1,0 +1,38 @@
+"""One fully populated record of every type, for round-trip tests."""
+from __future__ import annotations
+
+from fabtel import records as r
+
+NS = 1_700_000_000_000_000_000
+
+
+def every_record() -> list:
+    if_c = r.SflowIfCounters(1001, 6, 10_000_000_000, 1, 3, 2**40 + 7, 5, 6, 7, 8, 9, 10, 2**33, 12, 13, 14, 15, 16, 0)
+    eth = r.SflowEthernetCounters(*range(1, 14))
+    lag = r.SflowLagPortStats("00:11:22:33:44:55", "66:77:88:99:aa:bb", 100001, 0x3D3D3D3D, 61, 61, 61, 61,
+                              *range(100, 108))
+    proc = r.SflowProcessor(1000, 2000, 3000, 2**34, 2**33)
+    hdr = r.SflowSampledHeader(1, 1514, 4, 14, b"\x00" * 14, "00:00:00:00:00:01", "00:00:00:00:00:02",
+                               10, 0x0800, "198.18.1.1", "198.18.2.2", 6, 0, 64, 1234, 80, 0x18)
+    return [
+        r.InterfaceCounters("leaf1", "ethernet-1/1", "gnmi", NS, NS + 5, *range(1, 12), 2**64 - 1, 10**10, 12345),
+        r.InterfaceState("leaf1", "ethernet-1/49", "gnmi", NS, NS + 5, "disable", "down"),
+        r.LagMemberState("leaf1", "lag1", "ethernet-1/1", "sflow", NS, NS + 5, "up", "00:11:22:33:44:55",
+                         "66:77:88:99:aa:bb", 100001, 61, 61, 61, 13, 0x3D3D3D0D, *range(1, 9)),
+        r.BgpSession("leaf1", "default", "198.18.100.1", NS, NS + 5, "established"),
+        r.SflowSample("198.18.0.11", "leaf1", 0, 42, 3_600_000, "counters", 7, 0, 1001,
+                      if_counters=if_c, ethernet_counters=eth, lag_port_stats=lag, processor=proc, receive_ts_ns=NS),
+        r.SflowSample("2001:db8::1", None, 1, 43, 3_600_100, "flow", 8, 0, 1001, 1024, 2048, 0, 1001, 1049,
+                      sampled_header=hdr, receive_ts_ns=NS),
+        r.LagBalance("esi:01:11:11:11:11:11:11:00:00:01", ["leaf1", "leaf2"], NS, 5000,
+                     [r.LagMemberLoad("leaf1", "ethernet-1/1", 1e6, 10**10, 1e-4, True, None, "00:c1:c1:00:00:01"),
+                      r.LagMemberLoad("leaf2", "ethernet-1/1", 0.0, None, None, False, "partner not collecting", None)],
+                     2.0, 1e-4, True, "member leaf2:ethernet-1/1 unhealthy"),
+        r.UplinkHealth("leaf1", 0, 2, 0, 0, 4e5, False, "isolated", "no uplink up", NS, NS),
+        r.OperGroupDecision("d-1", "og-leaf1", "leaf1", "disable", ["ethernet-1/1"], False, "0 of 2 uplinks up",
+                            [r.Evidence("ethernet-1/49", "oper_state", "down", NS)], NS, NS + 10),
+        r.RemediationCommand("c-1", "d-1", "leaf1", "ethernet-1/1", "disable", "srlinux",
+                             "/interface[name=ethernet-1/1]/admin-state", '"disable"', NS, NS + 20),
+        r.RemediationResult("c-1", "d-1", "leaf1", "ethernet-1/1", "disable", "applied", "", 1, NS, NS + 30),
+        r.DeadLetter("test", "fabtel.x", 1, 17, b"leaf1", "bad", b"\x00\x01", NS),
+    ]

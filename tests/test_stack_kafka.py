@@ -1,0 +1,104 @@
+"""Against the real local stack: the stack command is idempotent, every schema
+round-trips through the broker, corrupt messages are dead-lettered."""
+from __future__ import annotations
+
+import socket
+import time
+import urllib.request
+
+from confluent_kafka import Consumer, Producer
+
+from conftest import fabtel, stack_args
+from fabtel.kafka import RecordProducer, consumer_settings, decode_or_dead_letter, tail
+from fabtel.serde import RecordCodec
+from samples import every_record
+
+
+def test_stack_up_twice_reports_the_running_stack(stack):
+    out = fabtel("stack", "up", *stack_args())
+    assert out.returncode == 0, out.stderr
+    assert "kafka: already running on 127.0.0.1:" in out.stdout
+    assert "influxdb: already running on 127.0.0.1:" in out.stdout
+    status = fabtel("stack", "status", *stack_args())
+    assert status.returncode == 0 and status.stdout.count("running on") == 2
+    with urllib.request.urlopen(stack.influx_url + "/ping") as resp:
+        assert resp.status == 204
+
+
+def test_taken_port_is_a_one_line_error(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        out = fabtel("stack", "up", "--state-dir", str(tmp_path), "--kafka-port", str(port), "--influx-port", "1")
+    assert out.returncode == 2
+    assert f"kafka: port 127.0.0.1:{port} is already taken" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_topics_create_is_idempotent(config):
+    from fabtel.kafka import create_topics
+    again = create_topics(config.kafka)
+    assert all(line.endswith(": exists") for line in again) and len(again) == len(config.kafka.topics)
+
+
+def test_every_schema_round_trips_through_kafka(config):
+    producer = RecordProducer(config.kafka)
+    sent = every_record()
+    for rec in sent:
+        producer.produce_raw("t-roundtrip-" + config.kafka.topic("commands"), b"k", producer.codec.encode(rec))
+    assert producer.flush() == 0 and producer.delivered == len(sent)
+    got = [rec for rec, err in tail(config.kafka, "t-roundtrip-" + config.kafka.topic("commands"), len(sent), 10)]
+    assert sorted(map(repr, got)) == sorted(map(repr, sent))
+
+
+def test_corrupt_message_lands_on_the_dead_letter_topic(config):
+    topic = config.kafka.topic("interface_state")
+    raw = Producer({"bootstrap.servers": config.kafka.bootstrap_servers})
+    good = RecordCodec().encode(every_record()[1])
+    raw.produce(topic, b"garbage\x00\xff", b"leaf1", partition=0)
+    raw.produce(topic, good, b"leaf1", partition=0)
+    raw.flush(10)
+    producer = RecordProducer(config.kafka)
+    consumer = Consumer(consumer_settings(config.kafka, "t-dlq"))
+    consumer.subscribe([topic])
+    counters: dict[str, int] = {}
+    decoded, deadline = [], time.monotonic() + 30
+    while len(decoded) < 2 and time.monotonic() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is None or msg.error():
+            continue
+        decoded.append(decode_or_dead_letter(producer.codec, producer, "test", msg, counters))
+    consumer.close()
+    assert producer.flush() == 0
+    assert decoded[0] is None and decoded[1] == every_record()[1]
+    assert counters == {"no Avro schema marker (first bytes 67617262)": 1}
+    letters = [rec for rec, _ in tail(config.kafka, config.kafka.topic("dead_letters"), 1, 10)]
+    assert len(letters) == 1
+    dl = letters[0]
+    assert dl.payload == b"garbage\x00\xff" and dl.key == b"leaf1" and dl.source_topic == topic
+    assert dl.offset == 0 and "no Avro schema marker" in dl.reason and dl.component == "test"
+
+
+def test_topics_tail_prints_json_lines(config):
+    import json
+    producer = RecordProducer(config.kafka)
+    producer.send("decisions", every_record()[8])
+    producer.flush()
+    out = fabtel("topics", "tail", config.kafka.topic("decisions"), "--max", "1", "--timeout", "10",
+                 "--config", str(_write_config(config)))
+    assert out.returncode == 0, out.stderr
+    line = json.loads(out.stdout.strip())
+    assert line["type"] == "OperGroupDecision" and line["decision_id"] == "d-1"
+
+
+def _write_config(config):
+    """The example file with the test's broker (tail reads the topic by name)."""
+    import tempfile
+
+    from conftest import EXAMPLE
+    text = EXAMPLE.read_text().replace("bootstrap_servers: 127.0.0.1:9092", f"bootstrap_servers: {config.kafka.bootstrap_servers}")
+    f = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
+    f.write(text)
+    f.close()
+    return f.name
