@@ -107,6 +107,17 @@ class RecordProducer:
                 # The local queue is full: serve deliveries, then try again. Bounded memory.
                 self.producer.poll(0.05)
 
+    def try_send(self, topic_key: str, record: Any) -> bool:
+        """Produce without waiting: False when the bounded local queue is full
+        (the caller counts the drop instead of growing without bound)."""
+        topic = self.cfg.topic(topic_key)
+        try:
+            self.producer.produce(topic, self.codec.encode(record, topic), record_key(record),
+                                  on_delivery=self._on_delivery)
+            return True
+        except BufferError:
+            return False
+
     def poll(self, timeout: float = 0.0) -> int:
         return self.producer.poll(timeout)
 

@@ -23,9 +23,13 @@ from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 import schemas
 from fabtel import records
+from fabtel.avro_writer import compile_writer
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 CONFLUENT_MAGIC = 0
+
+
+_WRITERS: dict = {}
 
 
 class CorruptMessage(Exception):
@@ -75,10 +79,10 @@ class RecordCodec:
 
     def encode(self, record: Any, topic: str | None = None) -> bytes:
         name = type(record).__name__
-        buf = io.BytesIO()
-        buf.write(self.header_for(name, topic))
-        fastavro.schemaless_writer(buf, schemas.parsed_schema(name), records.to_avro(record))
-        return buf.getvalue()
+        writer = _WRITERS.get(name)
+        if writer is None:
+            writer = _WRITERS[name] = compile_writer(schemas.schema_json(name))
+        return self.header_for(name, topic) + writer(record)
 
     # ----------------------------------------------------------------- decode
 

@@ -1,0 +1,357 @@
+"""sFlow v5 codec: datagram bytes <-> typed samples. No I/O, no Kafka.
+
+Decodes the datagram header (IPv4 and IPv6 agents); flow samples (compact 0:1
+and expanded 0:3) and counter samples (0:2 and 0:4); counter records generic
+interface (0:1), ethernet (0:2), LAG port stats (0:7, 56-byte padded or 52-byte
+unpadded) and processor (0:1001); the flow record raw packet header (0:1) with
+its Ethernet, VLAN, IPv4, IPv6, TCP and UDP fields. Unknown enterprises and
+formats are skipped by their length and reported in `Datagram.skipped`.
+
+Anything whose declared count or length does not fit rejects the whole
+datagram with `SFlowDecodeError(reason, offset, data_format)`; `reason` is a
+short stable label fit for a metric. Field names follow sflowtool.
+May import: the standard library and fabtel.records.
+"""
+from __future__ import annotations
+
+import socket
+import struct
+from dataclasses import dataclass, field
+
+from fabtel.records import (SflowEthernetCounters, SflowIfCounters, SflowLagPortStats, SflowProcessor,
+                            SflowSample, SflowSampledHeader)
+
+MAX_SAMPLES = 1000          # goflow2's cap: more in one datagram is refused
+MAX_RECORDS = 1000
+MAX_DATAGRAM = 65535
+
+LACP_BITS = ("activity", "timeout", "aggregation", "synchronization", "collecting",
+             "distributing", "defaulted", "expired")
+
+_U32 = struct.Struct(">I")
+_HDR4 = struct.Struct(">II4sIIII")           # version, addr type, v4 agent, sub agent, seq, uptime, nsamples
+_HDR6_TAIL = struct.Struct(">IIII")
+_REC_HDR = struct.Struct(">II")
+_FLOW = struct.Struct(">IIIIIIII")            # seq, source id, rate, pool, drops, input, output, nrecords
+_FLOW_X = struct.Struct(">IIIIIIIIIII")       # seq, src type, src index, rate, pool, drops, in fmt, in, out fmt, out, n
+_CNT = struct.Struct(">III")                  # seq, source id, nrecords
+_CNT_X = struct.Struct(">IIII")               # seq, src type, src index, nrecords
+_IF = struct.Struct(">IIQIIQIIIIIIQIIIIII")   # 88 bytes
+_ETH = struct.Struct(">13I")                  # 52 bytes
+_LAG_TAIL = struct.Struct(">II8I")            # agg id, port state, 8 counters: 40 bytes
+_PROC = struct.Struct(">iiiQQ")               # 28 bytes
+_RAW_HDR = struct.Struct(">IIII")             # protocol, frame length, stripped, header length
+
+
+class SFlowDecodeError(Exception):
+    """A datagram that cannot be decoded. `reason` is a stable label."""
+
+    def __init__(self, reason: str, offset: int, data_format: str | None = None, detail: str = ""):
+        self.reason, self.offset, self.data_format, self.detail = reason, offset, data_format, detail
+        where = f" in {data_format}" if data_format else ""
+        super().__init__(f"{reason}{where} at byte {offset}" + (f": {detail}" if detail else ""))
+
+
+@dataclass
+class Datagram:
+    agent: str
+    sub_agent_id: int
+    sequence: int
+    uptime_ms: int
+    samples: list[SflowSample]
+    skipped: list[str] = field(default_factory=list)   # "sample 0:5", "counters 4413:1", ...
+
+
+def mac_text(b: bytes) -> str:
+    return b.hex(":")
+
+
+def lacp_bits(state: int) -> list[str]:
+    """Names of the LACP state bits set in one port-state byte."""
+    return [name for i, name in enumerate(LACP_BITS) if state >> i & 1]
+
+
+# ------------------------------------------------------------------ decode
+
+def decode_datagram(data: bytes, receive_ts_ns: int = 0) -> Datagram:
+    """Decode one sFlow v5 datagram; raise SFlowDecodeError when it is bad."""
+    n = len(data)
+    if n < 28:
+        raise SFlowDecodeError("truncated header", 0, detail=f"{n} bytes")
+    version, addr_type = struct.unpack_from(">II", data, 0)
+    if version != 5:
+        raise SFlowDecodeError("wrong version", 0, detail=f"version {version}")
+    if addr_type == 1:
+        _, _, a4, sub_agent, seq, uptime, nsamples = _HDR4.unpack_from(data, 0)
+        agent = socket.inet_ntop(socket.AF_INET, a4)
+        off = 28
+    elif addr_type == 2:
+        if n < 40:
+            raise SFlowDecodeError("truncated header", 0, detail=f"{n} bytes for an IPv6 agent")
+        agent = socket.inet_ntop(socket.AF_INET6, data[8:24])
+        sub_agent, seq, uptime, nsamples = _HDR6_TAIL.unpack_from(data, 24)
+        off = 40
+    else:
+        raise SFlowDecodeError("bad agent address type", 4, detail=f"type {addr_type}")
+    if nsamples > MAX_SAMPLES or nsamples * 8 > n - off:
+        raise SFlowDecodeError("sample count does not fit", off - 4, detail=f"{nsamples} samples in {n - off} bytes")
+    dgram = Datagram(agent, sub_agent, seq, uptime, [])
+    for _ in range(nsamples):
+        if off + 8 > n:
+            raise SFlowDecodeError("truncated sample header", off)
+        fmt, length = _REC_HDR.unpack_from(data, off)
+        start, end = off + 8, off + 8 + length
+        if end > n:
+            raise SFlowDecodeError("sample length past the end", off, _fmt(fmt), f"{length} bytes declared, {n - start} left")
+        if fmt in (1, 3):
+            sample = _decode_flow_sample(data, start, end, fmt == 3, dgram)
+        elif fmt in (2, 4):
+            sample = _decode_counter_sample(data, start, end, fmt == 4, dgram)
+        else:
+            dgram.skipped.append(f"sample {_fmt(fmt)}")
+            off = end
+            continue
+        sample.receive_ts_ns = receive_ts_ns
+        dgram.samples.append(sample)
+        off = end
+    if off != n:
+        raise SFlowDecodeError("trailing bytes after the samples", off, detail=f"{n - off} bytes")
+    return dgram
+
+
+def _fmt(fmt: int) -> str:
+    return f"{fmt >> 12}:{fmt & 0xFFF}"
+
+
+def _record_count(data: bytes, off: int, count: int, end: int, what: str) -> None:
+    if count > MAX_RECORDS or count * 8 > end - off:
+        raise SFlowDecodeError("record count does not fit", off - 4, what, f"{count} records in {end - off} bytes")
+
+
+def _decode_counter_sample(data: bytes, off: int, end: int, expanded: bool, dg: Datagram) -> SflowSample:
+    fmt_name = "0:4" if expanded else "0:2"
+    if expanded:
+        if end - off < 16:
+            raise SFlowDecodeError("truncated sample", off, fmt_name)
+        seq, src_type, src_index, nrec = _CNT_X.unpack_from(data, off)
+        off += 16
+    else:
+        if end - off < 12:
+            raise SFlowDecodeError("truncated sample", off, fmt_name)
+        seq, source, nrec = _CNT.unpack_from(data, off)
+        src_type, src_index = source >> 24, source & 0xFFFFFF
+        off += 12
+    _record_count(data, off, nrec, end, fmt_name)
+    sample = SflowSample(dg.agent, None, dg.sub_agent_id, dg.sequence, dg.uptime_ms, "counters", seq, src_type, src_index)
+    for _ in range(nrec):
+        if off + 8 > end:
+            raise SFlowDecodeError("truncated record header", off, fmt_name)
+        rfmt, rlen = _REC_HDR.unpack_from(data, off)
+        start, rend = off + 8, off + 8 + rlen
+        if rend > end:
+            raise SFlowDecodeError("record length past the sample", off, f"counters {_fmt(rfmt)}", f"{rlen} bytes declared")
+        if rfmt == 1:
+            if rlen != 88:
+                raise SFlowDecodeError("record length disagrees with format", off, "counters 0:1", f"{rlen} bytes, expected 88")
+            sample.if_counters = SflowIfCounters(*_IF.unpack_from(data, start))
+        elif rfmt == 2:
+            if rlen != 52:
+                raise SFlowDecodeError("record length disagrees with format", off, "counters 0:2", f"{rlen} bytes, expected 52")
+            sample.ethernet_counters = SflowEthernetCounters(*_ETH.unpack_from(data, start))
+        elif rfmt == 7:
+            sample.lag_port_stats = _decode_lag(data, start, rlen, off)
+        elif rfmt == 1001:
+            if rlen != 28:
+                raise SFlowDecodeError("record length disagrees with format", off, "counters 0:1001", f"{rlen} bytes, expected 28")
+            sample.processor = SflowProcessor(*_PROC.unpack_from(data, start))
+        else:
+            dg.skipped.append(f"counters {_fmt(rfmt)}")
+        off = rend
+    if off != end:
+        raise SFlowDecodeError("sample length disagrees with its records", off, fmt_name, f"{end - off} bytes left over")
+    return sample
+
+
+def _decode_lag(data: bytes, start: int, rlen: int, off: int) -> SflowLagPortStats:
+    if rlen == 56:       # spec: each MAC is XDR opaque padded to 8 bytes
+        actor, partner, tail = data[start:start + 6], data[start + 8:start + 14], start + 16
+    elif rlen == 52:     # agents that pack the MACs unpadded
+        actor, partner, tail = data[start:start + 6], data[start + 6:start + 12], start + 12
+    else:
+        raise SFlowDecodeError("record length disagrees with format", off, "counters 0:7", f"{rlen} bytes, expected 56 or 52")
+    agg, state, *counts = _LAG_TAIL.unpack_from(data, tail)
+    # Bytes in the spec's order: actor admin, actor oper, partner admin, partner oper.
+    return SflowLagPortStats(mac_text(actor), mac_text(partner), agg, state,
+                             state >> 24, (state >> 16) & 0xFF, (state >> 8) & 0xFF, state & 0xFF, *counts)
+
+
+def _decode_flow_sample(data: bytes, off: int, end: int, expanded: bool, dg: Datagram) -> SflowSample:
+    fmt_name = "0:3" if expanded else "0:1"
+    if expanded:
+        if end - off < 44:
+            raise SFlowDecodeError("truncated sample", off, fmt_name)
+        seq, src_type, src_index, rate, pool, drops, _, inp, _, outp, nrec = _FLOW_X.unpack_from(data, off)
+        off += 44
+    else:
+        if end - off < 32:
+            raise SFlowDecodeError("truncated sample", off, fmt_name)
+        seq, source, rate, pool, drops, inp, outp, nrec = _FLOW.unpack_from(data, off)
+        src_type, src_index = source >> 24, source & 0xFFFFFF
+        inp, outp = inp & 0x3FFFFFFF, outp & 0x3FFFFFFF
+        off += 32
+    _record_count(data, off, nrec, end, fmt_name)
+    sample = SflowSample(dg.agent, None, dg.sub_agent_id, dg.sequence, dg.uptime_ms, "flow", seq, src_type, src_index,
+                         rate, pool, drops, inp, outp)
+    for _ in range(nrec):
+        if off + 8 > end:
+            raise SFlowDecodeError("truncated record header", off, fmt_name)
+        rfmt, rlen = _REC_HDR.unpack_from(data, off)
+        start, rend = off + 8, off + 8 + rlen
+        if rend > end:
+            raise SFlowDecodeError("record length past the sample", off, f"flow {_fmt(rfmt)}", f"{rlen} bytes declared")
+        if rfmt == 1:
+            sample.sampled_header = _decode_raw_header(data, start, rlen, off)
+        else:
+            dg.skipped.append(f"flow {_fmt(rfmt)}")
+        off = rend
+    if off != end:
+        raise SFlowDecodeError("sample length disagrees with its records", off, fmt_name, f"{end - off} bytes left over")
+    return sample
+
+
+def _decode_raw_header(data: bytes, start: int, rlen: int, off: int) -> SflowSampledHeader:
+    if rlen < 16:
+        raise SFlowDecodeError("record length disagrees with format", off, "flow 0:1", f"{rlen} bytes, at least 16 needed")
+    proto, frame_len, stripped, hlen = _RAW_HDR.unpack_from(data, start)
+    if 16 + ((hlen + 3) & ~3) != rlen:
+        raise SFlowDecodeError("record length disagrees with format", off, "flow 0:1",
+                               f"header of {hlen} bytes in a {rlen}-byte record")
+    header = data[start + 16:start + 16 + hlen]
+    rec = SflowSampledHeader(proto, frame_len, stripped, hlen, bytes(header))
+    if proto == 1:
+        parse_ethernet(header, rec)
+    return rec
+
+
+def parse_ethernet(h: bytes, rec: SflowSampledHeader) -> None:
+    """Fill the parsed fields of `rec` from an Ethernet header; stop quietly
+    where the captured bytes end (a sampled header is a prefix)."""
+    n = len(h)
+    if n < 14:
+        return
+    rec.dstMAC, rec.srcMAC = mac_text(h[0:6]), mac_text(h[6:12])
+    etype, off = (h[12] << 8) | h[13], 14
+    while etype in (0x8100, 0x88A8) and n >= off + 4:
+        if rec.vlan is None:
+            rec.vlan = ((h[off] << 8) | h[off + 1]) & 0x0FFF
+        etype, off = (h[off + 2] << 8) | h[off + 3], off + 4
+    rec.etherType = etype
+    if etype == 0x0800 and n >= off + 20:
+        ihl = (h[off] & 0x0F) * 4
+        rec.IPTOS, rec.IPTTL, rec.IPProtocol = h[off + 1], h[off + 8], h[off + 9]
+        rec.srcIP = socket.inet_ntop(socket.AF_INET, h[off + 12:off + 16])
+        rec.dstIP = socket.inet_ntop(socket.AF_INET, h[off + 16:off + 20])
+        frag = ((h[off + 6] & 0x1F) << 8) | h[off + 7]
+        l4 = off + ihl if ihl >= 20 and frag == 0 else None
+    elif etype == 0x86DD and n >= off + 40:
+        rec.IPTOS = ((h[off] & 0x0F) << 4) | (h[off + 1] >> 4)
+        rec.IPProtocol, rec.IPTTL = h[off + 6], h[off + 7]
+        rec.srcIP = socket.inet_ntop(socket.AF_INET6, h[off + 8:off + 24])
+        rec.dstIP = socket.inet_ntop(socket.AF_INET6, h[off + 24:off + 40])
+        l4 = off + 40
+    else:
+        return
+    if l4 is None:
+        return
+    if rec.IPProtocol in (6, 17) and n >= l4 + 4:
+        rec.srcPort, rec.dstPort = (h[l4] << 8) | h[l4 + 1], (h[l4 + 2] << 8) | h[l4 + 3]
+        if rec.IPProtocol == 6 and n >= l4 + 14:
+            rec.TCPFlags = h[l4 + 13]
+
+
+# ------------------------------------------------------------------ encode
+
+def encode_datagram(agent: str, sub_agent_id: int, sequence: int, uptime_ms: int, samples: list[SflowSample],
+                    *, expanded: bool = False, lag_padded: bool = True) -> bytes:
+    """Encode samples into one sFlow v5 datagram (the lab's agents and the
+    tests use this). Compact sample formats unless `expanded`."""
+    if ":" in agent:
+        head = struct.pack(">II", 5, 2) + socket.inet_pton(socket.AF_INET6, agent)
+    else:
+        head = struct.pack(">II", 5, 1) + socket.inet_pton(socket.AF_INET, agent)
+    parts = [head, struct.pack(">IIII", sub_agent_id, sequence, uptime_ms, len(samples))]
+    for s in samples:
+        body = _encode_flow(s, expanded) if s.sample_type == "flow" else _encode_counters(s, expanded, lag_padded)
+        fmt = (3 if expanded else 1) if s.sample_type == "flow" else (4 if expanded else 2)
+        parts.append(_REC_HDR.pack(fmt, len(body)))
+        parts.append(body)
+    return b"".join(parts)
+
+
+def _record(fmt: int, body: bytes) -> bytes:
+    return _REC_HDR.pack(fmt, len(body)) + body
+
+
+def _mac(text: str) -> bytes:
+    return bytes.fromhex(text.replace(":", ""))
+
+
+def _encode_counters(s: SflowSample, expanded: bool, lag_padded: bool) -> bytes:
+    recs = []
+    if s.if_counters is not None:
+        recs.append(_record(1, _IF.pack(*s.if_counters.__dict__.values())))
+    if s.ethernet_counters is not None:
+        recs.append(_record(2, _ETH.pack(*s.ethernet_counters.__dict__.values())))
+    if s.lag_port_stats is not None:
+        lag = s.lag_port_stats
+        pad = b"\x00\x00" if lag_padded else b""
+        state = (lag.actorAdminPortState << 24 | lag.actorOperPortState << 16
+                 | lag.partnerAdminPortState << 8 | lag.partnerOperPortState)
+        recs.append(_record(7, _mac(lag.actorSystemID) + pad + _mac(lag.partnerSystemID) + pad + _LAG_TAIL.pack(
+            lag.attachedAggID, state, lag.LACPDUsRx, lag.markerPDUsRx, lag.markerResponsePDUsRx, lag.unknownRx,
+            lag.illegalRx, lag.LACPDUsTx, lag.markerPDUsTx, lag.markerResponsePDUsTx)))
+    if s.processor is not None:
+        recs.append(_record(1001, _PROC.pack(*s.processor.__dict__.values())))
+    if expanded:
+        head = _CNT_X.pack(s.sample_sequence, s.source_id_type, s.source_id_index, len(recs))
+    else:
+        head = _CNT.pack(s.sample_sequence, s.source_id_type << 24 | s.source_id_index, len(recs))
+    return head + b"".join(recs)
+
+
+def _encode_flow(s: SflowSample, expanded: bool) -> bytes:
+    recs = []
+    if s.sampled_header is not None:
+        h = s.sampled_header
+        padded = h.headerBytes + b"\x00" * (-len(h.headerBytes) % 4)
+        recs.append(_record(1, _RAW_HDR.pack(h.headerProtocol, h.sampledPacketSize, h.strippedBytes,
+                                             len(h.headerBytes)) + padded))
+    if expanded:
+        head = _FLOW_X.pack(s.sample_sequence, s.source_id_type, s.source_id_index, s.sampling_rate, s.sample_pool,
+                            s.drops, 0, s.input, 0, s.output, len(recs))
+    else:
+        head = _FLOW.pack(s.sample_sequence, s.source_id_type << 24 | s.source_id_index, s.sampling_rate,
+                          s.sample_pool, s.drops, s.input, s.output, len(recs))
+    return head + b"".join(recs)
+
+
+def build_header(src_mac: str, dst_mac: str, src_ip: str, dst_ip: str, proto: int, src_port: int, dst_port: int,
+                 *, vlan: int | None = None, ttl: int = 64, tos: int = 0, tcp_flags: int = 0x10,
+                 payload_len: int = 0, snap: int = 128) -> bytes:
+    """An Ethernet/IP/TCP-or-UDP header as a switch would sample it (first
+    `snap` bytes); used by the lab's agents and the tests."""
+    v6 = ":" in src_ip
+    eth = _mac(dst_mac) + _mac(src_mac)
+    if vlan is not None:
+        eth += struct.pack(">HH", 0x8100, vlan)
+    l4 = (struct.pack(">HHIIBBHHH", src_port, dst_port, 1, 0, 5 << 4, tcp_flags, 65535, 0, 0) if proto == 6
+          else struct.pack(">HHHH", src_port, dst_port, 8 + payload_len, 0))
+    if v6:
+        ip = struct.pack(">IHBB", 6 << 28 | tos << 20, len(l4) + payload_len, proto, ttl) + \
+            socket.inet_pton(socket.AF_INET6, src_ip) + socket.inet_pton(socket.AF_INET6, dst_ip)
+        eth += b"\x86\xdd"
+    else:
+        ip = struct.pack(">BBHHHBBH4s4s", 0x45, tos, 20 + len(l4) + payload_len, 0, 0, ttl, proto, 0,
+                         socket.inet_pton(socket.AF_INET, src_ip), socket.inet_pton(socket.AF_INET, dst_ip))
+        eth += b"\x08\x00"
+    return (eth + ip + l4 + b"\x00" * payload_len)[:snap]

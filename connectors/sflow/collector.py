@@ -1,0 +1,136 @@
+"""`fabtel collect sflow`: the UDP receive loop. Each datagram is decoded,
+its agent mapped to a device (an unknown agent is kept under its address),
+its sequence tracked, and each sample produced to Kafka as one Avro
+`SflowSample` keyed by device. The pipeline's sFlow normalizer turns them
+into interface counters and LAG member state (connectors/sflow/normalize.py),
+which keeps this hot loop to one record per sample.
+
+Memory is bounded: the producer's local queue has a fixed size and a full
+queue drops the datagram and counts it, as the network would.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import threading
+import time
+
+from connectors.sflow.agents import AgentTracker
+from connectors.sflow.codec import SFlowDecodeError, decode_datagram
+from connectors.sflow.normalize import Inventory
+from fabtel.config import Config
+from fabtel.kafka import RecordProducer, dead_letter
+from fabtel.metrics import Metrics
+
+log = logging.getLogger("fabtel.sflow")
+
+REJECT_REASONS = ["truncated header", "wrong version", "bad agent address type", "sample count does not fit",
+                  "truncated sample header", "sample length past the end", "truncated sample", "record count does not fit",
+                  "truncated record header", "record length past the sample", "record length disagrees with format",
+                  "sample length disagrees with its records", "trailing bytes after the samples"]
+
+
+def collector_metrics() -> Metrics:
+    m = Metrics("sflow")
+    m.declare("datagrams_total", "Datagrams received.")
+    m.declare("samples_total", "Samples decoded, by type.", ("type",), zero_for=[("counters",), ("flow",)])
+    m.declare("rejected_total", "Datagrams rejected, by reason.", ("reason",), zero_for=[(r,) for r in REJECT_REASONS])
+    m.declare("skipped_total", "Samples or records of unknown enterprise:format, skipped by length.", ("what",))
+    m.declare("lost_datagrams_total", "Datagrams missing from an agent's sequence.", ("agent",))
+    m.declare("agent_restarts_total", "Agent restarts seen (sequence or uptime going backwards).", ("agent",))
+    m.declare("dropped_total", "Records dropped because the Kafka queue was full.", ("reason",), zero_for=[("kafka_queue_full",)])
+    m.declare("unknown_agents_total", "Datagrams from agents not in the inventory.", ("agent",))
+    return m
+
+
+class SflowCollector:
+    DEAD_LETTERS_PER_S = 10
+
+    def __init__(self, cfg: Config, producer: RecordProducer | None = None, metrics: Metrics | None = None):
+        self.cfg = cfg
+        self.inventory = Inventory(cfg.fabric)
+        self.producer = producer or RecordProducer(
+            cfg.kafka, **{"queue.buffering.max.messages": cfg.sflow.queue_limit * 10, "linger.ms": 20})
+        self.metrics = metrics or collector_metrics()
+        self.tracker = AgentTracker()
+        self._dl_window = (0, 0)      # (second, dead letters sent in it)
+
+    def handle(self, data: bytes, receive_ts_ns: int) -> int:
+        """Decode one datagram and produce its records; return samples sent."""
+        m = self.metrics
+        m.inc("datagrams_total")
+        try:
+            dg = decode_datagram(data, receive_ts_ns)
+        except SFlowDecodeError as exc:
+            m.inc("rejected_total", exc.reason)
+            self._dead_letter(data, str(exc))
+            return 0
+        for what in dg.skipped:
+            m.inc("skipped_total", what)
+        event = self.tracker.observe(dg.agent, dg.sub_agent_id, dg.sequence, dg.uptime_ms)
+        if event.lost:
+            m.inc("lost_datagrams_total", dg.agent, by=event.lost)
+        if event.restarted:
+            m.inc("agent_restarts_total", dg.agent)
+            log.info("sflow agent %s restarted (sequence %d, uptime %d ms)", dg.agent, dg.sequence, dg.uptime_ms)
+        device = self.inventory.device(dg.agent)
+        if device is None:
+            m.inc("unknown_agents_total", dg.agent)
+        sent = 0
+        for sample in dg.samples:
+            sample.device = device
+            m.inc("samples_total", sample.sample_type)
+            if self.producer.try_send("sflow_samples", sample):
+                sent += 1
+            else:
+                m.inc("dropped_total", "kafka_queue_full")
+        self.producer.poll(0)
+        return sent
+
+    def _dead_letter(self, data: bytes, reason: str) -> None:
+        second = int(time.monotonic())
+        window, count = self._dl_window
+        if window != second:
+            window, count = second, 0
+        if count < self.DEAD_LETTERS_PER_S:
+            self.producer.try_send("dead_letters", dead_letter("sflow-collector", reason, data, "udp"))
+            log.warning("sflow datagram rejected: %s", reason)
+        self._dl_window = (window, count + 1)
+
+    def run(self, listen: str, stop: threading.Event | None = None, ready: threading.Event | None = None) -> None:
+        host, _, port = listen.rpartition(":")
+        family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        sock.bind((host.strip("[]") or "127.0.0.1", int(port)))
+        sock.settimeout(0.2)
+        stop = stop or threading.Event()
+        self.bound = sock.getsockname()
+        log.info("sflow collector listening on %s:%d, producing to %s", self.bound[0], self.bound[1],
+                 self.cfg.kafka.bootstrap_servers)
+        if ready:
+            ready.set()
+        try:
+            while not stop.is_set():
+                try:
+                    data = sock.recv(65535)
+                except socket.timeout:
+                    self.producer.poll(0)
+                    continue
+                self.handle(data, time.time_ns())
+        finally:
+            sock.close()
+            pending = self.producer.flush(10)
+            log.info("sflow collector stopped (%d records still undelivered)", pending)
+
+
+def run_collector(cfg: Config, listen: str, metrics_listen: str | None) -> int:
+    from fabtel.metrics import serve
+    collector = SflowCollector(cfg)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    serve(metrics_listen, [collector.metrics])
+    collector.run(listen, stop)
+    return 0

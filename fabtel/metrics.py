@@ -1,0 +1,90 @@
+"""Counters and gauges by reason, created at zero, rendered in the Prometheus
+text format, and a small HTTP endpoint (`/metrics`, `/healthz`) that listens
+on loopback unless configured otherwise.
+
+One namespace (`fabtel_`) with a subsystem per component, as gnmic and
+goflow2 do. May import: the standard library only.
+"""
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+
+class Metrics:
+    def __init__(self, subsystem: str):
+        self.subsystem = subsystem
+        self._values: dict[str, dict[tuple, float]] = {}
+        self._meta: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+        self._lock = threading.Lock()
+
+    def declare(self, name: str, help_text: str, labels: tuple[str, ...] = (), kind: str = "counter",
+                zero_for: list[tuple] | None = None) -> None:
+        """Declare a metric; `zero_for` lists label values to create at 0 so
+        that dashboards show them before the first event."""
+        self._meta[name] = (help_text, kind, labels)
+        series = self._values.setdefault(name, {})
+        for values in zero_for or ([()] if not labels else []):
+            series.setdefault(tuple(values), 0)
+
+    def inc(self, name: str, *labels: str, by: float = 1) -> None:
+        with self._lock:
+            series = self._values[name]
+            series[labels] = series.get(labels, 0) + by
+
+    def set(self, name: str, *labels: str, value: float) -> None:
+        with self._lock:
+            self._values[name][labels] = value
+
+    def get(self, name: str, *labels: str) -> float:
+        return self._values.get(name, {}).get(labels, 0)
+
+    def series(self, name: str) -> dict[tuple, float]:
+        with self._lock:
+            return dict(self._values.get(name, {}))
+
+    def render(self) -> str:
+        out = []
+        with self._lock:
+            for name, (help_text, kind, labels) in self._meta.items():
+                full = f"fabtel_{self.subsystem}_{name}"
+                out.append(f"# HELP {full} {help_text}")
+                out.append(f"# TYPE {full} {kind}")
+                for values, v in sorted(self._values[name].items()):
+                    lbl = ",".join(f'{k}="{_esc(x)}"' for k, x in zip(labels, values))
+                    out.append(f"{full}{{{lbl}}} {v:g}" if lbl else f"{full} {v:g}")
+        return "\n".join(out) + "\n"
+
+
+def _esc(v: str) -> str:
+    return str(v).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def serve(listen: str | None, metrics: list[Metrics], healthy: Callable[[], bool] = lambda: True):
+    """Serve /metrics and /healthz on HOST:PORT in a daemon thread (None: off)."""
+    if not listen:
+        return None
+    host, _, port = listen.rpartition(":")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            if self.path.startswith("/metrics"):
+                body, code = "".join(m.render() for m in metrics).encode(), 200
+            elif self.path.startswith("/healthz"):
+                ok = healthy()
+                body, code = (b"ok\n" if ok else b"unhealthy\n"), (200 if ok else 503)
+            else:
+                body, code = b"not found\n", 404
+            self.send_response(code)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer((host or "127.0.0.1", int(port)), Handler)
+    threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True).start()
+    return server

@@ -1,0 +1,49 @@
+"""sFlow datagrams the tests build: every record type, both sample forms,
+IPv4 and IPv6 agents, 64-bit counters above 2^32, healthy and unhealthy LAG
+port states."""
+from __future__ import annotations
+
+from connectors.sflow.codec import build_header, encode_datagram
+from fabtel.records import (SflowEthernetCounters, SflowIfCounters, SflowLagPortStats, SflowProcessor, SflowSample,
+                            SflowSampledHeader)
+
+HEALTHY = 61      # activity, aggregation, synchronization, collecting, distributing
+SYNC_ONLY = 13    # activity, aggregation, synchronization: not collecting or distributing
+DEFAULTED = 0x45  # activity, aggregation, defaulted
+EXPIRED = 0x8D    # activity, aggregation, synchronization, expired
+
+
+def counters(seq: int, ifindex: int, octets: int, lag_states=(HEALTHY,) * 4, with_lag=True) -> SflowSample:
+    s = SflowSample("", None, 0, 0, 0, "counters", seq, 0, ifindex)
+    s.if_counters = SflowIfCounters(ifindex, 6, 25_000_000_000, 1, 3, octets, 1000 + seq, 20, 3, 1, 2, 0,
+                                    (octets * 3 + 17) % 2**64, 2000 + seq, 21, 4, 5, 6, 0)
+    s.ethernet_counters = SflowEthernetCounters(*range(seq, seq + 13))
+    if with_lag:
+        aa, ao, pa, po = lag_states
+        s.lag_port_stats = SflowLagPortStats("0c:00:00:00:01:01", "00:c1:c1:00:00:01", 100001,
+                                             aa << 24 | ao << 16 | pa << 8 | po, aa, ao, pa, po,
+                                             500 + seq, 1, 2, 3, 4, 600 + seq, 5, 6)
+    s.processor = SflowProcessor(1234, 2345, 3456, 16 * 2**30, 5 * 2**30)
+    return s
+
+
+def flow(seq: int, v6: bool, tcp: bool, vlan: int | None = None) -> SflowSample:
+    src, dst = ("2001:db8::c1", "2001:db8::c2") if v6 else ("198.18.10.1", "198.18.20.2")
+    hdr = build_header("00:c1:c1:00:00:01", "00:c2:c2:00:00:01", src, dst, 6 if tcp else 17, 40000 + seq, 443,
+                       vlan=vlan, ttl=63, tos=0x28, tcp_flags=0x18, payload_len=1200, snap=128)
+    return SflowSample("", None, 0, 0, 0, "flow", seq, 0, 1001, 4096, 4096 * seq, 0, 1001, 1049,
+                       sampled_header=SflowSampledHeader(1, 1514, 4, len(hdr), hdr))
+
+
+def every_case() -> list[bytes]:
+    return [
+        encode_datagram("198.18.0.11", 0, 100, 3_600_000, [
+            counters(1, 1001, 2**32 + 12345),
+            counters(2, 1002, 7, lag_states=(HEALTHY, HEALTHY, HEALTHY, SYNC_ONLY)),
+            flow(3, v6=False, tcp=True, vlan=10)]),
+        encode_datagram("2001:db8::11", 2, 101, 3_601_000, [
+            counters(4, 1001, 2**40, lag_states=(HEALTHY, DEFAULTED, HEALTHY, EXPIRED)),
+            flow(5, v6=True, tcp=False)], expanded=True),
+        encode_datagram("198.18.0.12", 1, 102, 3_602_000, [
+            counters(6, 2001, 2**63 + 5, with_lag=False), flow(7, v6=True, tcp=True)]),
+    ]

@@ -1,0 +1,267 @@
+"""The sFlow decoder agrees field by field with tshark (an independent
+decoder) through `fabtel sflow decode`, survives any garbage, and rejects bad
+datagrams with a named reason."""
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import fabtel
+from connectors.common.pcap import write_udp_pcap
+from connectors.sflow.codec import SFlowDecodeError, decode_datagram, encode_datagram, lacp_bits
+from sflow_cases import HEALTHY, SYNC_ONLY, counters, every_case, flow
+
+BAD_CASES = sorted((Path(__file__).parent / "cases" / "sflow_bad").glob("*.yaml"))
+
+
+# ------------------------------------------------------------------ tshark oracle
+
+def _pairs(node):
+    return node if isinstance(node, list) and all(isinstance(x, tuple) for x in node) else None
+
+
+def _flatten(pairs, out):
+    for key, value in pairs:
+        sub = _pairs(value)
+        if sub is not None:
+            _flatten(sub, out)
+        else:
+            out.setdefault(key, []).append(value)
+    return out
+
+
+def _sample_nodes(sflow_pairs):
+    return [(k, v) for k, v in sflow_pairs if k.split(",")[0].endswith("sample")]
+
+
+def tshark_samples(pcap: Path) -> list[tuple[dict, dict, dict]]:
+    """(datagram fields, sample fields, {record title: fields}) per sample."""
+    out = subprocess.run(["tshark", "-r", str(pcap), "-d", "udp.port==6343,sflow", "-T", "json"],
+                         capture_output=True, text=True, check=True).stdout
+    packets = json.loads(out, object_pairs_hook=lambda p: p)
+    result = []
+    for pkt in packets:
+        layers = dict(dict(dict(pkt)["_source"])["layers"])
+        sflow = layers["sflow"]
+        dgram = {k: v for k, v in sflow if not _pairs(v)}
+        for _, sample in _sample_nodes(sflow):
+            # Record nodes have titles ("Raw packet header"); subtrees of fields have dotted names.
+            fields = {k: v[0] for k, v in _flatten([(k, v) for k, v in sample if "." in k], {}).items()}
+            recs = {k: _flatten(v, {}) for k, v in sample if _pairs(v) and "." not in k}
+            result.append((dgram, fields, recs))
+    return result
+
+
+def _one(fields, key):
+    return fields[key][0] if isinstance(fields[key], list) else fields[key]
+
+
+def _assert_same(ours: dict, theirs: dict) -> None:
+    dgram, fields, recs = theirs
+    agent_key = "sflow_245.agent.v6" if ":" in ours["agent"] else "sflow_245.agent"
+    assert dgram[agent_key] == ours["agent"]
+    assert int(dgram["sflow_245.sub_agent_id"]) == ours["sub_agent_id"]
+    assert int(dgram["sflow_245.sequence_number"]) == ours["datagram_sequence"]
+    assert int(dgram["sflow_245.sysuptime"]) == ours["uptime_ms"]
+    kind = "counters_sample" if ours["sample_type"] == "counters" else "flow_sample"
+    assert int(fields[f"sflow.{kind}.sequence_number"]) == ours["sample_sequence"]
+    if kind == "flow_sample" and "sflow.flow_sample.index" in fields:    # compact form
+        assert int(fields["sflow.flow_sample.source_id_class"]) == ours["source_id_type"]
+        assert int(fields["sflow.flow_sample.index"]) == ours["source_id_index"]
+    else:
+        assert int(fields[f"sflow.{kind}.source_id_type"]) == ours["source_id_type"]
+        assert int(fields[f"sflow.{kind}.source_id_index"]) == ours["source_id_index"]
+    r = ours["records"]
+    if kind == "flow_sample":
+        assert int(fields["sflow.flow_sample.sampling_rate"]) == ours["sampling_rate"]
+        assert int(fields["sflow.flow_sample.sample_pool"]) == ours["sample_pool"]
+        assert int(fields["sflow.flow_sample.dropped_packets"]) == ours["drops"]
+        assert int(fields.get("sflow.flow_sample.input_interface_value", fields.get("sflow.flow_sample.input_interface"))) == ours["input"]
+        assert int(fields["sflow.flow_sample.output_interface_value"]) == ours["output"]
+        _assert_header(r["sampled_header"], recs["Raw packet header"])
+        return
+    ic, t = r["if_counters"], recs["Generic interface counters"]
+    names = {"ifIndex": "ifindex", "ifType": "iftype", "ifSpeed": "ifspeed", "ifDirection": "ifdirection",
+             "ifInOctets": "ifinoct", "ifInUcastPkts": "ifinpkt", "ifInMulticastPkts": "ifinmcast",
+             "ifInBroadcastPkts": "ifinbcast", "ifInDiscards": "ifindisc", "ifInErrors": "ifinerr",
+             "ifInUnknownProtos": "ifinunk", "ifOutOctets": "ifoutoct", "ifOutUcastPkts": "ifoutpkt",
+             "ifOutMulticastPkts": "ifoutmcast", "ifOutBroadcastPkts": "ifoutbcast", "ifOutDiscards": "ifoutdisc",
+             "ifOutErrors": "ifouterr", "ifPromiscuousMode": "ifpromisc"}
+    for ours_name, ts_name in names.items():
+        assert int(_one(t, f"sflow_245.{ts_name}")) == ic[ours_name], ours_name
+    assert int(_one(t, "sflow_245.ifadmin_status")) == ic["ifStatus"] & 1
+    assert int(_one(t, "sflow_245.ifoper_status")) == ic["ifStatus"] >> 1 & 1
+    t = recs["Ethernet interface counters"]
+    for name, value in r["ethernet_counters"].items():
+        assert int(_one(t, f"sflow_245.{name}")) == value, name
+    t = recs["Processor information"]
+    for ours_name, ts_name in (("cpu_percentage_5s", "cpu_5s"), ("cpu_percentage_1m", "cpu_1m"),
+                               ("cpu_percentage_5m", "cpu_5m"), ("total_memory", "total_memory"),
+                               ("free_memory", "free_memory")):
+        assert int(_one(t, f"sflow_5.{ts_name}")) == r["processor"][ours_name], ours_name
+    if "lag_port_stats" not in r:
+        assert "LAG counters" not in recs
+        return
+    lag, t = r["lag_port_stats"], recs["LAG counters"]
+    assert _one(t, "sflow.lag_port.actor_system_id") == lag["actorSystemID"]
+    assert _one(t, "sflow.lag_port.partner_oper_system_id") == lag["partnerSystemID"]
+    assert int(_one(t, "sflow.lag_port.attached_agg_id")) == lag["attachedAggID"]
+    # tshark 4.0 mislabels the per-byte states: compare the raw 32-bit value.
+    assert int(_one(t, "sflow.lag_port.state"), 16) == lag["portStateRaw"]
+    for ours_name, ts_name in (("LACPDUsRx", "lacpdus.rx"), ("markerPDUsRx", "marker_pdus.rx"),
+                               ("markerResponsePDUsRx", "marker_response_pdus.rx"), ("unknownRx", "unknown.rx"),
+                               ("illegalRx", "illegal.rx"), ("LACPDUsTx", "lacpdus.tx"),
+                               ("markerPDUsTx", "marker_pdus.tx"), ("markerResponsePDUsTx", "marker_response_pdus.tx")):
+        assert int(_one(t, f"sflow.lag_port.{ts_name}")) == lag[ours_name], ours_name
+
+
+def _assert_header(h: dict, t: dict) -> None:
+    assert int(_one(t, "sflow_245.header_protocol")) == h["headerProtocol"]
+    assert int(_one(t, "sflow_245.header.frame_length")) == h["sampledPacketSize"]
+    assert int(_one(t, "sflow_245.header.payload_stripped")) == h["strippedBytes"]
+    assert int(_one(t, "sflow_245.header.sampled_header_length")) == h["headerLen"]
+    assert _one(t, "sflow_245.header").replace(":", "") == h["headerBytes"]
+    assert _one(t, "eth.src") == h["srcMAC"] and _one(t, "eth.dst") == h["dstMAC"]
+    if "vlan" in h:
+        assert int(_one(t, "vlan.id")) == h["vlan"]
+    ip = "ipv6" if ":" in h["srcIP"] else "ip"
+    assert _one(t, f"{ip}.src") == h["srcIP"] and _one(t, f"{ip}.dst") == h["dstIP"]
+    if ip == "ip":
+        assert int(_one(t, "ip.proto")) == h["IPProtocol"] and int(_one(t, "ip.ttl")) == h["IPTTL"]
+        assert int(_one(t, "ip.dsfield"), 16) == h["IPTOS"]
+    else:
+        assert int(_one(t, "ipv6.nxt")) == h["IPProtocol"] and int(_one(t, "ipv6.hlim")) == h["IPTTL"]
+        assert int(_one(t, "ipv6.tclass"), 16) == h["IPTOS"]
+    l4 = "tcp" if h["IPProtocol"] == 6 else "udp"
+    assert int(_one(t, f"{l4}.srcport")) == h["srcPort"] and int(_one(t, f"{l4}.dstport")) == h["dstPort"]
+    if l4 == "tcp":
+        assert int(_one(t, "tcp.flags"), 16) == h["TCPFlags"]
+
+
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory) -> Path:
+    assert shutil.which("tshark"), "tshark is needed (./run installs Debian's tshark)"
+    path = tmp_path_factory.mktemp("sflow") / "cases.pcap"
+    with open(path, "wb") as f:
+        write_udp_pcap(f, every_case())
+    return path
+
+
+def test_decode_command_agrees_with_tshark(capture):
+    out = fabtel("sflow", "decode", str(capture))
+    assert out.returncode == 0, out.stderr
+    ours = [json.loads(line) for line in out.stdout.splitlines()]
+    theirs = tshark_samples(capture)
+    assert len(ours) == len(theirs) == 7
+    for o, t in zip(ours, theirs):
+        _assert_same(o, t)
+
+
+def test_tshark_sees_no_malformed_packet(capture):
+    out = subprocess.run(["tshark", "-r", str(capture), "-d", "udp.port==6343,sflow", "-T", "fields",
+                          "-e", "_ws.malformed", "-e", "_ws.expert.severity"], capture_output=True, text=True)
+    assert out.returncode == 0 and not out.stdout.strip().replace("\n", "")
+
+
+def test_decode_command_reports_bad_datagrams_and_goes_on(tmp_path):
+    path = tmp_path / "mixed.pcap"
+    good = every_case()[0]
+    with open(path, "wb") as f:
+        write_udp_pcap(f, [good[:200], good])
+    out = fabtel("sflow", "decode", str(path))
+    assert out.returncode == 0
+    err = json.loads(out.stderr.strip())
+    assert err["reason"] == "sample length past the end" and "error" in err
+    assert len(out.stdout.splitlines()) == 3
+
+
+def test_decode_command_unreadable_file_exits_2(tmp_path):
+    assert fabtel("sflow", "decode", str(tmp_path / "nope.pcap")).returncode == 2
+    junk = tmp_path / "junk.pcap"
+    junk.write_bytes(b"not a capture at all")
+    out = fabtel("sflow", "decode", str(junk))
+    assert out.returncode == 2 and "not a pcap or pcapng file" in out.stderr
+
+
+# ------------------------------------------------------------------ LAG specifics
+
+def test_lag_port_state_bytes_in_spec_order():
+    dg = decode_datagram(encode_datagram("198.18.0.1", 0, 1, 1, [counters(1, 1, 1, lag_states=(0x3D, 0x0D, 0x45, 0x8D))]))
+    lag = dg.samples[0].lag_port_stats
+    assert (lag.actorAdminPortState, lag.actorOperPortState, lag.partnerAdminPortState, lag.partnerOperPortState) \
+        == (0x3D, 0x0D, 0x45, 0x8D)
+    assert lag.portStateRaw == 0x3D0D458D
+    assert lacp_bits(HEALTHY) == ["activity", "aggregation", "synchronization", "collecting", "distributing"]
+    assert lacp_bits(SYNC_ONLY) == ["activity", "aggregation", "synchronization"]
+    assert lacp_bits(0x45) == ["activity", "aggregation", "defaulted"]
+    assert "expired" in lacp_bits(0x8D) and "timeout" not in lacp_bits(0x8D)
+
+
+def test_unpadded_52_byte_lag_record_decodes_the_same():
+    sample = counters(1, 1001, 99, lag_states=(HEALTHY, HEALTHY, HEALTHY, SYNC_ONLY))
+    padded = decode_datagram(encode_datagram("198.18.0.1", 0, 1, 1, [sample]))
+    packed = decode_datagram(encode_datagram("198.18.0.1", 0, 1, 1, [sample], lag_padded=False))
+    assert padded.samples[0].lag_port_stats == packed.samples[0].lag_port_stats == sample.lag_port_stats
+
+
+def test_unknown_formats_are_skipped_by_length_and_reported():
+    dg = encode_datagram("198.18.0.1", 0, 1, 1, [counters(1, 1, 1, with_lag=False)])
+    # Append an enterprise 4413 counter record to the sample and a sample of format 0:9.
+    rec = struct.pack(">II", 4413 << 12 | 1, 8) + b"\x00" * 8
+    sample_len = struct.unpack_from(">I", dg, 32)[0]
+    body = bytearray(dg)
+    struct.pack_into(">I", body, 32, sample_len + len(rec))
+    struct.pack_into(">I", body, 36 + 8, struct.unpack_from(">I", body, 36 + 8)[0] + 1)   # record count
+    body += rec + struct.pack(">II", 9, 4) + b"\x00" * 4
+    struct.pack_into(">I", body, 24, 2)                                                  # sample count
+    decoded = decode_datagram(bytes(body))
+    assert decoded.skipped == ["counters 4413:1", "sample 0:9"]
+    assert decoded.samples[0].if_counters.ifIndex == 1
+
+
+# ------------------------------------------------------------------ bad input
+
+@pytest.mark.parametrize("case", BAD_CASES, ids=lambda p: p.stem)
+def test_bad_datagram_is_rejected_with_its_reason(case):
+    spec = yaml.safe_load(case.read_text())
+    data = bytearray(every_case()[spec.get("base", 0)])
+    for patch in spec.get("patch", []):
+        struct.pack_into(">I", data, patch["offset"], patch["u32"])
+    if "truncate" in spec:
+        data = data[:spec["truncate"]]
+    data += bytes.fromhex(spec.get("append_hex", ""))
+    with pytest.raises(SFlowDecodeError) as err:
+        decode_datagram(bytes(data))
+    assert err.value.reason == spec["reason"]
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=600))
+def test_fuzz_random_bytes_never_escape(data):
+    try:
+        decode_datagram(data)
+    except SFlowDecodeError:
+        pass
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.integers(0, 2), st.lists(st.tuples(st.integers(0, 2000), st.integers(0, 255)), min_size=1, max_size=8),
+       st.integers(0, 2000))
+def test_fuzz_mutated_datagrams_never_escape(which, flips, cut):
+    data = bytearray(every_case()[which])
+    for pos, value in flips:
+        if pos < len(data):
+            data[pos] = value
+    try:
+        dg = decode_datagram(bytes(data[:max(cut, 28)]))
+        assert all(s.sample_type in ("counters", "flow") for s in dg.samples)
+    except SFlowDecodeError as exc:
+        assert exc.reason
