@@ -62,3 +62,72 @@ def bench_sflow(args) -> int:
 
 
 EXTRA_PARSERS.append(_bench_parsers)
+
+
+def _lab_parsers(sub, with_config, with_stack):
+    lab = sub.add_parser("lab", help="run the simulated fabric").add_subparsers(dest="action", metavar="ACTION")
+    run = with_config(lab.add_parser("run", help="serve gNMI and send sFlow from every device, run a scenario"))
+    run.add_argument("--scenario", default=None, help="scenario file (default: no events, no traffic; runs until stopped)")
+    run.add_argument("--sflow-to", default=None, help="HOST:PORT of the sFlow collector (default: no sFlow)")
+    run.add_argument("--ground-truth", default=None, help="write offered/delivered/blackholed bytes per second to FILE.jsonl")
+    run.add_argument("--generate", default=None, metavar="leaf-spine:spines=S,leaves=L,ports=P",
+                     help="serve a generated fabric instead of --config")
+    run.add_argument("--duration", type=float, default=None, help="stop after S seconds (default: the scenario's)")
+    run.add_argument("--counter-interval", type=float, default=1.0, help="sFlow counter interval in seconds (default 1)")
+    run.add_argument("--sampling-rate", type=int, default=256, help="sFlow 1-in-N packet sampling (default 256)")
+    run.add_argument("--simulate", action="store_true",
+                     help="run the scenario on a virtual clock as fast as possible (no gNMI, no sFlow): ground truth only")
+
+
+@command("lab run")
+def lab_run(args) -> int:
+    import signal
+    import sys
+    import threading
+    import time
+
+    from fabtel.cli import UsageError
+    from fabtel.config import parse_config
+    from lab.generate import GenerateError, generate
+    from lab.runner import LabRunner
+    from lab.scenario import load_scenario
+    if args.generate:
+        try:
+            cfg = parse_config(generate(args.generate), args.generate)
+        except GenerateError as exc:
+            raise UsageError(str(exc)) from None
+    else:
+        cfg = _config(args)
+    scenario = load_scenario(args.scenario, cfg) if args.scenario else None
+    if args.simulate:
+        if scenario is None:
+            raise UsageError("--simulate needs --scenario")
+        runner = LabRunner(cfg, scenario, None, with_gnmi=False)
+        runner.fabric.start_ns = time.time_ns()
+        runner.simulate(args.duration)
+        if args.ground_truth:
+            runner.write_ground_truth(args.ground_truth)
+        print(runner.summary_line(), file=sys.stderr)
+        return 0
+    runner = LabRunner(cfg, scenario, args.sflow_to, counter_interval_s=args.counter_interval,
+                       sampling_rate=args.sampling_rate)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        runner.start()
+    except OSError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"lab: serving {len(runner.targets)} gNMI targets" + (f", scenario {scenario.name}" if scenario else ""),
+          file=sys.stderr, flush=True)
+    try:
+        runner.run(stop, args.duration, progress=lambda line: print(line, file=sys.stderr, flush=True))
+    finally:
+        runner.stop()
+    if args.ground_truth:
+        runner.write_ground_truth(args.ground_truth)
+    print(runner.summary_line(), file=sys.stderr)
+    return 0
+
+
+EXTRA_PARSERS.append(_lab_parsers)

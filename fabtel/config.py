@@ -257,7 +257,7 @@ def default_ifindex(interface: str) -> int:
 
 # ---------------------------------------------------------------- reading
 
-class _Reader:
+class YamlReader:
     """Walks the composed YAML node tree, turning nodes into values and
     collecting problems with their key path and line."""
 
@@ -361,7 +361,7 @@ def _close_match(key: str, allowed: set[str]) -> str | None:
     return match[0] if match else None
 
 
-def _secret(r: _Reader, fields: dict[str, yaml.Node], path: str, name: str) -> "SecretRef | None":
+def _secret(r: YamlReader, fields: dict[str, yaml.Node], path: str, name: str) -> "SecretRef | None":
     """A credential named by `NAME_env` (an environment variable) or `NAME_file`.
 
     Only the reference is kept; the value is read when it is used, so that
@@ -374,7 +374,7 @@ def _secret(r: _Reader, fields: dict[str, yaml.Node], path: str, name: str) -> "
     return SecretRef(env=env, file=file) if (env or file) else None
 
 
-def _read_kafka(r: _Reader, node) -> KafkaConfig:
+def _read_kafka(r: YamlReader, node) -> KafkaConfig:
     topics = {key: f"fabtel.{key.replace('_', '-')}" for key in TOPIC_KEYS}
     if node is None:
         return KafkaConfig(topics=topics)
@@ -398,7 +398,7 @@ def _read_kafka(r: _Reader, node) -> KafkaConfig:
     return KafkaConfig(**{k: v for k, v in values.items() if v is not None}, topics=topics)
 
 
-def _read_influx(r: _Reader, node) -> InfluxConfig:
+def _read_influx(r: YamlReader, node) -> InfluxConfig:
     if node is None:
         return InfluxConfig()
     keys = {"url", "api", "database", "org", "bucket", "token_env", "token_file", "batch_size", "flush_interval_ms"}
@@ -419,7 +419,7 @@ def _read_influx(r: _Reader, node) -> InfluxConfig:
     return cfg
 
 
-def _read_gnmi_target(r: _Reader, node, path: str) -> GnmiTarget | None:
+def _read_gnmi_target(r: YamlReader, node, path: str) -> GnmiTarget | None:
     keys = {"address", "username", "username_env", "username_file", "password_env", "password_file",
             "insecure", "tls_ca", "tls_cert", "tls_key", "skip_verify"}
     f = r.mapping(node, path, keys, {"address"})
@@ -439,7 +439,7 @@ def _read_gnmi_target(r: _Reader, node, path: str) -> GnmiTarget | None:
                       **{k: v for k, v in values.items() if v is not None})
 
 
-def _read_device(r: _Reader, node, path: str) -> Device | None:
+def _read_device(r: YamlReader, node, path: str) -> Device | None:
     keys = {"name", "role", "platform", "gnmi", "sflow_agent", "uplinks", "access", "fabric_ports", "lags", "ifindex"}
     f = r.mapping(node, path, keys, {"name", "role"})
     if f is None:
@@ -489,7 +489,7 @@ def _read_device(r: _Reader, node, path: str) -> Device | None:
                   fabric_ports=fabric_ports)
 
 
-def _endpoint(r: _Reader, node, path: str) -> tuple[str, str] | None:
+def _endpoint(r: YamlReader, node, path: str) -> tuple[str, str] | None:
     text = r.string(node, path)
     if text is None:
         return None
@@ -500,7 +500,7 @@ def _endpoint(r: _Reader, node, path: str) -> tuple[str, str] | None:
     return dev, intf
 
 
-def _read_fabric(r: _Reader, node) -> tuple[Fabric, dict]:
+def _read_fabric(r: YamlReader, node) -> tuple[Fabric, dict]:
     f = r.mapping(node, "fabric", {"devices", "clients", "links"}, {"devices"}) or {}
     devices, dev_nodes = [], {}
     for i, dnode in enumerate(r.seq(f["devices"], "fabric.devices") if "devices" in f else []):
@@ -540,7 +540,7 @@ def _read_fabric(r: _Reader, node) -> tuple[Fabric, dict]:
     return fabric, dev_nodes
 
 
-def _check_links(r: _Reader, fabric: Fabric, node) -> None:
+def _check_links(r: YamlReader, fabric: Fabric, node) -> None:
     known: dict[str, set[str]] = {d.name: set(d.interfaces) for d in fabric.devices}
     known.update({c.name: set(c.interfaces) for c in fabric.clients})
     used: set[tuple[str, str]] = set()
@@ -557,7 +557,7 @@ def _check_links(r: _Reader, fabric: Fabric, node) -> None:
             used.add(end)
 
 
-def _read_oper_groups(r: _Reader, node, fabric: Fabric) -> tuple[OperGroup, ...]:
+def _read_oper_groups(r: YamlReader, node, fabric: Fabric) -> tuple[OperGroup, ...]:
     groups = []
     names = set()
     for i, gnode in enumerate(r.seq(node, "oper_groups") if node is not None else []):
@@ -600,19 +600,28 @@ def _read_oper_groups(r: _Reader, node, fabric: Fabric) -> tuple[OperGroup, ...]
     return tuple(groups)
 
 
-def parse_config(text: str, source: str = "configuration") -> Config:
-    """Parse and validate YAML text; raise ConfigError listing every problem."""
+def compose(text: str, source: str) -> tuple[yaml.SafeLoader, yaml.Node]:
+    """The YAML node tree of `text` (for a YamlReader); ConfigError when the
+    text is empty or not YAML. The caller disposes of the loader."""
     loader = yaml.SafeLoader(text)
     try:
-        try:
-            root = loader.get_single_node()
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise ConfigError([f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}"], source) from None
-        if root is None:
-            raise ConfigError(["the file is empty"], source)
-        r = _Reader(loader)
+        root = loader.get_single_node()
+    except yaml.YAMLError as exc:
+        loader.dispose()
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError([f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}"], source) from None
+    if root is None:
+        loader.dispose()
+        raise ConfigError(["the file is empty"], source)
+    return loader, root
+
+
+def parse_config(text: str, source: str = "configuration") -> Config:
+    """Parse and validate YAML text; raise ConfigError listing every problem."""
+    loader, root = compose(text, source)
+    try:
+        r = YamlReader(loader)
         top = r.mapping(root, "", {"kafka", "influxdb", "fabric", "oper_groups", "thresholds", "safety",
                                    "gnmi", "sflow", "remediation"}, {"fabric"})
         if top is None:
@@ -643,7 +652,7 @@ def parse_config(text: str, source: str = "configuration") -> Config:
         loader.dispose()
 
 
-def _check_devices(r: _Reader, fabric: Fabric) -> None:
+def _check_devices(r: YamlReader, fabric: Fabric) -> None:
     agents: dict[str, str] = {}
     addresses: dict[str, str] = {}
     for d in fabric.devices:

@@ -53,3 +53,24 @@ def config(stack):
     cfg = dataclasses.replace(cfg, kafka=kafka, influxdb=influx)
     create_topics(cfg.kafka)
     return cfg
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def with_free_gnmi_ports(cfg):
+    """The configuration with every device's gNMI target on a free loopback port."""
+    devices = tuple(dataclasses.replace(d, gnmi=dataclasses.replace(d.gnmi, address=f"127.0.0.1:{free_port()}"))
+                    if d.gnmi else d for d in cfg.fabric.devices)
+    return dataclasses.replace(cfg, fabric=dataclasses.replace(cfg.fabric, devices=devices))
+
+
+@pytest.fixture()
+def lab_config():
+    """The example configuration with the lab's targets on free ports (no broker needed)."""
+    from fabtel.config import load_config
+    return with_free_gnmi_ports(load_config(EXAMPLE))

@@ -1,0 +1,153 @@
+"""Scenario files (YAML): traffic, timed events and, for the demo, what the
+pipeline is expected to do. Loading validates every key and names each
+problem with its path and line, like the fabric configuration."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from fabtel.config import Config, ConfigError, YamlReader, compose
+
+SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
+
+
+@dataclass(frozen=True)
+class Traffic:
+    src: str
+    dst: str
+    streams: int
+    rate_bps: float
+
+
+@dataclass(frozen=True)
+class Event:
+    at_s: float
+    device: str
+    interfaces: tuple[str, ...]
+    admin_state: str | None = None        # enable | disable
+    link: str | None = None               # up | down (the cable, both ends)
+    lacp_partner_state: int | None = None
+    clear_lacp: bool = False
+
+
+@dataclass(frozen=True)
+class Expect:
+    disabled: tuple[str, ...] = ()        # device:interface the remediation must disable
+    enabled_again: tuple[str, ...] = ()   # ... and bring back after the hold-up time
+    suppressed: tuple[str, ...] = ()      # devices whose disable must be suppressed
+    no_action: bool = False               # no decision at all
+    recovered: bool | None = None         # delivered back to offered after remediation
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    duration_s: float
+    traffic: tuple[Traffic, ...]
+    events: tuple[Event, ...] = ()
+    expect: Expect = field(default_factory=Expect)
+    description: str = ""
+    path: str = ""
+    oper_group_overrides: dict = field(default_factory=dict)   # hold_down_ms / hold_up_ms for every group
+
+
+def load_scenario(path: str | Path, cfg: Config | None = None) -> Scenario:
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError([f"cannot read the file: {exc.strerror}"], str(path)) from None
+    return parse_scenario(text, str(path), cfg)
+
+
+def parse_scenario(text: str, source: str, cfg: Config | None = None) -> Scenario:
+    loader, root = compose(text, source)
+    try:
+        r = YamlReader(loader)
+        top = r.mapping(root, "", {"name", "description", "duration_s", "traffic", "events", "expect",
+                                   "oper_group_overrides"},
+                        {"name", "duration_s", "traffic"})
+        if top is None:
+            raise ConfigError(r.problems, source)
+        name = r.string(top["name"], "name") if "name" in top else None
+        duration = r.number(top["duration_s"], "duration_s") if "duration_s" in top else None
+        desc = r.string(top["description"], "description") if "description" in top else ""
+        traffic = []
+        tnode = top.get("traffic")
+        is_list = isinstance(tnode, yaml.SequenceNode)
+        tnodes = r.seq(tnode, "traffic") if is_list else ([tnode] if tnode is not None else [])
+        for i, tn in enumerate(tnodes):
+            path = f"traffic[{i}]" if is_list else "traffic"
+            tf = r.mapping(tn, path, {"from", "to", "streams", "rate_bps"}, {"from", "to", "rate_bps"})
+            if tf is None or not {"from", "to", "rate_bps"} <= set(tf):
+                continue
+            src, dst = r.string(tf["from"], f"{path}.from"), r.string(tf["to"], f"{path}.to")
+            streams = r.integer(tf["streams"], f"{path}.streams", minimum=1) if "streams" in tf else 1
+            rate = r.number(tf["rate_bps"], f"{path}.rate_bps")
+            if cfg is not None:
+                clients = {c.name for c in cfg.fabric.clients}
+                for key, value in (("from", src), ("to", dst)):
+                    if value is not None and value not in clients:
+                        r.problem(f"{path}.{key}", tf[key], f"{value!r} is not a client of the fabric ({', '.join(sorted(clients))})")
+            if None not in (src, dst, streams, rate):
+                traffic.append(Traffic(src, dst, streams, rate))
+        events = []
+        for i, en in enumerate(r.seq(top["events"], "events") if "events" in top else []):
+            ev = _event(r, en, f"events[{i}]", cfg, duration)
+            if ev:
+                events.append(ev)
+        expect = Expect()
+        if "expect" in top:
+            ef = r.mapping(top["expect"], "expect", {"disabled", "enabled_again", "suppressed", "no_action", "recovered"}) or {}
+            expect = Expect(
+                disabled=r.strings(ef["disabled"], "expect.disabled") if "disabled" in ef else (),
+                enabled_again=r.strings(ef["enabled_again"], "expect.enabled_again") if "enabled_again" in ef else (),
+                suppressed=r.strings(ef["suppressed"], "expect.suppressed") if "suppressed" in ef else (),
+                no_action=bool(r.boolean(ef["no_action"], "expect.no_action")) if "no_action" in ef else False,
+                recovered=r.boolean(ef["recovered"], "expect.recovered") if "recovered" in ef else None)
+        overrides = {}
+        if "oper_group_overrides" in top:
+            of = r.mapping(top["oper_group_overrides"], "oper_group_overrides", {"hold_down_ms", "hold_up_ms"}) or {}
+            overrides = {k: r.integer(v, f"oper_group_overrides.{k}") for k, v in of.items()}
+        if r.problems:
+            raise ConfigError(r.problems, source)
+        return Scenario(name, duration, tuple(traffic), tuple(sorted(events, key=lambda e: e.at_s)), expect, desc,
+                        source, overrides)
+    finally:
+        loader.dispose()
+
+
+def _event(r: YamlReader, node, path: str, cfg: Config | None, duration: float | None) -> Event | None:
+    f = r.mapping(node, path, {"at_s", "device", "interfaces", "admin_state", "link", "lacp_partner_state",
+                               "clear_lacp"}, {"at_s", "device", "interfaces"})
+    if f is None or not {"at_s", "device", "interfaces"} <= set(f):
+        return None
+    at = r.number(f["at_s"], f"{path}.at_s")
+    if at is not None and duration is not None and at > duration:
+        r.problem(f"{path}.at_s", f["at_s"], f"at {at} s is after the end of the scenario ({duration} s)")
+    device = r.string(f["device"], f"{path}.device")
+    interfaces = r.strings(f["interfaces"], f"{path}.interfaces")
+    admin = r.choice(f["admin_state"], f"{path}.admin_state", ("enable", "disable")) if "admin_state" in f else None
+    link = r.choice(f["link"], f"{path}.link", ("up", "down")) if "link" in f else None
+    lacp = r.integer(f["lacp_partner_state"], f"{path}.lacp_partner_state") if "lacp_partner_state" in f else None
+    clear = bool(r.boolean(f["clear_lacp"], f"{path}.clear_lacp")) if "clear_lacp" in f else False
+    if lacp is not None and lacp > 255:
+        r.problem(f"{path}.lacp_partner_state", f["lacp_partner_state"], "an LACP state is one byte (0-255)")
+    if sum(x is not None and x is not False for x in (admin, link, lacp, clear or None)) != 1:
+        r.problem(path, node, "an event sets exactly one of admin_state, link, lacp_partner_state, clear_lacp")
+    if cfg is not None and device is not None:
+        try:
+            dev = cfg.fabric.device(device)
+            for i, intf in enumerate(interfaces):
+                if intf not in dev.interfaces or intf.startswith("lag"):
+                    r.problem(f"{path}.interfaces[{i}]", f["interfaces"], f"{device} has no physical interface {intf!r}")
+        except KeyError:
+            r.problem(f"{path}.device", f["device"], f"no device named {device!r}")
+    if at is None or device is None:
+        return None
+    return Event(at, device, interfaces, admin, link, lacp, clear)
+
+
+def seed_scenarios() -> list[Path]:
+    return sorted(SCENARIO_DIR.glob("*.yaml"))

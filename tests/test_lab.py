@@ -1,0 +1,204 @@
+"""The simulated fabric over its real protocols: pygnmi subscribes to and sets
+a lab target over gRPC, tshark decodes the lab's sFlow, the traffic model
+reproduces the oper-group lab's blackhole, and a 64-leaf fabric is served."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from pygnmi.client import gNMIclient, gNMIException
+
+from conftest import fabtel, with_free_gnmi_ports
+from lab.runner import LabRunner
+from lab.scenario import Event, Scenario, Traffic, load_scenario, parse_scenario, seed_scenarios
+from fabtel.config import ConfigError
+
+EIGHT = Traffic("client1", "client2", 8, 50_000)
+
+
+def _client(cfg, device):
+    host, port = cfg.fabric.device(device).gnmi.address.split(":")
+    return gNMIclient(target=(host, int(port)), insecure=True, username="u", password="p")
+
+
+@pytest.fixture()
+def running_lab(lab_config):
+    runners = []
+
+    def start(scenario, **kw):
+        runner = LabRunner(lab_config, scenario, **kw)
+        runner.start()
+        stop = threading.Event()
+        thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+        thread.start()
+        runners.append((runner, stop, thread))
+        return runner
+    yield start
+    for runner, stop, thread in runners:
+        stop.set()
+        thread.join(5)
+        runner.stop()
+
+
+def test_seed_scenarios_are_valid(lab_config):
+    names = {load_scenario(p, lab_config).name for p in seed_scenarios()}
+    assert {"healthy-fabric", "single-stream", "eight-streams", "leaf1-uplinks-down"} <= names
+
+
+@pytest.mark.parametrize("text,problem", [
+    ("name: x\nduration_s: 10\ntraffic: {from: client1, to: client9, rate_bps: 1}\n", "'client9' is not a client"),
+    ("name: x\nduration_s: 10\ntraffic: {from: client1, to: client2, rate_bps: 1}\n"
+     "events: [{at_s: 5, device: leaf1, interfaces: [ethernet-1/77], admin_state: disable}]\n", "no physical interface 'ethernet-1/77'"),
+    ("name: x\nduration_s: 10\ntraffic: {from: client1, to: client2, rate_bps: 1}\n"
+     "events: [{at_s: 50, device: leaf1, interfaces: [ethernet-1/49], admin_state: sideways}]\n", "must be one of enable, disable"),
+    ("name: x\nduration_s: 10\ntraffic: {from: client1, to: client2, rate_bps: 1}\n"
+     "events: [{at_s: 50, device: leaf1, interfaces: [ethernet-1/49], admin_state: disable}]\n", "after the end of the scenario"),
+    ("name: x\nduration: 10\n", "unknown key (did you mean 'duration_s'?)"),
+    ("", "the file is empty"),
+])
+def test_invalid_scenarios_name_the_problem(lab_config, text, problem):
+    with pytest.raises(ConfigError) as err:
+        parse_scenario(text, "s.yaml", lab_config)
+    assert any(problem in p for p in err.value.problems), err.value.problems
+
+
+def test_leaf1_uplinks_down_blackholes_half_from_20s(tmp_path):
+    gt = tmp_path / "gt.jsonl"
+    out = fabtel("lab", "run", "--scenario", "lab/scenarios/leaf1-uplinks-down.yaml", "--simulate",
+                 "--ground-truth", str(gt))
+    assert out.returncode == 0, out.stderr
+    import json
+    seconds = [json.loads(line) for line in gt.read_text().splitlines()]
+    assert len(seconds) == 40
+    before, after = seconds[:20], seconds[20:]
+    assert all(s["blackholed_bytes"] == 0 and s["delivered_bytes"] == s["offered_bytes"] == 50_000 for s in before)
+    # About half of the 8 flows hash to leaf1 and are lost; leaf2 picks up nothing new.
+    assert all(15_000 <= s["blackholed_bytes"] <= 35_000 for s in after)
+    assert len({s["blackholed_bytes"] for s in after}) == 1
+    assert all("leaf1:ethernet-1/49" not in s["links"] and "leaf1:ethernet-1/50" not in s["links"] for s in after)
+    assert after[0]["links"]["client1:eth2"] == before[-1]["links"]["client1:eth2"]
+
+
+def test_pygnmi_stream_gets_samples_and_on_change(running_lab, lab_config):
+    scenario = Scenario("t", 60, (EIGHT,), (Event(2.0, "leaf1", ("ethernet-1/49",), admin_state="disable"),))
+    runner = running_lab(scenario)
+    with _client(lab_config, "leaf1") as gc:
+        sub = gc.subscribe_stream({"subscription": [
+            {"path": "/interface[name=ethernet-1/1]/statistics", "mode": "sample", "sample_interval": 300_000_000},
+            {"path": "/interface[name=*]/oper-state", "mode": "on_change"}], "encoding": "json"})
+        seen_octets, oper_changes = [], []
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline and not (oper_changes and len(seen_octets) >= 3):
+            try:
+                msg = sub.get_update(timeout=1)
+            except TimeoutError:
+                continue
+            for u in msg.get("update", {}).get("update", []):
+                if u["path"] == "interface[name=ethernet-1/1]/statistics/in-octets":
+                    seen_octets.append(u["val"])
+                if u["path"] == "interface[name=ethernet-1/49]/oper-state" and u["val"] == "down":
+                    oper_changes.append(msg["update"]["timestamp"])
+        sub.close()
+    assert len(seen_octets) >= 3 and seen_octets == sorted(seen_octets) and seen_octets[-1] > seen_octets[0]
+    assert len(oper_changes) == 1
+    event_ns = runner.applied[0]["ts_ns"]
+    assert event_ns <= oper_changes[0] < event_ns + 1_000_000_000     # device timestamp in ns
+
+
+def test_pygnmi_set_moves_client1_flows_to_leaf2(running_lab, lab_config):
+    runner = running_lab(Scenario("t", 60, (EIGHT,)))
+    time.sleep(1.5)
+    with _client(lab_config, "leaf1") as gc:
+        gc.set(update=[("/interface[name=ethernet-1/1]/admin-state", "disable")])
+        got = gc.get(path=["/interface[name=ethernet-1/1]/admin-state"])
+    assert got["notification"][0]["update"][0]["val"] == "disable"
+    set_s = runner.elapsed_s()
+    time.sleep(2.2)
+    truth = runner.fabric.ground_truth()
+    after = [s for s in truth if s["t"] > set_s + 0.5][:1]
+    assert after, truth
+    sec = after[0]
+    assert "client1:eth1" not in sec["links"] and sec["links"]["client1:eth2"] == pytest.approx(50_000, rel=0.05)
+    assert sec["blackholed_bytes"] == 0
+    assert truth[0]["links"]["client1:eth1"] > 0       # before the Set, flows used both links
+
+
+def test_unknown_paths_get_the_gnmi_error(running_lab, lab_config):
+    running_lab(Scenario("t", 60, ()))
+    with _client(lab_config, "leaf1") as gc:
+        with pytest.raises(gNMIException) as err:
+            gc.get(path=["/no-such-container/leaf"])
+        assert "NOT_FOUND" in repr(err.value.__cause__ or err.value) or "not found" in str(err.value).lower()
+        with pytest.raises(gNMIException):
+            gc.set(update=[("/interface[name=ethernet-1/1]/admin-state", "sideways")])
+        assert gc.get(path=["/interface[name=ethernet-1/1]/admin-state"])["notification"][0]["update"][0]["val"] == "enable"
+
+
+def test_openconfig_device_speaks_openconfig_paths(lab_config):
+    import dataclasses
+    devices = tuple(dataclasses.replace(d, platform="openconfig") if d.name == "leaf2" else d for d in lab_config.fabric.devices)
+    cfg = dataclasses.replace(lab_config, fabric=dataclasses.replace(lab_config.fabric, devices=devices))
+    runner = LabRunner(cfg, Scenario("t", 60, ()))
+    runner.start()
+    try:
+        with _client(cfg, "leaf2") as gc:
+            gc.set(update=[("/interfaces/interface[name=ethernet-1/1]/config/enabled", False)])
+            got = gc.get(path=["/interfaces/interface[name=ethernet-1/1]/state/oper-status"])
+            assert got["notification"][0]["update"][0]["val"] == "DOWN"
+            bgp = gc.get(path=["/network-instances/network-instance[name=default]/protocols/protocol[identifier=BGP][name=BGP]"
+                               "/bgp/neighbors/neighbor[neighbor-address=*]/state/session-state"])
+            assert {u["val"] for u in bgp["notification"][0]["update"]} == {"ESTABLISHED"}
+    finally:
+        runner.stop()
+
+
+def test_tshark_decodes_the_lab_sflow_without_malformed_packets(running_lab, tmp_path):
+    from connectors.common.pcap import write_udp_pcap
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.3)
+    running_lab(Scenario("t", 60, (EIGHT,)), sflow_to=f"127.0.0.1:{sock.getsockname()[1]}", sampling_rate=8)
+    datagrams, deadline = [], time.monotonic() + 3
+    while time.monotonic() < deadline:
+        try:
+            datagrams.append(sock.recv(65535))
+        except socket.timeout:
+            pass
+    pcap = tmp_path / "lab.pcap"
+    with open(pcap, "wb") as f:
+        write_udp_pcap(f, datagrams)
+    out = subprocess.run(["tshark", "-r", str(pcap), "-d", "udp.port==6343,sflow", "-T", "fields",
+                          "-e", "_ws.malformed", "-e", "sflow.lag_port.attached_agg_id", "-e", "sflow_245.header_protocol"],
+                         capture_output=True, text=True, check=True).stdout
+    rows = [line.split("\t") for line in out.splitlines()]
+    assert len(rows) == len(datagrams) >= 5
+    assert not any(r[0] for r in rows), "tshark flagged a malformed packet"
+    assert any(r[1] for r in rows), "no LAG record decoded"
+    assert any(r[2] for r in rows), "no flow sample decoded"
+
+
+def test_lab_serves_a_generated_64_leaf_fabric():
+    from fabtel.config import parse_config
+    from lab.generate import generate
+    cfg = with_free_gnmi_ports(parse_config(generate("leaf-spine:spines=4,leaves=64,ports=2")))
+    assert len(cfg.fabric.devices) == 68 and len(cfg.oper_groups) == 64
+    runner = LabRunner(cfg, Scenario("t", 60, (Traffic("c1-1", "c32-2", 4, 10_000),)))
+    runner.start()
+    try:
+        runner.simulate(3)
+        assert runner.fabric.ground_truth()[-1]["delivered_bytes"] > 0
+        for leaf in ("leaf1", "leaf64"):
+            with _client(cfg, leaf) as gc:
+                got = gc.get(path=["/interface[name=ethernet-1/52]/oper-state"])
+                assert got["notification"][0]["update"][0]["val"] == "up"
+    finally:
+        runner.stop()
+
+
+def test_generate_rejects_bad_specs():
+    out = fabtel("lab", "run", "--generate", "leaf-spine:spines=2", "--simulate")
+    assert out.returncode == 2 and "expected leaf-spine:spines=S,leaves=L,ports=P" in out.stderr
