@@ -23,6 +23,10 @@ def _collect_parsers(sub, with_config, with_stack):
     sf = with_config(col.add_parser("sflow", help="receive sFlow v5 datagrams over UDP"))
     sf.add_argument("--listen", default=None, help="HOST:PORT to receive on (default: sflow.listen of the config)")
     sf.add_argument("--metrics-listen", default=None, help="serve /metrics and /healthz on HOST:PORT (default off)")
+    gn = with_config(col.add_parser("gnmi", help="subscribe to every device's gNMI telemetry"))
+    gn.add_argument("--shard", default=None, metavar="I/N",
+                    help="collect only devices I, I+N, I+2N, ... of the inventory (one replica of N)")
+    gn.add_argument("--metrics-listen", default=None, help="serve /metrics and /healthz on HOST:PORT (default off)")
 
 
 @command("collect sflow")
@@ -30,6 +34,17 @@ def collect_sflow(args) -> int:
     from connectors.sflow.collector import run_collector
     cfg = _config(args)
     return run_collector(cfg, args.listen or cfg.sflow.listen, args.metrics_listen)
+
+
+@command("collect gnmi")
+def collect_gnmi(args) -> int:
+    import re
+
+    from connectors.gnmi.collector import run_collector
+    from fabtel.cli import UsageError
+    if args.shard and not (re.fullmatch(r"\d+/\d+", args.shard) and int(args.shard.split("/")[0]) < int(args.shard.split("/")[1])):
+        raise UsageError(f"--shard takes I/N with 0 <= I < N, got {args.shard!r}")
+    return run_collector(_config(args), args.shard, args.metrics_listen)
 
 
 def _config(args):

@@ -146,22 +146,32 @@ def decode_or_dead_letter(codec: RecordCodec, producer: RecordProducer, componen
         return None
 
 
-def tail(cfg: KafkaConfig, topic: str, max_records: int | None, timeout_s: float) -> Iterator[tuple[Any, str | None]]:
+def tail(cfg: KafkaConfig, topic: str, max_records: int | None, timeout_s: float,
+         until_end: bool = False) -> Iterator[tuple[Any, str | None]]:
     """Yield (record or None, error) for each message of `topic` from the start,
-    until `max_records` or `timeout_s` without a new message."""
+    until `max_records` or `timeout_s` without a new message; with `until_end`,
+    also stop once every partition's end (as it was at the start) is read."""
     codec = RecordCodec(cfg.schema_registry_url)
-    consumer = Consumer(consumer_settings(cfg, f"fabtel-tail-{time.time_ns()}", **{"enable.partition.eof": False}))
+    # Partition EOF events, not ListOffsets: Tansu 0.6 reports wrong high
+    # watermarks for every partition but the first (see shared field notes).
+    consumer = Consumer(consumer_settings(cfg, f"fabtel-tail-{time.time_ns()}", **{"enable.partition.eof": until_end}))
     try:
         meta = consumer.list_topics(topic, timeout=10)
         if meta.topics[topic].error is not None:
             raise KafkaUnavailable(f"topic {topic}: {meta.topics[topic].error.str()}")
-        consumer.assign([TopicPartition(topic, p, 0) for p in meta.topics[topic].partitions])
+        partitions = list(meta.topics[topic].partitions)
+        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        remaining = set(partitions)
         seen, last = 0, time.monotonic()
         while (max_records is None or seen < max_records) and time.monotonic() - last < timeout_s:
+            if until_end and not remaining:
+                break
             msg = consumer.poll(0.2)
             if msg is None:
                 continue
             if msg.error():
+                if msg.error().code() == KafkaError._PARTITION_EOF:
+                    remaining.discard(msg.partition())
                 continue
             last = time.monotonic()
             seen += 1

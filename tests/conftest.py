@@ -18,6 +18,11 @@ TEST_KAFKA_PORT = int(os.environ.get("FABTEL_TEST_KAFKA_PORT", "19092"))
 TEST_INFLUX_PORT = int(os.environ.get("FABTEL_TEST_INFLUX_PORT", "18086"))
 STATE_DIR = ROOT / ".state" / "test-stack"
 
+# The example configuration names these variables for the devices' gNMI
+# credentials; the lab's targets enforce them and the collectors send them.
+os.environ.setdefault("FABTEL_GNMI_USER", "admin")
+os.environ.setdefault("FABTEL_GNMI_PASSWORD", "fabtel-lab-password")
+
 
 def fabtel(*args: str, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
     """Run the real `fabtel` console script."""

@@ -3,6 +3,7 @@ a lab target over gRPC, tshark decodes the lab's sFlow, the traffic model
 reproduces the oper-group lab's blackhole, and a 64-leaf fabric is served."""
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import threading
@@ -22,7 +23,8 @@ EIGHT = Traffic("client1", "client2", 8, 50_000)
 
 def _client(cfg, device):
     host, port = cfg.fabric.device(device).gnmi.address.split(":")
-    return gNMIclient(target=(host, int(port)), insecure=True, username="u", password="p")
+    return gNMIclient(target=(host, int(port)), insecure=True, username=os.environ["FABTEL_GNMI_USER"],
+                      password=os.environ["FABTEL_GNMI_PASSWORD"])
 
 
 @pytest.fixture()
@@ -197,6 +199,14 @@ def test_lab_serves_a_generated_64_leaf_fabric():
                 assert got["notification"][0]["update"][0]["val"] == "up"
     finally:
         runner.stop()
+
+
+def test_wrong_credentials_are_refused(running_lab, lab_config):
+    running_lab(Scenario("t", 60, ()))
+    host, port = lab_config.fabric.device("leaf1").gnmi.address.split(":")
+    with pytest.raises(gNMIException):
+        with gNMIclient(target=(host, int(port)), insecure=True, username="admin", password="wrong") as gc:
+            gc.get(path=["/interface[name=ethernet-1/1]/admin-state"])
 
 
 def test_generate_rejects_bad_specs():

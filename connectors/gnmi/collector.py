@@ -1,0 +1,293 @@
+"""`fabtel collect gnmi`: one STREAM subscription per device, each in its own
+thread so that a device that is down or slow never delays the others.
+
+We subscribe with pygnmi's compiled gNMI stubs on a gRPC channel of our own
+rather than pygnmi's `subscribe2`, to defend against its known traps:
+- #177: its first response after sync merges notifications and keeps only
+  the last prefix. We read every notification as it comes and name each
+  update by its own full path (normalize.py).
+- #112/#104: a dead stream only raises inside pygnmi's thread. Here the
+  stream's RpcError ends our loop at once, and a watchdog cancels a stream
+  that has been silent for three sample intervals; we reconnect with
+  exponential backoff and jitter and count reconnects.
+- its internal queue is unbounded. We hold no queue: each response is
+  normalized and handed to the producer before the next is read, so gRPC
+  flow control pushes back on the device, and the producer's own queue is
+  bounded (counters are dropped and counted when it is full; state changes
+  wait for room, they are never dropped).
+A device that rejects a path (NOT_FOUND / INVALID_ARGUMENT) is reported once
+with its error; the path is dropped and the rest of the subscription goes on.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import ssl
+import threading
+import time
+
+import grpc
+from pygnmi.spec.v080 import gnmi_pb2, gnmi_pb2_grpc
+
+from connectors.gnmi.normalize import DeviceNormalizer
+from fabtel import gnmi_paths as gp
+from fabtel.config import Config, Device, SecretError, resolve_secret
+from fabtel.kafka import RecordProducer
+from fabtel.metrics import Metrics
+
+log = logging.getLogger("fabtel.gnmi")
+
+TOPIC_OF = {"InterfaceState": "interface_state", "InterfaceCounters": "interface_counters",
+            "LagMemberState": "lag_member", "BgpSession": "bgp_session"}
+STATE_RECORDS = {"InterfaceState", "LagMemberState", "BgpSession"}
+
+
+def collector_metrics(devices: list[str]) -> Metrics:
+    m = Metrics("gnmi")
+    zero = [(d,) for d in devices]
+    m.declare("updates_total", "gNMI updates received.", ("device",), zero_for=zero)
+    m.declare("records_total", "Normalized records produced.", ("device",), zero_for=zero)
+    m.declare("reconnects_total", "Subscriptions re-established after a failure.", ("device",), zero_for=zero)
+    m.declare("connected", "1 while the device's stream is up.", ("device",), kind="gauge", zero_for=zero)
+    m.declare("last_update_age_seconds", "Seconds since the device's last update.", ("device",), kind="gauge", zero_for=zero)
+    m.declare("rejected_paths_total", "Paths a device rejected.", ("device", "path"))
+    m.declare("unknown_paths_total", "Updates on paths fabtel does not normalize.", ("device",), zero_for=zero)
+    m.declare("dropped_total", "Counter records dropped because the Kafka queue was full.", ("reason",),
+              zero_for=[("kafka_queue_full",)])
+    return m
+
+
+class Connection:
+    """How to reach one device: channel and call metadata."""
+
+    def __init__(self, device: Device):
+        self.device = device
+        target = device.gnmi
+        self.address = target.address
+        user = target.username if isinstance(target.username, str) else resolve_secret(target.username)
+        password = resolve_secret(target.password)
+        self.metadata = [("username", user), ("password", password)] if user and password else []
+        self.tls = not target.insecure
+
+    def channel(self) -> grpc.Channel:
+        options = [("grpc.keepalive_time_ms", 10_000), ("grpc.keepalive_timeout_ms", 5_000),
+                   ("grpc.max_receive_message_length", 64 << 20)]
+        if not self.tls:
+            return grpc.insecure_channel(self.address, options=options)
+        t = self.device.gnmi
+        root = open(t.tls_ca, "rb").read() if t.tls_ca else None
+        if t.skip_verify and root is None:
+            host, _, port = self.address.rpartition(":")
+            root = ssl.get_server_certificate((host, int(port))).encode()   # trust what the device presents
+        creds = grpc.ssl_channel_credentials(
+            root_certificates=root,
+            private_key=open(t.tls_key, "rb").read() if t.tls_key else None,
+            certificate_chain=open(t.tls_cert, "rb").read() if t.tls_cert else None)
+        return grpc.secure_channel(self.address, creds, options=options)
+
+
+class DeviceSubscriber:
+    def __init__(self, device: Device, sample_interval_ns: int, emit, metrics: Metrics,
+                 backoff_ms: tuple[int, int] = (200, 10_000)):
+        self.device = device
+        self.name = device.name
+        self.emit = emit
+        self.metrics = metrics
+        self.sample_interval_ns = sample_interval_ns
+        self.paths = list(gp.SUBSCRIPTIONS[device.platform])
+        self.rejected: set[str] = set()
+        self.normalizer = DeviceNormalizer(device.name, device.platform)
+        self.backoff_ms = backoff_ms
+        self.last_update = time.monotonic()
+        self.call = None
+        self.reconnects = 0
+
+    def request(self, paths) -> gnmi_pb2.SubscribeRequest:
+        subs = []
+        for path, mode in paths:
+            if mode == "sample":
+                subs.append(gnmi_pb2.Subscription(path=gp.to_proto(gp.parse(path), gnmi_pb2), mode=gnmi_pb2.SAMPLE,
+                                                  sample_interval=self.sample_interval_ns))
+            else:
+                subs.append(gnmi_pb2.Subscription(path=gp.to_proto(gp.parse(path), gnmi_pb2), mode=gnmi_pb2.ON_CHANGE))
+        return gnmi_pb2.SubscribeRequest(subscribe=gnmi_pb2.SubscriptionList(
+            subscription=subs, mode=gnmi_pb2.SubscriptionList.STREAM, encoding=gnmi_pb2.JSON))
+
+    def run(self, stop: threading.Event) -> None:
+        try:
+            conn = Connection(self.device)
+        except (SecretError, OSError) as exc:
+            log.error("gnmi %s: cannot build the connection: %s", self.name, exc)
+            return
+        delay = self.backoff_ms[0]
+        first = True
+        while not stop.is_set():
+            if not first:
+                self.reconnects += 1
+                self.metrics.inc("reconnects_total", self.name)
+            first = False
+            channel = conn.channel()
+            try:
+                if self._session(channel, conn, stop):
+                    delay = self.backoff_ms[0]
+            except grpc.RpcError as exc:
+                if stop.is_set():
+                    break
+                code = exc.code()
+                if code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT) and self._drop_rejected(channel, conn):
+                    channel.close()
+                    continue
+                log.warning("gnmi %s (%s): stream ended: %s: %s; retrying in %d ms", self.name, conn.address,
+                            code.name if code else "?", exc.details() if hasattr(exc, "details") else exc, delay)
+            finally:
+                self.metrics.set("connected", self.name, value=0)
+                channel.close()
+            # Exponential backoff with full jitter so that a fabric-wide event
+            # does not make every collector reconnect in lockstep.
+            stop.wait(random.uniform(delay / 2, delay) / 1000)
+            delay = min(delay * 2, self.backoff_ms[1])
+
+    def _session(self, channel, conn: Connection, stop: threading.Event) -> bool:
+        stub = gnmi_pb2_grpc.gNMIStub(channel)
+        done = threading.Event()
+        req = self.request([p for p in self.paths if p[0] not in self.rejected])
+
+        def requests():
+            yield req
+            while not (done.is_set() or stop.is_set()):
+                done.wait(1)
+
+        self.call = stub.Subscribe(requests(), metadata=conn.metadata)
+        self.last_update = time.monotonic()
+        synced = False
+        try:
+            for resp in self.call:
+                self.last_update = time.monotonic()
+                if resp.HasField("update"):
+                    n = len(resp.update.update)
+                    self.metrics.inc("updates_total", self.name, by=n)
+                    before = len(self.normalizer.unknown_paths)
+                    records = self.normalizer.feed(resp.update, time.time_ns())
+                    if len(self.normalizer.unknown_paths) > before:
+                        self.metrics.inc("unknown_paths_total", self.name, by=len(self.normalizer.unknown_paths) - before)
+                    if records:
+                        self.emit(records)
+                        self.metrics.inc("records_total", self.name, by=len(records))
+                elif resp.sync_response and not synced:
+                    synced = True
+                    self.metrics.set("connected", self.name, value=1)
+                    log.info("gnmi %s (%s): subscribed, initial sync done", self.name, conn.address)
+                if stop.is_set():
+                    break
+        finally:
+            done.set()
+            self.call.cancel()
+        return synced
+
+    def _drop_rejected(self, channel, conn: Connection) -> bool:
+        """Find which paths the device rejects (one ONCE probe each), report
+        each once with the device's error, and go on without them."""
+        stub = gnmi_pb2_grpc.gNMIStub(channel)
+        dropped = False
+        for path, mode in self.paths:
+            if path in self.rejected:
+                continue
+            probe = self.request([(path, mode)])
+            probe.subscribe.mode = gnmi_pb2.SubscriptionList.ONCE
+            for sub in probe.subscribe.subscription:
+                sub.mode = gnmi_pb2.TARGET_DEFINED
+            try:
+                for resp in stub.Subscribe(iter([probe]), metadata=conn.metadata, timeout=10):
+                    if resp.sync_response:
+                        break
+            except grpc.RpcError as exc:
+                if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                    self.rejected.add(path)
+                    self.metrics.inc("rejected_paths_total", self.name, path)
+                    log.error("gnmi %s: device rejected %s (%s: %s); subscribing without it", self.name, path,
+                              exc.code().name, exc.details())
+                    dropped = True
+        return dropped
+
+    def cancel_if_silent(self, silence_s: float) -> None:
+        age = time.monotonic() - self.last_update
+        self.metrics.set("last_update_age_seconds", self.name, value=round(age, 3))
+        if self.call is not None and age > silence_s:
+            log.warning("gnmi %s: no update for %.1f s; the stream is dead, reconnecting", self.name, age)
+            self.last_update = time.monotonic()
+            self.call.cancel()
+
+
+class GnmiCollector:
+    def __init__(self, cfg: Config, devices: list[Device] | None = None, producer: RecordProducer | None = None,
+                 state_producer: RecordProducer | None = None):
+        self.cfg = cfg
+        self.devices = devices if devices is not None else [d for d in cfg.fabric.devices if d.gnmi]
+        self.metrics = collector_metrics([d.name for d in self.devices])
+        limit = cfg.gnmi.queue_limit * 10
+        # Counters may be batched; state changes go out at once.
+        self.counters = producer or RecordProducer(cfg.kafka, **{"linger.ms": 50, "queue.buffering.max.messages": limit})
+        self.state = state_producer or RecordProducer(cfg.kafka, **{"linger.ms": 0, "queue.buffering.max.messages": limit})
+        interval_ns = cfg.gnmi.sample_interval_ms * 1_000_000
+        backoff = (cfg.gnmi.reconnect_min_ms, cfg.gnmi.reconnect_max_ms)
+        self.subscribers = [DeviceSubscriber(d, interval_ns, self.emit, self.metrics, backoff) for d in self.devices]
+        self.silence_s = max(3 * cfg.gnmi.sample_interval_ms / 1000, 3.0)
+        self.threads: list[threading.Thread] = []
+
+    def emit(self, records: list) -> None:
+        for rec in records:
+            name = type(rec).__name__
+            if name in STATE_RECORDS:
+                self.state.send(TOPIC_OF[name], rec)       # waits for room: never dropped
+                self.state.poll(0)
+            elif not self.counters.try_send(TOPIC_OF[name], rec):
+                self.metrics.inc("dropped_total", "kafka_queue_full")
+        self.counters.poll(0)
+
+    def start(self, stop: threading.Event) -> None:
+        for sub in self.subscribers:
+            t = threading.Thread(target=sub.run, args=(stop,), name=f"gnmi-{sub.name}", daemon=True)
+            t.start()
+            self.threads.append(t)
+        log.info("gnmi collector: %d devices, sample interval %d ms, producing to %s", len(self.subscribers),
+                 self.cfg.gnmi.sample_interval_ms, self.cfg.kafka.bootstrap_servers)
+
+    def watch(self, stop: threading.Event) -> None:
+        """Watchdog and producer service loop, until stop."""
+        while not stop.wait(0.5):
+            for sub in self.subscribers:
+                sub.cancel_if_silent(self.silence_s)
+            self.state.poll(0)
+            self.counters.poll(0)
+
+    def close(self) -> int:
+        for sub in self.subscribers:
+            if sub.call is not None:
+                sub.call.cancel()
+        for t in self.threads:
+            t.join(5)
+        return self.state.flush(10) + self.counters.flush(10)
+
+
+def shard(devices: list[Device], spec: str | None) -> list[Device]:
+    """Devices of shard I of N ("I/N"), by position: each device collected once."""
+    if not spec:
+        return devices
+    index, count = (int(x) for x in spec.split("/"))
+    return [d for i, d in enumerate(devices) if i % count == index]
+
+
+def run_collector(cfg: Config, shard_spec: str | None, metrics_listen: str | None) -> int:
+    from fabtel.metrics import serve
+    devices = shard([d for d in cfg.fabric.devices if d.gnmi], shard_spec)
+    collector = GnmiCollector(cfg, devices)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    serve(metrics_listen, [collector.metrics])
+    collector.start(stop)
+    collector.watch(stop)
+    pending = collector.close()
+    log.info("gnmi collector stopped (%d records still undelivered)", pending)
+    return 0
