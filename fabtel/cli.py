@@ -182,4 +182,7 @@ def _known_errors() -> tuple[type, ...]:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run through the importable module so that fabtel.commands registers
+    # into the same registry this function reads.
+    from fabtel.cli import main as _main
+    sys.exit(_main())

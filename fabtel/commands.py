@@ -65,6 +65,7 @@ def _bench_parsers(sub, with_config, with_stack):
 
 BENCHES = {
     "sflow": "sFlow decode, and decode + Avro + produce, in counter samples per second",
+    "gnmi": "gNMI updates per second per core, and state change to Kafka latency",
 }
 
 
@@ -72,6 +73,14 @@ BENCHES = {
 def bench_sflow(args) -> int:
     from bench.common import report
     from bench.sflow import run
+    report(run(args.config, args.seconds), args.json)
+    return 0
+
+
+@command("bench gnmi")
+def bench_gnmi(args) -> int:
+    from bench.common import report
+    from bench.gnmi import run
     report(run(args.config, args.seconds), args.json)
     return 0
 
@@ -87,6 +96,7 @@ def _lab_parsers(sub, with_config, with_stack):
     run.add_argument("--ground-truth", default=None, help="write offered/delivered/blackholed bytes per second to FILE.jsonl")
     run.add_argument("--generate", default=None, metavar="leaf-spine:spines=S,leaves=L,ports=P",
                      help="serve a generated fabric instead of --config")
+    run.add_argument("--gnmi-base-port", type=int, default=58000, help="first gNMI port of a generated fabric (default 58000)")
     run.add_argument("--duration", type=float, default=None, help="stop after S seconds (default: the scenario's)")
     run.add_argument("--counter-interval", type=float, default=1.0, help="sFlow counter interval in seconds (default 1)")
     run.add_argument("--sampling-rate", type=int, default=256, help="sFlow 1-in-N packet sampling (default 256)")
@@ -108,7 +118,7 @@ def lab_run(args) -> int:
     from lab.scenario import load_scenario
     if args.generate:
         try:
-            cfg = parse_config(generate(args.generate), args.generate)
+            cfg = parse_config(generate(args.generate, args.gnmi_base_port), args.generate)
         except GenerateError as exc:
             raise UsageError(str(exc)) from None
     else:

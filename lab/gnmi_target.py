@@ -125,6 +125,23 @@ def _snapshot_oc(fabric: Fabric, node: Node) -> dict:
     return out
 
 
+_SCHEMAS: dict[str, set] = {}
+
+
+def platform_schema(platform: str) -> set[tuple[str, ...]]:
+    """The element names of every leaf the platform models, whether or not a
+    given device has data there (a spine without LAGs still knows the path)."""
+    if platform not in _SCHEMAS:
+        from fabtel.config import Config, Device, Fabric as FabricCfg, InfluxConfig, KafkaConfig, Lag, Link
+        dev = Device("schema", "leaf", platform, uplinks=("e1",), access=("e2",), lags=(Lag("lag1", ("e2",)),))
+        spine = Device("peer", "spine", platform, fabric_ports=("e1", "e2"))
+        cfg = Config(KafkaConfig(), InfluxConfig(), FabricCfg((dev, spine), (), (
+            Link(("schema", "e1"), ("peer", "e1")), Link(("schema", "e2"), ("peer", "e2")))))
+        fabric = Fabric(cfg)
+        _SCHEMAS[platform] = {gp.names(p) for p in snapshot(fabric, fabric.nodes["schema"])}
+    return _SCHEMAS[platform]
+
+
 def typed_value(value: object) -> gnmi_pb2.TypedValue:
     if isinstance(value, bool):
         return gnmi_pb2.TypedValue(bool_val=value)
@@ -160,7 +177,7 @@ class _Stream:
 class DeviceServicer(gnmi_pb2_grpc.gNMIServicer):
     def __init__(self, fabric: Fabric, node: Node, credentials: tuple[str, str] | None):
         self.fabric, self.node, self.credentials = fabric, node, credentials
-        self.schema = {gp.names(p) for p in snapshot(fabric, node)}
+        self.schema = platform_schema(node.platform)
         self.streams: dict[int, _Stream] = {}
         self._lock = threading.Lock()
         fabric.listeners.append(self._on_change)

@@ -101,6 +101,7 @@ class DeviceSubscriber:
         self.backoff_ms = backoff_ms
         self.last_update = time.monotonic()
         self.call = None
+        self.synced = False
         self.reconnects = 0
 
     def request(self, paths) -> gnmi_pb2.SubscribeRequest:
@@ -122,6 +123,7 @@ class DeviceSubscriber:
             return
         delay = self.backoff_ms[0]
         first = True
+        failures = 0          # consecutive failed attempts: logged once, then at DEBUG
         while not stop.is_set():
             if not first:
                 self.reconnects += 1
@@ -129,8 +131,8 @@ class DeviceSubscriber:
             first = False
             channel = conn.channel()
             try:
-                if self._session(channel, conn, stop):
-                    delay = self.backoff_ms[0]
+                if self._session(channel, conn, stop, failures):
+                    delay, failures = self.backoff_ms[0], 0
             except grpc.RpcError as exc:
                 if stop.is_set():
                     break
@@ -138,8 +140,10 @@ class DeviceSubscriber:
                 if code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT) and self._drop_rejected(channel, conn):
                     channel.close()
                     continue
-                log.warning("gnmi %s (%s): stream ended: %s: %s; retrying in %d ms", self.name, conn.address,
-                            code.name if code else "?", exc.details() if hasattr(exc, "details") else exc, delay)
+                failures += 1
+                log.log(logging.WARNING if failures == 1 else logging.DEBUG,
+                        "gnmi %s (%s): stream down: %s: %s; retrying with backoff up to %d ms", self.name, conn.address,
+                        code.name if code else "?", exc.details() if hasattr(exc, "details") else exc, self.backoff_ms[1])
             finally:
                 self.metrics.set("connected", self.name, value=0)
                 channel.close()
@@ -148,7 +152,7 @@ class DeviceSubscriber:
             stop.wait(random.uniform(delay / 2, delay) / 1000)
             delay = min(delay * 2, self.backoff_ms[1])
 
-    def _session(self, channel, conn: Connection, stop: threading.Event) -> bool:
+    def _session(self, channel, conn: Connection, stop: threading.Event, failures: int = 0) -> bool:
         stub = gnmi_pb2_grpc.gNMIStub(channel)
         done = threading.Event()
         req = self.request([p for p in self.paths if p[0] not in self.rejected])
@@ -160,7 +164,7 @@ class DeviceSubscriber:
 
         self.call = stub.Subscribe(requests(), metadata=conn.metadata)
         self.last_update = time.monotonic()
-        synced = False
+        synced = self.synced = False
         try:
             for resp in self.call:
                 self.last_update = time.monotonic()
@@ -175,12 +179,14 @@ class DeviceSubscriber:
                         self.emit(records)
                         self.metrics.inc("records_total", self.name, by=len(records))
                 elif resp.sync_response and not synced:
-                    synced = True
+                    synced = self.synced = True
                     self.metrics.set("connected", self.name, value=1)
-                    log.info("gnmi %s (%s): subscribed, initial sync done", self.name, conn.address)
+                    log.info("gnmi %s (%s): subscribed, initial sync done%s", self.name, conn.address,
+                             f" (after {failures} failed attempts)" if failures else "")
                 if stop.is_set():
                     break
         finally:
+            self.synced = False
             done.set()
             self.call.cancel()
         return synced
@@ -213,7 +219,7 @@ class DeviceSubscriber:
     def cancel_if_silent(self, silence_s: float) -> None:
         age = time.monotonic() - self.last_update
         self.metrics.set("last_update_age_seconds", self.name, value=round(age, 3))
-        if self.call is not None and age > silence_s:
+        if self.call is not None and self.synced and age > silence_s:
             log.warning("gnmi %s: no update for %.1f s; the stream is dead, reconnecting", self.name, age)
             self.last_update = time.monotonic()
             self.call.cancel()
@@ -228,7 +234,8 @@ class GnmiCollector:
         limit = cfg.gnmi.queue_limit * 10
         # Counters may be batched; state changes go out at once.
         self.counters = producer or RecordProducer(cfg.kafka, **{"linger.ms": 50, "queue.buffering.max.messages": limit})
-        self.state = state_producer or RecordProducer(cfg.kafka, **{"linger.ms": 0, "queue.buffering.max.messages": limit})
+        self.state = state_producer or RecordProducer(cfg.kafka, **{"linger.ms": 0, "socket.nagle.disable": True,
+                                                                     "queue.buffering.max.messages": limit})
         interval_ns = cfg.gnmi.sample_interval_ms * 1_000_000
         backoff = (cfg.gnmi.reconnect_min_ms, cfg.gnmi.reconnect_max_ms)
         self.subscribers = [DeviceSubscriber(d, interval_ns, self.emit, self.metrics, backoff) for d in self.devices]
@@ -245,7 +252,14 @@ class GnmiCollector:
                 self.metrics.inc("dropped_total", "kafka_queue_full")
         self.counters.poll(0)
 
+    def _serve_state_deliveries(self, stop: threading.Event) -> None:
+        # Delivery reports arrive only when polled: a thread of their own keeps
+        # acknowledgement (and its latency metric) prompt.
+        while not stop.is_set():
+            self.state.poll(0.05)
+
     def start(self, stop: threading.Event) -> None:
+        threading.Thread(target=self._serve_state_deliveries, args=(stop,), name="gnmi-acks", daemon=True).start()
         for sub in self.subscribers:
             t = threading.Thread(target=sub.run, args=(stop,), name=f"gnmi-{sub.name}", daemon=True)
             t.start()
@@ -258,7 +272,6 @@ class GnmiCollector:
         while not stop.wait(0.5):
             for sub in self.subscribers:
                 sub.cancel_if_silent(self.silence_s)
-            self.state.poll(0)
             self.counters.poll(0)
 
     def close(self) -> int:

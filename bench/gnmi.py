@@ -1,0 +1,112 @@
+"""`fabtel bench gnmi`: the gNMI collector against lab targets in a separate
+process (a generated fabric), producing to the local broker.
+
+updates_per_s: gNMI updates turned into records in Kafka per second of the
+collector's own CPU time (process time, all its threads): the per-core rate,
+independent of how much CPU the lab's targets take on this 2-core machine.
+Measured with a 250 ms sample interval to load the collector.
+state_change_to_kafka_ms: from a state change at a target (the notification's
+device timestamp) to its record being acknowledged by the broker, for
+admin-state toggles made over gNMI Set, with the configuration's sample
+interval (1 s in the example) running beside them."""
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import threading
+import time
+
+from bench.common import machine, progress
+
+SPLITS: list = []
+WARMUP = 30          # toggles (about 1 s) left out of the percentiles
+SPEC = "leaf-spine:spines=2,leaves=16,ports=16"
+
+
+def _collector(cfg, latencies=None, watched=None):
+    from connectors.gnmi.collector import GnmiCollector
+    collector = GnmiCollector(cfg)
+    if latencies is not None:
+        original_send = collector.state.send
+
+        def send(topic_key, rec, on_delivery=None):
+            if rec.device == "leaf1" and getattr(rec, "interface", None) == watched and rec.oper_state is not None:
+                def acked(err, msg, ts=rec.device_ts_ns, rts=rec.receive_ts_ns):
+                    collector.state._on_delivery(err, msg)
+                    if err is None:
+                        latencies.append((time.time_ns() - ts) / 1e6)
+                        SPLITS.append(((rts - ts) / 1e6, (time.time_ns() - rts) / 1e6))
+                return original_send(topic_key, rec, acked)
+            return original_send(topic_key, rec, on_delivery)
+        collector.state.send = send
+    stop = threading.Event()
+    collector.start(stop)
+    threading.Thread(target=collector.watch, args=(stop,), daemon=True).start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and sum(collector.metrics.get("connected", d.name) for d in collector.devices) < len(collector.devices):
+        time.sleep(0.2)
+    return collector, stop
+
+
+def run(config_path: str, seconds: float, toggles: int = 300) -> dict:
+    import grpc
+    from pygnmi.spec.v080 import gnmi_pb2, gnmi_pb2_grpc
+
+    from bench.common import bench_config
+    from fabtel import gnmi_paths as gp
+    from fabtel.config import parse_config
+    from lab.generate import generate
+    base = bench_config(config_path, "gnmi")
+    cfg = dataclasses.replace(parse_config(generate(SPEC, base_port=59000)), kafka=base.kafka)
+    progress(f"starting the lab ({SPEC}) in its own process")
+    lab = subprocess.Popen([sys.executable, "-m", "fabtel", "lab", "run", "--generate", SPEC,
+                            "--gnmi-base-port", "59000", "--duration", str(seconds + 120)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(3)
+        loaded = dataclasses.replace(cfg, gnmi=dataclasses.replace(cfg.gnmi, sample_interval_ms=250))
+        collector, stop = _collector(loaded)
+        progress(f"{len(collector.devices)} devices connected; counting updates for {seconds:.0f} s (250 ms samples)")
+        u0, c0, t0 = _updates(collector), time.process_time(), time.perf_counter()
+        time.sleep(seconds)
+        u1, c1, t1 = _updates(collector), time.process_time(), time.perf_counter()
+        stop.set()
+        collector.close()
+
+        latencies: list[float] = []
+        watched = "ethernet-1/1"
+        collector, stop = _collector(cfg, latencies, watched)
+        progress(f"toggling {watched} on leaf1 {toggles} times over gNMI Set ({cfg.gnmi.sample_interval_ms} ms samples beside)")
+        path, off, on = gp.admin_state_path("srlinux", watched)
+        channel = grpc.insecure_channel(cfg.fabric.device("leaf1").gnmi.address)
+        stub = gnmi_pb2_grpc.gNMIStub(channel)
+        for i in range(toggles):
+            stub.Set(gnmi_pb2.SetRequest(update=[gnmi_pb2.Update(
+                path=gp.to_proto(gp.parse(path), gnmi_pb2), val=gnmi_pb2.TypedValue(string_val=off if i % 2 == 0 else on))]))
+            time.sleep(0.03)
+        time.sleep(2)
+        stop.set()
+        collector.close()
+        channel.close()
+    finally:
+        lab.terminate()
+        lab.wait(10)
+    # The first second after a producer starts waits for the broker's producer
+    # id and partition leaders; the steady state is what a running collector sees.
+    warmup, latencies = latencies[:WARMUP], sorted(latencies[WARMUP:])
+    slow = sorted(SPLITS[WARMUP:], key=lambda x: -sum(x))[:3]
+    progress(f"slowest after warm-up (target->collector ms, collector->ack ms): {[(round(a, 1), round(b, 1)) for a, b in slow]}")
+
+    def pct(q):
+        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))], 2) if latencies else None
+    return {"updates_per_s": round((u1 - u0) / max(c1 - c0, 1e-9)),
+            "updates_per_s_wall": round((u1 - u0) / (t1 - t0)),
+            "collector_cpu_share": round((c1 - c0) / (t1 - t0), 2),
+            "state_change_to_kafka_ms_p50": pct(0.5), "state_change_to_kafka_ms_p99": pct(0.99),
+            "state_changes_measured": len(latencies), "warmup_max_ms": round(max(warmup), 1) if warmup else None,
+            "devices": len(cfg.fabric.devices), "machine": machine()}
+
+
+def _updates(collector) -> float:
+    return sum(collector.metrics.series("updates_total").values())
