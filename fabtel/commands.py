@@ -52,7 +52,19 @@ def _config(args):
     return load_config(args.config)
 
 
-EXTRA_PARSERS.extend([_sflow_parsers, _collect_parsers])
+def _process_parsers(sub, with_config, with_stack):
+    p = with_config(sub.add_parser("process", help="run a Faust worker: LAG balance, uplink health, oper-group decisions"))
+    p.add_argument("--metrics-listen", default=None, help="serve /metrics and /healthz on HOST:PORT (default off)")
+    p.add_argument("--app-id", default="fabtel-processor", help="Faust app id = consumer group (default fabtel-processor)")
+
+
+@command("process")
+def process(args) -> int:
+    from pipeline.app import run_worker
+    return run_worker(_config(args), args.metrics_listen, args.log_level.lower(), args.app_id)
+
+
+EXTRA_PARSERS.extend([_sflow_parsers, _collect_parsers, _process_parsers])
 
 
 def _bench_parsers(sub, with_config, with_stack):

@@ -79,3 +79,29 @@ def lab_config():
     """The example configuration with the lab's targets on free ports (no broker needed)."""
     from fabtel.config import load_config
     return with_free_gnmi_ports(load_config(EXAMPLE))
+
+
+def write_config(cfg, path, **overrides) -> Path:
+    """A YAML file for `cfg` (the example file with the test's broker, topics,
+    InfluxDB and gNMI addresses), for components run as subprocesses."""
+    import yaml
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["kafka"].update(bootstrap_servers=cfg.kafka.bootstrap_servers, partitions=cfg.kafka.partitions,
+                         topics=dict(cfg.kafka.topics))
+    data["influxdb"].update(url=cfg.influxdb.url, database=cfg.influxdb.database)
+    for dev in data["fabric"]["devices"]:
+        dev["gnmi"]["address"] = cfg.fabric.device(dev["name"]).gnmi.address
+    for section, values in overrides.items():
+        if isinstance(values, dict):
+            data.setdefault(section, {}).update(values)
+        else:
+            data[section] = values
+    path = Path(path)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def start_fabtel(*args: str, log=None) -> subprocess.Popen:
+    exe = Path(sys.executable).parent / "fabtel"
+    return subprocess.Popen([str(exe), *args], cwd=ROOT, stdout=log or subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT if log else subprocess.DEVNULL)

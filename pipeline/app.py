@@ -1,0 +1,190 @@
+"""The Faust app: `fabtel process --config FILE` runs one worker; several
+workers with the same configuration share the partitions of one group.
+
+The agents only move records; every judgement is in the pure modules
+(domain, oper_group, uplink_health, lag_balance, counters):
+- `normalize_sflow`: sFlow samples -> interface counters and LAG member state;
+- `route`: the normalized topics -> one internal topic keyed by decision
+  domain (devices that share ethernet segments), the values untouched;
+- `evaluate`: each domain's records, in order, through its Domain object,
+  whose decision state lives in a Faust table with a changelog;
+- a timer drives hold timers, staleness and the periodic windows.
+Processing is at-least-once (Faust flushes the producer before it commits
+offsets); outputs are idempotent (deterministic decision and command ids).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+import types
+
+import faust
+
+from fabtel.config import Config
+from fabtel.kafka import dead_letter
+from fabtel.metrics import Metrics
+from fabtel.records import LagBalance, OperGroupDecision, RemediationCommand, UplinkHealth, record_key
+from fabtel.serde import CorruptMessage, RecordCodec
+
+log = logging.getLogger("fabtel.pipeline")
+
+APP_ID = "fabtel-processor"
+# aiokafka's fetch waits up to this long for data; Faust hard-codes 1.5 s and
+# Tansu does not answer a waiting fetch early when data arrives, so a record
+# could wait 1.5 s before a worker sees it. 20 ms keeps decisions prompt.
+FETCH_MAX_WAIT_MS = int(os.environ.get("FABTEL_FETCH_MAX_WAIT_MS", "20"))
+TICK_S = 0.25
+TICK = b"fabtel:tick"      # a timer event for a domain, sent through its own partition
+OUTPUT_TOPIC = {UplinkHealth: "uplink_health", LagBalance: "lag_balance", OperGroupDecision: "decisions",
+                RemediationCommand: "commands"}
+
+
+def _short_fetch_wait() -> None:
+    import aiokafka
+    import faust.transport.drivers.aiokafka as driver
+    if getattr(driver, "_fabtel_patched", False):
+        return
+
+    class Consumer(aiokafka.AIOKafkaConsumer):
+        def __init__(self, *args, **kwargs):
+            kwargs["fetch_max_wait_ms"] = FETCH_MAX_WAIT_MS
+            super().__init__(*args, **kwargs)
+    proxy = types.ModuleType("aiokafka")
+    proxy.__dict__.update(aiokafka.__dict__)
+    proxy.AIOKafkaConsumer = Consumer
+    driver.aiokafka = proxy
+    driver._fabtel_patched = True
+
+
+def pipeline_metrics() -> Metrics:
+    m = Metrics("pipeline")
+    m.declare("events_total", "Records processed, by agent.", ("agent",),
+              zero_for=[("route",), ("evaluate",), ("normalize_sflow",)])
+    m.declare("dead_letters_total", "Messages sent to the dead-letter topic, by agent.", ("agent",),
+              zero_for=[("route",), ("evaluate",), ("normalize_sflow",)])
+    m.declare("outputs_total", "Records emitted, by type.", ("type",),
+              zero_for=[(t.__name__,) for t in OUTPUT_TOPIC])
+    return m
+
+
+def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
+    from connectors.sflow.normalize import Inventory, normalize
+    from pipeline.domain import Domain, domain_of, domains
+    _short_fetch_wait()
+    k = cfg.kafka
+    app = faust.App(
+        app_id, broker=[f"kafka://{b}" for b in k.bootstrap_servers.split(",")], store="memory://",
+        topic_partitions=k.partitions, topic_replication_factor=k.replication, web_enabled=False,
+        broker_session_timeout=k.session_timeout_ms / 1000, broker_heartbeat_interval=max(0.5, k.session_timeout_ms / 3000),
+        broker_request_timeout=max(40.0, k.session_timeout_ms / 1000 + 5), producer_linger=0.0,
+        broker_commit_interval=1.0, consumer_auto_offset_reset="earliest", stream_wait_empty=False,
+        table_cleanup_interval=3600.0)
+    app.codec_ = codec = RecordCodec(k.schema_registry_url)
+    app.metrics_ = metrics = pipeline_metrics()
+
+    def topic(key: str, internal: bool = False):
+        return app.topic(k.topic(key) if not internal else key, key_serializer="raw", value_serializer="raw",
+                         internal=internal, partitions=k.partitions if internal else None)
+
+    inputs = [topic("interface_state"), topic("interface_counters"), topic("lag_member"), topic("bgp_session")]
+    sflow = topic("sflow_samples")
+    by_domain = topic(f"{app_id}-by-domain", internal=True)
+    outputs = {key: topic(key) for key in set(OUTPUT_TOPIC.values()) | {"interface_counters", "lag_member", "dead_letters"}}
+    state_table = app.Table("domain-state", default=None, partitions=k.partitions)   # JSON keys and values
+    mapping = domains(cfg)
+    inventory = Inventory(cfg.fabric)
+    cache: dict[str, Domain] = {}
+
+    async def send_record(rec) -> None:
+        key = OUTPUT_TOPIC.get(type(rec)) or {"InterfaceCounters": "interface_counters",
+                                              "LagMemberState": "lag_member"}[type(rec).__name__]
+        await outputs[key].send(key=record_key(rec), value=codec.encode(rec, k.topic(key)))
+        if type(rec) in OUTPUT_TOPIC:
+            metrics.inc("outputs_total", type(rec).__name__)
+
+    async def to_dead_letters(agent: str, event, reason: str) -> None:
+        msg = event.message
+        metrics.inc("dead_letters_total", agent)
+        log.warning("%s: dead-lettered %s[%d]@%d: %s", agent, msg.topic, msg.partition, msg.offset, reason)
+        letter = dead_letter(f"pipeline-{agent}", reason, event.value or b"", msg.topic, msg.partition, msg.offset,
+                             event.key if isinstance(event.key, bytes) else None)
+        await outputs["dead_letters"].send(key=b"pipeline", value=codec.encode(letter, k.topic("dead_letters")))
+
+    def domain(name: str) -> Domain:
+        d = cache.get(name)
+        if d is None:
+            d = cache[name] = Domain(cfg, name)
+            saved = state_table.get(name)
+            if saved:
+                d.load(saved)
+        return d
+
+    @app.agent(sflow, name="normalize_sflow")
+    async def normalize_sflow(stream):
+        async for event in stream.events():
+            metrics.inc("events_total", "normalize_sflow")
+            try:
+                sample = codec.decode(event.value, "SflowSample")
+            except CorruptMessage as exc:
+                await to_dead_letters("normalize_sflow", event, exc.reason)
+                continue
+            for rec in normalize(sample, inventory):
+                await send_record(rec)
+
+    @app.agent(app.topic(*[t.get_topic_name() for t in inputs], key_serializer="raw", value_serializer="raw"),
+               name="route")
+    async def route(stream):
+        async for event in stream.events():
+            metrics.inc("events_total", "route")
+            try:
+                codec.record_name_of(event.value)
+            except CorruptMessage as exc:
+                await to_dead_letters("route", event, exc.reason)
+                continue
+            device = (event.key or b"").decode(errors="replace")
+            await by_domain.send(key=domain_of(device, mapping).encode(), value=event.value)
+
+    @app.agent(by_domain, name="evaluate")
+    async def evaluate(stream):
+        async for event in stream.events():
+            name = event.key.decode()
+            if event.value == TICK:
+                out, changed = domain(name).tick(time.time_ns())
+            else:
+                metrics.inc("events_total", "evaluate")
+                try:
+                    rec = codec.decode(event.value)
+                except CorruptMessage as exc:
+                    await to_dead_letters("evaluate", event, exc.reason)
+                    continue
+                out, changed = domain(name).apply(rec, time.time_ns())
+            for o in out:
+                await send_record(o)
+            if changed:
+                state_table[name] = cache[name].to_dict()
+
+    @app.timer(interval=TICK_S)
+    async def tick():
+        # Timers go through the domain's partition like any record, so that
+        # the table is written from inside the stream (as Faust requires) and
+        # hold timers stay ordered with the telemetry.
+        for name in list(cache):
+            await by_domain.send(key=name.encode(), value=TICK)
+
+    @app.on_partitions_revoked.connect
+    async def forget(app, revoked, **kwargs):
+        # Domains of revoked partitions now belong to another worker; reload
+        # from the table (restored from its changelog) on the next event.
+        cache.clear()
+
+    return app
+
+
+def run_worker(cfg: Config, metrics_listen: str | None, loglevel: str = "info", app_id: str = APP_ID) -> int:
+    from fabtel.metrics import serve
+    app = build_app(cfg, app_id)
+    serve(metrics_listen, [app.metrics_])
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()
+    return 0

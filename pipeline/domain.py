@@ -1,0 +1,131 @@
+"""A decision domain: the devices that share ethernet segments (leaf1 and
+leaf2 of an ESI-LAG), processed together on one partition so that the
+"last active member of a segment" rule and multi-chassis LAG balance see
+every member. Each domain keeps the device views, counter rates, LAG windows
+and oper-group state machines, and turns records into outputs. Pure."""
+from __future__ import annotations
+
+from fabtel.config import Config
+from fabtel.records import BgpSession, InterfaceCounters, InterfaceState, LagMemberState
+from pipeline.counters import RateTracker, Sample
+from pipeline.fabric_view import DeviceView
+from pipeline.lag_balance import LagBalanceTracker
+from pipeline.oper_group import OperGroupEngine
+from pipeline.uplink_health import evaluate as uplink_health
+
+
+def domains(cfg: Config) -> dict[str, str]:
+    """device -> domain name: connected components of devices sharing an ESI."""
+    parent = {d.name: d.name for d in cfg.fabric.devices}
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+    by_esi: dict[str, list[str]] = {}
+    for d in cfg.fabric.devices:
+        for lag in d.lags:
+            if lag.esi:
+                by_esi.setdefault(lag.esi, []).append(d.name)
+    for members in by_esi.values():
+        for other in members[1:]:
+            parent[find(other)] = find(members[0])
+    groups: dict[str, list[str]] = {}
+    for name in parent:
+        groups.setdefault(find(name), []).append(name)
+    return {name: "+".join(sorted(groups[find(name)])) for name in parent}
+
+
+def domain_of(device: str, mapping: dict[str, str]) -> str:
+    return mapping.get(device) or device
+
+
+class Domain:
+    def __init__(self, cfg: Config, name: str):
+        self.cfg, self.name = cfg, name
+        self.devices = {d.name: d for d in cfg.fabric.devices if d.name in name.split("+")}
+        self.views = {n: DeviceView(n) for n in self.devices}
+        self.rates = RateTracker()
+        self.lags = LagBalanceTracker(cfg.fabric, cfg.thresholds, set(self.devices))
+        self.engine = OperGroupEngine(cfg, [g for g in cfg.oper_groups if g.device in self.devices])
+        self.last_health: dict[str, str] = {}
+        self.window_start_ns = 0
+
+    def view(self, device: str) -> DeviceView:
+        if device not in self.views:
+            self.views[device] = DeviceView(device)
+        return self.views[device]
+
+    # ------------------------------------------------------------ inputs
+
+    def apply(self, rec, now_ns: int) -> tuple[list, bool]:
+        """Outputs caused by one record, and whether decision state changed
+        (the caller persists the domain then)."""
+        view = self.view(rec.device)
+        view.last_seen_ns = max(view.last_seen_ns, rec.receive_ts_ns)
+        if isinstance(rec, InterfaceCounters):
+            self._counters(view, rec)
+            return [], False
+        if isinstance(rec, LagMemberState):
+            self.lags.lacp(rec)
+            return [], False
+        if isinstance(rec, InterfaceState):
+            changed = view.apply_state(rec)
+        elif isinstance(rec, BgpSession):
+            changed = view.apply_bgp(rec)
+        else:
+            return [], False
+        if not changed:
+            return [], False
+        return self._decide(now_ns, health_for={rec.device}), True
+
+    def _counters(self, view: DeviceView, rec: InterfaceCounters) -> None:
+        intf = view.interface(rec.interface)
+        if rec.speed_bps:
+            intf.speed_bps = rec.speed_bps
+        rate = self.rates.update((rec.device, rec.interface, rec.source),
+                                 Sample(rec.device_ts_ns, rec.in_octets, rec.out_octets, rec.agent_uptime_ms),
+                                 intf.speed_bps)
+        if rate is None:
+            return
+        intf.in_bps, intf.out_bps = rate.in_bps, rate.out_bps
+        self.lags.add_traffic(rec.device, rec.interface, rate.in_bps, rate.out_bps, rate.elapsed_s, intf.speed_bps)
+
+    # ------------------------------------------------------------ timers
+
+    def tick(self, now_ns: int) -> tuple[list, bool]:
+        """Hold timers, staleness and the periodic window results."""
+        out = self._decide(now_ns, health_for=set())
+        changed = bool(out)
+        if now_ns - self.window_start_ns >= self.cfg.thresholds.window_ms * 1_000_000:
+            if self.window_start_ns:
+                out += self.lags.close_window(now_ns)
+                out += [uplink_health(self.views[d], dev, self.cfg.thresholds, now_ns)
+                        for d, dev in self.devices.items() if dev.role == "leaf" and dev.uplinks]
+            self.window_start_ns = now_ns
+            changed = True
+        return out, changed
+
+    def _decide(self, now_ns: int, health_for: set[str]) -> list:
+        out: list = []
+        for name, dev in self.devices.items():
+            if dev.role != "leaf" or not dev.uplinks:
+                continue
+            h = uplink_health(self.views[name], dev, self.cfg.thresholds, now_ns)
+            if name in health_for or self.last_health.get(name) != h.state:
+                out.append(h)
+                self.last_health[name] = h.state
+        outcome = self.engine.evaluate(self.views, now_ns)
+        return out + outcome.decisions + outcome.commands
+
+    # ------------------------------------------------------------ persistence
+
+    def to_dict(self) -> dict:
+        return {"views": {k: v.to_dict() for k, v in self.views.items()}, "engine": self.engine.to_dict(),
+                "health": self.last_health}
+
+    def load(self, d: dict) -> None:
+        self.views.update({k: DeviceView.from_dict(v) for k, v in d.get("views", {}).items()})
+        self.engine.load(d.get("engine", {}))
+        self.last_health = dict(d.get("health", {}))

@@ -1,0 +1,182 @@
+"""Oper-group decisions: when a leaf has fewer than required_up_uplinks
+uplinks up, disable its down-links (so multihomed clients stop hashing
+traffic into a blackhole); when enough uplinks are up again with BGP
+established and the hold-up time has passed, enable them. Pure.
+
+States: armed -> (bad) pending_down -> (hold-down passed) down
+        down -> (good, BGP up) pending_up -> (hold-up passed) armed
+A flap shorter than hold_down_ms never leaves pending_down; a return that
+does not last hold_up_ms falls back to down.
+
+Safety rules (on by default): never act on a device whose telemetry is stale
+(state unknown); never take down the last active member of an ethernet
+segment (the decision is recorded as suppressed, with its reason, and is
+retried while the group stays bad); at most max_decisions_per_minute
+decisions per domain. Decision ids are a hash of the group, the action and
+the device time of the triggering telemetry, so a replay yields the same ids.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from fabtel import gnmi_paths
+from fabtel.config import Config, OperGroup
+from fabtel.records import Evidence, OperGroupDecision, RemediationCommand
+from pipeline.fabric_view import DeviceView
+from pipeline.uplink_health import is_stale
+
+ARMED, PENDING_DOWN, DOWN, PENDING_UP, SUPPRESSED = "armed", "pending_down", "down", "pending_up", "suppressed"
+
+
+def decision_id(group: str, action: str, trigger_ts_ns: int) -> str:
+    return hashlib.sha256(f"{group}|{action}|{trigger_ts_ns}".encode()).hexdigest()[:20]
+
+
+@dataclass
+class GroupState:
+    state: str = ARMED
+    since_ns: int = 0                 # device time the current condition started
+    last_decision: str | None = None
+    suppressed_reason: str | None = None
+
+
+@dataclass
+class Outcome:
+    decisions: list[OperGroupDecision] = field(default_factory=list)
+    commands: list[RemediationCommand] = field(default_factory=list)
+
+
+class OperGroupEngine:
+    """Every oper-group of one domain (devices that share ethernet segments)."""
+
+    def __init__(self, cfg: Config, groups: list[OperGroup]):
+        self.cfg = cfg
+        self.groups = {g.name: g for g in groups}
+        self.states: dict[str, GroupState] = {g.name: GroupState() for g in groups}
+        self.recent: list[int] = []        # decided_ts_ns of recent decisions, for the rate limit
+
+    # ------------------------------------------------------------ conditions
+
+    def _uplinks(self, g: OperGroup, view: DeviceView) -> tuple[int, int, int]:
+        """(watched uplinks oper up, of those able to forward, device ts of the newest change)."""
+        up = [u for u in g.watch if view.interface(u).oper == "up"]
+        newest = max((view.interface(u).ts_ns for u in g.watch), default=0)
+        if not g.require_bgp:
+            return len(up), len(up), newest
+        # Without BGP telemetry from the device, nothing counts as forwarding:
+        # set require_bgp false for such devices.
+        established, bgp_ts = view.established()
+        return len(up), min(len(up), established), max(newest, bgp_ts)
+
+    def _evidence(self, g: OperGroup, view: DeviceView) -> list[Evidence]:
+        ev = [Evidence(u, "oper_state", view.interface(u).oper or "unknown", view.interface(u).ts_ns) for u in g.watch]
+        ev += [Evidence(peer, "bgp", state, ts) for peer, (state, ts) in sorted(view.bgp.items())]
+        return ev
+
+    def _active_elsewhere(self, g: OperGroup, views: dict[str, DeviceView]) -> list[str]:
+        """Down-links of this group that are the last active member of their
+        ethernet segment: taking them down would cut the client off."""
+        device = self.cfg.fabric.device(g.device)
+        last = []
+        for link in g.down_links:
+            lag = device.lag_of(link) or next((lg for lg in device.lags if lg.name == link), None)
+            if lag is None or not lag.esi:
+                continue
+            others_active = False
+            for other_dev, other_lag in self.cfg.fabric.es_members(lag.esi):
+                if other_dev == g.device:
+                    continue
+                ov = views.get(other_dev)
+                if ov is None:
+                    continue
+                members = next(lg.members for lg in self.cfg.fabric.device(other_dev).lags if lg.name == other_lag)
+                other_group = next((og for og in self.groups.values() if og.device == other_dev), None)
+                taken_down = other_group is not None and self.states[other_group.name].state in (DOWN, PENDING_UP)
+                if not taken_down and any(ov.interface(m).oper == "up" for m in members):
+                    others_active = True
+            if not others_active:
+                last.append(f"{g.device}:{link} (ESI {lag.esi})")
+        return last
+
+    # ------------------------------------------------------------ evaluation
+
+    def evaluate(self, views: dict[str, DeviceView], now_ns: int) -> Outcome:
+        out = Outcome()
+        for name, g in self.groups.items():
+            view = views.get(g.device)
+            if view is None:
+                continue
+            st = self.states[name]
+            unknown = is_stale(view, self.cfg.thresholds, now_ns) or any(
+                view.interface(u).oper is None for u in g.watch)
+            if unknown and not self.cfg.safety.act_on_unknown:
+                continue                       # never act on unknown: silence or no state yet is not "down"
+            up, forwarding, changed_ts = self._uplinks(g, view)
+            bad = up < g.required_up_uplinks
+            good = forwarding >= g.required_up_uplinks
+            if st.state in (ARMED, SUPPRESSED) and not bad:
+                st.state, st.suppressed_reason = ARMED, None
+            elif st.state == ARMED and bad:
+                st.state, st.since_ns = PENDING_DOWN, changed_ts
+            if st.state == PENDING_DOWN:
+                if not bad:
+                    st.state = ARMED           # a flap inside the hold-down time
+                elif now_ns - st.since_ns >= g.hold_down_ms * 1_000_000:
+                    self._decide(g, "disable", st, view, views, now_ns, out,
+                                 f"{up} of {len(g.watch)} watched uplinks up, {g.required_up_uplinks} required")
+            elif st.state == SUPPRESSED and bad:
+                self._decide(g, "disable", st, view, views, now_ns, out,
+                             f"{up} of {len(g.watch)} watched uplinks up, {g.required_up_uplinks} required")
+            elif st.state == DOWN and good:
+                st.state, st.since_ns = PENDING_UP, changed_ts
+            if st.state == PENDING_UP:
+                if not good:
+                    st.state = DOWN
+                elif now_ns - st.since_ns >= g.hold_up_ms * 1_000_000:
+                    self._decide(g, "enable", st, view, views, now_ns, out,
+                                 f"{forwarding} uplinks up with BGP established for {g.hold_up_ms} ms")
+        return out
+
+    def _decide(self, g: OperGroup, action: str, st: GroupState, view: DeviceView, views: dict[str, DeviceView],
+                now_ns: int, out: Outcome, reason: str) -> None:
+        safety = self.cfg.safety
+        suppressed = None
+        if action == "disable" and safety.protect_last_es_member:
+            last = self._active_elsewhere(g, views)
+            if last:
+                suppressed = f"would take down the last active member of the ethernet segment: {', '.join(last)}"
+        self.recent = [t for t in self.recent if now_ns - t < 60_000_000_000]
+        if suppressed is None and len(self.recent) >= safety.max_decisions_per_minute:
+            suppressed = f"rate limit: {len(self.recent)} decisions in the last minute"
+        if suppressed is not None:
+            if st.state == SUPPRESSED and st.suppressed_reason == suppressed:
+                return                          # recorded once; retried quietly while bad
+            st.state, st.suppressed_reason = SUPPRESSED, suppressed
+        trigger = st.since_ns
+        did = decision_id(g.name, action, trigger)
+        out.decisions.append(OperGroupDecision(did, g.name, g.device, action, list(g.down_links), suppressed is not None,
+                                               suppressed or reason, self._evidence(g, view), trigger, now_ns))
+        if suppressed is not None:
+            return
+        self.recent.append(now_ns)
+        st.state = DOWN if action == "disable" else ARMED
+        st.last_decision = did
+        platform = self.cfg.fabric.device(g.device).platform
+        for link in g.down_links:
+            path, off, on = gnmi_paths.admin_state_path(platform, link)
+            out.commands.append(RemediationCommand(f"{did}:{link}", did, g.device, link, action, platform, path,
+                                                   json.dumps(off if action == "disable" else on), trigger, now_ns))
+
+    # ------------------------------------------------------------ persistence
+
+    def to_dict(self) -> dict:
+        return {"states": {k: [v.state, v.since_ns, v.last_decision, v.suppressed_reason] for k, v in self.states.items()},
+                "recent": self.recent}
+
+    def load(self, d: dict) -> None:
+        for k, v in d.get("states", {}).items():
+            if k in self.states:
+                self.states[k] = GroupState(*v)
+        self.recent = list(d.get("recent", []))
