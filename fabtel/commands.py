@@ -78,6 +78,7 @@ def _bench_parsers(sub, with_config, with_stack):
 BENCHES = {
     "sflow": "sFlow decode, and decode + Avro + produce, in counter samples per second",
     "gnmi": "gNMI updates per second per core, and state change to Kafka latency",
+    "process": "Faust worker events per second, and uplink-down to command latency",
 }
 
 
@@ -93,6 +94,14 @@ def bench_sflow(args) -> int:
 def bench_gnmi(args) -> int:
     from bench.common import report
     from bench.gnmi import run
+    report(run(args.config, args.seconds), args.json)
+    return 0
+
+
+@command("bench process")
+def bench_process(args) -> int:
+    from bench.common import report
+    from bench.process import run
     report(run(args.config, args.seconds), args.json)
     return 0
 

@@ -74,15 +74,30 @@ class KafkaUnavailable(Exception):
 
 
 class RecordProducer:
-    """Produces typed records keyed by device. Delivery failures are counted
-    and logged once per reason; callers poll() in their loop."""
+    """Produces typed records keyed by device. With a partitioner, telemetry
+    goes to the partition of the device's decision domain (fabtel.partitioning).
+    Delivery failures are counted and logged once per reason; callers poll()
+    in their loop."""
 
-    def __init__(self, cfg: KafkaConfig, codec: RecordCodec | None = None, **settings: Any):
+    def __init__(self, cfg: KafkaConfig, codec: RecordCodec | None = None, partitioner=None, **settings: Any):
         self.cfg = cfg
         self.codec = codec or RecordCodec(cfg.schema_registry_url)
         self.producer = Producer(producer_settings(cfg, **settings))
+        self.partitioner = partitioner
+        self._partitions: dict[str, int] = {}
         self.failures: dict[str, int] = {}
         self.delivered = 0
+
+    def partition_for(self, topic: str, record: Any) -> int:
+        """-1 (the client's own choice by key) unless a partitioner applies."""
+        device = getattr(record, "device", None)
+        if self.partitioner is None or device is None or not hasattr(record, "receive_ts_ns"):
+            return -1
+        n = self._partitions.get(topic)
+        if n is None:
+            meta = self.producer.list_topics(topic, timeout=10).topics.get(topic)
+            n = self._partitions[topic] = len(meta.partitions) if meta and meta.partitions else self.cfg.partitions
+        return self.partitioner.partition(device, n)
 
     def _on_delivery(self, err, msg) -> None:
         if err is None:
@@ -96,12 +111,12 @@ class RecordProducer:
     def send(self, topic_key: str, record: Any, on_delivery=None) -> None:
         topic = self.cfg.topic(topic_key)
         value = self.codec.encode(record, topic)
-        self.produce_raw(topic, record_key(record), value, on_delivery)
+        self.produce_raw(topic, record_key(record), value, on_delivery, self.partition_for(topic, record))
 
-    def produce_raw(self, topic: str, key: bytes | None, value: bytes, on_delivery=None) -> None:
+    def produce_raw(self, topic: str, key: bytes | None, value: bytes, on_delivery=None, partition: int = -1) -> None:
         while True:
             try:
-                self.producer.produce(topic, value, key, on_delivery=on_delivery or self._on_delivery)
+                self.producer.produce(topic, value, key, partition=partition, on_delivery=on_delivery or self._on_delivery)
                 return
             except BufferError:
                 # The local queue is full: serve deliveries, then try again. Bounded memory.
@@ -113,7 +128,7 @@ class RecordProducer:
         topic = self.cfg.topic(topic_key)
         try:
             self.producer.produce(topic, self.codec.encode(record, topic), record_key(record),
-                                  on_delivery=self._on_delivery)
+                                  partition=self.partition_for(topic, record), on_delivery=self._on_delivery)
             return True
         except BufferError:
             return False

@@ -4,11 +4,13 @@ workers with the same configuration share the partitions of one group.
 The agents only move records; every judgement is in the pure modules
 (domain, oper_group, uplink_health, lag_balance, counters):
 - `normalize_sflow`: sFlow samples -> interface counters and LAG member state;
-- `route`: the normalized topics -> one internal topic keyed by decision
-  domain (devices that share ethernet segments), the values untouched;
-- `evaluate`: each domain's records, in order, through its Domain object,
-  whose decision state lives in a Faust table with a changelog;
-- a timer drives hold timers, staleness and the periodic windows.
+- `evaluate`: the normalized topics, through one Domain object per decision
+  domain (devices that share ethernet segments), whose decision state lives
+  in a Faust table with a changelog. The producers put a domain's records on
+  one partition number of every topic (fabtel.partitioning), so no
+  repartition hop is needed and a worker sees each of its domains whole;
+- a timer sends tick events through each domain's partition of an internal
+  topic: hold timers, staleness and the periodic windows.
 Processing is at-least-once (Faust flushes the producer before it commits
 offsets); outputs are idempotent (deterministic decision and command ids).
 """
@@ -34,6 +36,9 @@ APP_ID = "fabtel-processor"
 # Tansu does not answer a waiting fetch early when data arrives, so a record
 # could wait 1.5 s before a worker sees it. 20 ms keeps decisions prompt.
 FETCH_MAX_WAIT_MS = int(os.environ.get("FABTEL_FETCH_MAX_WAIT_MS", "20"))
+# With no linger every send is its own produce request, one round trip each
+# (about 500 records/s); 5 ms lets a burst share a request at little latency.
+PRODUCER_LINGER_S = float(os.environ.get("FABTEL_PRODUCER_LINGER_MS", "5")) / 1000
 TICK_S = 0.25
 TICK = b"fabtel:tick"      # a timer event for a domain, sent through its own partition
 OUTPUT_TOPIC = {UplinkHealth: "uplink_health", LagBalance: "lag_balance", OperGroupDecision: "decisions",
@@ -60,9 +65,9 @@ def _short_fetch_wait() -> None:
 def pipeline_metrics() -> Metrics:
     m = Metrics("pipeline")
     m.declare("events_total", "Records processed, by agent.", ("agent",),
-              zero_for=[("route",), ("evaluate",), ("normalize_sflow",)])
+              zero_for=[("evaluate",), ("normalize_sflow",)])
     m.declare("dead_letters_total", "Messages sent to the dead-letter topic, by agent.", ("agent",),
-              zero_for=[("route",), ("evaluate",), ("normalize_sflow",)])
+              zero_for=[("evaluate",), ("normalize_sflow",)])
     m.declare("outputs_total", "Records emitted, by type.", ("type",),
               zero_for=[(t.__name__,) for t in OUTPUT_TOPIC])
     return m
@@ -70,14 +75,15 @@ def pipeline_metrics() -> Metrics:
 
 def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
     from connectors.sflow.normalize import Inventory, normalize
-    from pipeline.domain import Domain, domain_of, domains
+    from fabtel.partitioning import DomainPartitioner
+    from pipeline.domain import Domain
     _short_fetch_wait()
     k = cfg.kafka
     app = faust.App(
         app_id, broker=[f"kafka://{b}" for b in k.bootstrap_servers.split(",")], store="memory://",
         topic_partitions=k.partitions, topic_replication_factor=k.replication, web_enabled=False,
         broker_session_timeout=k.session_timeout_ms / 1000, broker_heartbeat_interval=max(0.5, k.session_timeout_ms / 3000),
-        broker_request_timeout=max(40.0, k.session_timeout_ms / 1000 + 5), producer_linger=0.0,
+        broker_request_timeout=max(40.0, k.session_timeout_ms / 1000 + 5), producer_linger=PRODUCER_LINGER_S,
         broker_commit_interval=1.0, consumer_auto_offset_reset="earliest", stream_wait_empty=False,
         table_cleanup_interval=3600.0)
     app.codec_ = codec = RecordCodec(k.schema_registry_url)
@@ -87,19 +93,20 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
         return app.topic(k.topic(key) if not internal else key, key_serializer="raw", value_serializer="raw",
                          internal=internal, partitions=k.partitions if internal else None)
 
-    inputs = [topic("interface_state"), topic("interface_counters"), topic("lag_member"), topic("bgp_session")]
+    ticks = topic(f"{app_id}-ticks", internal=True)
+    inputs = [topic("interface_state"), topic("interface_counters"), topic("lag_member"), topic("bgp_session"), ticks]
     sflow = topic("sflow_samples")
-    by_domain = topic(f"{app_id}-by-domain", internal=True)
     outputs = {key: topic(key) for key in set(OUTPUT_TOPIC.values()) | {"interface_counters", "lag_member", "dead_letters"}}
     state_table = app.Table("domain-state", default=None, partitions=k.partitions)   # JSON keys and values
-    mapping = domains(cfg)
+    partitioner = DomainPartitioner(cfg)
     inventory = Inventory(cfg.fabric)
     cache: dict[str, Domain] = {}
 
     async def send_record(rec) -> None:
         key = OUTPUT_TOPIC.get(type(rec)) or {"InterfaceCounters": "interface_counters",
                                               "LagMemberState": "lag_member"}[type(rec).__name__]
-        await outputs[key].send(key=record_key(rec), value=codec.encode(rec, k.topic(key)))
+        partition = partitioner.partition(rec.device, k.partitions) if key in ("interface_counters", "lag_member") else None
+        await outputs[key].send(key=record_key(rec), value=codec.encode(rec, k.topic(key)), partition=partition)
         if type(rec) in OUTPUT_TOPIC:
             metrics.inc("outputs_total", type(rec).__name__)
 
@@ -133,23 +140,11 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
                 await send_record(rec)
 
     @app.agent(app.topic(*[t.get_topic_name() for t in inputs], key_serializer="raw", value_serializer="raw"),
-               name="route")
-    async def route(stream):
-        async for event in stream.events():
-            metrics.inc("events_total", "route")
-            try:
-                codec.record_name_of(event.value)
-            except CorruptMessage as exc:
-                await to_dead_letters("route", event, exc.reason)
-                continue
-            device = (event.key or b"").decode(errors="replace")
-            await by_domain.send(key=domain_of(device, mapping).encode(), value=event.value)
-
-    @app.agent(by_domain, name="evaluate")
+               name="evaluate")
     async def evaluate(stream):
         async for event in stream.events():
-            name = event.key.decode()
             if event.value == TICK:
+                name = event.key.decode()
                 out, changed = domain(name).tick(time.time_ns())
             else:
                 metrics.inc("events_total", "evaluate")
@@ -158,6 +153,7 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
                 except CorruptMessage as exc:
                     await to_dead_letters("evaluate", event, exc.reason)
                     continue
+                name = partitioner.domain(rec.device)
                 out, changed = domain(name).apply(rec, time.time_ns())
             for o in out:
                 await send_record(o)
@@ -170,7 +166,7 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
         # the table is written from inside the stream (as Faust requires) and
         # hold timers stay ordered with the telemetry.
         for name in list(cache):
-            await by_domain.send(key=name.encode(), value=TICK)
+            await ticks.send(key=name.encode(), value=TICK, partition=partitioner.partition(name, k.partitions))
 
     @app.on_partitions_revoked.connect
     async def forget(app, revoked, **kwargs):
@@ -181,8 +177,24 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
     return app
 
 
+def create_ticks_topic(cfg: Config, app_id: str) -> None:
+    """The ticks topic must be co-partitioned with the inputs; create it
+    before the worker subscribes, or the broker may auto-create it with its
+    own default partition count."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+    admin = AdminClient({"bootstrap.servers": cfg.kafka.bootstrap_servers, "log_level": 3})
+    name = f"{app_id}-ticks"
+    if name not in admin.list_topics(timeout=15).topics:
+        future = admin.create_topics([NewTopic(name, cfg.kafka.partitions, cfg.kafka.replication)])[name]
+        try:
+            future.result()
+        except Exception as exc:  # TOPIC_ALREADY_EXISTS from a worker starting beside us
+            log.info("ticks topic %s: %s", name, exc)
+
+
 def run_worker(cfg: Config, metrics_listen: str | None, loglevel: str = "info", app_id: str = APP_ID) -> int:
     from fabtel.metrics import serve
+    create_ticks_topic(cfg, app_id)
     app = build_app(cfg, app_id)
     serve(metrics_listen, [app.metrics_])
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)

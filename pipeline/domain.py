@@ -1,5 +1,5 @@
-"""A decision domain: the devices that share ethernet segments (leaf1 and
-leaf2 of an ESI-LAG), processed together on one partition so that the
+"""A decision domain (fabtel.partitioning): the devices that share ethernet
+segments (leaf1 and leaf2 of an ESI-LAG), processed together on one partition so that the
 "last active member of a segment" rule and multi-chassis LAG balance see
 every member. Each domain keeps the device views, counter rates, LAG windows
 and oper-group state machines, and turns records into outputs. Pure."""
@@ -12,33 +12,6 @@ from pipeline.fabric_view import DeviceView
 from pipeline.lag_balance import LagBalanceTracker
 from pipeline.oper_group import OperGroupEngine
 from pipeline.uplink_health import evaluate as uplink_health
-
-
-def domains(cfg: Config) -> dict[str, str]:
-    """device -> domain name: connected components of devices sharing an ESI."""
-    parent = {d.name: d.name for d in cfg.fabric.devices}
-
-    def find(x):
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-    by_esi: dict[str, list[str]] = {}
-    for d in cfg.fabric.devices:
-        for lag in d.lags:
-            if lag.esi:
-                by_esi.setdefault(lag.esi, []).append(d.name)
-    for members in by_esi.values():
-        for other in members[1:]:
-            parent[find(other)] = find(members[0])
-    groups: dict[str, list[str]] = {}
-    for name in parent:
-        groups.setdefault(find(name), []).append(name)
-    return {name: "+".join(sorted(groups[find(name)])) for name in parent}
-
-
-def domain_of(device: str, mapping: dict[str, str]) -> str:
-    return mapping.get(device) or device
 
 
 class Domain:

@@ -11,7 +11,8 @@ from fabtel.config import load_config
 from fabtel.records import (BgpSession, InterfaceCounters, InterfaceState, LagBalance, LagMemberState,
                             OperGroupDecision, RemediationCommand, UplinkHealth)
 from pipeline.counters import RateTracker, Sample, delta
-from pipeline.domain import Domain, domains
+from fabtel.partitioning import domains
+from pipeline.domain import Domain
 from pipeline.lag_balance import lacp_health
 
 S = 1_000_000_000

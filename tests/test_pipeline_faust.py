@@ -15,6 +15,7 @@ from confluent_kafka import Producer
 from conftest import start_fabtel, write_config
 from connectors.sflow.codec import decode_datagram, encode_datagram
 from fabtel.kafka import RecordProducer, tail
+from fabtel.partitioning import DomainPartitioner
 from fabtel.records import BgpSession, InterfaceCounters, InterfaceState, LagMemberState
 from sflow_cases import counters as sflow_counters
 
@@ -69,8 +70,8 @@ class Feed:
     fresh (counters every 0.5 s) except those in `silent`."""
 
     def __init__(self, cfg):
-        self.p = RecordProducer(cfg.kafka)
-        self.hb = RecordProducer(cfg.kafka)
+        self.p = RecordProducer(cfg.kafka, partitioner=DomainPartitioner(cfg))
+        self.hb = RecordProducer(cfg.kafka, partitioner=DomainPartitioner(cfg))
         self.silent: set[str] = set()
         self.stop = threading.Event()
         threading.Thread(target=self._beat, daemon=True).start()
@@ -195,5 +196,5 @@ def test_lag_balance_stale_telemetry_sflow_and_dead_letters(worker):
     feed.p.flush()
     _wait_for(cfg, "interface_counters", lambda c: c.source == "sflow" and c.interface == "ethernet-1/49"
               and c.in_octets == 12345)
-    [letter] = _wait_for(cfg, "dead_letters", lambda d: d.component == "pipeline-route")
+    [letter] = _wait_for(cfg, "dead_letters", lambda d: d.component == "pipeline-evaluate")
     assert letter.payload == b"\x00\x01not avro" and letter.source_topic == cfg.kafka.topic("interface_state")

@@ -35,6 +35,7 @@ from fabtel import gnmi_paths as gp
 from fabtel.config import Config, Device, SecretError, resolve_secret
 from fabtel.kafka import RecordProducer
 from fabtel.metrics import Metrics
+from fabtel.partitioning import DomainPartitioner
 
 log = logging.getLogger("fabtel.gnmi")
 
@@ -233,9 +234,12 @@ class GnmiCollector:
         self.metrics = collector_metrics([d.name for d in self.devices])
         limit = cfg.gnmi.queue_limit * 10
         # Counters may be batched; state changes go out at once.
-        self.counters = producer or RecordProducer(cfg.kafka, **{"linger.ms": 50, "queue.buffering.max.messages": limit})
-        self.state = state_producer or RecordProducer(cfg.kafka, **{"linger.ms": 0, "socket.nagle.disable": True,
-                                                                     "queue.buffering.max.messages": limit})
+        partitioner = DomainPartitioner(cfg)
+        self.counters = producer or RecordProducer(cfg.kafka, partitioner=partitioner,
+                                                   **{"linger.ms": 50, "queue.buffering.max.messages": limit})
+        self.state = state_producer or RecordProducer(cfg.kafka, partitioner=partitioner,
+                                                      **{"linger.ms": 0, "socket.nagle.disable": True,
+                                                         "queue.buffering.max.messages": limit})
         interval_ns = cfg.gnmi.sample_interval_ms * 1_000_000
         backoff = (cfg.gnmi.reconnect_min_ms, cfg.gnmi.reconnect_max_ms)
         self.subscribers = [DeviceSubscriber(d, interval_ns, self.emit, self.metrics, backoff) for d in self.devices]

@@ -22,6 +22,7 @@ from connectors.sflow.normalize import Inventory
 from fabtel.config import Config
 from fabtel.kafka import RecordProducer, dead_letter
 from fabtel.metrics import Metrics
+from fabtel.partitioning import DomainPartitioner
 
 log = logging.getLogger("fabtel.sflow")
 
@@ -51,7 +52,8 @@ class SflowCollector:
         self.cfg = cfg
         self.inventory = Inventory(cfg.fabric)
         self.producer = producer or RecordProducer(
-            cfg.kafka, **{"queue.buffering.max.messages": cfg.sflow.queue_limit * 10, "linger.ms": 20})
+            cfg.kafka, partitioner=DomainPartitioner(cfg),
+            **{"queue.buffering.max.messages": cfg.sflow.queue_limit * 10, "linger.ms": 20})
         self.metrics = metrics or collector_metrics()
         self.tracker = AgentTracker()
         self._dl_window = (0, 0)      # (second, dead letters sent in it)
