@@ -64,7 +64,29 @@ def process(args) -> int:
     return run_worker(_config(args), args.metrics_listen, args.log_level.lower(), args.app_id)
 
 
-EXTRA_PARSERS.extend([_sflow_parsers, _collect_parsers, _process_parsers])
+def _sink_parsers(sub, with_config, with_stack):
+    sk = sub.add_parser("sink", help="write records to a store").add_subparsers(dest="action", metavar="KIND")
+    inf = with_config(sk.add_parser("influx", help="write telemetry and decisions to InfluxDB, losing nothing"))
+    inf.add_argument("--metrics-listen", default=None, help="serve /metrics and /healthz on HOST:PORT (default off)")
+    rem = with_config(sub.add_parser("remediate", help="apply remediation commands to the devices over gNMI"))
+    rem.add_argument("--mode", choices=("propose", "enforce"), default=None,
+                     help="propose: only record what would be done (default: remediation.mode of the config)")
+    rem.add_argument("--metrics-listen", default=None, help="serve /metrics and /healthz on HOST:PORT (default off)")
+
+
+@command("sink influx")
+def sink_influx(args) -> int:
+    from connectors.influx.sink import run_sink
+    return run_sink(_config(args), args.metrics_listen)
+
+
+@command("remediate")
+def remediate(args) -> int:
+    from connectors.remediation.executor import run_executor
+    return run_executor(_config(args), args.mode, args.metrics_listen)
+
+
+EXTRA_PARSERS.extend([_sflow_parsers, _collect_parsers, _process_parsers, _sink_parsers])
 
 
 def _bench_parsers(sub, with_config, with_stack):

@@ -1,0 +1,123 @@
+"""Records -> InfluxDB line protocol. Pure.
+
+One measurement per record type; device, interface, LAG, group and similar
+identities as tags; values as fields; the device timestamp (ns) as the point's
+time. The same record always gives the same series and timestamp, so a
+replay rewrites identical points: nothing doubled.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from fabtel import records as r
+
+STATE_CODE = {"healthy": 0, "degraded": 1, "isolated": 2, "unknown": 3}
+
+
+def _tag(v: str) -> str:
+    return str(v).replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+
+
+def _field(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return f"{v}i"
+    if isinstance(v, float):
+        return repr(v) if v == v and abs(v) != float("inf") else None
+    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def line(measurement: str, tags: dict[str, Any], fields: dict[str, Any], ts_ns: int) -> str | None:
+    tag_text = "".join(f",{_tag(k)}={_tag(v)}" for k, v in sorted(tags.items()) if v not in (None, ""))
+    field_text = ",".join(f"{_tag(k)}={f}" for k, v in fields.items() if (f := _field(v)) is not None)
+    if not field_text:
+        return None
+    return f"{_tag(measurement)}{tag_text} {field_text} {ts_ns}"
+
+
+def _counters(x: r.InterfaceCounters) -> list:
+    fields = {k: getattr(x, k) for k in r.InterfaceCounters.UNSIGNED}
+    fields = {k: (v if v is None or v < 2**63 else v - 2**64) for k, v in fields.items()}
+    fields["speed_bps"] = x.speed_bps
+    return [("interface_counters", {"device": x.device, "interface": x.interface, "source": x.source}, fields, x.device_ts_ns)]
+
+
+def _state(x: r.InterfaceState) -> list:
+    return [("interface_state", {"device": x.device, "interface": x.interface, "source": x.source},
+             {"admin_state": x.admin_state, "oper_state": x.oper_state,
+              "admin_up": None if x.admin_state is None else int(x.admin_state == "enable"),
+              "oper_up": None if x.oper_state is None else int(x.oper_state == "up")}, x.device_ts_ns)]
+
+
+def _lag_member(x: r.LagMemberState) -> list:
+    return [("lag_member", {"device": x.device, "lag": x.lag, "member": x.member, "source": x.source},
+             {"oper_state": x.oper_state, "actor_system_id": x.actor_system_id, "partner_system_id": x.partner_system_id,
+              "actor_oper_port_state": x.actor_oper_port_state, "partner_oper_port_state": x.partner_oper_port_state,
+              "actor_admin_port_state": x.actor_admin_port_state, "partner_admin_port_state": x.partner_admin_port_state,
+              "lacpdus_rx": x.lacpdus_rx, "lacpdus_tx": x.lacpdus_tx}, x.device_ts_ns)]
+
+
+def _bgp(x: r.BgpSession) -> list:
+    return [("bgp_session", {"device": x.device, "network_instance": x.network_instance, "peer": x.peer_address},
+             {"session_state": x.session_state, "established": int(x.session_state == "established")}, x.device_ts_ns)]
+
+
+def _lag_balance(x: r.LagBalance) -> list:
+    out = [("lag_balance", {"lag_id": x.lag_id},
+            {"imbalance": x.imbalance, "spread": x.spread, "partner_consistent": x.partner_consistent,
+             "members": len(x.members), "alert": x.alert or "", "alerting": int(bool(x.alert))}, x.window_end_ns)]
+    for m in x.members:
+        out.append(("lag_member_load", {"lag_id": x.lag_id, "device": m.device, "interface": m.interface},
+                    {"rate_bps": m.rate_bps, "utilisation": m.utilisation, "speed_bps": m.speed_bps,
+                     "lacp_healthy": None if m.lacp_healthy is None else int(m.lacp_healthy),
+                     "health_reason": m.health_reason}, x.window_end_ns))
+    return out
+
+
+def _uplinks(x: r.UplinkHealth) -> list:
+    return [("uplink_health", {"device": x.device},
+             {"uplinks_up": x.uplinks_up, "uplinks_total": x.uplinks_total, "bgp_established": x.bgp_established,
+              "capacity_bps": x.capacity_bps, "load_bps": x.load_bps, "carries_load": x.carries_load,
+              "state": x.state, "state_code": STATE_CODE.get(x.state, 3), "reason": x.reason}, x.evaluated_ts_ns)]
+
+
+def _decision(x: r.OperGroupDecision) -> list:
+    return [("oper_group_decision", {"device": x.device, "oper_group": x.oper_group, "action": x.action,
+                                     "suppressed": str(x.suppressed).lower()},
+             {"decision_id": x.decision_id, "reason": x.reason, "down_links": ",".join(x.down_links),
+              "trigger_ts_ns": x.trigger_ts_ns}, x.decided_ts_ns)]
+
+
+def _command(x: r.RemediationCommand) -> list:
+    return [("remediation_command", {"device": x.device, "interface": x.interface, "action": x.action},
+             {"command_id": x.command_id, "decision_id": x.decision_id, "path": x.path, "value": x.value,
+              "trigger_ts_ns": x.trigger_ts_ns}, x.issued_ts_ns)]
+
+
+def _result(x: r.RemediationResult) -> list:
+    return [("remediation_result", {"device": x.device, "interface": x.interface, "action": x.action, "outcome": x.outcome},
+             {"command_id": x.command_id, "detail": x.detail, "attempts": x.attempts,
+              "trigger_to_result_ms": (x.result_ts_ns - x.trigger_ts_ns) / 1e6}, x.result_ts_ns)]
+
+
+def _dead_letter(x: r.DeadLetter) -> list:
+    return [("dead_letter", {"component": x.component, "source_topic": x.source_topic},
+             {"reason": x.reason, "bytes": len(x.payload), "partition": x.partition, "offset": x.offset}, x.ts_ns)]
+
+
+CONVERTERS: dict[type, Callable[[Any], list]] = {
+    r.InterfaceCounters: _counters, r.InterfaceState: _state, r.LagMemberState: _lag_member, r.BgpSession: _bgp,
+    r.LagBalance: _lag_balance, r.UplinkHealth: _uplinks, r.OperGroupDecision: _decision,
+    r.RemediationCommand: _command, r.RemediationResult: _result, r.DeadLetter: _dead_letter,
+}
+
+
+def to_lines(record: Any) -> list[str]:
+    """The line-protocol lines of one record (none for types not written)."""
+    conv = CONVERTERS.get(type(record))
+    if conv is None:
+        return []
+    return [text for m, tags, fields, ts in conv(record) if (text := line(m, tags, fields, ts)) is not None]

@@ -1,0 +1,178 @@
+"""`fabtel sink influx`: Kafka -> InfluxDB without loss.
+
+The consumer reads the telemetry and the processors' outputs, turns records
+into line protocol and writes them in batches bounded in size and time.
+Offsets are committed only after InfluxDB accepted the batch, so a crash or
+an outage means a replay, and a replay rewrites identical points. While
+InfluxDB is down or slow, consumption pauses (Kafka keeps the data) and
+resumes by itself. Points InfluxDB rejects go to the dead-letter topic with
+the server's message; the rest of the batch is written.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+from connectors.influx.lineproto import to_lines
+from connectors.influx.writer import InfluxUnavailable, Writer
+from fabtel.config import Config
+from fabtel.kafka import RecordProducer, consumer_settings, dead_letter
+from fabtel.metrics import Metrics
+from fabtel.serde import CorruptMessage
+
+log = logging.getLogger("fabtel.influx")
+
+TOPIC_KEYS = ("interface_state", "interface_counters", "lag_member", "bgp_session", "lag_balance", "uplink_health",
+              "decisions", "commands", "command_results", "dead_letters")
+
+
+def sink_metrics() -> Metrics:
+    m = Metrics("influx")
+    m.declare("points_written_total", "Points InfluxDB accepted.")
+    m.declare("records_total", "Records consumed.")
+    m.declare("batches_total", "Batches written.")
+    m.declare("rejected_points_total", "Points InfluxDB refused (sent to the dead-letter topic).")
+    m.declare("corrupt_messages_total", "Messages that did not decode (sent to the dead-letter topic).")
+    m.declare("outages_total", "Times InfluxDB became unavailable.")
+    m.declare("paused", "1 while consumption is paused for an InfluxDB outage.", kind="gauge")
+    return m
+
+
+class InfluxSink:
+    def __init__(self, cfg: Config, group: str = "fabtel-influx-sink", writer: Writer | None = None,
+                 topics: tuple[str, ...] = TOPIC_KEYS):
+        self.cfg = cfg
+        self.writer = writer or Writer(cfg.influxdb)
+        self.producer = RecordProducer(cfg.kafka)
+        self.metrics = sink_metrics()
+        self.topics = [cfg.kafka.topic(k) for k in topics]
+        self.consumer = Consumer(consumer_settings(cfg.kafka, group, **{"fetch.wait.max.ms": 100}))
+        self.lines: list[str] = []
+        self.offsets: dict[tuple[str, int], int] = {}
+        self.batch_started = 0.0
+        self.held: list = []
+
+    # ------------------------------------------------------------ loop
+
+    def run(self, stop: threading.Event) -> None:
+        self._ensure_database(stop)
+        log.info("influx sink: writing to %s, batches of %d points or %d ms", self.writer.describe(),
+                 self.cfg.influxdb.batch_size, self.cfg.influxdb.flush_interval_ms)
+        self.consumer.subscribe(self.topics, on_revoke=self._on_revoke)
+        try:
+            while not stop.is_set():
+                msgs, self.held = self.held, []
+                msgs += self.consumer.consume(num_messages=min(5000, self.cfg.influxdb.batch_size), timeout=0.1)
+                for msg in msgs:
+                    self._take(msg)
+                if self.lines or self.offsets:
+                    full = len(self.lines) >= self.cfg.influxdb.batch_size
+                    old = time.monotonic() - self.batch_started >= self.cfg.influxdb.flush_interval_ms / 1000
+                    if full or old:
+                        self.flush(stop)
+                self.producer.poll(0)
+            self.flush(stop)
+        finally:
+            self.consumer.close()
+            self.producer.flush(10)
+
+    def _ensure_database(self, stop: threading.Event) -> None:
+        delay = 0.5
+        while not stop.is_set():
+            try:
+                self.writer.ensure_database()
+                return
+            except InfluxUnavailable as exc:
+                log.warning("influx sink: InfluxDB at %s not available (%s); retrying", self.cfg.influxdb.url, exc)
+                stop.wait(delay)
+                delay = min(delay * 2, 10)
+
+    def _take(self, msg) -> None:
+        if msg.error():
+            if msg.error().code() != KafkaError._PARTITION_EOF:
+                log.warning("influx sink: consumer error: %s", msg.error().str())
+            return
+        if not self.offsets and not self.lines:
+            self.batch_started = time.monotonic()
+        self.offsets[(msg.topic(), msg.partition())] = msg.offset()
+        self.metrics.inc("records_total")
+        try:
+            record = self.producer.codec.decode(msg.value())
+        except CorruptMessage as exc:
+            self.metrics.inc("corrupt_messages_total")
+            self.producer.send("dead_letters", dead_letter("influx-sink", exc.reason, msg.value() or b"", msg.topic(),
+                                                           msg.partition(), msg.offset(), msg.key()))
+            return
+        self.lines.extend(to_lines(record))
+
+    def flush(self, stop: threading.Event) -> bool:
+        """Write the batch (waiting out an outage), then commit its offsets."""
+        delay, paused = 0.5, False
+        while True:
+            try:
+                rejected = self.writer.write(self.lines)
+                break
+            except InfluxUnavailable as exc:
+                if not paused:
+                    paused = True
+                    self.metrics.inc("outages_total")
+                    self.metrics.set("paused", value=1)
+                    self.consumer.pause(self.consumer.assignment())
+                    log.warning("influx sink: InfluxDB unavailable (%s); paused consumption, %d points waiting",
+                                exc, len(self.lines))
+                if stop.is_set():
+                    return False          # nothing committed: the batch is replayed on the next start
+                stop.wait(delay)
+                delay = min(delay * 2, 10)
+                # Keep the consumer alive in its group; anything already fetched is held, not lost.
+                msg = self.consumer.poll(0)
+                if msg is not None:
+                    self.held.append(msg)
+        if paused:
+            self.consumer.resume(self.consumer.assignment())
+            self.metrics.set("paused", value=0)
+            log.info("influx sink: InfluxDB is back; resumed")
+        for text, message in rejected:
+            self.metrics.inc("rejected_points_total")
+            log.warning("influx sink: point rejected: %s", message)
+            self.producer.send("dead_letters", dead_letter("influx-sink", f"InfluxDB rejected the point: {message}",
+                                                           text.encode(), "influxdb"))
+        self.metrics.inc("points_written_total", by=len(self.lines) - len(rejected))
+        if self.lines:
+            self.metrics.inc("batches_total")
+        if rejected:
+            self.producer.flush(10)       # dead letters stored before the offsets move on
+        if self.offsets:
+            self.consumer.commit(offsets=[TopicPartition(t, p, o + 1) for (t, p), o in self.offsets.items()],
+                                 asynchronous=False)
+        self.lines, self.offsets = [], {}
+        return True
+
+    def _on_revoke(self, consumer, partitions) -> None:
+        # Write what we hold before the partitions move; if InfluxDB is down
+        # the new owner replays them from the last commit.
+        try:
+            if self.lines:
+                rejected = self.writer.write(self.lines)
+                self.metrics.inc("points_written_total", by=len(self.lines) - len(rejected))
+                consumer.commit(offsets=[TopicPartition(t, p, o + 1) for (t, p), o in self.offsets.items()],
+                                asynchronous=False)
+        except Exception as exc:  # an outage during a rebalance: leave it to the replay
+            log.warning("influx sink: could not flush before a rebalance (%s); the batch will be replayed", exc)
+        self.lines, self.offsets = [], {}
+
+
+def run_sink(cfg: Config, metrics_listen: str | None) -> int:
+    from fabtel.metrics import serve
+    sink = InfluxSink(cfg)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    serve(metrics_listen, [sink.metrics])
+    sink.run(stop)
+    log.info("influx sink stopped: %d points written", sink.metrics.get("points_written_total"))
+    return 0
