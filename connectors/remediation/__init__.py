@@ -1,0 +1,1 @@
+"""Remediation: the executor that applies commands over gNMI (pygnmi), per device, once."""
