@@ -86,7 +86,22 @@ def remediate(args) -> int:
     return run_executor(_config(args), args.mode, args.metrics_listen)
 
 
-EXTRA_PARSERS.extend([_sflow_parsers, _collect_parsers, _process_parsers, _sink_parsers])
+def _demo_parsers(sub, with_config, with_stack):
+    d = with_config(sub.add_parser("demo", help="the whole pipeline on a lab scenario, measured and drawn"))
+    d.add_argument("--scenario", default=None, help="scenario file (default lab/scenarios/leaf1-uplinks-down.yaml)")
+    d.add_argument("--no-oper-group", action="store_true", help="run only without the oper-group remediation")
+    d.add_argument("--no-baseline", action="store_true", help="skip the comparison run without the oper-group")
+    d.add_argument("--report", default=None, metavar="FILE.json", help="write the report as JSON")
+    d.add_argument("--plot", default=None, metavar="FILE.png", help="draw per-link throughput for both runs")
+
+
+@command("demo")
+def demo(args) -> int:
+    from fabtel.demo import run_demo
+    return run_demo(args.config, args.scenario, args.no_oper_group, not args.no_baseline, args.report, args.plot)
+
+
+EXTRA_PARSERS.extend([_sflow_parsers, _collect_parsers, _process_parsers, _sink_parsers, _demo_parsers])
 
 
 def _bench_parsers(sub, with_config, with_stack):

@@ -249,7 +249,7 @@ class DeviceServicer(gnmi_pb2_grpc.gNMIServicer):
             path = gp.from_proto(request.prefix, upd.path)
             value = _decode_set_value(upd.val)
             iface, up = self._admin_target(path, value, context)
-            self.fabric.set_admin(self.node.name, iface, up, ts)
+            self.fabric.set_admin(self.node.name, iface, up, ts, origin="gnmi")
             results.append(gnmi_pb2.UpdateResult(path=upd.path, op=gnmi_pb2.UpdateResult.UPDATE))
         if request.delete:
             context.abort(grpc.StatusCode.UNIMPLEMENTED, "delete is not supported by the lab target")

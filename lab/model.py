@@ -182,7 +182,7 @@ class Fabric:
         for listener in list(self.listeners):
             listener(device, changes, ts_ns)
 
-    def set_admin(self, device: str, interface: str, up: bool, ts_ns: int) -> bool:
+    def set_admin(self, device: str, interface: str, up: bool, ts_ns: int, origin: str = "scenario") -> bool:
         """Change an interface's admin state (scenario event or gNMI Set);
         returns False when it already was in that state."""
         with self.lock:
@@ -194,7 +194,7 @@ class Fabric:
             self.notify(device, [("admin", interface, "enable" if up else "disable")], ts_ns)
             self._oper_changed(before, ts_ns)
             self.events_log.append({"ts_ns": ts_ns, "device": device, "interface": interface,
-                                    "admin_state": "enable" if up else "disable"})
+                                    "admin_state": "enable" if up else "disable", "origin": origin})
             return True
 
     def set_carrier(self, device: str, interface: str, up: bool, ts_ns: int) -> None:

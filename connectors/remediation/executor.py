@@ -100,6 +100,13 @@ class DeviceWorker(threading.Thread):
         self.jobs: queue.Queue = queue.Queue()
 
     def run(self) -> None:
+        # Open the session before the first command: a connect (and pygnmi's
+        # capabilities exchange) costs a few hundred ms we do not want on the
+        # path of a remediation.
+        try:
+            self.session.client = self.session._connect()
+        except Exception as exc:  # unreachable now: the first command retries
+            log.info("remediate %s: not connected yet (%s)", self.session.device.name, _error(exc))
         while True:
             job = self.jobs.get()
             if job is None:
@@ -239,6 +246,10 @@ class Executor:
 
     def run(self, stop: threading.Event) -> None:
         self.load_history()
+        if self.mode == "enforce":
+            for dev in self.cfg.fabric.devices:
+                if dev.gnmi is not None:
+                    self._worker(dev.name)
         self.consumer.subscribe([self.cfg.kafka.topic("commands")])
         log.info("remediation: %s mode, consuming %s", self.mode, self.cfg.kafka.topic("commands"))
         last_commit = time.monotonic()
