@@ -110,12 +110,16 @@ def _bench_parsers(sub, with_config, with_stack):
         sp = with_config(b.add_parser(name, help=text))
         sp.add_argument("--json", action="store_true", help="print the figures as one JSON object")
         sp.add_argument("--seconds", type=float, default=5.0, help="how long each phase runs (default 5)")
+        if name == "e2e":
+            sp.add_argument("--runs", type=int, default=5, help="how many runs of the scenario (default 5)")
 
 
 BENCHES = {
     "sflow": "sFlow decode, and decode + Avro + produce, in counter samples per second",
     "gnmi": "gNMI updates per second per core, and state change to Kafka latency",
     "process": "Faust worker events per second, and uplink-down to command latency",
+    "influx": "points per second from Kafka into the local InfluxDB",
+    "e2e": "the main demo scenario N times: uplink-down to access-link-disabled latency",
 }
 
 
@@ -140,6 +144,22 @@ def bench_process(args) -> int:
     from bench.common import report
     from bench.process import run
     report(run(args.config, args.seconds), args.json)
+    return 0
+
+
+@command("bench influx")
+def bench_influx(args) -> int:
+    from bench.common import report
+    from bench.influx import run
+    report(run(args.config, args.seconds), args.json)
+    return 0
+
+
+@command("bench e2e")
+def bench_e2e(args) -> int:
+    from bench.common import report
+    from bench.e2e import run
+    report(run(args.config, args.runs), args.json)
     return 0
 
 

@@ -99,6 +99,9 @@ class Stack:
             if service.pid() and ready(1.0):
                 lines.append(f"{service.name}: already running on {service.host}:{service.port} (pid {service.pid()})")
                 continue
+            if service.port_open() and ready(1.0):
+                lines.append(f"{service.name}: already answering on {service.host}:{service.port} (not started by this stack)")
+                continue
             if service.port_open():
                 raise StackError(f"{service.name}: port {service.host}:{service.port} is already taken by another process; "
                                  f"stop it or choose another port")

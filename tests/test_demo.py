@@ -1,0 +1,43 @@
+"""`fabtel demo` end to end on every lab scenario: real lab, real broker and
+InfluxDB, the pipeline's components as processes."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import fabtel, with_free_gnmi_ports, write_config
+from lab.scenario import seed_scenarios
+
+OTHER = [p for p in seed_scenarios() if p.stem != "leaf1-uplinks-down"]
+
+
+@pytest.fixture()
+def demo_config(config, tmp_path):
+    return write_config(with_free_gnmi_ports(config), tmp_path / "fabric.yaml")
+
+
+def test_main_scenario_with_baseline_report_and_plot(demo_config, tmp_path):
+    report, png = tmp_path / "r.json", tmp_path / "r.png"
+    out = fabtel("demo", "--config", str(demo_config), "--report", str(report), "--plot", str(png), timeout=400)
+    assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+    r = json.loads(report.read_text())
+    assert r["scenario"] == "leaf1-uplinks-down" and r["recovered"] is True
+    assert 19_900 <= r["uplinks_down_at_ms"] <= 20_300
+    assert r["baseline_blackholed_bytes"] > 400_000 and r["blackholed_bytes"] < 0.1 * r["baseline_blackholed_bytes"]
+    [apply] = r["detect_to_apply_ms"]
+    assert apply["device"] == "leaf1" and apply["interface"] == "ethernet-1/1" and 0 < apply["detect_to_apply_ms"] < 2000
+    [d] = r["decisions"]
+    assert (d["device"], d["oper_group"], d["action"], d["suppressed"]) == ("leaf1", "og-leaf1", "disable", False)
+    assert r["influx_points_written"] > 500 and r["versions"]["influxdb"].startswith("1.6")
+    assert png.stat().st_size > 20_000 and png.read_bytes()[:4] == b"\x89PNG"
+    assert "expectations               met" in out.stdout
+
+
+@pytest.mark.parametrize("scenario", OTHER, ids=lambda p: p.stem)
+def test_every_scenario_behaves_as_stated(demo_config, tmp_path, scenario):
+    report = tmp_path / "r.json"
+    out = fabtel("demo", "--config", str(demo_config), "--scenario", str(scenario), "--no-baseline",
+                 "--report", str(report), timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+    assert json.loads(report.read_text())["expectations_met"] is True
