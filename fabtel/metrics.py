@@ -61,6 +61,15 @@ def _esc(v: str) -> str:
     return str(v).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+def stop_on_signals():
+    """An Event set by SIGTERM or SIGINT: the way every long-running component stops cleanly."""
+    import signal
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    return stop
+
+
 def serve(listen: str | None, metrics: list[Metrics], healthy: Callable[[], bool] = lambda: True):
     """Serve /metrics and /healthz on HOST:PORT in a daemon thread (None: off)."""
     if not listen:

@@ -7,7 +7,7 @@ its schema's fields. May import: the standard library only.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, get_type_hints
 
 U64 = 1 << 64

@@ -46,6 +46,21 @@ def _lag_counters(node: Node, members: list[str]) -> dict[str, int]:
     return total
 
 
+def _lacp_leaves(out: dict, base: gp.PathT, fabric: Fabric, node: Node, member: str) -> None:
+    """A LAG member's LACP leaves (the same names on both platforms)."""
+    port = node.ports[member]
+    actor, _partner = fabric.lacp_states(node.name, member)
+    out[base + (_e("activity"),)] = ("ACTIVE" if actor & 1 else "PASSIVE", STATE)
+    out[base + (_e("timeout"),)] = ("SHORT" if actor & 2 else "LONG", STATE)
+    out[base + (_e("aggregatable"),)] = (bool(actor & 4), STATE)
+    out[base + (_e("synchronization"),)] = ("IN_SYNC" if actor & 8 else "OUT_SYNC", STATE)
+    out[base + (_e("collecting"),)] = (bool(actor & 16), STATE)
+    out[base + (_e("distributing"),)] = (bool(actor & 32), STATE)
+    out[base + (_e("system-id"),)] = (node.system_id, STATE)
+    peer_sys = fabric.nodes[port.peer.node].system_id if port.peer and port.oper_up else "00:00:00:00:00:00"
+    out[base + (_e("partner-id"),)] = (peer_sys, STATE)
+
+
 def _snapshot_srl(fabric: Fabric, node: Node) -> dict:
     out: dict = {}
 
@@ -64,20 +79,9 @@ def _snapshot_srl(fabric: Fabric, node: Node) -> dict:
         in_bundle = [m for m in members if fabric.member_in_bundle(node.ports[m])]
         interface(lag, True, bool(in_bundle), _lag_counters(node, members), None)
         for m in members:
-            port = node.ports[m]
-            actor, _partner = fabric.lacp_states(node.name, m)
             base = (_e("interface", name=lag), _e("lag"), _e("member", name=m))
             out[base + (_e("oper-state"),)] = ("up" if m in in_bundle else "down", STATE)
-            lacp = base + (_e("lacp"),)
-            out[lacp + (_e("activity"),)] = ("ACTIVE" if actor & 1 else "PASSIVE", STATE)
-            out[lacp + (_e("timeout"),)] = ("SHORT" if actor & 2 else "LONG", STATE)
-            out[lacp + (_e("aggregatable"),)] = (bool(actor & 4), STATE)
-            out[lacp + (_e("synchronization"),)] = ("IN_SYNC" if actor & 8 else "OUT_SYNC", STATE)
-            out[lacp + (_e("collecting"),)] = (bool(actor & 16), STATE)
-            out[lacp + (_e("distributing"),)] = (bool(actor & 32), STATE)
-            out[lacp + (_e("system-id"),)] = (node.system_id, STATE)
-            peer_sys = fabric.nodes[port.peer.node].system_id if port.peer and port.oper_up else "00:00:00:00:00:00"
-            out[lacp + (_e("partner-id"),)] = (peer_sys, STATE)
+            _lacp_leaves(out, base + (_e("lacp"),), fabric, node, m)
     for sess in node.bgp.values():
         path = (_e("network-instance", name="default"), _e("protocols"), _e("bgp"),
                 _e("neighbor", **{"peer-address": sess.peer_address}), _e("session-state"))
@@ -104,19 +108,8 @@ def _snapshot_oc(fabric: Fabric, node: Node) -> dict:
         in_bundle = [m for m in members if fabric.member_in_bundle(node.ports[m])]
         interface(lag, True, bool(in_bundle), _lag_counters(node, members), None)
         for m in members:
-            port = node.ports[m]
-            actor, _partner = fabric.lacp_states(node.name, m)
-            base = (_e("lacp"), _e("interfaces"), _e("interface", name=lag), _e("members"),
-                    _e("member", interface=m), _e("state"))
-            out[base + (_e("activity"),)] = ("ACTIVE" if actor & 1 else "PASSIVE", STATE)
-            out[base + (_e("timeout"),)] = ("SHORT" if actor & 2 else "LONG", STATE)
-            out[base + (_e("aggregatable"),)] = (bool(actor & 4), STATE)
-            out[base + (_e("synchronization"),)] = ("IN_SYNC" if actor & 8 else "OUT_SYNC", STATE)
-            out[base + (_e("collecting"),)] = (bool(actor & 16), STATE)
-            out[base + (_e("distributing"),)] = (bool(actor & 32), STATE)
-            out[base + (_e("system-id"),)] = (node.system_id, STATE)
-            peer_sys = fabric.nodes[port.peer.node].system_id if port.peer and port.oper_up else "00:00:00:00:00:00"
-            out[base + (_e("partner-id"),)] = (peer_sys, STATE)
+            _lacp_leaves(out, (_e("lacp"), _e("interfaces"), _e("interface", name=lag), _e("members"),
+                               _e("member", interface=m), _e("state")), fabric, node, m)
     for sess in node.bgp.values():
         path = (_e("network-instances"), _e("network-instance", name="default"), _e("protocols"),
                 _e("protocol", identifier="BGP", name="BGP"), _e("bgp"), _e("neighbors"),

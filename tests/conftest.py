@@ -60,6 +60,17 @@ def config(stack):
     return cfg
 
 
+def wait_until(predicate, timeout: float = 30) -> bool:
+    """Poll `predicate` every 0.1 s until it holds or `timeout` passes."""
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def free_port() -> int:
     import socket
     with socket.socket() as s:

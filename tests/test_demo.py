@@ -41,3 +41,19 @@ def test_every_scenario_behaves_as_stated(demo_config, tmp_path, scenario):
                  "--report", str(report), timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr[-3000:]
     assert json.loads(report.read_text())["expectations_met"] is True
+
+
+def test_failed_expectations_are_named():
+    from fabtel.demo import check_expectations
+    from lab.scenario import Expect, Scenario
+    scenario = Scenario("x", 40, (), expect=Expect(disabled=("leaf1:ethernet-1/1",), suppressed=("leaf2",), recovered=True))
+    report = {"decisions": [{"device": "leaf2", "action": "disable", "suppressed": False}],
+              "admin_changes_over_gnmi": [{"device": "leaf2", "interface": "ethernet-1/1", "admin_state": "disable"}],
+              "recovered": False, "blackholed_bytes": 400_000, "baseline_blackholed_bytes": 500_000}
+    problems = check_expectations(scenario, report)
+    assert problems == [
+        "expected leaf1:ethernet-1/1 to be disabled by the remediation",
+        "expected leaf2's disable to be suppressed",
+        "leaf2's access link was disabled although it must be suppressed",
+        "delivered traffic did not return to the offered rate",
+        "blackholed 400000 B, not far below the baseline 500000 B"]

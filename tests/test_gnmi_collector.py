@@ -9,7 +9,7 @@ import time
 import pytest
 from pygnmi.spec.v080 import gnmi_pb2
 
-from conftest import with_free_gnmi_ports
+from conftest import wait_until, with_free_gnmi_ports
 from connectors.gnmi.collector import GnmiCollector, shard
 from connectors.gnmi.normalize import DeviceNormalizer
 from fabtel import gnmi_paths as gp
@@ -104,13 +104,9 @@ def lab_and_collector(config):
         runner.stop()
 
 
+
 def _wait(predicate, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
+    return wait_until(predicate, timeout)
 
 
 def test_state_change_in_a_scenario_arrives_on_the_state_topic(lab_and_collector):

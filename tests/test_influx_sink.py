@@ -11,7 +11,8 @@ import time
 import urllib.parse
 import urllib.request
 
-import pytest
+
+from conftest import wait_until as wait
 
 from connectors.influx.lineproto import to_lines
 from connectors.influx.sink import InfluxSink
@@ -39,13 +40,6 @@ def run_sink(cfg):
     return sink, stop, t
 
 
-def wait(predicate, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_every_record_type_becomes_valid_line_protocol():

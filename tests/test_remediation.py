@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import with_free_gnmi_ports
+from conftest import wait_until as wait, with_free_gnmi_ports
 from connectors.remediation.executor import Executor
 from fabtel import gnmi_paths as gp
 from fabtel.kafka import RecordProducer, tail
@@ -54,13 +54,6 @@ def results(cfg):
     return [r for r, _ in tail(cfg.kafka, cfg.kafka.topic("command_results"), None, 2, until_end=True)]
 
 
-def wait(predicate, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_enforce_applies_once_even_when_delivered_twice(setup):
@@ -88,7 +81,7 @@ def test_enforce_applies_once_even_when_delivered_twice(setup):
 
 def test_a_restarted_executor_does_not_apply_a_handled_command_again(setup):
     cfg, runner, start = setup
-    ex = start("enforce")
+    start("enforce")
     p = RecordProducer(cfg.kafka)
     p.send("commands", command("r1", "leaf2", "ethernet-1/1", "disable"))
     p.flush()

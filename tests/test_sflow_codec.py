@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from conftest import fabtel
 from connectors.common.pcap import write_udp_pcap
 from connectors.sflow.codec import SFlowDecodeError, decode_datagram, encode_datagram, lacp_bits
-from sflow_cases import HEALTHY, SYNC_ONLY, counters, every_case, flow
+from sflow_cases import HEALTHY, SYNC_ONLY, counters, every_case
 
 BAD_CASES = sorted((Path(__file__).parent / "cases" / "sflow_bad").glob("*.yaml"))
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import random
-import signal
 import ssl
 import threading
 import time
@@ -296,12 +295,10 @@ def shard(devices: list[Device], spec: str | None) -> list[Device]:
 
 
 def run_collector(cfg: Config, shard_spec: str | None, metrics_listen: str | None) -> int:
-    from fabtel.metrics import serve
+    from fabtel.metrics import serve, stop_on_signals
     devices = shard([d for d in cfg.fabric.devices if d.gnmi], shard_spec)
     collector = GnmiCollector(cfg, devices)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = stop_on_signals()
     serve(metrics_listen, [collector.metrics])
     collector.start(stop)
     collector.watch(stop)

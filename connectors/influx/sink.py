@@ -11,7 +11,6 @@ the server's message; the rest of the batch is written.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 
@@ -167,11 +166,9 @@ class InfluxSink:
 
 
 def run_sink(cfg: Config, metrics_listen: str | None) -> int:
-    from fabtel.metrics import serve
+    from fabtel.metrics import serve, stop_on_signals
     sink = InfluxSink(cfg)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = stop_on_signals()
     serve(metrics_listen, [sink.metrics])
     sink.run(stop)
     log.info("influx sink stopped: %d points written", sink.metrics.get("points_written_total"))

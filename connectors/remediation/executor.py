@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import signal
 import threading
 import time
 
@@ -277,11 +276,9 @@ class Executor:
 
 
 def run_executor(cfg: Config, mode: str | None, metrics_listen: str | None) -> int:
-    from fabtel.metrics import serve
+    from fabtel.metrics import serve, stop_on_signals
     executor = Executor(cfg, mode)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = stop_on_signals()
     serve(metrics_listen, [executor.metrics])
     executor.run(stop)
     return 0

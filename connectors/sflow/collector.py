@@ -11,7 +11,6 @@ queue drops the datagram and counts it, as the network would.
 from __future__ import annotations
 
 import logging
-import signal
 import socket
 import threading
 import time
@@ -128,11 +127,9 @@ class SflowCollector:
 
 
 def run_collector(cfg: Config, listen: str, metrics_listen: str | None) -> int:
-    from fabtel.metrics import serve
+    from fabtel.metrics import serve, stop_on_signals
     collector = SflowCollector(cfg)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = stop_on_signals()
     serve(metrics_listen, [collector.metrics])
     collector.run(listen, stop)
     return 0
