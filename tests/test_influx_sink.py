@@ -134,3 +134,11 @@ def test_a_rejected_point_goes_to_the_dead_letter_topic(config):
     letters = [r for r, _ in tail(config.kafka, config.kafka.topic("dead_letters"), None, 3, until_end=True)]
     [letter] = [d for d in letters if d.component == "influx-sink"]
     assert "field type conflict" in letter.reason and letter.payload.startswith(b"interface_state,")
+
+
+def test_fast_counters_line_equals_the_generic_one():
+    from connectors.influx.lineproto import _counters, counters_line, line
+    rec = InterfaceCounters("leaf 1", "ethernet-1/1", "gnmi", 5, 6, 1, 2**64 - 1, 3, None, 0, speed_bps=10**10)
+    [(m, tags, fields, ts)] = _counters(rec)
+    assert counters_line(rec) == line(m, tags, fields, ts)
+    assert "out_octets=-1i" in counters_line(rec) and "device=leaf\\ 1" in counters_line(rec)
