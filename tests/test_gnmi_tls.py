@@ -29,57 +29,53 @@ def _cert(subject: str, issuer_key, issuer_name, key, ca: bool, san_ip: str | No
     return b.sign(issuer_key, hashes.SHA256())
 
 
+def _serve_and_collect(config, tmp_path, server_cert, server_key, trusted_ca):
+    """A TLS lab target for leaf1 and a collector that trusts `trusted_ca`."""
+    pem = serialization.Encoding.PEM
+    (tmp_path / "ca.pem").write_bytes(trusted_ca.public_bytes(pem))
+    address = f"127.0.0.1:{free_port()}"
+    leaf1 = config.fabric.device("leaf1")
+    leaf1 = dataclasses.replace(leaf1, gnmi=dataclasses.replace(leaf1.gnmi, address=address, insecure=False,
+                                                                tls_ca=str(tmp_path / "ca.pem")))
+    fabric = Fabric(config)
+    target = DeviceTarget(fabric, fabric.nodes["leaf1"], address, tls=(
+        server_cert.public_bytes(pem),
+        server_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())))
+    target.start()
+    collector = GnmiCollector(config, [leaf1])
+    stop = threading.Event()
+    collector.start(stop)
+
+    def close():
+        stop.set()
+        collector.close()
+        target.stop()
+    return collector, close
+
+
 def test_collector_subscribes_over_tls(config, tmp_path):
     ca_key, srv_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fabtel test CA")])
     ca = _cert("fabtel test CA", ca_key, ca_name, ca_key, True)
     srv = _cert("leaf1", ca_key, ca_name, srv_key, False, "127.0.0.1")
-    pem = serialization.Encoding.PEM
-    (tmp_path / "ca.pem").write_bytes(ca.public_bytes(pem))
-    address = f"127.0.0.1:{free_port()}"
-    leaf1 = config.fabric.device("leaf1")
-    leaf1 = dataclasses.replace(leaf1, gnmi=dataclasses.replace(leaf1.gnmi, address=address, insecure=False,
-                                                                tls_ca=str(tmp_path / "ca.pem")))
-    fabric = Fabric(config)
-    target = DeviceTarget(fabric, fabric.nodes["leaf1"], address, tls=(
-        srv.public_bytes(pem), srv_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())))
-    target.start()
-    collector = GnmiCollector(config, [leaf1])
-    stop = threading.Event()
+    collector, close = _serve_and_collect(config, tmp_path, srv, srv_key, ca)
     try:
-        collector.start(stop)
         assert wait_until(lambda: collector.metrics.get("connected", "leaf1") == 1, 15)
         assert wait_until(lambda: collector.metrics.get("records_total", "leaf1") > 10, 10)
     finally:
-        stop.set()
-        collector.close()
-        target.stop()
+        close()
 
 
 def test_an_untrusted_certificate_is_refused(config, tmp_path):
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "self-signed")])
-    cert = _cert("self-signed", key, name, key, False, "127.0.0.1")
-    other_ca_key = ec.generate_private_key(ec.SECP256R1())
-    other_ca = _cert("other CA", other_ca_key, x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "other CA")]),
-                     other_ca_key, True)
-    pem = serialization.Encoding.PEM
-    (tmp_path / "ca.pem").write_bytes(other_ca.public_bytes(pem))
-    address = f"127.0.0.1:{free_port()}"
-    leaf1 = config.fabric.device("leaf1")
-    leaf1 = dataclasses.replace(leaf1, gnmi=dataclasses.replace(leaf1.gnmi, address=address, insecure=False,
-                                                                tls_ca=str(tmp_path / "ca.pem")))
-    fabric = Fabric(config)
-    target = DeviceTarget(fabric, fabric.nodes["leaf1"], address, tls=(
-        cert.public_bytes(pem), key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())))
-    target.start()
-    collector = GnmiCollector(config, [leaf1])
-    stop = threading.Event()
+    cert = _cert("self-signed", key, x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "self-signed")]), key, False,
+                 "127.0.0.1")
+    other_key = ec.generate_private_key(ec.SECP256R1())
+    other_ca = _cert("other CA", other_key, x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "other CA")]),
+                     other_key, True)
+    collector, close = _serve_and_collect(config, tmp_path, cert, key, other_ca)
     try:
-        collector.start(stop)
         assert not wait_until(lambda: collector.metrics.get("connected", "leaf1") == 1, 4)
         assert collector.metrics.get("records_total", "leaf1") == 0
     finally:
-        stop.set()
-        collector.close()
-        target.stop()
+        close()

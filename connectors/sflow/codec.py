@@ -141,35 +141,48 @@ def _decode_counter_sample(data: bytes, off: int, end: int, expanded: bool, dg: 
         seq, source, nrec = _CNT.unpack_from(data, off)
         src_type, src_index = source >> 24, source & 0xFFFFFF
         off += 12
-    _record_count(data, off, nrec, end, fmt_name)
     sample = SflowSample(dg.agent, None, dg.sub_agent_id, dg.sequence, dg.uptime_ms, "counters", seq, src_type, src_index)
+    _walk_records(data, off, end, nrec, fmt_name, "counters", dg, sample, _counter_record)
+    return sample
+
+
+def _counter_record(sample: SflowSample, data: bytes, rfmt: int, start: int, rlen: int, off: int) -> bool:
+    if rfmt == 1:
+        if rlen != 88:
+            raise SFlowDecodeError("record length disagrees with format", off, "counters 0:1", f"{rlen} bytes, expected 88")
+        sample.if_counters = SflowIfCounters(*_IF.unpack_from(data, start))
+    elif rfmt == 2:
+        if rlen != 52:
+            raise SFlowDecodeError("record length disagrees with format", off, "counters 0:2", f"{rlen} bytes, expected 52")
+        sample.ethernet_counters = SflowEthernetCounters(*_ETH.unpack_from(data, start))
+    elif rfmt == 7:
+        sample.lag_port_stats = _decode_lag(data, start, rlen, off)
+    elif rfmt == 1001:
+        if rlen != 28:
+            raise SFlowDecodeError("record length disagrees with format", off, "counters 0:1001", f"{rlen} bytes, expected 28")
+        sample.processor = SflowProcessor(*_PROC.unpack_from(data, start))
+    else:
+        return False
+    return True
+
+
+def _walk_records(data: bytes, off: int, end: int, nrec: int, fmt_name: str, kind: str, dg: Datagram,
+                  sample: SflowSample, decode_record) -> None:
+    """Each record of a sample: header checks, then `decode_record` (False:
+    an unknown format, skipped by its length and reported)."""
+    _record_count(data, off, nrec, end, fmt_name)
     for _ in range(nrec):
         if off + 8 > end:
             raise SFlowDecodeError("truncated record header", off, fmt_name)
         rfmt, rlen = _REC_HDR.unpack_from(data, off)
         start, rend = off + 8, off + 8 + rlen
         if rend > end:
-            raise SFlowDecodeError("record length past the sample", off, f"counters {_fmt(rfmt)}", f"{rlen} bytes declared")
-        if rfmt == 1:
-            if rlen != 88:
-                raise SFlowDecodeError("record length disagrees with format", off, "counters 0:1", f"{rlen} bytes, expected 88")
-            sample.if_counters = SflowIfCounters(*_IF.unpack_from(data, start))
-        elif rfmt == 2:
-            if rlen != 52:
-                raise SFlowDecodeError("record length disagrees with format", off, "counters 0:2", f"{rlen} bytes, expected 52")
-            sample.ethernet_counters = SflowEthernetCounters(*_ETH.unpack_from(data, start))
-        elif rfmt == 7:
-            sample.lag_port_stats = _decode_lag(data, start, rlen, off)
-        elif rfmt == 1001:
-            if rlen != 28:
-                raise SFlowDecodeError("record length disagrees with format", off, "counters 0:1001", f"{rlen} bytes, expected 28")
-            sample.processor = SflowProcessor(*_PROC.unpack_from(data, start))
-        else:
-            dg.skipped.append(f"counters {_fmt(rfmt)}")
+            raise SFlowDecodeError("record length past the sample", off, f"{kind} {_fmt(rfmt)}", f"{rlen} bytes declared")
+        if not decode_record(sample, data, rfmt, start, rlen, off):
+            dg.skipped.append(f"{kind} {_fmt(rfmt)}")
         off = rend
     if off != end:
         raise SFlowDecodeError("sample length disagrees with its records", off, fmt_name, f"{end - off} bytes left over")
-    return sample
 
 
 def _decode_lag(data: bytes, start: int, rlen: int, off: int) -> SflowLagPortStats:
@@ -199,24 +212,17 @@ def _decode_flow_sample(data: bytes, off: int, end: int, expanded: bool, dg: Dat
         src_type, src_index = source >> 24, source & 0xFFFFFF
         inp, outp = inp & 0x3FFFFFFF, outp & 0x3FFFFFFF
         off += 32
-    _record_count(data, off, nrec, end, fmt_name)
     sample = SflowSample(dg.agent, None, dg.sub_agent_id, dg.sequence, dg.uptime_ms, "flow", seq, src_type, src_index,
                          rate, pool, drops, inp, outp)
-    for _ in range(nrec):
-        if off + 8 > end:
-            raise SFlowDecodeError("truncated record header", off, fmt_name)
-        rfmt, rlen = _REC_HDR.unpack_from(data, off)
-        start, rend = off + 8, off + 8 + rlen
-        if rend > end:
-            raise SFlowDecodeError("record length past the sample", off, f"flow {_fmt(rfmt)}", f"{rlen} bytes declared")
-        if rfmt == 1:
-            sample.sampled_header = _decode_raw_header(data, start, rlen, off)
-        else:
-            dg.skipped.append(f"flow {_fmt(rfmt)}")
-        off = rend
-    if off != end:
-        raise SFlowDecodeError("sample length disagrees with its records", off, fmt_name, f"{end - off} bytes left over")
+    _walk_records(data, off, end, nrec, fmt_name, "flow", dg, sample, _flow_record)
     return sample
+
+
+def _flow_record(sample: SflowSample, data: bytes, rfmt: int, start: int, rlen: int, off: int) -> bool:
+    if rfmt != 1:
+        return False
+    sample.sampled_header = _decode_raw_header(data, start, rlen, off)
+    return True
 
 
 def _decode_raw_header(data: bytes, start: int, rlen: int, off: int) -> SflowSampledHeader:
