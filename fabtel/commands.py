@@ -68,22 +68,24 @@ def _sink_parsers(sub, with_config, with_stack):
     sk = sub.add_parser("sink", help="write records to a store").add_subparsers(dest="action", metavar="KIND")
     inf = with_config(sk.add_parser("influx", help="write telemetry and decisions to InfluxDB, losing nothing"))
     inf.add_argument("--metrics-listen", default=None, help="serve /metrics and /healthz on HOST:PORT (default off)")
+    inf.add_argument("--group", dest="consumer_group", default="fabtel-influx-sink", help="consumer group (default fabtel-influx-sink)")
     rem = with_config(sub.add_parser("remediate", help="apply remediation commands to the devices over gNMI"))
     rem.add_argument("--mode", choices=("propose", "enforce"), default=None,
                      help="propose: only record what would be done (default: remediation.mode of the config)")
     rem.add_argument("--metrics-listen", default=None, help="serve /metrics and /healthz on HOST:PORT (default off)")
+    rem.add_argument("--group", dest="consumer_group", default="fabtel-remediation", help="consumer group (default fabtel-remediation)")
 
 
 @command("sink influx")
 def sink_influx(args) -> int:
     from connectors.influx.sink import run_sink
-    return run_sink(_config(args), args.metrics_listen)
+    return run_sink(_config(args), args.metrics_listen, args.consumer_group)
 
 
 @command("remediate")
 def remediate(args) -> int:
     from connectors.remediation.executor import run_executor
-    return run_executor(_config(args), args.mode, args.metrics_listen)
+    return run_executor(_config(args), args.mode, args.metrics_listen, args.consumer_group)
 
 
 def _demo_parsers(sub, with_config, with_stack):

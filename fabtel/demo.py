@@ -125,9 +125,13 @@ def run_once(base: Config, config_path: Path, scenario, oper_group: bool, workdi
         say(f"{'with' if oper_group else 'without'} oper-group: starting the Faust worker, sink"
             + (", remediation executor" if oper_group else "") + " and collectors")
         comps.start(f"process-{tag}", "process", "--config", str(path), "--app-id", f"fabtel-demo-{tag}")
-        comps.start(f"sink-{tag}", "sink", "influx", "--config", str(path), "--metrics-listen", f"127.0.0.1:{sink_metrics}")
+        # Consumer groups of their own: a run never waits for the previous run's members to time out.
+        comps.start(f"sink-{tag}", "sink", "influx", "--config", str(path), "--metrics-listen", f"127.0.0.1:{sink_metrics}",
+                    "--group", f"fabtel-demo-{tag}-sink")
         if oper_group:
-            comps.start(f"remediate-{tag}", "remediate", "--config", str(path), "--mode", "enforce")
+            comps.start(f"remediate-{tag}", "remediate", "--config", str(path), "--mode", "enforce",
+                        "--group", f"fabtel-demo-{tag}-remediation")
+            comps.wait_for_log(f"remediate-{tag}", "remediation: assigned")
         comps.wait_for_log(f"process-{tag}", "Worker]: Ready")
         runner = LabRunner(cfg, scenario, f"127.0.0.1:{sflow_port}")
         runner.start()

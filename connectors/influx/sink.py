@@ -165,9 +165,9 @@ class InfluxSink:
         self.lines, self.offsets = [], {}
 
 
-def run_sink(cfg: Config, metrics_listen: str | None) -> int:
+def run_sink(cfg: Config, metrics_listen: str | None, group: str = "fabtel-influx-sink") -> int:
     from fabtel.metrics import serve, stop_on_signals
-    sink = InfluxSink(cfg)
+    sink = InfluxSink(cfg, group)
     stop = stop_on_signals()
     serve(metrics_listen, [sink.metrics])
     sink.run(stop)

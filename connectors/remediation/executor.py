@@ -249,7 +249,8 @@ class Executor:
             for dev in self.cfg.fabric.devices:
                 if dev.gnmi is not None:
                     self._worker(dev.name)
-        self.consumer.subscribe([self.cfg.kafka.topic("commands")])
+        self.consumer.subscribe([self.cfg.kafka.topic("commands")],
+                                on_assign=lambda c, parts: log.info("remediation: assigned %d partitions", len(parts)))
         log.info("remediation: %s mode, consuming %s", self.mode, self.cfg.kafka.topic("commands"))
         last_commit = time.monotonic()
         try:
@@ -268,16 +269,17 @@ class Executor:
         finally:
             for w in self.workers.values():
                 w.jobs.put(None)
+            deadline = time.monotonic() + 10          # a worker stuck on an unreachable device is a daemon
             for w in self.workers.values():
-                w.join(10)
+                w.join(max(0.0, deadline - time.monotonic()))
             self.commit_ready()
             self.consumer.close()
             self.producer.flush(10)
 
 
-def run_executor(cfg: Config, mode: str | None, metrics_listen: str | None) -> int:
+def run_executor(cfg: Config, mode: str | None, metrics_listen: str | None, group: str = "fabtel-remediation") -> int:
     from fabtel.metrics import serve, stop_on_signals
-    executor = Executor(cfg, mode)
+    executor = Executor(cfg, mode, group)
     stop = stop_on_signals()
     serve(metrics_listen, [executor.metrics])
     executor.run(stop)
