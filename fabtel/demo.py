@@ -163,9 +163,8 @@ def run_once(base: Config, config_path: Path, scenario, oper_group: bool, workdi
 
 def _run_config(base: Config, scenario, oper_group: bool, tag: str) -> Config:
     kafka = dataclasses.replace(base.kafka, topics={k: f"demo-{tag}.{v}" for k, v in base.kafka.topics.items()})
-    influx = dataclasses.replace(base.influxdb, database=f"{base.influxdb.database}")
     groups = tuple(dataclasses.replace(g, **scenario.oper_group_overrides) for g in base.oper_groups) if oper_group else ()
-    return dataclasses.replace(base, kafka=kafka, influxdb=influx, oper_groups=groups,
+    return dataclasses.replace(base, kafka=kafka, oper_groups=groups,
                                remediation=dataclasses.replace(base.remediation, mode="enforce"))
 
 

@@ -61,6 +61,19 @@ def _lacp_leaves(out: dict, base: gp.PathT, fabric: Fabric, node: Node, member: 
     out[base + (_e("partner-id"),)] = (peer_sys, STATE)
 
 
+def _interfaces(fabric: Fabric, node: Node, interface) -> list[tuple[str, list[str], list[str]]]:
+    """Call `interface(name, admin, oper, counters, speed)` for every port and
+    LAG (a LAG's counters are its members' sums); return (lag, members, in bundle)."""
+    for name, port in node.ports.items():
+        interface(name, port.admin_up, port.oper_up, port.counters, port.speed_bps)
+    lags = []
+    for lag, members in node.lags.items():
+        in_bundle = [m for m in members if fabric.member_in_bundle(node.ports[m])]
+        interface(lag, True, bool(in_bundle), _lag_counters(node, members), None)
+        lags.append((lag, members, in_bundle))
+    return lags
+
+
 def _snapshot_srl(fabric: Fabric, node: Node) -> dict:
     out: dict = {}
 
@@ -73,11 +86,7 @@ def _snapshot_srl(fabric: Fabric, node: Node) -> dict:
         if speed:
             out[base + (_e("ethernet"), _e("port-speed"))] = (gp.speed_text(speed, "srlinux"), COUNTER)
 
-    for name, port in node.ports.items():
-        interface(name, port.admin_up, port.oper_up, port.counters, port.speed_bps)
-    for lag, members in node.lags.items():
-        in_bundle = [m for m in members if fabric.member_in_bundle(node.ports[m])]
-        interface(lag, True, bool(in_bundle), _lag_counters(node, members), None)
+    for lag, members, in_bundle in _interfaces(fabric, node, interface):
         for m in members:
             base = (_e("interface", name=lag), _e("lag"), _e("member", name=m))
             out[base + (_e("oper-state"),)] = ("up" if m in in_bundle else "down", STATE)
@@ -102,11 +111,7 @@ def _snapshot_oc(fabric: Fabric, node: Node) -> dict:
         if speed:
             out[base + (_e("ethernet"), _e("state"), _e("port-speed"))] = (gp.speed_text(speed, "openconfig"), COUNTER)
 
-    for name, port in node.ports.items():
-        interface(name, port.admin_up, port.oper_up, port.counters, port.speed_bps)
-    for lag, members in node.lags.items():
-        in_bundle = [m for m in members if fabric.member_in_bundle(node.ports[m])]
-        interface(lag, True, bool(in_bundle), _lag_counters(node, members), None)
+    for lag, members, _ in _interfaces(fabric, node, interface):
         for m in members:
             _lacp_leaves(out, (_e("lacp"), _e("interfaces"), _e("interface", name=lag), _e("members"),
                                _e("member", interface=m), _e("state")), fabric, node, m)
