@@ -58,10 +58,10 @@ def run(config_path: str, seconds: float, toggles: int = 300) -> dict:
     from fabtel.config import parse_config
     from lab.generate import generate
     base = bench_config(config_path, "gnmi")
-    cfg = dataclasses.replace(parse_config(generate(SPEC, base_port=59000)), kafka=base.kafka)
+    cfg = dataclasses.replace(parse_config(generate(SPEC, base_port=24000)), kafka=base.kafka)
     progress(f"starting the lab ({SPEC}) in its own process")
     lab = subprocess.Popen([sys.executable, "-m", "fabtel", "lab", "run", "--generate", SPEC,
-                            "--gnmi-base-port", "59000", "--duration", str(seconds + 120)],
+                            "--gnmi-base-port", "24000", "--duration", str(seconds + 120)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(3)

@@ -176,7 +176,7 @@ def _lab_parsers(sub, with_config, with_stack):
     run.add_argument("--ground-truth", default=None, help="write offered/delivered/blackholed bytes per second to FILE.jsonl")
     run.add_argument("--generate", default=None, metavar="leaf-spine:spines=S,leaves=L,ports=P",
                      help="serve a generated fabric instead of --config")
-    run.add_argument("--gnmi-base-port", type=int, default=58000, help="first gNMI port of a generated fabric (default 58000)")
+    run.add_argument("--gnmi-base-port", type=int, default=28000, help="first gNMI port of a generated fabric (default 28000)")
     run.add_argument("--duration", type=float, default=None, help="stop after S seconds (default: the scenario's)")
     run.add_argument("--counter-interval", type=float, default=1.0, help="sFlow counter interval in seconds (default 1)")
     run.add_argument("--sampling-rate", type=int, default=256, help="sFlow 1-in-N packet sampling (default 256)")

@@ -15,7 +15,6 @@ import dataclasses
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from pathlib import Path
 import yaml
 
 from fabtel.config import Config, load_config
+from fabtel.ports import free_port
 
 LINKS = ("client1:eth1", "client1:eth2", "leaf1:ethernet-1/49", "leaf1:ethernet-1/50",
          "leaf2:ethernet-1/49", "leaf2:ethernet-1/50")
@@ -36,12 +36,6 @@ LINKS = ("client1:eth1", "client1:eth2", "leaf1:ethernet-1/49", "leaf1:ethernet-
 
 def say(msg: str) -> None:
     print(f"[demo {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

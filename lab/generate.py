@@ -3,7 +3,7 @@
 Every leaf has one uplink per spine (ethernet-1/49...), P access ports, and
 leaves are paired (1-2, 3-4, ...) into ESI-LAGs towards P dual-homed clients
 per pair; each leaf gets an oper-group. gNMI targets listen on 127.0.0.1 from
-port 58000, sFlow agent addresses come from 198.18.0.0/15."""
+port 28000, sFlow agent addresses come from 198.18.0.0/15."""
 from __future__ import annotations
 
 import re
@@ -17,7 +17,7 @@ class GenerateError(ValueError):
     pass
 
 
-def generate(spec: str, base_port: int = 58000) -> str:
+def generate(spec: str, base_port: int = 28000) -> str:
     """YAML text of a generated fabric configuration."""
     m = SPEC.fullmatch(spec.strip())
     if not m:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from fabtel.ports import free_port  # re-exported for the tests
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "fabric.yaml"
 TEST_KAFKA_PORT = int(os.environ.get("FABTEL_TEST_KAFKA_PORT", "19092"))
@@ -71,11 +73,6 @@ def wait_until(predicate, timeout: float = 30) -> bool:
     return False
 
 
-def free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def with_free_gnmi_ports(cfg):
