@@ -19,7 +19,7 @@ import yaml
 TOPIC_KEYS = (
     "interface_state", "interface_counters", "lag_member", "bgp_session",
     "sflow_samples", "lag_balance", "uplink_health", "decisions", "commands",
-    "command_results", "dead_letters", "bmp_messages", "convergence",
+    "command_results", "dead_letters", "pipeline_stats", "bmp_messages", "convergence",
 )
 ROLES = ("leaf", "spine", "border")
 PLATFORMS = ("srlinux", "openconfig")

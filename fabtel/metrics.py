@@ -44,6 +44,12 @@ class Metrics:
         with self._lock:
             return dict(self._values.get(name, {}))
 
+    def samples(self) -> list[tuple[str, dict[str, str], float]]:
+        """Every series as (name, labels, value): what a stats snapshot carries."""
+        with self._lock:
+            return [(name, dict(zip(labels, values)), v) for name, (_, _, labels) in self._meta.items()
+                    for values, v in sorted(self._values[name].items())]
+
     def render(self) -> str:
         out = []
         with self._lock:

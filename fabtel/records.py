@@ -316,9 +316,30 @@ class DeadLetter:
     ts_ns: int
 
 
+@dataclass
+class MetricLabel:
+    name: str
+    value: str
+
+
+@dataclass
+class MetricSample:
+    name: str
+    labels: list[MetricLabel]
+    value: float
+
+
+@dataclass
+class ComponentStats:
+    component: str
+    instance: str
+    samples: list[MetricSample]
+    ts_ns: int
+
+
 TOP_LEVEL: tuple[type, ...] = (
     InterfaceCounters, InterfaceState, LagMemberState, BgpSession, SflowSample, LagBalance,
-    UplinkHealth, OperGroupDecision, RemediationCommand, RemediationResult, DeadLetter)
+    UplinkHealth, OperGroupDecision, RemediationCommand, RemediationResult, DeadLetter, ComponentStats)
 BY_NAME: dict[str, type] = {cls.__name__: cls for cls in TOP_LEVEL}
 
 

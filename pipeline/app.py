@@ -193,10 +193,12 @@ def create_ticks_topic(cfg: Config, app_id: str) -> None:
 
 
 def run_worker(cfg: Config, metrics_listen: str | None, loglevel: str = "info", app_id: str = APP_ID) -> int:
-    from fabtel.metrics import serve
+    import threading
+
+    from fabtel.stats import observe
     create_ticks_topic(cfg, app_id)
     app = build_app(cfg, app_id)
-    serve(metrics_listen, [app.metrics_])
+    observe(cfg, metrics_listen, [app.metrics_], threading.Event())   # the process's exit ends it
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()
     return 0

@@ -35,4 +35,6 @@ def every_record() -> list:
                              "/interface[name=ethernet-1/1]/admin-state", '"disable"', NS, NS + 20),
         r.RemediationResult("c-1", "d-1", "leaf1", "ethernet-1/1", "disable", "applied", "", 1, NS, NS + 30),
         r.DeadLetter("test", "fabtel.x", 1, 17, b"leaf1", "bad", b"\x00\x01", NS),
+        r.ComponentStats("gnmi", "pod-0/7", [r.MetricSample("updates_total", [r.MetricLabel("device", "leaf1")], 12.0),
+                                             r.MetricSample("devices", [], 3.0)], NS),
     ]

@@ -142,3 +142,17 @@ def test_fast_counters_line_equals_the_generic_one():
     [(m, tags, fields, ts)] = _counters(rec)
     assert counters_line(rec) == line(m, tags, fields, ts)
     assert "out_octets=-1i" in counters_line(rec) and "device=leaf\\ 1" in counters_line(rec)
+
+
+def test_component_stats_become_one_point_per_series():
+    from fabtel.metrics import Metrics
+    from fabtel.stats import snapshot
+    m = Metrics("gnmi")
+    m.declare("updates_total", "u", ("device",), zero_for=[("leaf1",)])
+    m.declare("devices", "d", kind="gauge")
+    m.inc("updates_total", "leaf1", by=5)
+    m.set("devices", value=3)
+    lines = to_lines(snapshot(m, "pod-0/9"))
+    stamp = lines[0].rsplit(" ", 1)[1]
+    assert lines == [f"pipeline_stats,component=gnmi,device=leaf1,instance=pod-0/9,metric=updates_total value=5.0 {stamp}",
+                     f"pipeline_stats,component=gnmi,instance=pod-0/9,metric=devices value=3.0 {stamp}"]

@@ -295,11 +295,12 @@ def shard(devices: list[Device], spec: str | None) -> list[Device]:
 
 
 def run_collector(cfg: Config, shard_spec: str | None, metrics_listen: str | None) -> int:
-    from fabtel.metrics import serve, stop_on_signals
+    from fabtel.metrics import stop_on_signals
+    from fabtel.stats import observe
     devices = shard([d for d in cfg.fabric.devices if d.gnmi], shard_spec)
     collector = GnmiCollector(cfg, devices)
     stop = stop_on_signals()
-    serve(metrics_listen, [collector.metrics])
+    observe(cfg, metrics_listen, [collector.metrics], stop)
     collector.start(stop)
     collector.watch(stop)
     pending = collector.close()

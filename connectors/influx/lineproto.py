@@ -121,10 +121,18 @@ def _dead_letter(x: r.DeadLetter) -> list:
              {"reason": x.reason, "bytes": len(x.payload), "partition": x.partition, "offset": x.offset}, x.ts_ns)]
 
 
+def _stats(x: r.ComponentStats) -> list:
+    """One point per metric series: pipeline_stats,component=..,instance=..,metric=..,<labels> value=."""
+    return [("pipeline_stats", {**{lb.name: lb.value for lb in s.labels}, "component": x.component,
+                                "instance": x.instance, "metric": s.name}, {"value": s.value}, x.ts_ns)
+            for s in x.samples]
+
+
 CONVERTERS: dict[type, Callable[[Any], list]] = {
     r.InterfaceCounters: _counters, r.InterfaceState: _state, r.LagMemberState: _lag_member, r.BgpSession: _bgp,
     r.LagBalance: _lag_balance, r.UplinkHealth: _uplinks, r.OperGroupDecision: _decision,
     r.RemediationCommand: _command, r.RemediationResult: _result, r.DeadLetter: _dead_letter,
+    r.ComponentStats: _stats,
 }
 
 

@@ -26,7 +26,7 @@ from fabtel.serde import CorruptMessage
 log = logging.getLogger("fabtel.influx")
 
 TOPIC_KEYS = ("interface_state", "interface_counters", "lag_member", "bgp_session", "lag_balance", "uplink_health",
-              "decisions", "commands", "command_results", "dead_letters")
+              "decisions", "commands", "command_results", "dead_letters", "pipeline_stats")
 
 
 def sink_metrics() -> Metrics:
@@ -38,6 +38,7 @@ def sink_metrics() -> Metrics:
     m.declare("corrupt_messages_total", "Messages that did not decode (sent to the dead-letter topic).")
     m.declare("outages_total", "Times InfluxDB became unavailable.")
     m.declare("paused", "1 while consumption is paused for an InfluxDB outage.", kind="gauge")
+    m.declare("consumer_lag", "Records behind the partitions' ends at the last commit, per topic.", ("topic",), "gauge")
     return m
 
 
@@ -148,8 +149,19 @@ class InfluxSink:
         if self.offsets:
             self.consumer.commit(offsets=[TopicPartition(t, p, o + 1) for (t, p), o in self.offsets.items()],
                                  asynchronous=False)
+            self._note_lag()
         self.lines, self.offsets = [], {}
         return True
+
+    def _note_lag(self) -> None:
+        # High watermarks as the last fetch responses reported them (no broker round trip).
+        lag: dict[str, int] = {}
+        for (t, p), o in self.offsets.items():
+            high = self.consumer.get_watermark_offsets(TopicPartition(t, p), cached=True)[1]
+            if high is not None and high >= 0:
+                lag[t] = lag.get(t, 0) + max(0, high - o - 1)
+        for t, n in lag.items():
+            self.metrics.set("consumer_lag", t, value=n)
 
     def _on_revoke(self, consumer, partitions) -> None:
         # Write what we hold before the partitions move; if InfluxDB is down
@@ -166,10 +178,11 @@ class InfluxSink:
 
 
 def run_sink(cfg: Config, metrics_listen: str | None, group: str = "fabtel-influx-sink") -> int:
-    from fabtel.metrics import serve, stop_on_signals
+    from fabtel.metrics import stop_on_signals
+    from fabtel.stats import observe
     sink = InfluxSink(cfg, group)
     stop = stop_on_signals()
-    serve(metrics_listen, [sink.metrics])
+    observe(cfg, metrics_listen, [sink.metrics], stop)
     sink.run(stop)
     log.info("influx sink stopped: %d points written", sink.metrics.get("points_written_total"))
     return 0

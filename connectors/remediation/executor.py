@@ -278,9 +278,10 @@ class Executor:
 
 
 def run_executor(cfg: Config, mode: str | None, metrics_listen: str | None, group: str = "fabtel-remediation") -> int:
-    from fabtel.metrics import serve, stop_on_signals
+    from fabtel.metrics import stop_on_signals
+    from fabtel.stats import observe
     executor = Executor(cfg, mode, group)
     stop = stop_on_signals()
-    serve(metrics_listen, [executor.metrics])
+    observe(cfg, metrics_listen, [executor.metrics], stop)
     executor.run(stop)
     return 0

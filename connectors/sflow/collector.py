@@ -127,9 +127,10 @@ class SflowCollector:
 
 
 def run_collector(cfg: Config, listen: str, metrics_listen: str | None) -> int:
-    from fabtel.metrics import serve, stop_on_signals
+    from fabtel.metrics import stop_on_signals
+    from fabtel.stats import observe
     collector = SflowCollector(cfg)
     stop = stop_on_signals()
-    serve(metrics_listen, [collector.metrics])
+    observe(cfg, metrics_listen, [collector.metrics], stop)
     collector.run(listen, stop)
     return 0

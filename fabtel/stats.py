@@ -1,0 +1,74 @@
+"""Pipeline health into Kafka: every running component publishes a snapshot of
+its metrics (the values `/metrics` serves) to the `pipeline_stats` topic, and
+the InfluxDB sink writes them beside the telemetry, so Grafana's pipeline
+health dashboard needs no Prometheus. Telegraf's `inputs.internal` does the
+same for Telegraf itself.
+
+May import: fabtel.config, fabtel.kafka, fabtel.metrics, fabtel.records.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Callable
+
+from fabtel.config import Config
+from fabtel.kafka import RecordProducer
+from fabtel.metrics import Metrics, serve
+from fabtel.records import ComponentStats, MetricLabel, MetricSample
+
+log = logging.getLogger("fabtel.stats")
+
+PUBLISH_INTERVAL_S = float(os.environ.get("FABTEL_STATS_INTERVAL_S", "10"))
+
+
+def instance_name() -> str:
+    """The replica: the host name (a pod's name on Kubernetes) and the process id."""
+    return f"{socket.gethostname()}/{os.getpid()}"
+
+
+def snapshot(metrics: Metrics, instance: str) -> ComponentStats:
+    samples = [MetricSample(name, [MetricLabel(k, str(v)) for k, v in labels.items()], float(value))
+               for name, labels, value in metrics.samples()]
+    return ComponentStats(metrics.subsystem, instance, samples, time.time_ns())
+
+
+class StatsPublisher:
+    """Sends one ComponentStats per Metrics every `interval_s`, and a last one
+    when `stop` is set. Failures to deliver are counted by the producer and
+    never stop the component."""
+
+    def __init__(self, cfg: Config, metrics: list[Metrics], interval_s: float = PUBLISH_INTERVAL_S):
+        self.metrics = metrics
+        self.interval_s = interval_s
+        self.instance = instance_name()
+        self.producer = RecordProducer(cfg.kafka)
+
+    def publish(self) -> None:
+        for m in self.metrics:
+            self.producer.send("pipeline_stats", snapshot(m, self.instance))
+        self.producer.poll(0)
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.wait(self.interval_s):
+            self.publish()
+        self.publish()
+        self.producer.flush(5)
+
+    def start(self, stop: threading.Event) -> threading.Thread:
+        thread = threading.Thread(target=self.run, args=(stop,), name="stats-publisher", daemon=True)
+        thread.start()
+        return thread
+
+
+def observe(cfg: Config, listen: str | None, metrics: list[Metrics], stop: threading.Event,
+            healthy: Callable[[], bool] = lambda: True) -> StatsPublisher:
+    """What every long-running component does beside its work: serve /metrics
+    and /healthz (when `listen` is set) and publish its stats to Kafka."""
+    serve(listen, metrics, healthy)
+    publisher = StatsPublisher(cfg, metrics)
+    publisher.start(stop)
+    return publisher
