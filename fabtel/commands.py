@@ -236,3 +236,47 @@ def lab_run(args) -> int:
 
 
 EXTRA_PARSERS.append(_lab_parsers)
+
+
+def _deploy_parsers(sub, with_config, with_stack):
+    dp = sub.add_parser("deploy", help="generate Kubernetes resources from the configuration").add_subparsers(
+        dest="action", metavar="WHAT")
+    with_config(dp.add_parser("kafka-topics", help="print a Strimzi KafkaTopic for every topic of the configuration"))
+    db = sub.add_parser("dashboards", help="check the Grafana dashboards").add_subparsers(dest="action", metavar="ACTION")
+    chk = with_config(db.add_parser(
+        "check", help="run every dashboard query against InfluxDB; exit 1 if one errors or returns no series"))
+    chk.add_argument("--since", type=float, default=60, metavar="MINUTES",
+                     help="the dashboards' time range: the last MINUTES minutes (default 60)")
+    chk.add_argument("--dir", default=None, help="dashboard directory (default deploy/k8s/base/dashboards)")
+
+
+@command("deploy kafka-topics")
+def deploy_kafka_topics(args) -> int:
+    from fabtel.deploy import kafka_topics_yaml
+    print(kafka_topics_yaml(_config(args), args.config), end="")
+    return 0
+
+
+@command("dashboards check")
+def dashboards_check(args) -> int:
+    import time
+    from pathlib import Path
+
+    from connectors.influx.writer import InfluxUnavailable
+    from fabtel import dashboards
+    from fabtel.cli import UsageError
+    directory = Path(args.dir) if args.dir else dashboards.DASHBOARD_DIR
+    if not directory.is_dir():
+        raise UsageError(f"no dashboard directory at {directory}")
+    end = int(time.time() * 1000)
+    try:
+        ran, problems = dashboards.check(_config(args).influxdb, end - int(args.since * 60_000), end, directory)
+    except InfluxUnavailable as exc:
+        raise UsageError(f"InfluxDB not available: {exc}") from None
+    for p in problems:
+        print(f"  - {p}")
+    print(f"{ran} dashboard queries run, {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+EXTRA_PARSERS.append(_deploy_parsers)

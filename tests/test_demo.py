@@ -3,6 +3,7 @@ InfluxDB, the pipeline's components as processes."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -32,6 +33,10 @@ def test_main_scenario_with_baseline_report_and_plot(demo_config, tmp_path):
     assert r["influx_points_written"] > 500 and r["versions"]["influxdb"].startswith("1.6")
     assert png.stat().st_size > 20_000 and png.read_bytes()[:4] == b"\x89PNG"
     assert "expectations               met" in out.stdout
+    # Every Grafana dashboard query works on the demo's data (errors or no series fail).
+    check = fabtel("dashboards", "check", "--config", str(demo_config), "--since", "20", timeout=120)
+    ran = re.search(r"(\d+) dashboard queries run, 0 problem\(s\)", check.stdout)
+    assert check.returncode == 0 and ran and int(ran.group(1)) >= 30, check.stdout + check.stderr[-2000:]
 
 
 @pytest.mark.parametrize("scenario", OTHER, ids=lambda p: p.stem)

