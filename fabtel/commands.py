@@ -280,3 +280,38 @@ def dashboards_check(args) -> int:
 
 
 EXTRA_PARSERS.append(_deploy_parsers)
+
+
+def _convergence_parsers(sub, with_config, with_stack):
+    cv = sub.add_parser("convergence", help="Sibyl's convergence metrics of routing-protocol events").add_subparsers(
+        dest="action", metavar="ACTION")
+    an = cv.add_parser("analyze", help="the metrics of one event from a JSON-lines log of routing messages")
+    an.add_argument("--topology", required=True, help="JSON/YAML file with the links ([[A, B], ...])")
+    an.add_argument("--events", required=True, metavar="FILE.jsonl",
+                    help="routing messages, one JSON object per line: t (ms), from, to, kind, bytes")
+    an.add_argument("--event", required=True, metavar="NODE|A--B", help="the failed (or recovered) node or link")
+    an.add_argument("--json", action="store_true", help="print the metrics as JSON")
+
+
+@command("convergence analyze")
+def convergence_analyze(args) -> int:
+    import dataclasses
+    import json
+
+    from fabtel.cli import UsageError
+    from pipeline.convergence import TopologyError, load_messages, load_topology, measure, parse_element
+    try:
+        topology = load_topology(args.topology)
+        metrics = measure(topology, parse_element(args.event, topology), load_messages(args.events))
+    except (OSError, TopologyError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print(json.dumps(dataclasses.asdict(metrics)))
+    else:
+        print(f"event {metrics.event}: {metrics.messages} messages, {metrics.bytes} B, locality {metrics.locality}, "
+              f"blast radius {metrics.blast_radius}, {metrics.state_rounds} state rounds, "
+              f"{metrics.state_changes} states (detected by {', '.join(metrics.detectors)})")
+    return 0
+
+
+EXTRA_PARSERS.append(_convergence_parsers)
