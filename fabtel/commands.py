@@ -27,6 +27,16 @@ def _collect_parsers(sub, with_config, with_stack):
     gn.add_argument("--shard", default=None, metavar="I/N",
                     help="collect only devices I, I+N, I+2N, ... of the inventory (one replica of N)")
     gn.add_argument("--metrics-listen", default=None, help="serve /metrics and /healthz on HOST:PORT (default off)")
+    bm = with_config(col.add_parser("bmp", help="accept BMP sessions from routers (FRR bgpd -M bmp)"))
+    bm.add_argument("--listen", default=None, help="HOST:PORT to accept on (default: bmp.listen of the config)")
+    bm.add_argument("--metrics-listen", default=None, help="serve /metrics and /healthz on HOST:PORT (default off)")
+
+
+@command("collect bmp")
+def collect_bmp(args) -> int:
+    from connectors.bmp.collector import run_collector
+    cfg = _config(args)
+    return run_collector(cfg, args.listen or cfg.bmp.listen, args.metrics_listen)
 
 
 @command("collect sflow")

@@ -19,7 +19,7 @@ import yaml
 TOPIC_KEYS = (
     "interface_state", "interface_counters", "lag_member", "bgp_session",
     "sflow_samples", "lag_balance", "uplink_health", "decisions", "commands",
-    "command_results", "dead_letters", "pipeline_stats", "bmp_messages", "convergence",
+    "command_results", "dead_letters", "pipeline_stats", "bmp_messages", "convergence", "routing_events",
 )
 ROLES = ("leaf", "spine", "border")
 PLATFORMS = ("srlinux", "openconfig")
@@ -219,6 +219,19 @@ class SflowCollector:
 
 
 @dataclass(frozen=True)
+class BmpCollector:
+    listen: str = "127.0.0.1:11019"
+    max_message_bytes: int = 1 << 20
+
+
+@dataclass(frozen=True)
+class Convergence:
+    quiet_ms: int = 3000           # an event ends when no routing message came for this long
+    max_event_ms: int = 120000     # ... or after this long in any case
+    topology: str | None = None    # links file for the metrics (default: fabric.links)
+
+
+@dataclass(frozen=True)
 class Remediation:
     mode: str = "propose"
     max_command_age_ms: int = 30000
@@ -236,6 +249,8 @@ class Config:
     gnmi: GnmiCollector = GnmiCollector()
     sflow: SflowCollector = SflowCollector()
     remediation: Remediation = Remediation()
+    bmp: BmpCollector = BmpCollector()
+    convergence: Convergence = Convergence()
     path: str | None = None
 
 
@@ -623,7 +638,7 @@ def parse_config(text: str, source: str = "configuration") -> Config:
     try:
         r = YamlReader(loader)
         top = r.mapping(root, "", {"kafka", "influxdb", "fabric", "oper_groups", "thresholds", "safety",
-                                   "gnmi", "sflow", "remediation"}, {"fabric"})
+                                   "gnmi", "sflow", "remediation", "bmp", "convergence"}, {"fabric"})
         if top is None:
             raise ConfigError(r.problems, source)
         kafka = _read_kafka(r, top.get("kafka"))
@@ -644,10 +659,14 @@ def parse_config(text: str, source: str = "configuration") -> Config:
         remediation = r.section(top.get("remediation"), "remediation", Remediation, {
             "mode": lambda n, p: r.choice(n, p, REMEDIATION_MODES),
             "max_command_age_ms": r.integer, "retries": r.integer})
+        bmp = r.section(top.get("bmp"), "bmp", BmpCollector, {"listen": r.string, "max_message_bytes": r.integer})
+        convergence = r.section(top.get("convergence"), "convergence", Convergence, {
+            "quiet_ms": r.integer, "max_event_ms": r.integer, "topology": r.string})
         _check_devices(r, fabric)
         if r.problems:
             raise ConfigError(r.problems, source)
-        return Config(kafka, influx, fabric, groups, thresholds, safety, gnmi, sflow, remediation, path=source)
+        return Config(kafka, influx, fabric, groups, thresholds, safety, gnmi, sflow, remediation, bmp, convergence,
+                      path=source)
     finally:
         loader.dispose()
 

@@ -14,23 +14,25 @@ PROCESSOR_APP_ID = "fabtel-processor"
 PROCESSOR_TABLES = ("domain-state",)
 
 
-def internal_topics(app_id: str = PROCESSOR_APP_ID) -> dict[str, dict]:
-    """The Faust worker's own topics: the ticks topic (co-partitioned with the
-    inputs) and each table's changelog (compacted: only the last state counts)."""
-    topics = {f"{app_id}-ticks": {}}
-    topics.update({f"{app_id}-{t}-changelog": {"cleanup.policy": "compact"} for t in PROCESSOR_TABLES})
+def internal_topics(app_id: str = PROCESSOR_APP_ID) -> dict[str, tuple[int | None, dict]]:
+    """The Faust worker's own topics, as name -> (partitions, None for the
+    configured count; topic config): the ticks topic (co-partitioned with the
+    inputs), the convergence topic (one partition: one tracker sees the whole
+    fabric) and each table's changelog (compacted: only the last state counts)."""
+    topics: dict[str, tuple[int | None, dict]] = {f"{app_id}-ticks": (None, {}), f"{app_id}-convergence": (1, {})}
+    topics.update({f"{app_id}-{t}-changelog": (None, {"cleanup.policy": "compact"}) for t in PROCESSOR_TABLES})
     return topics
 
 
 def kafka_topics(cfg: Config, cluster: str = KAFKA_CLUSTER) -> list[dict]:
     k = cfg.kafka
-    wanted = {name: {} for name in sorted(set(k.topics.values()))}
+    wanted: dict[str, tuple[int | None, dict]] = {name: (None, {}) for name in sorted(set(k.topics.values()))}
     wanted.update(internal_topics())
     return [{"apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaTopic",
              "metadata": {"name": name, "labels": {"strimzi.io/cluster": cluster, "app.kubernetes.io/part-of": "fabtel"}},
-             "spec": {"topicName": name, "partitions": k.partitions, "replicas": k.replication,
+             "spec": {"topicName": name, "partitions": partitions or k.partitions, "replicas": k.replication,
                       "config": {"retention.ms": k.retention_ms, **extra}}}
-            for name, extra in wanted.items()]
+            for name, (partitions, extra) in wanted.items()]
 
 
 def kafka_topics_yaml(cfg: Config, config_path: str) -> str:

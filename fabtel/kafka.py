@@ -26,7 +26,8 @@ TOPIC_RECORDS = {
     "lag_member": "LagMemberState", "bgp_session": "BgpSession", "sflow_samples": "SflowSample",
     "lag_balance": "LagBalance", "uplink_health": "UplinkHealth", "decisions": "OperGroupDecision",
     "commands": "RemediationCommand", "command_results": "RemediationResult", "dead_letters": "DeadLetter",
-    "pipeline_stats": "ComponentStats",
+    "pipeline_stats": "ComponentStats", "bmp_messages": "BmpMessage", "convergence": "ConvergenceResult",
+    "routing_events": "RoutingEvent",
 }
 
 

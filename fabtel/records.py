@@ -7,7 +7,7 @@ its schema's fields. May import: the standard library only.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, get_type_hints
 
 U64 = 1 << 64
@@ -337,15 +337,64 @@ class ComponentStats:
     ts_ns: int
 
 
+@dataclass
+class BmpMessage:
+    router: str
+    router_address: str
+    type: str
+    ts_ns: int
+    receive_ts_ns: int
+    size: int
+    peer_address: str | None = None
+    peer_as: int | None = None
+    peer_bgp_id: str | None = None
+    router_bgp_id: str | None = None
+    post_policy: bool = False
+    bgp_type: str | None = None
+    announced: list[str] = field(default_factory=list)
+    withdrawn: list[str] = field(default_factory=list)
+    as_path: list[int] = field(default_factory=list)
+    next_hop: str | None = None
+    peer_down_reason: int | None = None
+    info: str | None = None
+
+
+@dataclass
+class ConvergenceResult:
+    event_id: str
+    element: str
+    kind: str
+    detectors: list[str]
+    messages: int
+    bytes: int
+    locality: list[int]
+    blast_radius: int
+    state_rounds: int
+    state_changes: int
+    detected_ts_ns: int
+    converged_ts_ns: int
+    closed_ts_ns: int
+
+
+@dataclass
+class RoutingEvent:
+    element: str
+    kind: str
+    ts_ns: int
+    source: str
+
+
 TOP_LEVEL: tuple[type, ...] = (
     InterfaceCounters, InterfaceState, LagMemberState, BgpSession, SflowSample, LagBalance,
-    UplinkHealth, OperGroupDecision, RemediationCommand, RemediationResult, DeadLetter, ComponentStats)
+    UplinkHealth, OperGroupDecision, RemediationCommand, RemediationResult, DeadLetter, ComponentStats,
+    BmpMessage, ConvergenceResult, RoutingEvent)
 BY_NAME: dict[str, type] = {cls.__name__: cls for cls in TOP_LEVEL}
 
 
 def record_key(record: Any) -> bytes:
     """The Kafka key: the device, so one device's records stay ordered."""
-    key = getattr(record, "device", None) or getattr(record, "lag_id", None) or getattr(record, "component", "")
+    key = (getattr(record, "device", None) or getattr(record, "lag_id", None) or getattr(record, "router", None)
+           or getattr(record, "element", None) or getattr(record, "component", ""))
     return key.encode()
 
 

@@ -26,7 +26,8 @@ import faust
 from fabtel.config import Config
 from fabtel.kafka import dead_letter
 from fabtel.metrics import Metrics
-from fabtel.records import LagBalance, OperGroupDecision, RemediationCommand, UplinkHealth, record_key
+from fabtel.records import (ConvergenceResult, LagBalance, OperGroupDecision, RemediationCommand, UplinkHealth,
+                            record_key)
 from fabtel.serde import CorruptMessage, RecordCodec
 
 log = logging.getLogger("fabtel.pipeline")
@@ -42,7 +43,8 @@ PRODUCER_LINGER_S = float(os.environ.get("FABTEL_PRODUCER_LINGER_MS", "5")) / 10
 TICK_S = 0.25
 TICK = b"fabtel:tick"      # a timer event for a domain, sent through its own partition
 OUTPUT_TOPIC = {UplinkHealth: "uplink_health", LagBalance: "lag_balance", OperGroupDecision: "decisions",
-                RemediationCommand: "commands"}
+                RemediationCommand: "commands", ConvergenceResult: "convergence"}
+AGENTS = ("evaluate", "normalize_sflow", "route_events", "convergence")
 
 
 def _short_fetch_wait() -> None:
@@ -64,10 +66,10 @@ def _short_fetch_wait() -> None:
 
 def pipeline_metrics() -> Metrics:
     m = Metrics("pipeline")
-    m.declare("events_total", "Records processed, by agent.", ("agent",),
-              zero_for=[("evaluate",), ("normalize_sflow",)])
+    m.declare("events_total", "Records processed, by agent.", ("agent",), zero_for=[(a,) for a in AGENTS])
     m.declare("dead_letters_total", "Messages sent to the dead-letter topic, by agent.", ("agent",),
-              zero_for=[("evaluate",), ("normalize_sflow",)])
+              zero_for=[(a,) for a in AGENTS])
+    m.declare("unmeasured_events_total", "Routing events whose element the topology does not name.")
     m.declare("outputs_total", "Records emitted, by type.", ("type",),
               zero_for=[(t.__name__,) for t in OUTPUT_TOPIC])
     return m
@@ -76,6 +78,7 @@ def pipeline_metrics() -> Metrics:
 def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
     from connectors.sflow.normalize import Inventory, normalize
     from fabtel.partitioning import DomainPartitioner
+    from pipeline.convergence_events import ConvergenceTracker, matters, topology_of
     from pipeline.domain import Domain
     _short_fetch_wait()
     k = cfg.kafka
@@ -94,6 +97,12 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
                          internal=internal, partitions=k.partitions if internal else None)
 
     ticks = topic(f"{app_id}-ticks", internal=True)
+    # Convergence needs the whole fabric in one place: the routing records go
+    # through a one-partition internal topic to a single tracker.
+    routing = app.topic(f"{app_id}-convergence", key_serializer="raw", value_serializer="raw", internal=True,
+                        partitions=1)
+    tracker = ConvergenceTracker(topology_of(cfg), cfg.convergence.quiet_ms * 1_000_000,
+                                 cfg.convergence.max_event_ms * 1_000_000)
     inputs = [topic("interface_state"), topic("interface_counters"), topic("lag_member"), topic("bgp_session"), ticks]
     sflow = topic("sflow_samples")
     outputs = {key: topic(key) for key in set(OUTPUT_TOPIC.values()) | {"interface_counters", "lag_member", "dead_letters"}}
@@ -160,6 +169,41 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
             if changed:
                 state_table[name] = cache[name].to_dict()
 
+    @app.agent(app.topic(k.topic("bmp_messages"), k.topic("routing_events"), key_serializer="raw",
+                         value_serializer="raw"), name="route_events")
+    async def route_events(stream):
+        async for event in stream.events():
+            metrics.inc("events_total", "route_events")
+            try:
+                rec = codec.decode(event.value)
+            except CorruptMessage as exc:
+                await to_dead_letters("route_events", event, exc.reason)
+                continue
+            if matters(rec):
+                await routing.send(key=b"fabric", value=event.value, partition=0)
+
+    async def close_events() -> None:
+        for result in tracker.due(time.time_ns()):
+            log.info("convergence: %s %s: %d messages, locality %s, %d state rounds", result.element, result.kind,
+                     result.messages, result.locality, result.state_rounds)
+            await send_record(result)
+        metrics.set("unmeasured_events_total", value=tracker.unidentified)
+
+    @app.agent(routing, name="convergence")
+    async def convergence(stream):
+        async for event in stream.events():
+            metrics.inc("events_total", "convergence")
+            try:
+                tracker.observe(codec.decode(event.value), time.time_ns())
+            except CorruptMessage as exc:
+                await to_dead_letters("convergence", event, exc.reason)
+                continue
+            await close_events()
+
+    @app.timer(interval=0.5)
+    async def quiet_check():
+        await close_events()
+
     @app.timer(interval=TICK_S)
     async def tick():
         # Timers go through the domain's partition like any record, so that
@@ -173,30 +217,35 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
         # Domains of revoked partitions now belong to another worker; reload
         # from the table (restored from its changelog) on the next event.
         cache.clear()
+        tracker.event = None
 
     return app
 
 
-def create_ticks_topic(cfg: Config, app_id: str) -> None:
-    """The ticks topic must be co-partitioned with the inputs; create it
-    before the worker subscribes, or the broker may auto-create it with its
-    own default partition count."""
+def create_internal_topics(cfg: Config, app_id: str) -> None:
+    """Create the worker's internal topics with their own partition counts
+    before it subscribes (the ticks topic must be co-partitioned with the
+    inputs, the convergence topic has one partition), or the broker may
+    auto-create them with its default count."""
     from confluent_kafka.admin import AdminClient, NewTopic
+
+    from fabtel.deploy import internal_topics
     admin = AdminClient({"bootstrap.servers": cfg.kafka.bootstrap_servers, "log_level": 3})
-    name = f"{app_id}-ticks"
-    if name not in admin.list_topics(timeout=15).topics:
-        future = admin.create_topics([NewTopic(name, cfg.kafka.partitions, cfg.kafka.replication)])[name]
+    existing = admin.list_topics(timeout=15).topics
+    wanted = [NewTopic(name, partitions or cfg.kafka.partitions, cfg.kafka.replication, config=config)
+              for name, (partitions, config) in internal_topics(app_id).items() if name not in existing]
+    for name, future in (admin.create_topics(wanted).items() if wanted else ()):
         try:
             future.result()
         except Exception as exc:  # TOPIC_ALREADY_EXISTS from a worker starting beside us
-            log.info("ticks topic %s: %s", name, exc)
+            log.info("internal topic %s: %s", name, exc)
 
 
 def run_worker(cfg: Config, metrics_listen: str | None, loglevel: str = "info", app_id: str = APP_ID) -> int:
     import threading
 
     from fabtel.stats import observe
-    create_ticks_topic(cfg, app_id)
+    create_internal_topics(cfg, app_id)
     app = build_app(cfg, app_id)
     observe(cfg, metrics_listen, [app.metrics_], threading.Event())   # the process's exit ends it
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)

@@ -37,4 +37,10 @@ def every_record() -> list:
         r.DeadLetter("test", "fabtel.x", 1, 17, b"leaf1", "bad", b"\x00\x01", NS),
         r.ComponentStats("gnmi", "pod-0/7", [r.MetricSample("updates_total", [r.MetricLabel("device", "leaf1")], 12.0),
                                              r.MetricSample("devices", [], 3.0)], NS),
+        r.BmpMessage("leaf_1_0_1", "198.19.255.1", "route_mirroring", NS, NS + 5, 27, "198.18.0.1", 65001,
+                     "198.19.0.1", "198.19.0.9", False, "update", ["198.19.1.1/32"], ["198.19.2.1/32"], [65001, 65100], "198.18.0.1"),
+        r.BmpMessage("spine_1_1_1", "198.19.255.2", "peer_down", NS, NS, 48, "198.18.0.0", 65001, "198.19.0.2",
+                     peer_down_reason=5),
+        r.RoutingEvent("leaf_1_0_1", "failure", NS, "lab"),
+        r.ConvergenceResult("e1", "leaf_1_0_1", "failure", ["spine_1_1_1"], 6, 162, [0, 2, 2, 2], 18, 4, 7, NS, NS + 9, NS + 10),
     ]

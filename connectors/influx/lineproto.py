@@ -128,11 +128,19 @@ def _stats(x: r.ComponentStats) -> list:
             for s in x.samples]
 
 
+def _convergence(x: r.ConvergenceResult) -> list:
+    return [("convergence", {"element": x.element, "kind": x.kind},
+             {"event_id": x.event_id, "messages": x.messages, "bytes": x.bytes, "blast_radius": x.blast_radius,
+              "state_rounds": x.state_rounds, "state_changes": x.state_changes,
+              "locality": ",".join(map(str, x.locality)), "detectors": ",".join(x.detectors),
+              "convergence_ms": (x.converged_ts_ns - x.detected_ts_ns) / 1e6}, x.detected_ts_ns)]
+
+
 CONVERTERS: dict[type, Callable[[Any], list]] = {
     r.InterfaceCounters: _counters, r.InterfaceState: _state, r.LagMemberState: _lag_member, r.BgpSession: _bgp,
     r.LagBalance: _lag_balance, r.UplinkHealth: _uplinks, r.OperGroupDecision: _decision,
     r.RemediationCommand: _command, r.RemediationResult: _result, r.DeadLetter: _dead_letter,
-    r.ComponentStats: _stats,
+    r.ComponentStats: _stats, r.ConvergenceResult: _convergence,
 }
 
 

@@ -26,7 +26,7 @@ from fabtel.serde import CorruptMessage
 log = logging.getLogger("fabtel.influx")
 
 TOPIC_KEYS = ("interface_state", "interface_counters", "lag_member", "bgp_session", "lag_balance", "uplink_health",
-              "decisions", "commands", "command_results", "dead_letters", "pipeline_stats")
+              "decisions", "commands", "command_results", "dead_letters", "pipeline_stats", "convergence")
 
 
 def sink_metrics() -> Metrics:

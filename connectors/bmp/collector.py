@@ -1,0 +1,148 @@
+"""`fabtel collect bmp`: a BMP collector that routers connect to (FRR:
+`bmp connect ADDR port PORT`). Each BMP message becomes a BmpMessage record
+keyed by the router, produced to the bmp_messages topic.
+
+Per session it remembers the router's name (sysName of the Initiation) and
+BGP identifier (from the OPEN it sent, in Peer Up). A message that does not
+decode is counted by reason and dead-lettered, and the session goes on; only
+a broken framing (wrong version, impossible length) ends the session, since
+the stream cannot be resynchronised; the router reconnects by itself.
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import threading
+import time
+
+from connectors.bmp.codec import COMMON_HEADER, BmpError, Message, decode, frame_length
+from fabtel.config import Config
+from fabtel.kafka import RecordProducer, dead_letter
+from fabtel.metrics import Metrics
+from fabtel.records import BmpMessage
+
+log = logging.getLogger("fabtel.bmp")
+
+
+def collector_metrics() -> Metrics:
+    m = Metrics("bmp")
+    m.declare("sessions", "Routers connected now.", kind="gauge")
+    m.declare("sessions_total", "BMP sessions accepted.")
+    m.declare("messages_total", "BMP messages decoded, by type.", ("type",),
+              zero_for=[(t,) for t in ("route_monitoring", "route_mirroring", "peer_up", "peer_down", "statistics",
+                                       "initiation", "termination")])
+    m.declare("malformed_total", "BMP messages that did not decode (dead-lettered), by reason.", ("reason",))
+    m.declare("framing_errors_total", "Sessions ended because their framing broke.")
+    return m
+
+
+class Session:
+    """One router's BMP session: what it said about itself, and record building."""
+
+    def __init__(self, address: str):
+        self.address = address
+        self.router = address
+        self.bgp_id: str | None = None
+
+    def record(self, msg: Message, receive_ts_ns: int) -> BmpMessage:
+        if msg.type == "initiation" and msg.info.get("sysName"):
+            self.router = msg.info["sysName"]
+        peer, bgp = msg.peer, msg.bgp
+        rec = BmpMessage(router=self.router, router_address=self.address, type=msg.type,
+                         ts_ns=peer.ts_ns if peer and peer.ts_ns else receive_ts_ns, receive_ts_ns=receive_ts_ns,
+                         size=bgp.size if bgp else msg.length, router_bgp_id=self.bgp_id,
+                         peer_down_reason=msg.peer_down_reason,
+                         info=",".join(f"{k}={v}" for k, v in msg.info.items()) or None)
+        if peer:
+            rec.peer_address, rec.peer_as, rec.peer_bgp_id, rec.post_policy = (
+                peer.address, peer.asn, peer.bgp_id, peer.post_policy)
+        if bgp:
+            rec.bgp_type, rec.announced, rec.withdrawn, rec.as_path, rec.next_hop = (
+                bgp.type, bgp.announced, bgp.withdrawn, bgp.as_path, bgp.next_hop)
+        return rec
+
+    def learn_own_id(self, raw: bytes) -> None:
+        """A Peer Up's sent OPEN (right after the 42-byte per-peer header and 20 bytes of
+        addresses and ports) carries this router's BGP identifier."""
+        start = COMMON_HEADER + 42 + 20
+        if len(raw) >= start + 29:
+            self.bgp_id = str(ipaddress.IPv4Address(raw[start + 24:start + 28]))
+
+
+class BmpCollector:
+    def __init__(self, cfg: Config, producer: RecordProducer | None = None):
+        self.cfg = cfg
+        self.producer = producer or RecordProducer(cfg.kafka)
+        self.metrics = collector_metrics()
+
+    def handle(self, session: Session, raw: bytes) -> None:
+        now = time.time_ns()
+        try:
+            msg = decode(raw)
+        except BmpError as exc:
+            self.metrics.inc("malformed_total", exc.reason)
+            log.debug("bmp: %s from %s: %s", exc.reason, session.router, exc)
+            self.producer.send("dead_letters", dead_letter("bmp-collector", f"malformed BMP message: {exc}", raw,
+                                                           f"tcp:{session.address}"))
+            return
+        if msg.type == "peer_up":
+            session.learn_own_id(raw)
+        self.metrics.inc("messages_total", msg.type)
+        self.producer.send("bmp_messages", session.record(msg, now))
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        address = writer.get_extra_info("peername")[0]
+        session = Session(address)
+        self.metrics.inc("sessions_total")
+        self.metrics.inc("sessions", by=1)
+        log.info("bmp: session from %s", address)
+        try:
+            while True:
+                header = await reader.readexactly(COMMON_HEADER)
+                length = frame_length(header, self.cfg.bmp.max_message_bytes)
+                raw = header + await reader.readexactly(length - COMMON_HEADER)
+                self.handle(session, raw)
+                self.producer.poll(0)
+        except asyncio.IncompleteReadError:
+            log.info("bmp: %s (%s) closed its session", session.router, address)
+        except BmpError as exc:
+            self.metrics.inc("framing_errors_total")
+            self.metrics.inc("malformed_total", exc.reason)
+            log.warning("bmp: ending the session of %s (%s): %s; it will reconnect", session.router, address, exc)
+            self.producer.send("dead_letters", dead_letter("bmp-collector", f"broken BMP framing: {exc}", header,
+                                                           f"tcp:{address}"))
+        except (ConnectionError, OSError) as exc:
+            log.info("bmp: session of %s (%s) lost: %s", session.router, address, exc)
+        finally:
+            self.metrics.inc("sessions", by=-1)
+            writer.close()
+
+    def run(self, listen: str, stop: threading.Event, ready: threading.Event | None = None) -> None:
+        asyncio.run(self._serve(listen, stop, ready))
+
+    async def _serve(self, listen: str, stop: threading.Event, ready: threading.Event | None) -> None:
+        host, _, port = listen.rpartition(":")
+        server = await asyncio.start_server(self._session, host.strip("[]"), int(port))
+        log.info("bmp collector: listening on %s", listen)
+        if ready:
+            ready.set()
+        async with server:
+            while not stop.is_set():
+                await asyncio.sleep(0.1)
+                self.producer.poll(0)
+        server.close()
+        pending = self.producer.flush(10)
+        log.info("bmp collector stopped (%d records still undelivered)", pending)
+
+
+def run_collector(cfg: Config, listen: str, metrics_listen: str | None) -> int:
+    from fabtel.metrics import stop_on_signals
+    from fabtel.stats import observe
+    collector = BmpCollector(cfg)
+    stop = stop_on_signals()
+    observe(cfg, metrics_listen, [collector.metrics], stop)
+    collector.run(listen, stop)
+    return 0
+
+
