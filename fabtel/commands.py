@@ -2,6 +2,8 @@
 registered into `fabtel.cli`. Each imports its component lazily."""
 from __future__ import annotations
 
+import sys
+
 from fabtel.cli import EXTRA_PARSERS, command  # noqa: F401
 
 
@@ -180,6 +182,13 @@ EXTRA_PARSERS.append(_bench_parsers)
 
 def _lab_parsers(sub, with_config, with_stack):
     lab = sub.add_parser("lab", help="run the simulated fabric").add_subparsers(dest="action", metavar="ACTION")
+    frr = with_config(lab.add_parser(
+        "frr", help="FRR fat-tree in network namespaces: fail a node or link, measure convergence through the pipeline"))
+    frr.add_argument("--fat-tree", required=True, metavar="K_LEAF,K_TOP,R", help="Sibyl's parameters, e.g. 2,2,2 (10 nodes)")
+    frr.add_argument("--fail", required=True, metavar="NODE|A--B", help="the node or link to fail, e.g. leaf_1_0_1")
+    frr.add_argument("--report", default=None, metavar="FILE.json", help="write the metrics and the run's facts as JSON")
+    frr.add_argument("--events-out", default=None, metavar="FILE.jsonl",
+                     help="write the event's routing messages for `fabtel convergence analyze`")
     run = with_config(lab.add_parser("run", help="serve gNMI and send sFlow from every device, run a scenario"))
     run.add_argument("--scenario", default=None, help="scenario file (default: no events, no traffic; runs until stopped)")
     run.add_argument("--sflow-to", default=None, help="HOST:PORT of the sFlow collector (default: no sFlow)")
@@ -192,6 +201,22 @@ def _lab_parsers(sub, with_config, with_stack):
     run.add_argument("--sampling-rate", type=int, default=256, help="sFlow 1-in-N packet sampling (default 256)")
     run.add_argument("--simulate", action="store_true",
                      help="run the scenario on a virtual clock as fast as possible (no gNMI, no sFlow): ground truth only")
+
+
+@command("lab frr")
+def lab_frr(args) -> int:
+    from fabtel.cli import UsageError
+    from lab.frr.fattree import FatTreeError
+    from lab.frr.netlab import LabUnavailable
+    from lab.frr.run import run_frr_lab
+    from pipeline.convergence import TopologyError
+    try:
+        return run_frr_lab(args.config, args.fat_tree, args.fail, args.report, args.events_out)
+    except (FatTreeError, TopologyError, LabUnavailable) as exc:
+        raise UsageError(str(exc)) from None
+    except RuntimeError as exc:
+        print(f"fabtel lab frr: {exc}", file=sys.stderr)
+        return 1
 
 
 @command("lab run")

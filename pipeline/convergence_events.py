@@ -37,6 +37,7 @@ class OpenEvent:
     named: Element | None = None
     sessions: set[tuple[str, str]] = field(default_factory=set)     # (router, peer) that went down or up
     messages: list[RoutingMessage] = field(default_factory=list)
+    last_message_ts_ns: int | None = None
 
 
 def matters(rec) -> bool:
@@ -78,6 +79,7 @@ class ConvergenceTracker:
         elif rec.type == "route_mirroring" and rec.bgp_type == "update" and self.event is not None:
             sender = self.names.get(rec.peer_bgp_id or "", rec.peer_bgp_id or rec.peer_address or "?")
             self.event.messages.append(RoutingMessage(rec.ts_ns / 1e6, sender, rec.router, "update", rec.size))
+            self.event.last_message_ts_ns = max(self.event.last_message_ts_ns or 0, rec.ts_ns)
             self.event.last_activity = now_ns
 
     def _open(self, kind: str, detected_ts_ns: int, now_ns: int) -> OpenEvent:
@@ -120,7 +122,7 @@ class ConvergenceTracker:
             return []
         reporters = {r for r, _ in ev.sessions} - set(element.nodes if element.kind == "node" else ())
         m = measure(self.topology, element, ev.messages, sorted(reporters) or None)
-        converged = int(m.last_t * 1e6) if m.last_t is not None else ev.detected_ts_ns
+        converged = ev.last_message_ts_ns or ev.detected_ts_ns
         event_id = hashlib.sha256(f"{element.name}|{ev.kind}|{ev.detected_ts_ns // 1_000_000}".encode()).hexdigest()[:16]
         return [ConvergenceResult(event_id, element.name, ev.kind, m.detectors, m.messages, m.bytes, m.locality,
                                   m.blast_radius, m.state_rounds, m.state_changes, ev.detected_ts_ns, converged, now_ns)]

@@ -94,6 +94,9 @@ class FrrLab:
             raise LabUnavailable(reason)
         teardown_leftovers(self.state_file)
         self.workdir.mkdir(parents=True, exist_ok=True)
+        for d in (self.workdir, *self.workdir.parents):    # the daemons run as frr and must reach their files
+            if d.stat().st_mode & 0o005 != 0o005:
+                d.chmod(d.stat().st_mode | 0o005)
         namespaces = [self.ns(n) for n in self.tree.nodes]
         self.state_file.write_text(json.dumps({"namespaces": namespaces, "bridge": BRIDGE, "pids": []}))
         ip("link", "add", BRIDGE, "type", "bridge")
@@ -135,7 +138,9 @@ class FrrLab:
                 out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
                 if out.returncode != 0:
                     raise LabUnavailable(f"{daemon} of {node.name} did not start: {(out.stderr or out.stdout).strip()[-300:]}")
-                pids.append(int((d / f"{daemon}.pid").read_text()))
+                pidfile = d / f"{daemon}.pid"
+                _wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), 10, f"{daemon} of {node.name}")
+                pids.append(int(pidfile.read_text()))
                 if daemon == "zebra":
                     _wait_for(lambda: (d / "zserv.api").exists(), 10, f"zebra of {node.name}")
             state = json.loads(self.state_file.read_text())
