@@ -4,7 +4,9 @@ with the reason, where namespaces, root or FRR are missing; CI has them."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,7 @@ from conftest import fabtel, write_config
 from lab.frr.fattree import build
 from lab.frr.netlab import unavailable_reason
 
+ROOT = Path(__file__).resolve().parent.parent
 REASON = unavailable_reason()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
 
@@ -40,19 +43,27 @@ def run_lab(cfg_path, tmp_path, spec: str, fail: str) -> dict:
     return r
 
 
-def test_the_chain_on_real_frr_gives_the_issue_figures(frr_config, tmp_path):
-    r = run_lab(frr_config, tmp_path, "1,1,1", "leaf_1_0_1")
-    p = r["pipeline"]
-    assert (p["messages"], p["bytes"], p["locality"], p["blast_radius"], p["state_rounds"]) == (6, 162, [0, 2, 2, 2], 18, 4)
-    assert p["detectors"] == ["spine_1_1_1"] and r["versions"]["frr"].startswith("bgpd version 8")
+def readme_table() -> dict[str, tuple]:
+    """The README's convergence table: fat-tree -> (messages, bytes, locality, blast radius, rounds, states)."""
+    text = (ROOT / "README.md").read_text()
+    rows = re.findall(r"^\| (\d,\d,\d) \| \d+ \| \d+ \| (\d+) \((\d+) B\) \| (\[[\d, ]+\]) \| (\d+) \| (\d+) \| (\d+) \|",
+                      text, re.M)
+    return {spec: (int(m), int(b), json.loads(loc), int(br), int(r), int(c)) for spec, m, b, loc, br, r, c in rows}
 
 
-def test_a_leaf_failure_on_the_2_2_2_fat_tree(frr_config, tmp_path):
-    r = run_lab(frr_config, tmp_path, "2,2,2", "leaf_1_0_1")
+def test_the_readme_chain_row_is_the_issue_example():
+    assert readme_table()["1,1,1"][:5] == (6, 162, [0, 2, 2, 2], 18, 4)
+
+
+@pytest.mark.parametrize("spec", ["1,1,1", "2,2,2", "3,3,3", "2,2,1", "4,4,4"])
+def test_the_readme_table_comes_from_a_leaf_failure_on_real_frr(frr_config, tmp_path, spec):
+    r = run_lab(frr_config, tmp_path, spec, "leaf_1_0_1")
     p = r["pipeline"]
-    assert r["nodes"] == 10 and p["detectors"] == ["spine_1_1_1", "spine_1_1_2"]
-    assert p["messages"] >= 8 and p["locality"][0] == 0 and len(p["locality"]) == 4
-    assert p["blast_radius"] == sum(n * (i + 1) for i, n in enumerate(p["locality"])) and p["state_rounds"] >= 3
+    pod_spines = [f"spine_1_1_{n}" for n in range(1, int(spec.split(",")[0]) + 1)]
+    assert p["detectors"] == pod_spines and p["locality"][0] == 0
+    assert r["versions"]["frr"].startswith("bgpd version 8")
+    measured = (p["messages"], p["bytes"], p["locality"], p["blast_radius"], p["state_rounds"], p["state_changes"])
+    assert readme_table()[spec] == measured, f"README row for {spec} disagrees with FRR: {measured}"
 
 
 def test_a_link_failure_on_the_2_2_2_fat_tree(frr_config, tmp_path):
