@@ -9,10 +9,13 @@ Two framings, chosen by configuration:
   confluent-kafka's in-process mock registry (tests).
 
 A value that does not decode raises `CorruptMessage` with the reason; callers
-send it to the dead-letter topic. May import: fabtel.records, schemas.
+send it to the dead-letter topic. Our own single-object values are read by
+the compiled reader (fabtel.avro_reader), registry-framed ones by fastavro.
+May import: fabtel.records, fabtel.avro_reader, fabtel.avro_writer, schemas.
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import struct
@@ -23,6 +26,7 @@ from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 import schemas
 from fabtel import records
+from fabtel.avro_reader import compile_reader
 from fabtel.avro_writer import compile_writer
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
@@ -124,6 +128,14 @@ class RecordCodec:
         name, schema, offset = self.record_name_of(data)
         if expect is not None and name != expect:
             raise CorruptMessage(f"expected a {expect} record, got {name}")
+        if offset == 10:            # single-object: exactly our schema, so the compiled reader applies
+            try:
+                record, end = _reader(name)(data, offset)
+            except (IndexError, ValueError, TypeError, struct.error) as exc:   # incl. UnicodeDecodeError
+                raise CorruptMessage(f"{name} body does not decode: {type(exc).__name__}: {exc}") from None
+            if end != len(data):
+                raise CorruptMessage(f"{name} body has {len(data) - end} trailing bytes")
+            return record
         buf = io.BytesIO(data)
         buf.seek(offset)
         try:
@@ -136,3 +148,15 @@ class RecordCodec:
             return records.from_avro(name, value)
         except (TypeError, ValueError) as exc:
             raise CorruptMessage(f"{name} does not match its record type: {exc}") from None
+
+
+_READERS: dict[str, Any] = {}
+
+
+def _reader(name: str):
+    reader = _READERS.get(name)
+    if reader is None:
+        classes = {cls.__name__: cls for cls in vars(records).values()
+                   if isinstance(cls, type) and dataclasses.is_dataclass(cls)}
+        reader = _READERS[name] = compile_reader(schemas.schema_json(name), classes)
+    return reader

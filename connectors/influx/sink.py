@@ -2,7 +2,8 @@
 
 The consumer reads the telemetry and the processors' outputs, turns records
 into line protocol and writes them in batches bounded in size and time.
-Offsets are committed only after InfluxDB accepted the batch, so a crash or
+Offsets are committed only after InfluxDB accepted the batch (one batch is
+written while the next is decoded), so a crash or
 an outage means a replay, and a replay rewrites identical points. While
 InfluxDB is down or slow, consumption pauses (Kafka keeps the data) and
 resumes by itself. Points InfluxDB rejects go to the dead-letter topic with
@@ -13,6 +14,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
@@ -55,6 +58,8 @@ class InfluxSink:
         self.offsets: dict[tuple[str, int], int] = {}
         self.batch_started = 0.0
         self.held: list = []
+        self.inflight: Batch | None = None
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="influx-write")
 
     # ------------------------------------------------------------ loop
 
@@ -67,16 +72,21 @@ class InfluxSink:
             while not stop.is_set():
                 msgs, self.held = self.held, []
                 msgs += self.consumer.consume(num_messages=min(5000, self.cfg.influxdb.batch_size), timeout=0.1)
+                if msgs:
+                    self.metrics.inc("records_total", by=sum(1 for m in msgs if not m.error()))
                 for msg in msgs:
                     self._take(msg)
                 if self.lines or self.offsets:
                     full = len(self.lines) >= self.cfg.influxdb.batch_size
                     old = time.monotonic() - self.batch_started >= self.cfg.influxdb.flush_interval_ms / 1000
                     if full or old:
-                        self.flush(stop)
+                        self.submit(stop)
+                elif self.inflight and self.inflight.future.done():
+                    self.complete_inflight(stop)
                 self.producer.poll(0)
             self.flush(stop)
         finally:
+            self.pool.shutdown(wait=True)
             self.consumer.close()
             self.producer.flush(10)
 
@@ -99,7 +109,6 @@ class InfluxSink:
         if not self.offsets and not self.lines:
             self.batch_started = time.monotonic()
         self.offsets[(msg.topic(), msg.partition())] = msg.offset()
-        self.metrics.inc("records_total")
         try:
             record = self.producer.codec.decode(msg.value())
         except CorruptMessage as exc:
@@ -109,54 +118,84 @@ class InfluxSink:
             return
         self.lines.extend(to_lines(record))
 
+    # ------------------------------------------------------------ writing: one batch in flight
+
+    def submit(self, stop: threading.Event) -> bool:
+        """Hand the batch to the writer thread and go on decoding the next one
+        (InfluxDB ingests on the other core meanwhile). The batch before it is
+        finished first, so at most one is in flight and commits stay in order."""
+        if not self.complete_inflight(stop):
+            return False
+        batch = Batch(self.lines, self.offsets)
+        self.lines, self.offsets = [], {}
+        batch.future = self.pool.submit(self.writer.write, batch.lines)
+        self.inflight = batch
+        return True
+
+    def complete_inflight(self, stop: threading.Event) -> bool:
+        """Wait for the batch in flight; on an outage, pause and retry it until
+        InfluxDB accepts it (or `stop`); then commit its offsets."""
+        batch, self.inflight = self.inflight, None
+        if batch is None:
+            return True
+        try:
+            rejected = batch.future.result()
+        except InfluxUnavailable as exc:
+            rejected = self._write_through_outage(batch.lines, stop, exc)
+            if rejected is None:
+                return False          # nothing committed: the batch is replayed on the next start
+        self._committed(batch, rejected)
+        return True
+
     def flush(self, stop: threading.Event) -> bool:
-        """Write the batch (waiting out an outage), then commit its offsets."""
-        delay, paused = 0.5, False
-        while True:
-            try:
-                rejected = self.writer.write(self.lines)
-                break
-            except InfluxUnavailable as exc:
-                if not paused:
-                    paused = True
-                    self.metrics.inc("outages_total")
-                    self.metrics.set("paused", value=1)
-                    self.consumer.pause(self.consumer.assignment())
-                    log.warning("influx sink: InfluxDB unavailable (%s); paused consumption, %d points waiting",
-                                exc, len(self.lines))
-                if stop.is_set():
-                    return False          # nothing committed: the batch is replayed on the next start
+        """Write everything held now (the batch in flight, then the current one)."""
+        return self.submit(stop) and self.complete_inflight(stop)
+
+    def _write_through_outage(self, lines: list[str], stop: threading.Event, exc: Exception):
+        delay = 0.5
+        self.metrics.inc("outages_total")
+        self.metrics.set("paused", value=1)
+        self.consumer.pause(self.consumer.assignment())
+        log.warning("influx sink: InfluxDB unavailable (%s); paused consumption, %d points waiting", exc, len(lines))
+        try:
+            while not stop.is_set():
                 stop.wait(delay)
                 delay = min(delay * 2, 10)
                 # Keep the consumer alive in its group; anything already fetched is held, not lost.
                 msg = self.consumer.poll(0)
                 if msg is not None:
                     self.held.append(msg)
-        if paused:
+                try:
+                    rejected = self.writer.write(lines)
+                except InfluxUnavailable:
+                    continue
+                log.info("influx sink: InfluxDB is back; resumed")
+                return rejected
+            return None
+        finally:
             self.consumer.resume(self.consumer.assignment())
             self.metrics.set("paused", value=0)
-            log.info("influx sink: InfluxDB is back; resumed")
+
+    def _committed(self, batch: "Batch", rejected: list[tuple[str, str]]) -> None:
         for text, message in rejected:
             self.metrics.inc("rejected_points_total")
             log.warning("influx sink: point rejected: %s", message)
             self.producer.send("dead_letters", dead_letter("influx-sink", f"InfluxDB rejected the point: {message}",
                                                            text.encode(), "influxdb"))
-        self.metrics.inc("points_written_total", by=len(self.lines) - len(rejected))
-        if self.lines:
+        self.metrics.inc("points_written_total", by=len(batch.lines) - len(rejected))
+        if batch.lines:
             self.metrics.inc("batches_total")
         if rejected:
             self.producer.flush(10)       # dead letters stored before the offsets move on
-        if self.offsets:
-            self.consumer.commit(offsets=[TopicPartition(t, p, o + 1) for (t, p), o in self.offsets.items()],
+        if batch.offsets:
+            self.consumer.commit(offsets=[TopicPartition(t, p, o + 1) for (t, p), o in batch.offsets.items()],
                                  asynchronous=False)
-            self._note_lag()
-        self.lines, self.offsets = [], {}
-        return True
+            self._note_lag(batch.offsets)
 
-    def _note_lag(self) -> None:
+    def _note_lag(self, offsets: dict[tuple[str, int], int]) -> None:
         # High watermarks as the last fetch responses reported them (no broker round trip).
         lag: dict[str, int] = {}
-        for (t, p), o in self.offsets.items():
+        for (t, p), o in offsets.items():
             high = self.consumer.get_watermark_offsets(TopicPartition(t, p), cached=True)[1]
             if high is not None and high >= 0:
                 lag[t] = lag.get(t, 0) + max(0, high - o - 1)
@@ -167,14 +206,22 @@ class InfluxSink:
         # Write what we hold before the partitions move; if InfluxDB is down
         # the new owner replays them from the last commit.
         try:
+            if self.inflight:
+                batch, self.inflight = self.inflight, None
+                self._committed(batch, batch.future.result())
             if self.lines:
-                rejected = self.writer.write(self.lines)
-                self.metrics.inc("points_written_total", by=len(self.lines) - len(rejected))
-                consumer.commit(offsets=[TopicPartition(t, p, o + 1) for (t, p), o in self.offsets.items()],
-                                asynchronous=False)
+                batch = Batch(self.lines, self.offsets)
+                self._committed(batch, self.writer.write(batch.lines))
         except Exception as exc:  # an outage during a rebalance: leave it to the replay
             log.warning("influx sink: could not flush before a rebalance (%s); the batch will be replayed", exc)
         self.lines, self.offsets = [], {}
+
+
+@dataclass
+class Batch:
+    lines: list[str]
+    offsets: dict[tuple[str, int], int]
+    future: Future | None = None
 
 
 def run_sink(cfg: Config, metrics_listen: str | None, group: str = "fabtel-influx-sink") -> int:
