@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = ["dev", "prod"]
 K8S_VERSION = "1.32.0"
-PIPELINE = {"fabtel-sflow-collector": "collect sflow", "fabtel-gnmi-collector": "collect gnmi",
+PIPELINE = {"fabtel-sflow-collector": "collect sflow", "fabtel-bmp-collector": "collect bmp",
+            "fabtel-gnmi-collector": "collect gnmi",
             "fabtel-processor": "process", "fabtel-influx-sink": "sink influx", "fabtel-remediation": "remediate"}
 
 
@@ -148,6 +149,8 @@ def test_every_component_runs_a_real_fabtel_command(overlay):
         assert parsed.metrics_listen == "0.0.0.0:9100" and ports[9100]["name"] == "metrics"
         if name == "fabtel-sflow-collector":
             assert parsed.listen == "0.0.0.0:6343" and ports[6343]["protocol"] == "UDP"
+        if name == "fabtel-bmp-collector":
+            assert parsed.listen == "0.0.0.0:11019" and ports[11019]["protocol"] == "TCP"
 
 
 def test_every_environment_variable_is_one_the_code_or_the_configuration_reads(overlay):
@@ -280,7 +283,7 @@ def test_readme_replica_table_matches_the_overlays():
     section = readme_deploy_section()
     rows = {m.group(1): (m.group(2), m.group(3)) for m in
             re.finditer(r"^\| `(fabtel-[\w-]+)` \| [^|]+ \| (\d+) \| (\d+) \|", section, re.M)}
-    assert len(rows) == 7
+    assert len(rows) == 8
     for i, overlay in enumerate(OVERLAYS):
         docs = render(overlay)
         for name, counts in rows.items():
