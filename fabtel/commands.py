@@ -132,6 +132,7 @@ BENCHES = {
     "sflow": "sFlow decode, and decode + Avro + produce, in counter samples per second",
     "gnmi": "gNMI updates per second per core, and state change to Kafka latency",
     "process": "Faust worker events per second, and uplink-down to command latency",
+    "faust-ceiling": "events per second a do-nothing Faust agent reads: the ceiling for `bench process`",
     "influx": "points per second from Kafka into the local InfluxDB",
     "e2e": "the main demo scenario N times: uplink-down to access-link-disabled latency",
 }
@@ -157,6 +158,14 @@ def bench_gnmi(args) -> int:
 def bench_process(args) -> int:
     from bench.common import report
     from bench.process import run
+    report(run(args.config, args.seconds), args.json)
+    return 0
+
+
+@command("bench faust-ceiling")
+def bench_faust_ceiling(args) -> int:
+    from bench.common import report
+    from bench.faust_ceiling import run
     report(run(args.config, args.seconds), args.json)
     return 0
 

@@ -1,0 +1,67 @@
+"""`fabtel bench faust-ceiling`: events per second a Faust agent that does
+nothing reads from the local broker: the ceiling any Faust worker (and so
+`bench process`) can reach on this machine, with the worker's own settings
+(short fetch wait, session timeout). The same interface-counters records as
+`bench process`, on a topic of its own; the agent runs in a child process."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+from bench.common import bench_config, machine, progress
+from fabtel.kafka import RecordProducer
+from fabtel.records import InterfaceCounters
+
+
+def run(config_path: str, seconds: float, events: int = 100_000) -> dict:
+    cfg = bench_config(config_path, "ceiling")
+    p = RecordProducer(cfg.kafka, **{"linger.ms": 20, "queue.buffering.max.messages": 500_000})
+    progress(f"producing {events} interface counter records")
+    t = time.time_ns()
+    for i in range(events):
+        p.send("interface_counters", InterfaceCounters(f"leaf{i % 128}", "ethernet-1/1", "gnmi", t + i, t + i,
+                                                       i * 1000, i * 1000, speed_bps=10**10))
+        if i % 10_000 == 0:
+            p.poll(0)
+    p.flush(60)
+    progress("one do-nothing Faust agent reads them")
+    out = subprocess.run([sys.executable, "-m", "bench.faust_ceiling", cfg.kafka.bootstrap_servers,
+                          cfg.kafka.topic("interface_counters"), str(cfg.kafka.partitions), str(events)],
+                         capture_output=True, text=True, timeout=300)
+    found = re.findall(r'\{"events_per_s": \d+\}', out.stdout + out.stderr)   # Faust logs the agent's stdout
+    if not found:
+        raise RuntimeError(f"the agent did not finish: {out.stderr[-1000:]}")
+    return {**json.loads(found[-1]), "events": events, "machine": machine()}
+
+
+def _child(bootstrap: str, topic: str, partitions: int, events: int) -> None:
+    import faust
+
+    from pipeline.app import _short_fetch_wait
+    _short_fetch_wait()
+    app = faust.App(f"bench-ceiling-{time.time_ns()}", broker=f"kafka://{bootstrap}", store="memory://",
+                    web_enabled=False, broker_session_timeout=6, broker_heartbeat_interval=2,
+                    consumer_auto_offset_reset="earliest", stream_wait_empty=False, topic_partitions=partitions)
+    seen = {"n": 0, "t0": 0.0}
+
+    @app.agent(app.topic(topic, key_serializer="raw", value_serializer="raw"))
+    async def count(stream):
+        async for _ in stream.events():
+            seen["n"] += 1
+            if seen["n"] == 1:
+                seen["t0"] = time.perf_counter()
+            elif seen["n"] == events:
+                rate = (events - 1) / (time.perf_counter() - seen["t0"])
+                print(json.dumps({"events_per_s": round(rate)}), flush=True)
+                os._exit(0)
+
+    sys.argv = [sys.argv[0], "worker", "-l", "warn"]
+    app.main()
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
