@@ -80,6 +80,26 @@ class Domain:
             changed = True
         return out, changed
 
+    def next_due_ns(self, now_ns: int) -> int:
+        """When this domain next has work without new telemetry: the window's
+        end, a leaf going stale (its health turns unknown), a hold timer. The
+        worker's timer sends a tick only then, not to every domain each round."""
+        due = self.window_start_ns + self.cfg.thresholds.window_ms * 1_000_000 if self.window_start_ns else now_ns
+        stale_ns = self.cfg.thresholds.stale_after_ms * 1_000_000
+        for name, dev in self.devices.items():
+            if dev.role != "leaf" or not dev.uplinks:
+                continue
+            seen = self.views[name].last_seen_ns
+            boundary = seen + stale_ns + 1 if seen else now_ns
+            unknown = self.last_health.get(name) == "unknown"
+            if boundary > now_ns:
+                if unknown and seen:
+                    return now_ns              # telemetry is back after silence: re-evaluate at once
+                due = min(due, boundary)
+            elif not unknown:
+                return now_ns
+        return min(due, self.engine.next_due_ns(now_ns))
+
     def _decide(self, now_ns: int, health_for: set[str]) -> list:
         out: list = []
         for name, dev in self.devices.items():

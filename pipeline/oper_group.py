@@ -30,6 +30,9 @@ from pipeline.uplink_health import is_stale
 ARMED, PENDING_DOWN, DOWN, PENDING_UP, SUPPRESSED = "armed", "pending_down", "down", "pending_up", "suppressed"
 
 
+NEVER = 1 << 62        # no timer pending (ns)
+
+
 def decision_id(group: str, action: str, trigger_ts_ns: int) -> str:
     return hashlib.sha256(f"{group}|{action}|{trigger_ts_ns}".encode()).hexdigest()[:20]
 
@@ -138,6 +141,19 @@ class OperGroupEngine:
                     self._decide(g, "enable", st, view, views, now_ns, out,
                                  f"{forwarding} uplinks up with BGP established for {g.hold_up_ms} ms")
         return out
+
+    def next_due_ns(self, now_ns: int) -> int:
+        """The earliest hold timer to expire (a suppressed group is retried every tick)."""
+        due = NEVER
+        for name, g in self.groups.items():
+            st = self.states[name]
+            if st.state == PENDING_DOWN:
+                due = min(due, st.since_ns + g.hold_down_ms * 1_000_000)
+            elif st.state == PENDING_UP:
+                due = min(due, st.since_ns + g.hold_up_ms * 1_000_000)
+            elif st.state == SUPPRESSED:
+                due = min(due, now_ns)
+        return due
 
     def _decide(self, g: OperGroup, action: str, st: GroupState, view: DeviceView, views: dict[str, DeviceView],
                 now_ns: int, out: Outcome, reason: str) -> None:

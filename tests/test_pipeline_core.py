@@ -275,3 +275,32 @@ def test_state_survives_a_restart_through_its_snapshot(cfg):
 def test_domains_group_devices_that_share_a_segment(cfg):
     m = domains(cfg)
     assert m["leaf1"] == m["leaf2"] == "leaf1+leaf2" and m["leaf3"] == "leaf3" and m["spine1"] == "spine1"
+
+
+def test_a_domain_asks_for_a_tick_only_when_something_is_due(cfg):
+    d = Domain(cfg, "leaf1+leaf2")
+    assert d.next_due_ns(T0) == T0                          # no window yet, leaves never heard from
+    healthy_leaf(d, "leaf1")
+    healthy_leaf(d, "leaf2")
+    d.tick(T0)                                               # opens the window, reports health
+    window, stale = cfg.thresholds.window_ms * 1_000_000, cfg.thresholds.stale_after_ms * 1_000_000
+    assert d.next_due_ns(T0 + S) == T0 + min(window, stale + 1)
+    # the hold-up timer of a recovering leaf
+    lose_uplinks(d, "leaf1", S)
+    for u in ("ethernet-1/49", "ethernet-1/50"):
+        d.apply(state("leaf1", u, "up", 2 * S), T0 + 2 * S)
+    d.apply(bgp("leaf1", "198.18.128.0", "established", 2 * S), T0 + 2 * S)
+    assert d.engine.states["og-leaf1"].state == "pending_up"
+    hold_up = cfg.oper_groups[0].hold_up_ms * 1_000_000
+    assert d.next_due_ns(T0 + 2 * S) == T0 + 2 * S + min(hold_up, window - 2 * S)
+    # leaves gone silent past stale_after_ms are due at once, until their health says unknown
+    quiet = Domain(cfg, "leaf1+leaf2")
+    healthy_leaf(quiet, "leaf1")
+    healthy_leaf(quiet, "leaf2")
+    quiet.tick(T0)
+    late = T0 + stale + 3 * S
+    assert quiet.next_due_ns(late) == late
+    quiet.tick(late)
+    assert quiet.last_health == {"leaf1": "unknown", "leaf2": "unknown"} and quiet.next_due_ns(late) == late + window
+    # a stale leaf whose hold timer is pending keeps asking (its engine waits for telemetry)
+    assert d.next_due_ns(late) == late
