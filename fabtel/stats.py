@@ -72,3 +72,13 @@ def observe(cfg: Config, listen: str | None, metrics: list[Metrics], stop: threa
     publisher = StatsPublisher(cfg, metrics)
     publisher.start(stop)
     return publisher
+
+
+def run_until_stopped(cfg: Config, listen: str | None, component, *args) -> int:
+    """The life of a long-running component: stop on SIGTERM/SIGINT, serve and
+    publish its metrics, `component.run(*args, stop)` until told to stop."""
+    from fabtel.metrics import stop_on_signals
+    stop = stop_on_signals()
+    observe(cfg, listen, [component.metrics], stop)
+    component.run(*args, stop)
+    return 0

@@ -137,12 +137,7 @@ class BmpCollector:
 
 
 def run_collector(cfg: Config, listen: str, metrics_listen: str | None) -> int:
-    from fabtel.metrics import stop_on_signals
-    from fabtel.stats import observe
-    collector = BmpCollector(cfg)
-    stop = stop_on_signals()
-    observe(cfg, metrics_listen, [collector.metrics], stop)
-    collector.run(listen, stop)
-    return 0
+    from fabtel.stats import run_until_stopped
+    return run_until_stopped(cfg, metrics_listen, BmpCollector(cfg), listen)
 
 

@@ -225,11 +225,8 @@ class Batch:
 
 
 def run_sink(cfg: Config, metrics_listen: str | None, group: str = "fabtel-influx-sink") -> int:
-    from fabtel.metrics import stop_on_signals
-    from fabtel.stats import observe
+    from fabtel.stats import run_until_stopped
     sink = InfluxSink(cfg, group)
-    stop = stop_on_signals()
-    observe(cfg, metrics_listen, [sink.metrics], stop)
-    sink.run(stop)
+    run_until_stopped(cfg, metrics_listen, sink)
     log.info("influx sink stopped: %d points written", sink.metrics.get("points_written_total"))
     return 0

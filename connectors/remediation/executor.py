@@ -278,10 +278,5 @@ class Executor:
 
 
 def run_executor(cfg: Config, mode: str | None, metrics_listen: str | None, group: str = "fabtel-remediation") -> int:
-    from fabtel.metrics import stop_on_signals
-    from fabtel.stats import observe
-    executor = Executor(cfg, mode, group)
-    stop = stop_on_signals()
-    observe(cfg, metrics_listen, [executor.metrics], stop)
-    executor.run(stop)
-    return 0
+    from fabtel.stats import run_until_stopped
+    return run_until_stopped(cfg, metrics_listen, Executor(cfg, mode, group))

@@ -130,10 +130,5 @@ class SflowCollector:
 
 
 def run_collector(cfg: Config, listen: str, metrics_listen: str | None) -> int:
-    from fabtel.metrics import stop_on_signals
-    from fabtel.stats import observe
-    collector = SflowCollector(cfg)
-    stop = stop_on_signals()
-    observe(cfg, metrics_listen, [collector.metrics], stop)
-    collector.run(listen, stop)
-    return 0
+    from fabtel.stats import run_until_stopped
+    return run_until_stopped(cfg, metrics_listen, SflowCollector(cfg), listen)
