@@ -41,8 +41,8 @@ def run(config_path: str, seconds: float, events: int = 100_000) -> dict:
 def _child(bootstrap: str, topic: str, partitions: int, events: int) -> None:
     import faust
 
-    from pipeline.app import _short_fetch_wait
-    _short_fetch_wait()
+    from pipeline import faust_tuning
+    faust_tuning.install()
     app = faust.App(f"bench-ceiling-{time.time_ns()}", broker=f"kafka://{bootstrap}", store="memory://",
                     web_enabled=False, broker_session_timeout=6, broker_heartbeat_interval=2,
                     consumer_auto_offset_reset="earliest", stream_wait_empty=False, topic_partitions=partitions)
@@ -59,8 +59,7 @@ def _child(bootstrap: str, topic: str, partitions: int, events: int) -> None:
                 print(json.dumps({"events_per_s": round(rate)}), flush=True)
                 os._exit(0)
 
-    sys.argv = [sys.argv[0], "worker", "-l", "warn"]
-    app.main()
+    faust_tuning.worker(app, "warning").execute_from_commandline()
 
 
 if __name__ == "__main__":

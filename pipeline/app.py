@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import types
 
 import faust
 
@@ -29,14 +28,11 @@ from fabtel.metrics import Metrics
 from fabtel.records import (ConvergenceResult, LagBalance, OperGroupDecision, RemediationCommand, UplinkHealth,
                             record_key)
 from fabtel.serde import CorruptMessage, RecordCodec
+from pipeline import faust_tuning
 
 log = logging.getLogger("fabtel.pipeline")
 
 APP_ID = "fabtel-processor"
-# aiokafka's fetch waits up to this long for data; Faust hard-codes 1.5 s and
-# Tansu does not answer a waiting fetch early when data arrives, so a record
-# could wait 1.5 s before a worker sees it. 20 ms keeps decisions prompt.
-FETCH_MAX_WAIT_MS = int(os.environ.get("FABTEL_FETCH_MAX_WAIT_MS", "20"))
 # With no linger every send is its own produce request, one round trip each
 # (about 500 records/s); 5 ms lets a burst share a request at little latency.
 PRODUCER_LINGER_S = float(os.environ.get("FABTEL_PRODUCER_LINGER_MS", "5")) / 1000
@@ -45,23 +41,6 @@ TICK = b"fabtel:tick"      # a timer event for a domain, sent through its own pa
 OUTPUT_TOPIC = {UplinkHealth: "uplink_health", LagBalance: "lag_balance", OperGroupDecision: "decisions",
                 RemediationCommand: "commands", ConvergenceResult: "convergence"}
 AGENTS = ("evaluate", "normalize_sflow", "route_events", "convergence")
-
-
-def _short_fetch_wait() -> None:
-    import aiokafka
-    import faust.transport.drivers.aiokafka as driver
-    if getattr(driver, "_fabtel_patched", False):
-        return
-
-    class Consumer(aiokafka.AIOKafkaConsumer):
-        def __init__(self, *args, **kwargs):
-            kwargs["fetch_max_wait_ms"] = FETCH_MAX_WAIT_MS
-            super().__init__(*args, **kwargs)
-    proxy = types.ModuleType("aiokafka")
-    proxy.__dict__.update(aiokafka.__dict__)
-    proxy.AIOKafkaConsumer = Consumer
-    driver.aiokafka = proxy
-    driver._fabtel_patched = True
 
 
 def pipeline_metrics() -> Metrics:
@@ -80,7 +59,7 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
     from fabtel.partitioning import DomainPartitioner
     from pipeline.convergence_events import ConvergenceTracker, matters, topology_of
     from pipeline.domain import Domain
-    _short_fetch_wait()
+    faust_tuning.install()
     k = cfg.kafka
     app = faust.App(
         app_id, broker=[f"kafka://{b}" for b in k.bootstrap_servers.split(",")], store="memory://",
@@ -253,6 +232,6 @@ def run_worker(cfg: Config, metrics_listen: str | None, loglevel: str = "info", 
     create_internal_topics(cfg, app_id)
     app = build_app(cfg, app_id)
     observe(cfg, metrics_listen, [app.metrics_], threading.Event())   # the process's exit ends it
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker = faust_tuning.worker(app, loglevel)
     worker.execute_from_commandline()
     return 0
