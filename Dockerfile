@@ -1,8 +1,10 @@
 # fabtel: one image for every component; the Kubernetes manifests choose the
 # subcommand (collect sflow, collect gnmi, process, sink influx, remediate).
 FROM python:3.11-slim-bookworm AS build
+# A C compiler for fabtel._avro_flat (the fast Avro reader); only in this stage.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY fabtel fabtel
 COPY pipeline pipeline
 COPY connectors connectors

@@ -269,7 +269,16 @@ def test_the_image_runs_fabtel_as_a_non_root_user():
     assert user and not user[-1].startswith(("0", "root"))
     assert re.search(r'^ENTRYPOINT \["fabtel"\]', text, re.M)
     ignored = (ROOT / ".dockerignore").read_text().split()
-    assert {".git", ".venv", ".state"} <= set(ignored)
+    assert {".git", ".venv", ".state", "*.so"} <= set(ignored)     # a local build's extension never leaks in
+
+
+def test_the_image_build_compiles_the_fast_avro_reader():
+    text = (ROOT / "Dockerfile").read_text()
+    build = text.split("\nFROM ", 2)[1] if text.startswith("#") else text
+    assert "AS build" in build and re.search(r"apt-get install .*\bgcc\b", build)
+    copied = " ".join(re.findall(r"^COPY (.+)$", build, re.M))
+    assert "setup.py" in copied and "fabtel" in copied
+    assert "fabtel/_avro_flat.c" in (ROOT / "setup.py").read_text()
 
 
 # ------------------------------------------------------------ the README says what the manifests do

@@ -11,6 +11,8 @@ import time
 import urllib.parse
 import urllib.request
 
+import pytest
+
 
 from conftest import wait_until as wait
 
@@ -156,3 +158,13 @@ def test_component_stats_become_one_point_per_series():
     stamp = lines[0].rsplit(" ", 1)[1]
     assert lines == [f"pipeline_stats,component=gnmi,device=leaf1,instance=pod-0/9,metric=updates_total value=5.0 {stamp}",
                      f"pipeline_stats,component=gnmi,instance=pod-0/9,metric=devices value=3.0 {stamp}"]
+
+
+@pytest.mark.parametrize("values", [dict(in_octets=1, out_octets=2), dict(zip(InterfaceCounters.UNSIGNED, range(12))),
+                                    dict(zip(InterfaceCounters.UNSIGNED, [2**63] * 12)), {}])
+def test_counters_line_fast_and_field_by_field_paths_equal_the_generic_one(values):
+    from connectors.influx.lineproto import _counters, counters_line, line
+    for speed in (10**10, None):
+        rec = InterfaceCounters("leaf,2", "ethernet-1/1", "sflow", 7, 8, speed_bps=speed, **values)
+        [(m, tags, fields, ts)] = _counters(rec)
+        assert counters_line(rec) == line(m, tags, fields, ts)

@@ -6,6 +6,7 @@ import dataclasses
 import pytest
 
 import schemas
+from fabtel import avro_reader as avro_reader_mod
 from fabtel import records
 from fabtel.serde import CorruptMessage, RecordCodec
 from samples import every_record
@@ -158,3 +159,62 @@ def test_corrupted_bodies_decode_or_raise_corrupt_message_like_fastavro(which, a
         assert RecordCodec().encode(theirs) != data
     else:
         assert ours == theirs
+
+
+# The optional C reader of flat records and the generated Python reader must agree on every body.
+_native = pytest.mark.skipif(avro_reader_mod.read_flat is None, reason="fabtel._avro_flat was not built (no C compiler)")
+
+
+def _both_readers(name):
+    schema = schemas.schema_json(name)
+    classes = {c.__name__: c for c in vars(records).values() if isinstance(c, type)}
+    return avro_reader_mod.compile_reader(schema, classes), avro_reader_mod.compile_reader(schema, classes, native=False)
+
+
+def _outcome(read, data):
+    try:
+        rec, end = read(data, 10)
+        return ("ok", rec, end)
+    except (IndexError, ValueError) as exc:
+        return ("error", type(exc) is UnicodeDecodeError)
+
+
+FLAT = [r for r in every_record() if avro_reader_mod.flat_codes(schemas.schema_json(type(r).__name__),
+                                                                 set(getattr(r, "UNSIGNED", ()))) is not None]
+
+
+@_native
+def test_the_common_records_are_flat_and_read_natively():
+    names = {type(r).__name__ for r in FLAT}
+    assert {"InterfaceCounters", "InterfaceState", "BgpSession", "LagMemberState"} <= names
+    native, _ = _both_readers("InterfaceCounters")
+    assert native.__code__.co_name == "read" and "_read_flat" in native.__code__.co_varnames
+
+
+@_native
+@pytest.mark.parametrize("record", FLAT, ids=lambda r: type(r).__name__)
+def test_native_reader_equals_python_reader(record):
+    data = RecordCodec().encode(record)
+    native, python = _both_readers(type(record).__name__)
+    assert _outcome(native, data) == _outcome(python, data) == ("ok", record, len(data))
+
+
+@_native
+@settings(max_examples=500, deadline=None)
+@given(st.integers(0, len(FLAT) - 1), st.integers(0, 10_000), st.binary(min_size=1, max_size=6), st.integers(0, 3))
+def test_native_and_python_readers_agree_on_corrupted_bodies(which, at, patch, cut):
+    data = bytearray(RecordCodec().encode(FLAT[which]))
+    i = 10 + at % max(1, len(data) - 10)
+    data[i:i + len(patch)] = patch
+    data = bytes(data[:len(data) - cut])
+    native, python = _both_readers(type(FLAT[which]).__name__)
+    assert _outcome(native, data) == _outcome(python, data)
+
+
+@_native
+@pytest.mark.parametrize("counter,ts", [(2**64 - 1, 2**63 - 1), (0, -2**63), (2**63, -1)])
+def test_native_reader_round_trips_64_bit_extremes(counter, ts):
+    native, python = _both_readers("InterfaceCounters")
+    rec = records.InterfaceCounters("d", "i", "s", ts, ts, in_octets=counter, out_octets=0)
+    data = RecordCodec().encode(rec)
+    assert _outcome(native, data) == _outcome(python, data) == ("ok", rec, len(data))

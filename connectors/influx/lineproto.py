@@ -7,6 +7,7 @@ replay rewrites identical points: nothing doubled.
 """
 from __future__ import annotations
 
+import operator
 from typing import Any, Callable
 
 from fabtel import records as r
@@ -39,17 +40,35 @@ def line(measurement: str, tags: dict[str, Any], fields: dict[str, Any], ts_ns: 
 
 
 _COUNTER_FIELDS = r.InterfaceCounters.UNSIGNED + ("speed_bps",)
+_counter_values = operator.attrgetter(*_COUNTER_FIELDS)
+_COUNTERS_FORMAT = ("interface_counters,device=%s,interface=%s,source=%s "      # %-formatting: the fastest here
+                    + ",".join(f"{k}=%si" for k in _COUNTER_FIELDS) + " %s")
+_tags_seen: dict[str, str] = {}
+
+
+def _cached_tag(v: str) -> str:
+    """Device, interface and source names repeat on every record: escape each once."""
+    text = _tags_seen.get(v)
+    if text is None:
+        if len(_tags_seen) > 100_000:
+            _tags_seen.clear()
+        text = _tags_seen[v] = _tag(v)
+    return text
 
 
 def counters_line(x: r.InterfaceCounters) -> str | None:
-    """The most frequent record, formatted directly (3x faster than the generic
-    path); the generic `line` gives the same text (a test holds them equal)."""
-    fields = ",".join(f"{k}={v if v < 2**63 else v - 2**64}i" for k in _COUNTER_FIELDS
-                      if (v := getattr(x, k)) is not None)
-    if not fields:
-        return None
-    return (f"interface_counters,device={_tag(x.device)},interface={_tag(x.interface)},source={_tag(x.source)} "
-            f"{fields} {x.device_ts_ns}")
+    """The most frequent record, formatted directly (the sink's hot path);
+    the generic `line` gives the same text (a test holds them equal)."""
+    values = _counter_values(x)
+    if None in values or max(values) >= 2**63:       # absent counters, or past int64: field by field
+        fields = ",".join(f"{k}={v if v < 2**63 else v - 2**64}i" for k, v in zip(_COUNTER_FIELDS, values)
+                          if v is not None)
+        if not fields:
+            return None
+        return (f"interface_counters,device={_cached_tag(x.device)},interface={_cached_tag(x.interface)},"
+                f"source={_cached_tag(x.source)} {fields} {x.device_ts_ns}")
+    return _COUNTERS_FORMAT % (_cached_tag(x.device), _cached_tag(x.interface), _cached_tag(x.source), *values,
+                               x.device_ts_ns)
 
 
 def _counters(x: r.InterfaceCounters) -> list:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -28,6 +29,8 @@ from fabtel.serde import CorruptMessage
 
 log = logging.getLogger("fabtel.influx")
 
+# Two batches written at once keep InfluxDB busy while the sink waits on one.
+MAX_INFLIGHT = 2
 TOPIC_KEYS = ("interface_state", "interface_counters", "lag_member", "bgp_session", "lag_balance", "uplink_health",
               "decisions", "commands", "command_results", "dead_letters", "pipeline_stats", "convergence")
 
@@ -58,8 +61,8 @@ class InfluxSink:
         self.offsets: dict[tuple[str, int], int] = {}
         self.batch_started = 0.0
         self.held: list = []
-        self.inflight: Batch | None = None
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="influx-write")
+        self.inflight: deque[Batch] = deque()      # oldest first; committed in this order
+        self.pool = ThreadPoolExecutor(max_workers=MAX_INFLIGHT, thread_name_prefix="influx-write")
 
     # ------------------------------------------------------------ loop
 
@@ -81,7 +84,7 @@ class InfluxSink:
                     old = time.monotonic() - self.batch_started >= self.cfg.influxdb.flush_interval_ms / 1000
                     if full or old:
                         self.submit(stop)
-                elif self.inflight and self.inflight.future.done():
+                elif self.inflight and self.inflight[0].future.done():
                     self.complete_inflight(stop)
                 self.producer.poll(0)
             self.flush(stop)
@@ -118,38 +121,46 @@ class InfluxSink:
             return
         self.lines.extend(to_lines(record))
 
-    # ------------------------------------------------------------ writing: one batch in flight
+    # ------------------------------------------------------------ writing: batches in flight
 
     def submit(self, stop: threading.Event) -> bool:
-        """Hand the batch to the writer thread and go on decoding the next one
-        (InfluxDB ingests on the other core meanwhile). The batch before it is
-        finished first, so at most one is in flight and commits stay in order."""
-        if not self.complete_inflight(stop):
-            return False
+        """Hand the batch to a writer thread and go on decoding the next one
+        (InfluxDB ingests on the other core meanwhile). At most MAX_INFLIGHT
+        batches are in flight: the oldest is finished first, so commits stay
+        in order and memory stays bounded."""
+        while len(self.inflight) >= MAX_INFLIGHT:
+            if not self.complete_inflight(stop):
+                return False
         batch = Batch(self.lines, self.offsets)
         self.lines, self.offsets = [], {}
         batch.future = self.pool.submit(self.writer.write, batch.lines)
-        self.inflight = batch
+        self.inflight.append(batch)
         return True
 
     def complete_inflight(self, stop: threading.Event) -> bool:
-        """Wait for the batch in flight; on an outage, pause and retry it until
-        InfluxDB accepts it (or `stop`); then commit its offsets."""
-        batch, self.inflight = self.inflight, None
-        if batch is None:
+        """Wait for the oldest batch in flight; on an outage, pause and retry it
+        until InfluxDB accepts it (or `stop`); then commit its offsets."""
+        if not self.inflight:
             return True
+        batch = self.inflight.popleft()
         try:
             rejected = batch.future.result()
         except InfluxUnavailable as exc:
             rejected = self._write_through_outage(batch.lines, stop, exc)
-            if rejected is None:
-                return False          # nothing committed: the batch is replayed on the next start
+            if rejected is None:      # stopping: nothing more committed; these batches are replayed on the next start
+                self.inflight.clear()
+                return False
         self._committed(batch, rejected)
         return True
 
     def flush(self, stop: threading.Event) -> bool:
-        """Write everything held now (the batch in flight, then the current one)."""
-        return self.submit(stop) and self.complete_inflight(stop)
+        """Write everything held now (the batches in flight, then the current one)."""
+        if not self.submit(stop):
+            return False
+        while self.inflight:
+            if not self.complete_inflight(stop):
+                return False
+        return True
 
     def _write_through_outage(self, lines: list[str], stop: threading.Event, exc: Exception):
         delay = 0.5
@@ -206,8 +217,8 @@ class InfluxSink:
         # Write what we hold before the partitions move; if InfluxDB is down
         # the new owner replays them from the last commit.
         try:
-            if self.inflight:
-                batch, self.inflight = self.inflight, None
+            while self.inflight:
+                batch = self.inflight.popleft()
                 self._committed(batch, batch.future.result())
             if self.lines:
                 batch = Batch(self.lines, self.offsets)
