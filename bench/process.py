@@ -82,7 +82,7 @@ def run(config_path: str, seconds: float, events: int = 100_000) -> dict:
     try:
         first = None
         deadline = time.monotonic() + 300
-        next_report = time.monotonic() + 5
+        next_report = time.monotonic() + 1
         while time.monotonic() < deadline:
             n = _events(url)
             if n > 0 and first is None:
@@ -91,7 +91,7 @@ def run(config_path: str, seconds: float, events: int = 100_000) -> dict:
                 break
             if time.monotonic() > next_report:
                 progress(f"{int(n)} of {events} events processed")
-                next_report += 5
+                next_report += 1
             time.sleep(0.25)
         else:
             raise RuntimeError(f"the worker processed only {int(_events(url))} of {events} events in 300 s")
