@@ -2,9 +2,9 @@
 
 The consumer reads the telemetry and the processors' outputs, turns records
 into line protocol and writes them in batches bounded in size and time.
-Offsets are committed only after InfluxDB accepted the batch (one batch is
-written while the next is decoded), so a crash or
-an outage means a replay, and a replay rewrites identical points. While
+Offsets are committed only after InfluxDB accepted the batch (up to two
+batches are written, oldest committed first, while the next is decoded), so
+a crash or an outage means a replay, and a replay rewrites identical points. While
 InfluxDB is down or slow, consumption pauses (Kafka keeps the data) and
 resumes by itself. Points InfluxDB rejects go to the dead-letter topic with
 the server's message; the rest of the batch is written.
