@@ -15,10 +15,10 @@ from fabtel.records import InterfaceCounters
 
 
 def run(config_path: str, seconds: float, records: int = 500_000) -> dict:
+    from connectors.influx.query import influxql
     from connectors.influx.sink import InfluxSink
     cfg = bench_config(config_path, "influx")
     cfg = dataclasses.replace(cfg, influxdb=dataclasses.replace(cfg.influxdb, database="fabtel_bench", batch_size=10_000))
-    from connectors.influx.query import influxql
     influxql(cfg.influxdb, 'DROP DATABASE "fabtel_bench"')     # every run starts from an empty database
     p = RecordProducer(cfg.kafka, **{"linger.ms": 20, "queue.buffering.max.messages": 500_000})
     progress(f"producing {records} interface counter records")
