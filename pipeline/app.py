@@ -67,7 +67,8 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
         broker_session_timeout=k.session_timeout_ms / 1000, broker_heartbeat_interval=max(0.5, k.session_timeout_ms / 3000),
         broker_request_timeout=max(40.0, k.session_timeout_ms / 1000 + 5), producer_linger=PRODUCER_LINGER_S,
         broker_commit_interval=1.0, consumer_auto_offset_reset="earliest", stream_wait_empty=False,
-        table_cleanup_interval=3600.0, stream_buffer_maxsize=16384)
+        table_cleanup_interval=3600.0, stream_buffer_maxsize=16384,
+        monitor=faust_tuning.lean_monitor())
     app.codec_ = codec = RecordCodec(k.schema_registry_url)
     app.metrics_ = metrics = pipeline_metrics()
 

@@ -10,7 +10,7 @@ import pytest
 from mode.utils.queues import FlowControlEvent, FlowControlQueue
 
 from pipeline import faust_tuning
-from pipeline.faust_tuning import fast_delivery, finish, room_first
+from pipeline.faust_tuning import YieldEvery, direct_events, fast_delivery, finish, lean_monitor, room_first
 
 
 async def _waits_then(result, delay=0.01):
@@ -173,3 +173,145 @@ def test_install_is_idempotent_and_tunes_the_driver():
     assert driver.Transport.Consumer is consumer_class
     assert "FastDelivery" in consumer_class.__mro__[0].__qualname__
     assert driver.aiokafka.AIOKafkaConsumer.__name__ == "ShortWaitConsumer"
+
+
+def test_install_makes_faust_stream_iterators_yield_every_nth_event():
+    from faust._cython import streams as cython_streams
+    faust_tuning.install()
+    assert isinstance(cython_streams.sleep, YieldEvery) and cython_streams.sleep.n == faust_tuning.STREAM_YIELD_EVERY
+
+
+def test_yield_every_goes_to_the_loop_only_on_every_nth_zero_sleep():
+    async def main():
+        rounds = 0
+
+        async def count_rounds():
+            nonlocal rounds
+            while True:
+                rounds += 1
+                await asyncio.sleep(0)
+        counter = asyncio.ensure_future(count_rounds())
+        await asyncio.sleep(0)
+        sleep = YieldEvery(4, asyncio.sleep)
+        before = rounds
+        for _ in range(8):
+            await sleep(0)
+        zero_sleep_rounds = rounds - before
+        before = rounds
+        assert await sleep(0.005, "done") == "done"        # a real delay is never skipped
+        delayed_rounds = rounds - before
+        counter.cancel()
+        return zero_sleep_rounds, delayed_rounds
+    zero_sleep_rounds, delayed_rounds = asyncio.run(main())
+    assert zero_sleep_rounds == 2                          # 8 zero sleeps, every 4th one yields
+    assert delayed_rounds >= 1
+
+
+def _faust_app():
+    import faust
+    app = faust.App(f"tuning-test-{id(object())}", broker="kafka://127.0.0.1:1", store="memory://",
+                    stream_buffer_maxsize=10)
+    app.flow_control.resume()            # as a started worker has it (suspended until then)
+    return app
+
+
+def _message(offset: int, key=b"leaf1", value=b"\x00\x01"):
+    from faust.types.tuples import TP, Message
+    return Message("t", 0, offset, 0.0, 0, [("origin", b"lab")], key, value, None, tp=TP("t", 0))
+
+
+def _handlers(app, chan):
+    """Faust's own handler for one partition, and the direct one built around it (counting fallbacks)."""
+    from faust.transport.conductor import ConductorCompiler
+    from faust.types.tuples import TP
+    fallbacks = []
+
+    def faust_build(conductor, tp, channels):
+        handler = ConductorCompiler().build(conductor, tp, channels)
+
+        async def counted(message):
+            fallbacks.append(message.offset)
+            return await handler(message)
+        return counted
+    tp = TP("t", 0)
+    return ConductorCompiler().build(app.topics, tp, {chan}), direct_events(faust_build)(app.topics, tp, {chan}), \
+        fallbacks
+
+
+def test_direct_events_equal_the_events_faust_makes_for_raw_topics():
+    async def main():
+        app = _faust_app()
+        chan = app.topic("t", key_serializer="raw", value_serializer="raw")
+        faust_handler, direct, fallbacks = _handlers(app, chan)
+        theirs, ours = _message(1), _message(1)
+        await faust_handler(theirs)
+        await direct(ours)
+        a, b = chan.queue.get_nowait(), chan.queue.get_nowait()
+        assert type(a) is type(b)
+        assert (a.key, a.value, a.headers) == (b.key, b.value, b.headers) == (b"leaf1", b"\x00\x01", {"origin": b"lab"})
+        assert a.message is theirs and b.message is ours and theirs.refcount == ours.refcount == 1
+        await direct(_message(2, key=None))
+        assert chan.queue.get_nowait().key is None
+        return fallbacks
+    assert asyncio.run(main()) == []
+
+
+def test_direct_events_leave_other_cases_to_faust():
+    async def main():
+        app = _faust_app()
+        decoded = app.topic("t", key_serializer="json", value_serializer="raw")
+        _, direct, fallbacks = _handlers(app, decoded)
+        await direct(_message(1, key=b'"leaf1"'))
+        assert decoded.queue.get_nowait().key == "leaf1"         # decoded by Faust, not passed raw
+        raw = app.topic("t", key_serializer="raw", value_serializer="raw")
+        _, direct, raw_fallbacks = _handlers(app, raw)
+        app.flow_control.suspend()
+        suspended = asyncio.ensure_future(direct(_message(2)))
+        await asyncio.sleep(0.01)
+        assert raw_fallbacks == [2] and not suspended.done()     # Faust's handler waits for the flow
+        app.flow_control.resume()
+        await asyncio.wait_for(suspended, 1)
+        return fallbacks
+    assert asyncio.run(main()) == [1]
+
+
+def test_direct_events_report_pressure_so_the_partition_stops_fetching():
+    async def main():
+        app = _faust_app()
+        chan = app.topic("t", key_serializer="raw", value_serializer="raw")
+        _, direct, fallbacks = _handlers(app, chan)
+        full, dropped = [], []
+        app.consumer.on_buffer_full = full.append
+        app.consumer.on_buffer_drop = dropped.append
+        for offset in range(9):                               # pressure is high from 10 / 1.25 = 8 queued
+            await direct(_message(offset))
+        assert [tp.partition for tp in full] == [0] and fallbacks == []
+        while chan.queue.qsize() > 3:                         # and drops at 10 * 0.4 = 4
+            await chan.queue.get()
+        return dropped
+    assert [tp.partition for tp in asyncio.run(main())] == [0]
+
+
+def test_lean_monitor_keeps_only_when_each_partition_last_took_an_event():
+    from faust.sensors.monitor import Monitor
+    from faust.types.tuples import TP
+    monitor = lean_monitor()
+    tp = TP("t", 3)
+    assert isinstance(monitor, Monitor)
+    monitor.on_message_in(tp, 7, _message(7))
+    assert monitor.on_stream_event_in(tp, 7, None, None) is None
+    monitor.on_stream_event_out(tp, 7, None, None, None)
+    monitor.on_message_out(tp, 7, _message(7))
+    assert tp in monitor.stream_inbound_time
+    assert monitor.messages_received_total == 0 and monitor.events_total == 0
+
+
+def test_settling_the_collector_freezes_what_startup_made():
+    import gc
+    threshold = gc.get_threshold()
+    try:
+        faust_tuning.settle_garbage_collector()
+        assert gc.get_freeze_count() > 0 and gc.get_threshold()[0] == faust_tuning.GC_YOUNG_THRESHOLD
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
