@@ -49,7 +49,7 @@ def _healthy(p: RecordProducer, leaf: str, t: int) -> None:
     p.send("interface_state", InterfaceState(leaf, "ethernet-1/1", "gnmi", t, t, "enable", "up"))
 
 
-def run(config_path: str, seconds: float, events: int = 100_000) -> dict:
+def run(config_path: str, seconds: float, events: int = 300_000) -> dict:
     base = bench_config(config_path, "process")
     data = yaml.safe_load(generate(SPEC))
     data["kafka"] = {"bootstrap_servers": base.kafka.bootstrap_servers, "partitions": base.kafka.partitions,
