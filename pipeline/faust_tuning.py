@@ -67,6 +67,7 @@ from typing import Any, Coroutine
 
 GC_YOUNG_THRESHOLD = int(os.environ.get("FABTEL_GC_THRESHOLD", "10000"))
 FETCH_MAX_WAIT_MS = int(os.environ.get("FABTEL_FETCH_MAX_WAIT_MS", "20"))
+STREAM_YIELD_EVERY = int(os.environ.get("FABTEL_STREAM_YIELD_EVERY", "16"))
 
 
 def install() -> None:
@@ -166,8 +167,6 @@ def fast_delivery(consumer_class: type) -> type:
     return FastDeliveryConsumer
 
 
-STREAM_YIELD_EVERY = int(os.environ.get("FABTEL_STREAM_YIELD_EVERY", "16"))
-
 
 class _Ready:
     """An awaitable that is already done: awaiting it does not yield."""
@@ -205,8 +204,7 @@ def direct_events(build_handler):
         app = conductor.app
         make_event, flow, consumer = app.conf.Event, app.flow_control, app.consumer
         producer_buffer = app.producer.buffer
-        max_pending = producer_buffer.max_messages
-        pending = None if app.conf.producer_threaded else producer_buffer.pending._queue
+        threaded_producer = app.conf.producer_threaded     # its buffer is measured differently: Faust's path
         on_topic_buffer_full = app.sensors.on_topic_buffer_full
         raw: dict[Any, bool] = {}
 
@@ -218,7 +216,8 @@ def direct_events(build_handler):
             consumer.on_buffer_drop(tp)
 
         async def deliver(message):
-            if len(channels) == 1 and pending is not None and len(pending) <= max_pending and flow.is_active():
+            if (len(channels) == 1 and not threaded_producer and flow.is_active()
+                    and len(producer_buffer.pending._queue) <= producer_buffer.max_messages):
                 (chan,) = channels
                 queue = chan.queue
                 if not queue.full() and (raw[chan] if chan in raw else raw.setdefault(chan, _is_raw(chan))):

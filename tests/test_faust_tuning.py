@@ -275,6 +275,22 @@ def test_direct_events_leave_other_cases_to_faust():
     assert asyncio.run(main()) == [1]
 
 
+def test_direct_events_leave_a_full_producer_buffer_to_faust():
+    async def main():
+        app = _faust_app()
+        chan = app.topic("t", key_serializer="raw", value_serializer="raw")
+        _, direct, fallbacks = _handlers(app, chan)
+        buffer = app.producer.buffer
+        buffer.max_messages = 0
+        buffer.pending.put_nowait(object())                    # one send waiting: over the limit
+        task = asyncio.ensure_future(direct(_message(1)))
+        await asyncio.sleep(0.01)
+        task.cancel()                                         # Faust's handler flushes first; no producer here
+        await asyncio.gather(task, return_exceptions=True)
+        return fallbacks, chan.queue.qsize()
+    assert asyncio.run(main()) == ([1], 0)
+
+
 def test_direct_events_report_pressure_so_the_partition_stops_fetching():
     async def main():
         app = _faust_app()
