@@ -121,6 +121,7 @@ def lean_monitor():
 
 def worker(app: Any, loglevel: str):
     import faust
+
     class TunedWorker(faust.Worker):
         async def on_startup_finished(self) -> None:
             await super().on_startup_finished()
@@ -165,7 +166,6 @@ def fast_delivery(consumer_class: type) -> type:
             return await super().wait_first(rest, flow_wait)
 
     return FastDeliveryConsumer
-
 
 
 class _Ready:
