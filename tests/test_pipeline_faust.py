@@ -145,8 +145,8 @@ def test_decisions_through_the_broker(worker):
     feed.p.flush()
     time.sleep(6)
     assert not [d for d in _records(cfg, "decisions") if d.device == "leaf1" and d.action == "enable"]
-    feed.leaf("leaf1", up=True)
-    t_up = time.time_ns()
+    t_up = time.time_ns()          # before the records: the hold-up counts from their timestamps, and a fast
+    feed.leaf("leaf1", up=True)    # worker may decide before the producer's flush has returned here
     [enable] = _wait_for(cfg, "decisions", lambda d: d.device == "leaf1" and d.action == "enable", 20)
     assert enable.decided_ts_ns - t_up >= 5 * S                        # hold_up_ms 5000
 
