@@ -206,7 +206,6 @@ def direct_events(build_handler):
         producer_buffer = app.producer.buffer
         threaded_producer = app.conf.producer_threaded     # its buffer is measured differently: Faust's path
         on_topic_buffer_full = app.sensors.on_topic_buffer_full
-        raw: dict[Any, bool] = {}
 
         def on_pressure_high() -> None:          # as Faust's handler: stop fetching this partition
             on_topic_buffer_full(tp)
@@ -220,7 +219,7 @@ def direct_events(build_handler):
                     and len(producer_buffer.pending._queue) <= producer_buffer.max_messages):
                 (chan,) = channels
                 queue = chan.queue
-                if not queue.full() and (raw[chan] if chan in raw else raw.setdefault(chan, _is_raw(chan))):
+                if not queue.full() and _is_raw(chan):
                     message.refcount += 1
                     queue.put_nowait_enhanced(make_event(app, message.key, message.value, message.headers, message),
                                               on_pressure_high=on_pressure_high, on_pressure_drop=on_pressure_drop)
