@@ -3,20 +3,26 @@
 Two framings, chosen by configuration:
 - no schema registry: Avro single-object encoding (spec: `C3 01`, the 8-byte
   little-endian CRC-64-AVRO fingerprint of the schema's canonical form, then
-  the binary body);
+  the binary body). fabtel 0.1.0 wrote the fingerprint byte-reversed; such
+  values are still read (counted as `legacy_fingerprint_order`) for one
+  release;
 - with `kafka.schema_registry_url`: the Confluent wire format (`00`, the 4-byte
   big-endian schema id from the registry, then the body). `mock://` URLs use
   confluent-kafka's in-process mock registry (tests).
 
 A value that does not decode raises `CorruptMessage` with the reason; callers
-send it to the dead-letter topic. Our own single-object values are read by
-the compiled reader (fabtel.avro_reader), registry-framed ones by fastavro.
+send it to the dead-letter topic. Values written with the current schema are
+read by the compiled reader (fabtel.avro_reader); values written with a
+released earlier version (schemas/released/) or framed for a registry are
+resolved to the current schema by fastavro.
 May import: fabtel.records, fabtel.avro_reader, fabtel.avro_writer, schemas.
 """
 from __future__ import annotations
 
 import dataclasses
 import io
+from collections import Counter
+from dataclasses import dataclass
 import json
 import struct
 from typing import Any
@@ -44,25 +50,47 @@ class CorruptMessage(Exception):
         super().__init__(reason)
 
 
+def fingerprint_of(schema: dict | str) -> bytes:
+    """The 8 bytes the Avro spec puts after `C3 01`: the CRC-64-AVRO of the
+    parsing canonical form, little-endian. fastavro's hex string already
+    lists those bytes in order (the spec's test vector: "int" ->
+    8f5c393f1ad57572)."""
+    return bytes.fromhex(fingerprint(to_parsing_canonical_form(fastavro.parse_schema(schema)), "CRC-64-AVRO"))
+
+
 def schema_fingerprint(record_name: str) -> bytes:
-    canonical = to_parsing_canonical_form(schemas.parsed_schema(record_name))
-    return int(fingerprint(canonical, "CRC-64-AVRO"), 16).to_bytes(8, "little")
+    return fingerprint_of(schemas.schema_json(record_name))
+
+
+@dataclass(frozen=True)
+class _Writer:
+    """A schema a single-object value may have been written with."""
+    record_name: str
+    parsed: Any
+    current: bool
+    legacy_order: bool = False
 
 
 class RecordCodec:
     """Encodes and decodes the records of `fabtel.records`."""
 
     def __init__(self, schema_registry_url: str | None = None):
-        self._by_fingerprint: dict[bytes, str] = {}
+        self._by_fingerprint: dict[bytes, _Writer] = {}
         self._header: dict[str, bytes] = {}
+        self.counts: Counter = Counter()        # notable reads, by reason (legacy_fingerprint_order)
         self._registry = None
         self._by_id: dict[int, tuple[str, Any]] = {}
         if schema_registry_url:
             from confluent_kafka.schema_registry import SchemaRegistryClient
             self._registry = SchemaRegistryClient.new_client({"url": schema_registry_url})
         for name in records.BY_NAME:
+            for _, schema in schemas.released_versions(name):
+                fp = fingerprint_of(schema)
+                parsed = fastavro.parse_schema(schema)
+                self._by_fingerprint[fp] = _Writer(name, parsed, False)
+                self._by_fingerprint[fp[::-1]] = _Writer(name, parsed, False, legacy_order=True)
             fp = schema_fingerprint(name)
-            self._by_fingerprint[fp] = name
+            self._by_fingerprint[fp] = _Writer(name, schemas.parsed_schema(name), True)
             self._header[name] = SINGLE_OBJECT_MAGIC + fp
 
     # ----------------------------------------------------------------- encode
@@ -91,16 +119,19 @@ class RecordCodec:
     # ----------------------------------------------------------------- decode
 
     def record_name_of(self, data: bytes) -> tuple[str, Any, int]:
-        """(record name, parsed writer schema, body offset) for a value."""
+        """(record name, parsed writer schema, body offset) for a value; the
+        writer schema is None when it is the current one."""
         if data is None or len(data) == 0:
             raise CorruptMessage("empty message value")
         if data[:2] == SINGLE_OBJECT_MAGIC:
             if len(data) < 10:
                 raise CorruptMessage("truncated single-object header")
-            name = self._by_fingerprint.get(bytes(data[2:10]))
-            if name is None:
+            writer = self._by_fingerprint.get(bytes(data[2:10]))
+            if writer is None:
                 raise CorruptMessage(f"unknown schema fingerprint {bytes(data[2:10]).hex()}")
-            return name, schemas.parsed_schema(name), 10
+            if writer.legacy_order:
+                self.counts["legacy_fingerprint_order"] += 1
+            return writer.record_name, None if writer.current else writer.parsed, 10
         if data[0] == CONFLUENT_MAGIC and len(data) >= 5:
             (schema_id,) = struct.unpack_from(">I", data, 1)
             found = self._by_id.get(schema_id)
@@ -128,7 +159,7 @@ class RecordCodec:
         name, schema, offset = self.record_name_of(data)
         if expect is not None and name != expect:
             raise CorruptMessage(f"expected a {expect} record, got {name}")
-        if offset == 10:            # single-object: exactly our schema, so the compiled reader applies
+        if schema is None:          # written with exactly our schema: the compiled reader applies
             try:
                 record, end = _reader(name)(data, offset)
             except (IndexError, ValueError, TypeError, struct.error) as exc:   # incl. UnicodeDecodeError

@@ -34,3 +34,22 @@ def parsed_schema(record_name: str) -> dict:
 
 def all_record_names() -> list[str]:
     return sorted(json.loads(p.read_text())["name"] for p in SCHEMA_DIR.glob("*.avsc"))
+
+
+RELEASED_DIR = SCHEMA_DIR / "released"
+
+
+@lru_cache(maxsize=None)
+def released_versions(record_name: str) -> tuple[tuple[str, dict], ...]:
+    """(release, schema) of every released version of `record_name` that
+    differs from the current one: readers must still decode what those
+    releases wrote (see README.md, "Evolution rules")."""
+    out = []
+    current = schema_json(record_name)
+    for release_dir in sorted(p for p in RELEASED_DIR.iterdir() if p.is_dir()):
+        path = release_dir / _file_of(record_name).name
+        if path.exists():
+            schema = json.loads(path.read_text())
+            if schema != current:
+                out.append((release_dir.name, schema))
+    return tuple(out)
