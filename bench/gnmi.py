@@ -50,11 +50,9 @@ def _collector(cfg, latencies=None, watched=None):
 
 
 def run(config_path: str, seconds: float, toggles: int = 300) -> dict:
-    import grpc
-    from pygnmi.spec.v080 import gnmi_pb2, gnmi_pb2_grpc
-
     from bench.common import bench_config
-    from fabtel import gnmi_paths as gp
+    from connectors.gnmi.client import GnmiClient
+    from fabtel.platforms import platform
     from fabtel.config import parse_config
     from lab.generate import generate
     base = bench_config(config_path, "gnmi")
@@ -78,13 +76,11 @@ def run(config_path: str, seconds: float, toggles: int = 300) -> dict:
         watched = "ethernet-1/1"
         collector, stop = _collector(cfg, latencies, watched)
         progress(f"toggling {watched} on leaf1 {toggles} times over gNMI Set ({cfg.gnmi.sample_interval_ms} ms samples beside)")
-        path, off, on = gp.admin_state_path("srlinux", watched)
-        channel = grpc.insecure_channel(cfg.fabric.device("leaf1").gnmi.address)
-        stub = gnmi_pb2_grpc.gNMIStub(channel)
+        client = GnmiClient(cfg.fabric.device("leaf1"))
         for i in range(toggles):
-            stub.Set(gnmi_pb2.SetRequest(update=[gnmi_pb2.Update(
-                path=gp.to_proto(gp.parse(path), gnmi_pb2), val=gnmi_pb2.TypedValue(string_val=off if i % 2 == 0 else on))]))
+            client.set_update(*platform("srlinux").admin_command(watched, up=i % 2 == 1))
             time.sleep(0.03)
+        client.close()
         time.sleep(2)
         stop.set()
         collector.close()

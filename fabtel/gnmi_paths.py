@@ -1,8 +1,8 @@
-"""gNMI paths as fabtel uses them: parsing `/a[k=v]/b` text, converting to and
-from the proto `Path`, wildcard matching, and the per-platform paths of the
-leaves we read and write (SR Linux native and OpenConfig).
+"""The gNMI path grammar: parsing `/a[k=v]/b` text, converting to and from the
+proto `Path`, wildcard matching. Which paths a platform uses is in
+fabtel.platforms.
 
-Shared by the lab's targets, the gNMI collector and the remediation executor.
+Shared by the platforms, the lab's targets, the gNMI client and collector.
 May import: the standard library (the proto helpers take pygnmi's gnmi_pb2).
 """
 from __future__ import annotations
@@ -94,65 +94,3 @@ def key(path: PathT, elem: str, key_name: str) -> str | None:
         if name == elem:
             return dict(keys).get(key_name)
     return None
-
-
-# ----------------------------------------------------------------- platforms
-
-SRL_COUNTERS = {   # SR Linux statistics leaf -> normalized counter
-    "in-octets": "in_octets", "out-octets": "out_octets",
-    "in-unicast-packets": "in_unicast_pkts", "out-unicast-packets": "out_unicast_pkts",
-    "in-multicast-packets": "in_multicast_pkts", "out-multicast-packets": "out_multicast_pkts",
-    "in-broadcast-packets": "in_broadcast_pkts", "out-broadcast-packets": "out_broadcast_pkts",
-    "in-discarded-packets": "in_discards", "out-discarded-packets": "out_discards",
-    "in-error-packets": "in_errors", "out-error-packets": "out_errors",
-}
-OC_COUNTERS = {
-    "in-octets": "in_octets", "out-octets": "out_octets",
-    "in-unicast-pkts": "in_unicast_pkts", "out-unicast-pkts": "out_unicast_pkts",
-    "in-multicast-pkts": "in_multicast_pkts", "out-multicast-pkts": "out_multicast_pkts",
-    "in-broadcast-pkts": "in_broadcast_pkts", "out-broadcast-pkts": "out_broadcast_pkts",
-    "in-discards": "in_discards", "out-discards": "out_discards",
-    "in-errors": "in_errors", "out-errors": "out_errors",
-}
-
-# What the collector subscribes to, per platform: (path, mode), mode on_change or sample.
-SUBSCRIPTIONS = {
-    "srlinux": [
-        ("/interface[name=*]/admin-state", "on_change"),
-        ("/interface[name=*]/oper-state", "on_change"),
-        ("/interface[name=*]/lag/member[name=*]", "on_change"),
-        ("/network-instance[name=*]/protocols/bgp/neighbor[peer-address=*]/session-state", "on_change"),
-        ("/interface[name=*]/statistics", "sample"),
-        ("/interface[name=*]/ethernet/port-speed", "sample"),
-    ],
-    "openconfig": [
-        ("/interfaces/interface[name=*]/state/admin-status", "on_change"),
-        ("/interfaces/interface[name=*]/state/oper-status", "on_change"),
-        ("/lacp/interfaces/interface[name=*]/members/member[interface=*]/state", "on_change"),
-        ("/network-instances/network-instance[name=*]/protocols/protocol[identifier=BGP][name=BGP]/bgp/neighbors/neighbor[neighbor-address=*]/state/session-state", "on_change"),
-        ("/interfaces/interface[name=*]/state/counters", "sample"),
-        ("/interfaces/interface[name=*]/ethernet/state/port-speed", "sample"),
-    ],
-}
-
-
-def admin_state_path(platform: str, interface: str) -> tuple[str, object, object]:
-    """(path, value to disable, value to enable) for an interface's admin state."""
-    if platform == "openconfig":
-        return f"/interfaces/interface[name={interface}]/config/enabled", False, True
-    return f"/interface[name={interface}]/admin-state", "disable", "enable"
-
-
-SPEEDS = {"1G": 10**9, "10G": 10**10, "25G": 25 * 10**9, "40G": 40 * 10**9, "50G": 50 * 10**9,
-          "100G": 10**11, "400G": 4 * 10**11, "800G": 8 * 10**11}
-
-
-def speed_bps(text: str) -> int | None:
-    """'25G' (SR Linux) or 'SPEED_25GB' (OpenConfig) -> bits per second."""
-    t = text.upper().replace("SPEED_", "").replace("GB", "G")
-    return SPEEDS.get(t)
-
-
-def speed_text(bps: int, platform: str) -> str:
-    g = f"{bps // 10**9}G"
-    return f"SPEED_{g}B" if platform == "openconfig" else g

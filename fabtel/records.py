@@ -52,6 +52,7 @@ class InterfaceState:
     receive_ts_ns: int
     admin_state: str | None = None
     oper_state: str | None = None
+    deleted: bool = False
 
 
 @dataclass
@@ -79,6 +80,7 @@ class LagMemberState:
     marker_response_pdus_tx: int | None = None
     unknown_rx: int | None = None
     illegal_rx: int | None = None
+    deleted: bool = False
     UNSIGNED: ClassVar[tuple[str, ...]] = (
         "lacpdus_rx", "lacpdus_tx", "marker_pdus_rx", "marker_pdus_tx", "marker_response_pdus_rx",
         "marker_response_pdus_tx", "unknown_rx", "illegal_rx")
@@ -92,6 +94,7 @@ class BgpSession:
     device_ts_ns: int
     receive_ts_ns: int
     session_state: str
+    deleted: bool = False
 
 
 # ------------------------------------------------------------- sFlow

@@ -1,10 +1,19 @@
 """A gNMI target per lab device, over real gRPC (grpcio with pygnmi's compiled
 stubs): Capabilities, Get, Set and Subscribe (STREAM with SAMPLE, ON_CHANGE
-and TARGET_DEFINED; ONCE; POLL), SR Linux native or OpenConfig paths by the
-device's platform, wildcards in keys. Notifications carry the device's
-timestamp in nanoseconds and full paths (no prefix). A Set of an admin state
-takes effect in the traffic model at once. Unknown paths get NOT_FOUND (not in
-the schema) or INVALID_ARGUMENT (not a path), as a real target answers.
+and TARGET_DEFINED; ONCE; POLL), wildcards in keys. What the device serves is
+its platform's rendering (fabtel.platforms) of the traffic model.
+Notifications carry the device's timestamp in nanoseconds and full paths (no
+prefix). A Set of an admin state takes effect in the traffic model at once.
+
+It refuses what a device refuses (gNMI specification, the published models):
+- an encoding the platform does not offer (SR Linux: JSON_IETF and PROTO,
+  no plain JSON): UNIMPLEMENTED, for Get, Subscribe and Set values;
+- a Set value that is not valid JSON (`disable` unquoted, as pygnmi sends a
+  Python string): INVALID_ARGUMENT, as is a value outside the model (an enum
+  it does not list, a string where a boolean is due) or a Set on a state
+  (config false) leaf;
+- a path outside the model, or an interface the device does not have: NOT_FOUND.
+A Set is validated whole before anything changes (it is a transaction).
 """
 from __future__ import annotations
 
@@ -19,144 +28,81 @@ import grpc
 from pygnmi.spec.v080 import gnmi_pb2, gnmi_pb2_grpc
 
 from fabtel import gnmi_paths as gp
-from lab.model import Fabric, Node
+from fabtel.platforms import base, platform
+from lab.model import COUNTER_NAMES, Fabric, Node
 
 log = logging.getLogger("fabtel.lab.gnmi")
 
-STATE, COUNTER = "state", "counter"
+STATE, COUNTER = base.STATE, base.SAMPLED
 TARGET_DEFINED_SAMPLE_NS = 10_000_000_000
 MIN_SAMPLE_NS = 100_000_000
 
 
-def _e(elem: str, **keys: str) -> gp.Elem:
-    return (elem, tuple(sorted(keys.items())))
+def device_view(fabric: Fabric, node: Node) -> base.DeviceView:
+    """The lab node's state in the platforms' neutral terms (a LAG's
+    counters are its members' sums; its oper state: a member in the bundle)."""
+    interfaces, members = [], []
+    for name, port in node.ports.items():
+        interfaces.append(base.InterfaceView(name, port.admin_up, port.oper_up, dict(port.counters), port.speed_bps,
+                                             port.auto_negotiate))
+    for lag, names in node.lags.items():
+        in_bundle = [m for m in names if fabric.member_in_bundle(node.ports[m])]
+        totals: dict[str, int] = {}
+        for m in names:
+            for k, v in node.ports[m].counters.items():
+                totals[k] = totals.get(k, 0) + v
+        interfaces.append(base.InterfaceView(lag, True, bool(in_bundle), totals))
+        for m in names:
+            port = node.ports[m]
+            actor, _partner = fabric.lacp_states(node.name, m)
+            partner = fabric.nodes[port.peer.node].system_id if port.peer and port.oper_up else "00:00:00:00:00:00"
+            members.append(base.MemberView(lag, m, m in in_bundle, actor, node.system_id, partner))
+    sessions = [base.SessionView("default", s.peer_address, s.state) for s in node.bgp.values()]
+    return base.DeviceView(tuple(interfaces), tuple(members), tuple(sessions))
 
 
 def snapshot(fabric: Fabric, node: Node) -> dict[gp.PathT, tuple[object, str]]:
     """Every leaf of a device: path -> (value, STATE or COUNTER)."""
     with fabric.lock:
-        return _snapshot_oc(fabric, node) if node.platform == "openconfig" else _snapshot_srl(fabric, node)
-
-
-def _lag_counters(node: Node, members: list[str]) -> dict[str, int]:
-    total: dict[str, int] = {}
-    for m in members:
-        for k, v in node.ports[m].counters.items():
-            total[k] = total.get(k, 0) + v
-    return total
-
-
-def _lacp_leaves(out: dict, base: gp.PathT, fabric: Fabric, node: Node, member: str) -> None:
-    """A LAG member's LACP leaves (the same names on both platforms)."""
-    port = node.ports[member]
-    actor, _partner = fabric.lacp_states(node.name, member)
-    out[base + (_e("activity"),)] = ("ACTIVE" if actor & 1 else "PASSIVE", STATE)
-    out[base + (_e("timeout"),)] = ("SHORT" if actor & 2 else "LONG", STATE)
-    out[base + (_e("aggregatable"),)] = (bool(actor & 4), STATE)
-    out[base + (_e("synchronization"),)] = ("IN_SYNC" if actor & 8 else "OUT_SYNC", STATE)
-    out[base + (_e("collecting"),)] = (bool(actor & 16), STATE)
-    out[base + (_e("distributing"),)] = (bool(actor & 32), STATE)
-    out[base + (_e("system-id"),)] = (node.system_id, STATE)
-    peer_sys = fabric.nodes[port.peer.node].system_id if port.peer and port.oper_up else "00:00:00:00:00:00"
-    out[base + (_e("partner-id"),)] = (peer_sys, STATE)
-
-
-def _interfaces(fabric: Fabric, node: Node, interface) -> list[tuple[str, list[str], list[str]]]:
-    """Call `interface(name, admin, oper, counters, speed)` for every port and
-    LAG (a LAG's counters are its members' sums); return (lag, members, in bundle)."""
-    for name, port in node.ports.items():
-        interface(name, port.admin_up, port.oper_up, port.counters, port.speed_bps)
-    lags = []
-    for lag, members in node.lags.items():
-        in_bundle = [m for m in members if fabric.member_in_bundle(node.ports[m])]
-        interface(lag, True, bool(in_bundle), _lag_counters(node, members), None)
-        lags.append((lag, members, in_bundle))
-    return lags
-
-
-def _snapshot_srl(fabric: Fabric, node: Node) -> dict:
-    out: dict = {}
-
-    def interface(name: str, admin: bool, oper: bool, counters: dict[str, int], speed: int | None):
-        base = (_e("interface", name=name),)
-        out[base + (_e("admin-state"),)] = ("enable" if admin else "disable", STATE)
-        out[base + (_e("oper-state"),)] = ("up" if oper else "down", STATE)
-        for leaf, norm in gp.SRL_COUNTERS.items():
-            out[base + (_e("statistics"), _e(leaf))] = (counters[norm], COUNTER)
-        if speed:
-            out[base + (_e("ethernet"), _e("port-speed"))] = (gp.speed_text(speed, "srlinux"), COUNTER)
-
-    for lag, members, in_bundle in _interfaces(fabric, node, interface):
-        for m in members:
-            base = (_e("interface", name=lag), _e("lag"), _e("member", name=m))
-            out[base + (_e("oper-state"),)] = ("up" if m in in_bundle else "down", STATE)
-            _lacp_leaves(out, base + (_e("lacp"),), fabric, node, m)
-    for sess in node.bgp.values():
-        path = (_e("network-instance", name="default"), _e("protocols"), _e("bgp"),
-                _e("neighbor", **{"peer-address": sess.peer_address}), _e("session-state"))
-        out[path] = (sess.state, STATE)
-    return out
-
-
-def _snapshot_oc(fabric: Fabric, node: Node) -> dict:
-    out: dict = {}
-
-    def interface(name: str, admin: bool, oper: bool, counters: dict[str, int], speed: int | None):
-        base = (_e("interfaces"), _e("interface", name=name))
-        out[base + (_e("config"), _e("enabled"))] = (admin, STATE)
-        out[base + (_e("state"), _e("admin-status"))] = ("UP" if admin else "DOWN", STATE)
-        out[base + (_e("state"), _e("oper-status"))] = ("UP" if oper else "DOWN", STATE)
-        for leaf, norm in gp.OC_COUNTERS.items():
-            out[base + (_e("state"), _e("counters"), _e(leaf))] = (counters[norm], COUNTER)
-        if speed:
-            out[base + (_e("ethernet"), _e("state"), _e("port-speed"))] = (gp.speed_text(speed, "openconfig"), COUNTER)
-
-    for lag, members, _ in _interfaces(fabric, node, interface):
-        for m in members:
-            _lacp_leaves(out, (_e("lacp"), _e("interfaces"), _e("interface", name=lag), _e("members"),
-                               _e("member", interface=m), _e("state")), fabric, node, m)
-    for sess in node.bgp.values():
-        path = (_e("network-instances"), _e("network-instance", name="default"), _e("protocols"),
-                _e("protocol", identifier="BGP", name="BGP"), _e("bgp"), _e("neighbors"),
-                _e("neighbor", **{"neighbor-address": sess.peer_address}), _e("state"), _e("session-state"))
-        out[path] = (sess.state.upper(), STATE)
-    return out
+        view = device_view(fabric, node)
+    return platform(node.platform).render(view)
 
 
 _SCHEMAS: dict[str, set] = {}
 
 
-def platform_schema(platform: str) -> set[tuple[str, ...]]:
+def platform_schema(name: str) -> set[tuple[str, ...]]:
     """The element names of every leaf the platform models, whether or not a
     given device has data there (a spine without LAGs still knows the path)."""
-    if platform not in _SCHEMAS:
-        from fabtel.config import Config, Device, Fabric as FabricCfg, InfluxConfig, KafkaConfig, Lag, Link
-        dev = Device("schema", "leaf", platform, uplinks=("e1",), access=("e2",), lags=(Lag("lag1", ("e2",)),))
-        spine = Device("peer", "spine", platform, fabric_ports=("e1", "e2"))
-        cfg = Config(KafkaConfig(), InfluxConfig(), FabricCfg((dev, spine), (), (
-            Link(("schema", "e1"), ("peer", "e1")), Link(("schema", "e2"), ("peer", "e2")))))
-        fabric = Fabric(cfg)
-        _SCHEMAS[platform] = {gp.names(p) for p in snapshot(fabric, fabric.nodes["schema"])}
-    return _SCHEMAS[platform]
+    if name not in _SCHEMAS:
+        zero = dict.fromkeys(COUNTER_NAMES, 0)
+        view = base.DeviceView(
+            (base.InterfaceView("e1", True, True, zero, 10**10), base.InterfaceView("e2", True, True, zero, 10**10, True)),
+            (base.MemberView("lag1", "e1", True, 61, "00:00:00:00:00:01", "00:00:00:00:00:02"),),
+            (base.SessionView("default", "198.18.0.1", "established"),))
+        _SCHEMAS[name] = {gp.names(p) for p in platform(name).render(view)}
+    return _SCHEMAS[name]
 
 
-def typed_value(value: object) -> gnmi_pb2.TypedValue:
-    if isinstance(value, bool):
-        return gnmi_pb2.TypedValue(bool_val=value)
-    if isinstance(value, int):
-        return gnmi_pb2.TypedValue(uint_val=value)
-    return gnmi_pb2.TypedValue(string_val=str(value))
+ENCODINGS = {name: gnmi_pb2.Encoding.Value(name) for name in (base.JSON, base.JSON_IETF, base.PROTO, base.ASCII)}
 
 
-def _decode_set_value(tv: gnmi_pb2.TypedValue) -> object:
-    kind = tv.WhichOneof("value")
-    if kind in ("json_val", "json_ietf_val"):
-        raw = getattr(tv, kind).decode()
-        try:
-            return json.loads(raw)
-        except ValueError:
-            return raw          # pygnmi sends a plain string unquoted
-    return getattr(tv, kind)
+def typed_value(value: object, encoding: int) -> gnmi_pb2.TypedValue:
+    """A leaf's value as the device sends it in `encoding`. JSON_IETF follows
+    RFC 7951: 64-bit integers are strings, identityrefs carry their module."""
+    if encoding == gnmi_pb2.PROTO:
+        if isinstance(value, bool):
+            return gnmi_pb2.TypedValue(bool_val=value)
+        if isinstance(value, int):
+            return gnmi_pb2.TypedValue(uint_val=value)
+        return gnmi_pb2.TypedValue(string_val=str(value))
+    if encoding == gnmi_pb2.JSON_IETF:
+        if isinstance(value, base.Identity):
+            value = f"{value.module}:{value.name}"
+        elif isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        return gnmi_pb2.TypedValue(json_ietf_val=json.dumps(value).encode())
+    return gnmi_pb2.TypedValue(json_val=json.dumps(str(value) if isinstance(value, base.Identity) else value).encode())
 
 
 class _Stream:
@@ -175,6 +121,7 @@ class _Stream:
 class DeviceServicer(gnmi_pb2_grpc.gNMIServicer):
     def __init__(self, fabric: Fabric, node: Node, credentials: tuple[str, str] | None):
         self.fabric, self.node, self.credentials = fabric, node, credentials
+        self.platform = platform(node.platform)
         self.schema = platform_schema(node.platform)
         self.streams: dict[int, _Stream] = {}
         self._lock = threading.Lock()
@@ -210,30 +157,37 @@ class DeviceServicer(gnmi_pb2_grpc.gNMIServicer):
             out.append(pattern)
         return out
 
-    def _notification(self, leaves, patterns, kind: str | None = None) -> gnmi_pb2.Notification | None:
-        updates = [gnmi_pb2.Update(path=gp.to_proto(path, gnmi_pb2), val=typed_value(value))
+    def _notification(self, leaves, patterns, encoding: int, kind: str | None = None) -> gnmi_pb2.Notification | None:
+        updates = [gnmi_pb2.Update(path=gp.to_proto(path, gnmi_pb2), val=typed_value(value, encoding))
                    for path, (value, k) in leaves.items()
                    if (kind is None or k == kind) and any(gp.matches(pt, path) for pt in patterns)]
         if not updates:
             return None
         return gnmi_pb2.Notification(timestamp=time.time_ns(), update=updates)
 
+    def _encoding(self, encoding: int, context) -> int:
+        name = gnmi_pb2.Encoding.Name(encoding) if encoding in gnmi_pb2.Encoding.values() else str(encoding)
+        if name not in self.platform.encodings:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED,
+                          f"unsupported encoding: {name} (this device offers {', '.join(self.platform.encodings)})")
+        return encoding
+
     # ------------------------------------------------------------ RPCs
 
     def Capabilities(self, request, context):  # noqa: N802 (gRPC names)
         self._auth(context)
-        models = [gnmi_pb2.ModelData(name="urn:srl_nokia/interfaces" if self.node.platform == "srlinux"
-                                     else "openconfig-interfaces", organization="fabtel lab", version="1")]
-        return gnmi_pb2.CapabilityResponse(supported_models=models, gNMI_version="0.8.0",
-                                           supported_encodings=[gnmi_pb2.JSON, gnmi_pb2.JSON_IETF])
+        models = [gnmi_pb2.ModelData(name=n, organization=o, version=v) for n, o, v in self.platform.models]
+        return gnmi_pb2.CapabilityResponse(supported_models=models, gNMI_version="0.10.0",
+                                           supported_encodings=[ENCODINGS[e] for e in self.platform.encodings])
 
     def Get(self, request, context):  # noqa: N802
         self._auth(context)
+        encoding = self._encoding(request.encoding, context)
         patterns = self._patterns(request.prefix, request.path, context)
         leaves = snapshot(self.fabric, self.node)
         notes = []
         for pattern in patterns:
-            n = self._notification(leaves, [pattern])
+            n = self._notification(leaves, [pattern], encoding)
             if n is None:
                 context.abort(grpc.StatusCode.NOT_FOUND, f"no data at {gp.render(pattern)} on {self.node.name}")
             notes.append(n)
@@ -241,32 +195,46 @@ class DeviceServicer(gnmi_pb2_grpc.gNMIServicer):
 
     def Set(self, request, context):  # noqa: N802
         self._auth(context)
-        results = []
-        ts = time.time_ns()
-        for upd in list(request.replace) + list(request.update):
-            path = gp.from_proto(request.prefix, upd.path)
-            value = _decode_set_value(upd.val)
-            iface, up = self._admin_target(path, value, context)
-            self.fabric.set_admin(self.node.name, iface, up, ts, origin="gnmi")
-            results.append(gnmi_pb2.UpdateResult(path=upd.path, op=gnmi_pb2.UpdateResult.UPDATE))
         if request.delete:
             context.abort(grpc.StatusCode.UNIMPLEMENTED, "delete is not supported by the lab target")
+        changes = []           # validated whole first: a Set is a transaction
+        for upd in list(request.replace) + list(request.update):
+            path = gp.from_proto(request.prefix, upd.path)
+            changes.append((upd.path, self._admin_change(path, self._set_value(path, upd.val, context), context)))
+        ts = time.time_ns()
+        for _, (iface, up) in changes:
+            self.fabric.set_admin(self.node.name, iface, up, ts, origin="gnmi")
+        self.fabric.set_requests[self.node.name] += len(changes)
+        results = [gnmi_pb2.UpdateResult(path=p, op=gnmi_pb2.UpdateResult.UPDATE) for p, _ in changes]
         return gnmi_pb2.SetResponse(response=results, timestamp=ts)
 
-    def _admin_target(self, path: gp.PathT, value, context) -> tuple[str, bool]:
-        n = gp.names(path)
-        if self.node.platform == "openconfig" and n == ("interfaces", "interface", "config", "enabled"):
-            iface, up = gp.key(path, "interface", "name"), value
-            if not isinstance(up, bool):
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"enabled must be true or false, got {value!r}")
-        elif self.node.platform == "srlinux" and n == ("interface", "admin-state"):
-            iface = gp.key(path, "interface", "name")
-            if value not in ("enable", "disable"):
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"admin-state must be enable or disable, got {value!r}")
-            up = value == "enable"
-        else:
+    def _set_value(self, path: gp.PathT, tv: gnmi_pb2.TypedValue, context) -> object:
+        """A Set value decoded as the device decodes it, or the device's error."""
+        kind = tv.WhichOneof("value")
+        where = gp.render(path)
+        if kind in ("json_val", "json_ietf_val"):
+            encoding = "JSON" if kind == "json_val" else "JSON_IETF"
+            if encoding not in self.platform.encodings:
+                context.abort(grpc.StatusCode.UNIMPLEMENTED, f"unsupported encoding: {encoding} in the value of {where}")
+            raw = getattr(tv, kind)
+            try:
+                return json.loads(raw)
+            except ValueError as exc:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                              f"failed to parse JSON value {raw[:64]!r} for {where}: {exc}")
+        if kind in ("string_val", "bool_val", "uint_val", "int_val") and base.PROTO in self.platform.encodings:
+            return getattr(tv, kind)
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, f"unsupported value type {kind} for {where}")
+
+    def _admin_change(self, path: gp.PathT, value, context) -> tuple[str, bool]:
+        iface = self.platform.admin_target(path)
+        if iface is None:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT if gp.in_schema(path, self.schema) else grpc.StatusCode.NOT_FOUND,
                           f"path {gp.render(path)} is not settable on {self.node.name}")
+        up = self.platform.check_admin_value(value)
+        if up is None:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"invalid value {json.dumps(value)} for {gp.render(path)}: not allowed by the model")
         if iface not in self.node.ports:
             context.abort(grpc.StatusCode.NOT_FOUND, f"interface {iface} does not exist on {self.node.name}")
         return iface, up
@@ -278,11 +246,12 @@ class DeviceServicer(gnmi_pb2_grpc.gNMIServicer):
         except StopIteration:
             return
         sl = first.subscribe
+        encoding = self._encoding(sl.encoding, context)
         subs = list(sl.subscription)
         patterns = self._patterns(sl.prefix, [s.path for s in subs], context)
         leaves = snapshot(self.fabric, self.node)
         if not sl.updates_only:
-            n = self._notification(leaves, patterns)
+            n = self._notification(leaves, patterns, encoding)
             if n is not None:
                 yield gnmi_pb2.SubscribeResponse(update=n)
         yield gnmi_pb2.SubscribeResponse(sync_response=True)
@@ -291,14 +260,14 @@ class DeviceServicer(gnmi_pb2_grpc.gNMIServicer):
         if sl.mode == gnmi_pb2.SubscriptionList.POLL:
             for req in request_iterator:
                 if req.HasField("poll"):
-                    n = self._notification(snapshot(self.fabric, self.node), patterns)
+                    n = self._notification(snapshot(self.fabric, self.node), patterns, encoding)
                     if n is not None:
                         yield gnmi_pb2.SubscribeResponse(update=n)
                     yield gnmi_pb2.SubscribeResponse(sync_response=True)
             return
-        yield from self._stream(context, subs, patterns, leaves)
+        yield from self._stream(context, subs, patterns, leaves, encoding)
 
-    def _stream(self, context, subs, patterns, leaves):
+    def _stream(self, context, subs, patterns, leaves, encoding):
         on_change, sampled = [], []          # patterns; sampled: (pattern, interval_ns, kind)
         for sub, pattern in zip(subs, patterns):
             if sub.mode == gnmi_pb2.ON_CHANGE:
@@ -329,13 +298,13 @@ class DeviceServicer(gnmi_pb2_grpc.gNMIServicer):
                 if changed and on_change:
                     diff = {p: (v, k) for p, (v, k) in leaves.items() if k == STATE and last_state.get(p) != v}
                     last_state.update({p: v for p, (v, _) in diff.items()})
-                    n = self._notification(diff, on_change)
+                    n = self._notification(diff, on_change, encoding)
                     if n is not None:
                         yield gnmi_pb2.SubscribeResponse(update=n)
                 now = time.monotonic_ns()
                 for i, (pattern, interval, kind) in enumerate(sampled):
                     if due[i] <= now:
-                        n = self._notification(leaves, [pattern], kind)
+                        n = self._notification(leaves, [pattern], encoding, kind)
                         if n is not None:
                             yield gnmi_pb2.SubscribeResponse(update=n)
                         due[i] = max(due[i] + interval, now)

@@ -45,6 +45,7 @@ class Port:
     peer: "Port | None" = None
     counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTER_NAMES, 0))
     partner_state_override: int | None = None
+    auto_negotiate: bool = False        # OpenConfig then reports SPEED_UNKNOWN and the negotiated speed
     _pkt_frac: float = 0.0
 
     @property
@@ -132,6 +133,7 @@ class Fabric:
         self.listeners: list[Listener] = []
         self.events_log: list[dict] = []
         self.flows_on: dict[str, list[Flow]] = defaultdict(list)     # port -> flows it sent in the last tick
+        self.set_requests: dict[str, int] = defaultdict(int)          # device -> gNMI Set updates it accepted
         self._build(cfg)
 
     # ------------------------------------------------------------ building

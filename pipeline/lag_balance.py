@@ -53,6 +53,7 @@ class MemberView:
     partner_state: int | None = None
     partner_id: str | None = None
     oper_up: bool | None = None
+    present: bool = True            # False once the device deleted it from the LAG
 
 
 @dataclass
@@ -99,6 +100,12 @@ class LagBalanceTracker:
 
     def lacp(self, rec: LagMemberState) -> None:
         m = self.member(rec.device, rec.member)
+        if rec.deleted:
+            # Taken out of its LAG on the device: it no longer counts in the
+            # group's balance or health until it is back.
+            if m is not None:
+                m.present, m.actor_state, m.partner_state, m.oper_up = False, None, None, False
+            return
         if m is None:
             # A LAG the configuration does not name: group it by its partner system ID.
             if rec.partner_system_id in NO_PARTNER:
@@ -115,6 +122,7 @@ class LagBalanceTracker:
             m.partner_id = rec.partner_system_id
         if rec.oper_state is not None:
             m.oper_up = rec.oper_state == "up"
+        m.present = True
 
     def close_window(self, window_end_ns: int) -> list[LagBalance]:
         """One result per LAG group for the window that ends now; resets it."""
@@ -123,6 +131,9 @@ class LagBalanceTracker:
         for g in self.groups.values():
             loads = []
             for m in g.members.values():
+                if not m.present:
+                    m.in_bits = m.out_bits = m.seconds = 0.0
+                    continue
                 rate = max(m.in_bits, m.out_bits) / m.seconds if m.seconds else 0.0
                 util = rate / m.speed_bps if m.speed_bps else None
                 healthy, reason = lacp_health(m.actor_state, m.partner_state)

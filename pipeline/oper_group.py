@@ -18,11 +18,10 @@ the device time of the triggering telemetry, so a replay yields the same ids.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 
-from fabtel import gnmi_paths
 from fabtel.config import Config, OperGroup
+from fabtel.platforms import platform
 from fabtel.records import Evidence, OperGroupDecision, RemediationCommand
 from pipeline.fabric_view import DeviceView
 from pipeline.uplink_health import is_stale
@@ -179,11 +178,11 @@ class OperGroupEngine:
         self.recent.append(now_ns)
         st.state = DOWN if action == "disable" else ARMED
         st.last_decision = did
-        platform = self.cfg.fabric.device(g.device).platform
+        name = self.cfg.fabric.device(g.device).platform
         for link in g.down_links:
-            path, off, on = gnmi_paths.admin_state_path(platform, link)
-            out.commands.append(RemediationCommand(f"{did}:{link}", did, g.device, link, action, platform, path,
-                                                   json.dumps(off if action == "disable" else on), trigger, now_ns))
+            path, value = platform(name).admin_command(link, up=action == "enable")
+            out.commands.append(RemediationCommand(f"{did}:{link}", did, g.device, link, action, name, path,
+                                                   value, trigger, now_ns))
 
     # ------------------------------------------------------------ persistence
 

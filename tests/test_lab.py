@@ -1,6 +1,8 @@
-"""The simulated fabric over its real protocols: pygnmi subscribes to and sets
-a lab target over gRPC, tshark decodes the lab's sFlow, the traffic model
-reproduces the oper-group lab's blackhole, and a 64-leaf fabric is served."""
+"""The simulated fabric over its real protocols: pygnmi (a client fabtel did
+not write) and fabtel's own client subscribe to and set a lab target over
+gRPC, the target refuses what a device refuses, tshark decodes the lab's
+sFlow, the traffic model reproduces the oper-group lab's blackhole, and a
+64-leaf fabric is served."""
 from __future__ import annotations
 
 import os
@@ -90,7 +92,7 @@ def test_pygnmi_stream_gets_samples_and_on_change(running_lab, lab_config):
     with _client(lab_config, "leaf1") as gc:
         sub = gc.subscribe_stream({"subscription": [
             {"path": "/interface[name=ethernet-1/1]/statistics", "mode": "sample", "sample_interval": 300_000_000},
-            {"path": "/interface[name=*]/oper-state", "mode": "on_change"}], "encoding": "json"})
+            {"path": "/interface[name=*]/oper-state", "mode": "on_change"}], "encoding": "json_ietf"})
         seen_octets, oper_changes = [], []
         deadline = time.monotonic() + 6
         while time.monotonic() < deadline and not (oper_changes and len(seen_octets) >= 3):
@@ -100,7 +102,8 @@ def test_pygnmi_stream_gets_samples_and_on_change(running_lab, lab_config):
                 continue
             for u in msg.get("update", {}).get("update", []):
                 if u["path"] == "interface[name=ethernet-1/1]/statistics/in-octets":
-                    seen_octets.append(u["val"])
+                    assert isinstance(u["val"], str)         # RFC 7951: a 64-bit counter is a JSON string
+                    seen_octets.append(int(u["val"]))
                 if u["path"] == "interface[name=ethernet-1/49]/oper-state" and u["val"] == "down":
                     oper_changes.append(msg["update"]["timestamp"])
         sub.close()
@@ -110,22 +113,86 @@ def test_pygnmi_stream_gets_samples_and_on_change(running_lab, lab_config):
     assert event_ns <= oper_changes[0] < event_ns + 1_000_000_000     # device timestamp in ns
 
 
-def test_pygnmi_set_moves_client1_flows_to_leaf2(running_lab, lab_config):
+def test_set_moves_client1_flows_to_leaf2(running_lab, lab_config):
+    from connectors.gnmi.client import GnmiClient
     runner = running_lab(Scenario("t", 60, (EIGHT,)))
     time.sleep(1.5)
-    with _client(lab_config, "leaf1") as gc:
-        gc.set(update=[("/interface[name=ethernet-1/1]/admin-state", "disable")])
-        got = gc.get(path=["/interface[name=ethernet-1/1]/admin-state"])
-    assert got["notification"][0]["update"][0]["val"] == "disable"
+    client = GnmiClient(lab_config.fabric.device("leaf1"))
+    try:
+        client.set_update("/interface[name=ethernet-1/1]/admin-state", '"disable"')
+        assert client.get("/interface[name=ethernet-1/1]/admin-state") == "disable"
+    finally:
+        client.close()
     set_s = runner.elapsed_s()
-    time.sleep(2.2)
-    truth = runner.fabric.ground_truth()
-    after = [s for s in truth if s["t"] > set_s + 0.5][:1]
+    time.sleep(3.2)
+    truth, now_s = runner.fabric.ground_truth(), runner.elapsed_s()
+    after = [s for s in truth if s["t"] > set_s + 0.5 and s["t"] + 1 <= now_s][:1]     # a whole second after the Set
     assert after, truth
     sec = after[0]
     assert "client1:eth1" not in sec["links"] and sec["links"]["client1:eth2"] == pytest.approx(50_000, rel=0.05)
     assert sec["blackholed_bytes"] == 0
     assert truth[0]["links"]["client1:eth1"] > 0       # before the Set, flows used both links
+    assert runner.fabric.set_requests["leaf1"] == 1
+
+
+def _raw(cfg, device):
+    """Raw gNMI stubs and call metadata for a lab device (to send what a client library would)."""
+    import grpc
+    from pygnmi.spec.v080 import gnmi_pb2_grpc
+    channel = grpc.insecure_channel(cfg.fabric.device(device).gnmi.address)
+    md = [("username", os.environ["FABTEL_GNMI_USER"]), ("password", os.environ["FABTEL_GNMI_PASSWORD"])]
+    return channel, gnmi_pb2_grpc.gNMIStub(channel), md
+
+
+def test_the_lab_refuses_what_fabtel_used_to_send(running_lab, lab_config):
+    """fabtel 0.1.0 set the SR Linux admin state with pygnmi, which sends the
+    Python string as raw bytes (json_val = disable): not JSON, and a device
+    answers INVALID_ARGUMENT. The lab now does too, and nothing changes."""
+    import grpc
+    from pygnmi.spec.v080 import gnmi_pb2
+    from fabtel import gnmi_paths as gp
+    runner = running_lab(Scenario("t", 60, ()))
+    path = gp.to_proto(gp.parse("/interface[name=ethernet-1/1]/admin-state"), gnmi_pb2)
+    channel, stub, md = _raw(lab_config, "leaf1")
+    try:
+        for val, code, words in (
+                (gnmi_pb2.TypedValue(json_ietf_val=b"disable"), grpc.StatusCode.INVALID_ARGUMENT, "failed to parse JSON"),
+                (gnmi_pb2.TypedValue(json_val=b"disable"), grpc.StatusCode.UNIMPLEMENTED, "unsupported encoding: JSON"),
+                (gnmi_pb2.TypedValue(json_ietf_val=b'"down"'), grpc.StatusCode.INVALID_ARGUMENT, "not allowed by the model"),
+                (gnmi_pb2.TypedValue(json_ietf_val=b"false"), grpc.StatusCode.INVALID_ARGUMENT, "not allowed by the model")):
+            with pytest.raises(grpc.RpcError) as err:
+                stub.Set(gnmi_pb2.SetRequest(update=[gnmi_pb2.Update(path=path, val=val)]), metadata=md, timeout=5)
+            assert err.value.code() == code and words in err.value.details(), (val, err.value.details())
+        # SR Linux offers no plain JSON: Get and Subscribe in JSON are refused like a device refuses them.
+        caps = stub.Capabilities(gnmi_pb2.CapabilityRequest(), metadata=md, timeout=5)
+        assert [gnmi_pb2.Encoding.Name(e) for e in caps.supported_encodings] == ["JSON_IETF", "PROTO"]
+        with pytest.raises(grpc.RpcError) as err:
+            stub.Get(gnmi_pb2.GetRequest(path=[path], encoding=gnmi_pb2.JSON), metadata=md, timeout=5)
+        assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        # a Set that is only partly valid changes nothing (a transaction)
+        other = gp.to_proto(gp.parse("/interface[name=ethernet-1/49]/admin-state"), gnmi_pb2)
+        with pytest.raises(grpc.RpcError):
+            stub.Set(gnmi_pb2.SetRequest(update=[
+                gnmi_pb2.Update(path=other, val=gnmi_pb2.TypedValue(json_ietf_val=b'"disable"')),
+                gnmi_pb2.Update(path=path, val=gnmi_pb2.TypedValue(json_ietf_val=b"disable"))]), metadata=md, timeout=5)
+        # the quoted value is accepted
+        stub.Set(gnmi_pb2.SetRequest(update=[gnmi_pb2.Update(path=path, val=gnmi_pb2.TypedValue(
+            json_ietf_val=b'"disable"'))]), metadata=md, timeout=5)
+    finally:
+        channel.close()
+    leaf1 = runner.fabric.nodes["leaf1"]
+    assert not leaf1.ports["ethernet-1/1"].admin_up and leaf1.ports["ethernet-1/49"].admin_up
+    assert runner.fabric.set_requests["leaf1"] == 1
+
+
+def test_pygnmi_set_of_a_python_string_is_refused(running_lab, lab_config):
+    """pygnmi #169 as a device sees it."""
+    runner = running_lab(Scenario("t", 60, ()))
+    with _client(lab_config, "leaf1") as gc:
+        with pytest.raises(gNMIException) as err:
+            gc.set(update=[("/interface[name=ethernet-1/1]/admin-state", "disable")], encoding="json_ietf")
+        assert "INVALID_ARGUMENT" in repr(err.value.__cause__ or err.value) or "parse JSON" in str(err.value)
+    assert runner.fabric.nodes["leaf1"].ports["ethernet-1/1"].admin_up
 
 
 def test_unknown_paths_get_the_gnmi_error(running_lab, lab_config):
@@ -150,7 +217,7 @@ def test_openconfig_device_speaks_openconfig_paths(lab_config):
             gc.set(update=[("/interfaces/interface[name=ethernet-1/1]/config/enabled", False)])
             got = gc.get(path=["/interfaces/interface[name=ethernet-1/1]/state/oper-status"])
             assert got["notification"][0]["update"][0]["val"] == "DOWN"
-            bgp = gc.get(path=["/network-instances/network-instance[name=default]/protocols/protocol[identifier=BGP][name=BGP]"
+            bgp = gc.get(path=["/network-instances/network-instance[name=default]/protocols/protocol[identifier=BGP][name=*]"
                                "/bgp/neighbors/neighbor[neighbor-address=*]/state/session-state"])
             assert {u["val"] for u in bgp["notification"][0]["update"]} == {"ESTABLISHED"}
     finally:

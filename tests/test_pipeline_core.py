@@ -304,3 +304,31 @@ def test_a_domain_asks_for_a_tick_only_when_something_is_due(cfg):
     assert quiet.last_health == {"leaf1": "unknown", "leaf2": "unknown"} and quiet.next_due_ns(late) == late + window
     # a stale leaf whose hold timer is pending keeps asking (its engine waits for telemetry)
     assert d.next_due_ns(late) == late
+
+
+# ------------------------------------------------------------ gNMI deletes
+
+def test_a_deleted_neighbour_no_longer_counts_as_established(cfg):
+    d = Domain(cfg, "leaf3")
+    for i, u in enumerate(("ethernet-1/49", "ethernet-1/50")):
+        d.apply(state("leaf3", u, "up", 0), T0)
+        d.apply(bgp("leaf3", f"198.18.128.{i}", "established", 0), T0)
+    assert d.views["leaf3"].established()[0] == 2
+    gone = BgpSession("leaf3", "default", "198.18.128.1", T0 + S, T0 + S, "idle", deleted=True)
+    out = d.apply(gone, T0 + S)[0]
+    h = of(UplinkHealth, out)[-1]
+    assert (h.state, h.uplinks_up, h.bgp_established) == ("degraded", 1, 1)
+
+
+def test_a_member_deleted_from_its_lag_leaves_the_balance(cfg):
+    d = Domain(cfg, "leaf1+leaf2")
+    for dev in ("leaf1", "leaf2"):
+        d.apply(LagMemberState(dev, "lag1", "ethernet-1/1", "gnmi", T0, T0, "up", actor_oper_port_state=61), T0)
+    d.tick(T0)
+    d.apply(LagMemberState("leaf2", "lag1", "ethernet-1/1", "gnmi", T0 + S, T0 + S, "down", deleted=True), T0 + S)
+    [lag] = [r for r in of(LagBalance, d.tick(T0 + 5 * S)[0]) if r.lag_id.startswith("esi:")]
+    assert [(m.device, m.lacp_healthy) for m in lag.members] == [("leaf1", True)] and lag.alert is None
+    d.apply(LagMemberState("leaf2", "lag1", "ethernet-1/1", "gnmi", T0 + 6 * S, T0 + 6 * S, "up",
+                           actor_oper_port_state=61), T0 + 6 * S)
+    [lag] = [r for r in of(LagBalance, d.tick(T0 + 10 * S)[0]) if r.lag_id.startswith("esi:")]
+    assert [m.device for m in lag.members] == ["leaf1", "leaf2"]

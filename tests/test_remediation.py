@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import threading
 import time
 
@@ -10,18 +9,18 @@ import pytest
 
 from conftest import wait_until as wait, with_free_gnmi_ports
 from connectors.remediation.executor import Executor
-from fabtel import gnmi_paths as gp
+from fabtel.platforms import platform
 from fabtel.kafka import RecordProducer, tail
 from fabtel.records import RemediationCommand
 from lab.runner import LabRunner
 from lab.scenario import Scenario, Traffic
 
 
-def command(cid, device, intf, action, age_ms=0, platform="srlinux"):
-    path, off, on = gp.admin_state_path(platform, intf)
+def command(cid, device, intf, action, age_ms=0, platform_name="srlinux"):
+    path, value = platform(platform_name).admin_command(intf, up=action == "enable")
     now = time.time_ns()
-    return RemediationCommand(cid, f"d-{cid}", device, intf, action, platform, path,
-                              json.dumps(off if action == "disable" else on), now - age_ms * 1_000_000, now)
+    return RemediationCommand(cid, f"d-{cid}", device, intf, action, platform_name, path, value,
+                              now - age_ms * 1_000_000, now)
 
 
 @pytest.fixture()

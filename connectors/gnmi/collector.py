@@ -1,8 +1,9 @@
 """`fabtel collect gnmi`: one STREAM subscription per device, each in its own
 thread so that a device that is down or slow never delays the others.
 
-We subscribe with pygnmi's compiled gNMI stubs on a gRPC channel of our own
-rather than pygnmi's `subscribe2`, to defend against its known traps:
+We subscribe through fabtel's gNMI client (raw gRPC with pygnmi's compiled
+stubs, connectors/gnmi/client.py) rather than pygnmi's `subscribe2`, to
+defend against its known traps:
 - #177: its first response after sync merges notifications and keeps only
   the last prefix. We read every notification as it comes and name each
   update by its own full path (normalize.py).
@@ -17,21 +18,23 @@ rather than pygnmi's `subscribe2`, to defend against its known traps:
   wait for room, they are never dropped).
 A device that rejects a path (NOT_FOUND / INVALID_ARGUMENT) is reported once
 with its error; the path is dropped and the rest of the subscription goes on.
+The encoding is the first of JSON_IETF, JSON, PROTO the device offers in its
+Capabilities, asked again at every (re)connect.
 """
 from __future__ import annotations
 
 import logging
 import random
-import ssl
 import threading
 import time
 
 import grpc
-from pygnmi.spec.v080 import gnmi_pb2, gnmi_pb2_grpc
+from pygnmi.spec.v080 import gnmi_pb2
 
+from connectors.gnmi.client import GnmiClient, describe
 from connectors.gnmi.normalize import DeviceNormalizer
-from fabtel import gnmi_paths as gp
-from fabtel.config import Config, Device, SecretError, resolve_secret
+from fabtel.config import Config, Device, SecretError
+from fabtel.platforms import platform
 from fabtel.kafka import RecordProducer
 from fabtel.metrics import Metrics
 from fabtel.partitioning import DomainPartitioner
@@ -58,35 +61,6 @@ def collector_metrics(devices: list[str]) -> Metrics:
     return m
 
 
-class Connection:
-    """How to reach one device: channel and call metadata."""
-
-    def __init__(self, device: Device):
-        self.device = device
-        target = device.gnmi
-        self.address = target.address
-        user = target.username if isinstance(target.username, str) else resolve_secret(target.username)
-        password = resolve_secret(target.password)
-        self.metadata = [("username", user), ("password", password)] if user and password else []
-        self.tls = not target.insecure
-
-    def channel(self) -> grpc.Channel:
-        options = [("grpc.keepalive_time_ms", 10_000), ("grpc.keepalive_timeout_ms", 5_000),
-                   ("grpc.max_receive_message_length", 64 << 20)]
-        if not self.tls:
-            return grpc.insecure_channel(self.address, options=options)
-        t = self.device.gnmi
-        root = open(t.tls_ca, "rb").read() if t.tls_ca else None
-        if t.skip_verify and root is None:
-            host, _, port = self.address.rpartition(":")
-            root = ssl.get_server_certificate((host, int(port))).encode()   # trust what the device presents
-        creds = grpc.ssl_channel_credentials(
-            root_certificates=root,
-            private_key=open(t.tls_key, "rb").read() if t.tls_key else None,
-            certificate_chain=open(t.tls_cert, "rb").read() if t.tls_cert else None)
-        return grpc.secure_channel(self.address, creds, options=options)
-
-
 class DeviceSubscriber:
     def __init__(self, device: Device, sample_interval_ns: int, emit, metrics: Metrics,
                  backoff_ms: tuple[int, int] = (200, 10_000)):
@@ -95,7 +69,7 @@ class DeviceSubscriber:
         self.emit = emit
         self.metrics = metrics
         self.sample_interval_ns = sample_interval_ns
-        self.paths = list(gp.SUBSCRIPTIONS[device.platform])
+        self.paths = list(platform(device.platform).subscriptions)
         self.rejected: set[str] = set()
         self.normalizer = DeviceNormalizer(device.name, device.platform)
         self.backoff_ms = backoff_ms
@@ -104,20 +78,9 @@ class DeviceSubscriber:
         self.synced = False
         self.reconnects = 0
 
-    def request(self, paths) -> gnmi_pb2.SubscribeRequest:
-        subs = []
-        for path, mode in paths:
-            if mode == "sample":
-                subs.append(gnmi_pb2.Subscription(path=gp.to_proto(gp.parse(path), gnmi_pb2), mode=gnmi_pb2.SAMPLE,
-                                                  sample_interval=self.sample_interval_ns))
-            else:
-                subs.append(gnmi_pb2.Subscription(path=gp.to_proto(gp.parse(path), gnmi_pb2), mode=gnmi_pb2.ON_CHANGE))
-        return gnmi_pb2.SubscribeRequest(subscribe=gnmi_pb2.SubscriptionList(
-            subscription=subs, mode=gnmi_pb2.SubscriptionList.STREAM, encoding=gnmi_pb2.JSON))
-
     def run(self, stop: threading.Event) -> None:
         try:
-            conn = Connection(self.device)
+            client = GnmiClient(self.device)
         except (SecretError, OSError) as exc:
             log.error("gnmi %s: cannot build the connection: %s", self.name, exc)
             return
@@ -129,47 +92,49 @@ class DeviceSubscriber:
                 self.reconnects += 1
                 self.metrics.inc("reconnects_total", self.name)
             first = False
-            channel = conn.channel()
             try:
-                if self._session(channel, conn, stop, failures):
+                if self._session(client, stop, failures):
                     delay, failures = self.backoff_ms[0], 0
             except grpc.RpcError as exc:
                 if stop.is_set():
                     break
                 code = exc.code()
-                if code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT) and self._drop_rejected(channel, conn):
-                    channel.close()
+                if code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT) and self._drop_rejected(client):
+                    client.close()
                     continue
                 failures += 1
                 log.log(logging.WARNING if failures == 1 else logging.DEBUG,
-                        "gnmi %s (%s): stream down: %s: %s; retrying with backoff up to %d ms", self.name, conn.address,
-                        code.name if code else "?", exc.details() if hasattr(exc, "details") else exc, self.backoff_ms[1])
+                        "gnmi %s (%s): stream down: %s; retrying with backoff up to %d ms", self.name, client.address,
+                        describe(exc), self.backoff_ms[1])
+            except OSError as exc:        # TLS: the device's certificate could not be fetched
+                failures += 1
+                log.log(logging.WARNING if failures == 1 else logging.DEBUG, "gnmi %s (%s): cannot connect: %s",
+                        self.name, client.address, exc)
             finally:
                 self.metrics.set("connected", self.name, value=0)
-                channel.close()
+                client.close()
             # Exponential backoff with full jitter so that a fabric-wide event
             # does not make every collector reconnect in lockstep.
             stop.wait(random.uniform(delay / 2, delay) / 1000)
             delay = min(delay * 2, self.backoff_ms[1])
 
-    def _session(self, channel, conn: Connection, stop: threading.Event, failures: int = 0) -> bool:
-        stub = gnmi_pb2_grpc.gNMIStub(channel)
+    def _session(self, client: GnmiClient, stop: threading.Event, failures: int = 0) -> bool:
         done = threading.Event()
-        req = self.request([p for p in self.paths if p[0] not in self.rejected])
+        req = client.subscription([p for p in self.paths if p[0] not in self.rejected], self.sample_interval_ns)
 
         def requests():
             yield req
             while not (done.is_set() or stop.is_set()):
                 done.wait(1)
 
-        self.call = stub.Subscribe(requests(), metadata=conn.metadata)
+        self.call = client.subscribe(requests())
         self.last_update = time.monotonic()
         synced = self.synced = False
         try:
             for resp in self.call:
                 self.last_update = time.monotonic()
                 if resp.HasField("update"):
-                    n = len(resp.update.update)
+                    n = len(resp.update.update) + len(resp.update.delete)
                     self.metrics.inc("updates_total", self.name, by=n)
                     before = len(self.normalizer.unknown_paths)
                     records = self.normalizer.feed(resp.update, time.time_ns())
@@ -181,7 +146,8 @@ class DeviceSubscriber:
                 elif resp.sync_response and not synced:
                     synced = self.synced = True
                     self.metrics.set("connected", self.name, value=1)
-                    log.info("gnmi %s (%s): subscribed, initial sync done%s", self.name, conn.address,
+                    log.info("gnmi %s (%s): subscribed (%s), initial sync done%s", self.name, client.address,
+                             gnmi_pb2.Encoding.Name(req.subscribe.encoding),
                              f" (after {failures} failed attempts)" if failures else "")
                 if stop.is_set():
                     break
@@ -191,31 +157,28 @@ class DeviceSubscriber:
             self.call.cancel()
         return synced
 
-    def _drop_rejected(self, channel, conn: Connection) -> bool:
+    def _drop_rejected(self, client: GnmiClient) -> bool:
         """Find which paths the device rejects (one ONCE probe each), report
         each once with the device's error, and go on without them."""
-        stub = gnmi_pb2_grpc.gNMIStub(channel)
         dropped = False
         for path, mode in self.paths:
             if path in self.rejected:
                 continue
-            probe = self.request([(path, mode)])
-            probe.subscribe.mode = gnmi_pb2.SubscriptionList.ONCE
+            probe = client.subscription([(path, mode)], self.sample_interval_ns, mode=gnmi_pb2.SubscriptionList.ONCE)
             for sub in probe.subscribe.subscription:
                 sub.mode = gnmi_pb2.TARGET_DEFINED
             try:
-                for resp in stub.Subscribe(iter([probe]), metadata=conn.metadata, timeout=10):
+                for resp in client.stub.Subscribe(iter([probe]), metadata=client.metadata, timeout=10):
                     if resp.sync_response:
                         break
             except grpc.RpcError as exc:
                 if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                     self.rejected.add(path)
                     self.metrics.inc("rejected_paths_total", self.name, path)
-                    log.error("gnmi %s: device rejected %s (%s: %s); subscribing without it", self.name, path,
-                              exc.code().name, exc.details())
+                    log.error("gnmi %s: device rejected %s (%s); subscribing without it", self.name, path,
+                              describe(exc))
                     dropped = True
         return dropped
-
     def cancel_if_silent(self, silence_s: float) -> None:
         age = time.monotonic() - self.last_update
         self.metrics.set("last_update_age_seconds", self.name, value=round(age, 3))

@@ -2,22 +2,26 @@
 
 Each update is identified by its own full path (prefix + path, per update),
 never by "the last prefix seen": that is how pygnmi's merged first response
-(issue #177) loses interface identity, and why we read the raw stream.
+(issue #177) loses interface identity, and why we read the raw stream. What
+a path means is the device platform's knowledge (fabtel.platforms); this
+module only accumulates it.
 
 ON_CHANGE streams send only the leaves that changed, so a per-device cache
-keeps each interface's and LAG member's latest values and every record
-carries the whole known state. SR Linux native and OpenConfig paths.
+keeps each interface's, LAG member's and BGP neighbour's latest values and
+every record carries the whole known state. A delete that removes an
+interface, a member or a neighbour drops it from the cache and yields a
+record with `deleted` set (oper state down, session idle: safe for readers
+that do not know the flag). May import: fabtel.platforms, fabtel.records,
+fabtel.gnmi_paths.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from fabtel import gnmi_paths as gp
+from fabtel.platforms import base, platform
 from fabtel.records import BgpSession, InterfaceCounters, InterfaceState, LagMemberState
-
-LACP_FLAGS = {"activity": (1, "ACTIVE"), "timeout": (2, "SHORT"), "aggregatable": (4, True),
-              "synchronization": (8, "IN_SYNC"), "collecting": (16, True), "distributing": (32, True)}
-BGP_STATES = {"idle", "connect", "active", "opensent", "openconfirm", "established"}
 
 
 def value_of(tv) -> object:
@@ -27,7 +31,6 @@ def value_of(tv) -> object:
         return None
     v = getattr(tv, kind)
     if kind in ("json_val", "json_ietf_val"):
-        import json
         try:
             return json.loads(v)
         except ValueError:
@@ -46,138 +49,141 @@ class _Member:
     partner_id: str | None = None
 
 
+@dataclass
+class _Interface:
+    admin: str | None = None
+    oper: str | None = None
+    port_speed: int | None = None
+    negotiated_speed: int | None = None
+
+    @property
+    def speed_bps(self) -> int | None:
+        return self.negotiated_speed or self.port_speed
+
+
+@dataclass
+class _Batch:
+    """What one notification touched."""
+    states: set[str] = field(default_factory=set)
+    counters: dict[str, dict[str, int]] = field(default_factory=dict)
+    members: set[tuple[str, str]] = field(default_factory=set)
+    sessions: set[tuple[str, str]] = field(default_factory=set)
+    deleted: list = field(default_factory=list)
+
+
 class DeviceNormalizer:
     """Turns one device's notifications into typed records."""
 
-    def __init__(self, device: str, platform: str = "srlinux"):
-        self.device, self.platform = device, platform
-        self.state: dict[str, list[str | None]] = {}          # interface -> [admin, oper]
-        self.members: dict[str, _Member] = {}
-        self.speeds: dict[str, int] = {}
+    def __init__(self, device: str, platform_name: str = "srlinux"):
+        self.device = device
+        self.platform = platform(platform_name)
+        self.interfaces: dict[str, _Interface] = {}
+        self.members: dict[tuple[str, str], _Member] = {}          # (lag, member)
+        self.sessions: dict[tuple[str, str], str] = {}             # (network instance, peer) -> state
         self.unknown_paths: set[str] = set()
 
     def feed(self, notification, receive_ts_ns: int) -> list:
         ts = notification.timestamp or receive_ts_ns
-        counters: dict[str, dict[str, int]] = {}
-        states: set[str] = set()
-        members: set[str] = set()
-        out: list = []
+        batch = _Batch()
+        for path in notification.delete:
+            self._delete(gp.from_proto(notification.prefix, path), batch)
         for upd in notification.update:
             path = gp.from_proto(notification.prefix, upd.path)
-            value = value_of(upd.val)
-            if self.platform == "openconfig":
-                self._openconfig(path, value, counters, states, members, out, ts, receive_ts_ns)
+            leaf = self.platform.classify(path, value_of(upd.val))
+            if leaf is None:
+                self.unknown_paths.add(gp.render(path))
             else:
-                self._srlinux(path, value, counters, states, members, out, ts, receive_ts_ns)
-        for intf in sorted(states):
-            admin, oper = self.state[intf]
-            out.append(InterfaceState(self.device, intf, "gnmi", ts, receive_ts_ns, admin, oper))
-        for intf, values in sorted(counters.items()):
-            out.append(InterfaceCounters(self.device, intf, "gnmi", ts, receive_ts_ns,
-                                         speed_bps=self.speeds.get(intf), **values))
-        for m in sorted(members):
-            out.append(self._member_record(m, ts, receive_ts_ns))
+                self._apply(leaf, batch)
+        return self._records(batch, ts, receive_ts_ns)
+
+    # ------------------------------------------------------------ updates
+
+    def _apply(self, leaf: base.Leaf, batch: _Batch) -> None:
+        kind = leaf.kind
+        if kind == base.COUNTER:
+            batch.counters.setdefault(leaf.key, {})[leaf.name] = leaf.value
+        elif kind in (base.ADMIN, base.OPER):
+            intf = self.interfaces.setdefault(leaf.key, _Interface())
+            setattr(intf, kind, leaf.value)
+            batch.states.add(leaf.key)
+        elif kind == base.SPEED:
+            self.interfaces.setdefault(leaf.key, _Interface()).port_speed = leaf.value
+        elif kind == base.NEGOTIATED_SPEED:
+            self.interfaces.setdefault(leaf.key, _Interface()).negotiated_speed = leaf.value
+        elif kind == base.MEMBER:
+            m = self.members.setdefault((leaf.key, leaf.sub), _Member(leaf.key))
+            if leaf.name == "oper-state":
+                m.oper_state = leaf.value
+            elif leaf.name == "system-id":
+                m.system_id = str(leaf.value)
+            elif leaf.name == "partner-id":
+                m.partner_id = str(leaf.value)
+            else:
+                m.flags[leaf.name] = leaf.value
+            batch.members.add((leaf.key, leaf.sub))
+        elif kind == base.BGP:
+            self.sessions[(leaf.key, leaf.sub)] = leaf.value
+            batch.sessions.add((leaf.key, leaf.sub))
+
+    # ------------------------------------------------------------ deletes
+
+    def _delete(self, path: gp.PathT, batch: _Batch) -> None:
+        gone = self.platform.removal(path)
+        if gone is None:
+            self.unknown_paths.add(gp.render(path))
+            return
+        if gone.what == base.INTERFACE:
+            if self.interfaces.pop(gone.key, None) is not None:
+                batch.deleted.append(("interface", gone.key))
+            batch.states.discard(gone.key)
+            batch.counters.pop(gone.key, None)
+            self._drop_members(gone.key, None, batch)          # a deleted LAG takes its members
+            for (lag, member) in [k for k in self.members if k[1] == gone.key]:
+                self._drop_members(lag, member, batch)         # a deleted port leaves its LAG
+        elif gone.what == base.LAG_MEMBER:
+            self._drop_members(gone.key, gone.sub, batch)
+        elif gone.what == base.NEIGHBOR:
+            for key in [k for k in self.sessions if k[0] == gone.key and gone.sub in (None, k[1])]:
+                del self.sessions[key]
+                batch.sessions.discard(key)
+                batch.deleted.append(("neighbor", key))
+
+    def _drop_members(self, lag: str, member: str | None, batch: _Batch) -> None:
+        for key in [k for k in self.members if k[0] == lag and member in (None, k[1])]:
+            m = self.members.pop(key)
+            batch.members.discard(key)
+            batch.deleted.append(("member", key, m))
+
+    # ------------------------------------------------------------ records
+
+    def _records(self, batch: _Batch, ts: int, rts: int) -> list:
+        out: list = []
+        for what, key, *rest in batch.deleted:
+            if what == "interface":
+                out.append(InterfaceState(self.device, key, "gnmi", ts, rts, None, "down", deleted=True))
+            elif what == "member":
+                out.append(LagMemberState(self.device, key[0], key[1], "gnmi", ts, rts, "down", deleted=True))
+            else:
+                out.append(BgpSession(self.device, key[0], key[1], ts, rts, "idle", deleted=True))
+        for name in sorted(batch.states):
+            intf = self.interfaces[name]
+            out.append(InterfaceState(self.device, name, "gnmi", ts, rts, intf.admin, intf.oper))
+        for name, values in sorted(batch.counters.items()):
+            intf = self.interfaces.get(name)
+            out.append(InterfaceCounters(self.device, name, "gnmi", ts, rts,
+                                         speed_bps=intf.speed_bps if intf else None, **values))
+        for key in sorted(batch.members):
+            out.append(self._member_record(key, ts, rts))
+        for key in sorted(batch.sessions):
+            out.append(BgpSession(self.device, key[0], key[1], ts, rts, self.sessions[key]))
         return out
 
-    # ------------------------------------------------------------ SR Linux
-
-    def _srlinux(self, path, value, counters, states, members, out, ts, rts) -> None:
-        n = gp.names(path)
-        if n[:1] == ("interface",) and len(n) >= 2:
-            intf = gp.key(path, "interface", "name")
-            if n[1:] == ("admin-state",):
-                self._set_state(intf, 0, str(value), states)
-                return
-            if n[1:] == ("oper-state",):
-                self._set_state(intf, 1, str(value), states)
-                return
-            if n[1:2] == ("statistics",) and len(n) == 3 and n[2] in gp.SRL_COUNTERS:
-                counters.setdefault(intf, {})[gp.SRL_COUNTERS[n[2]]] = int(value)
-                return
-            if n[1:] == ("ethernet", "port-speed"):
-                self._set_speed(intf, value)
-                return
-            if n[1:3] == ("lag", "member") and len(n) >= 4:
-                self._member_leaf(intf, gp.key(path, "member", "name"), n[3:], value, members)
-                return
-        if n[:1] == ("network-instance",) and n[-1:] == ("session-state",) and "neighbor" in n:
-            out.append(BgpSession(self.device, gp.key(path, "network-instance", "name"),
-                                  gp.key(path, "neighbor", "peer-address"), ts, rts, str(value).lower()))
-            return
-        self._unknown(path)
-
-    # ------------------------------------------------------------ OpenConfig
-
-    def _openconfig(self, path, value, counters, states, members, out, ts, rts) -> None:
-        n = gp.names(path)
-        if n[:2] == ("interfaces", "interface") and len(n) >= 4:
-            intf = gp.key(path, "interface", "name")
-            tail = n[2:]
-            if tail == ("state", "admin-status"):
-                self._set_state(intf, 0, "enable" if str(value).upper() == "UP" else "disable", states)
-                return
-            if tail == ("state", "oper-status"):
-                self._set_state(intf, 1, "up" if str(value).upper() == "UP" else "down", states)
-                return
-            if tail in (("config", "enabled"), ("state", "enabled")):
-                self._set_state(intf, 0, "enable" if value is True else "disable", states)
-                return
-            if tail[:2] == ("state", "counters") and len(tail) == 3 and tail[2] in gp.OC_COUNTERS:
-                counters.setdefault(intf, {})[gp.OC_COUNTERS[tail[2]]] = int(value)
-                return
-            if tail == ("ethernet", "state", "port-speed"):
-                self._set_speed(intf, value)
-                return
-        if n[:5] == ("lacp", "interfaces", "interface", "members", "member") and len(n) >= 7:
-            self._member_leaf(gp.key(path, "interface", "name"), gp.key(path, "member", "interface"), n[6:], value, members)
-            return
-        if n[:1] == ("network-instances",) and n[-1:] == ("session-state",) and "neighbor" in n:
-            out.append(BgpSession(self.device, gp.key(path, "network-instance", "name"),
-                                  gp.key(path, "neighbor", "neighbor-address"), ts, rts, str(value).lower()))
-            return
-        self._unknown(path)
-
-    # ------------------------------------------------------------ shared
-
-    def _set_state(self, intf: str, index: int, value: str, states: set[str]) -> None:
-        self.state.setdefault(intf, [None, None])[index] = value
-        states.add(intf)
-
-    def _set_speed(self, intf: str, value) -> None:
-        bps = gp.speed_bps(str(value))
-        if bps:
-            self.speeds[intf] = bps
-
-    def _member_leaf(self, lag: str, member: str, tail: tuple[str, ...], value, members: set[str]) -> None:
-        m = self.members.setdefault(member, _Member(lag))
-        m.lag = lag
-        leaf = tail[-1]
-        if tail == ("oper-state",):
-            m.oper_state = str(value)
-        elif leaf == "system-id":
-            m.system_id = str(value)
-        elif leaf == "partner-id":
-            m.partner_id = str(value)
-        elif leaf in LACP_FLAGS:
-            m.flags[leaf] = value
-        else:
-            return
-        members.add(member)
-
-    def _member_record(self, member: str, ts: int, rts: int) -> LagMemberState:
-        m = self.members[member]
-        state = None
-        if m.flags:
-            state = 0
-            for leaf, (bit, on) in LACP_FLAGS.items():
-                v = m.flags.get(leaf)
-                if v is True or (isinstance(v, str) and v.upper() == str(on)):
-                    state |= bit
+    def _member_record(self, key: tuple[str, str], ts: int, rts: int) -> LagMemberState:
+        lag, member = key
+        m = self.members[key]
+        state = base.lacp_state(m.flags) if m.flags else None
         oper = m.oper_state
-        if oper is None and self.platform == "openconfig" and member in self.state:
-            oper = self.state[member][1]
-        return LagMemberState(self.device, m.lag, member, "gnmi", ts, rts, oper, m.system_id, m.partner_id,
+        if oper is None and member in self.interfaces:       # OpenConfig has no member oper-state: the port's
+            oper = self.interfaces[member].oper
+        return LagMemberState(self.device, lag, member, "gnmi", ts, rts, oper, m.system_id, m.partner_id,
                               actor_oper_port_state=state)
-
-    def _unknown(self, path) -> None:
-        self.unknown_paths.add(gp.render(path))

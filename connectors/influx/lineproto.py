@@ -81,7 +81,8 @@ def _state(x: r.InterfaceState) -> list:
     return [("interface_state", {"device": x.device, "interface": x.interface, "source": x.source},
              {"admin_state": x.admin_state, "oper_state": x.oper_state,
               "admin_up": None if x.admin_state is None else int(x.admin_state == "enable"),
-              "oper_up": None if x.oper_state is None else int(x.oper_state == "up")}, x.device_ts_ns)]
+              "oper_up": None if x.oper_state is None else int(x.oper_state == "up"),
+              "deleted": x.deleted or None}, x.device_ts_ns)]
 
 
 def _lag_member(x: r.LagMemberState) -> list:
@@ -89,12 +90,13 @@ def _lag_member(x: r.LagMemberState) -> list:
              {"oper_state": x.oper_state, "actor_system_id": x.actor_system_id, "partner_system_id": x.partner_system_id,
               "actor_oper_port_state": x.actor_oper_port_state, "partner_oper_port_state": x.partner_oper_port_state,
               "actor_admin_port_state": x.actor_admin_port_state, "partner_admin_port_state": x.partner_admin_port_state,
-              "lacpdus_rx": x.lacpdus_rx, "lacpdus_tx": x.lacpdus_tx}, x.device_ts_ns)]
+              "lacpdus_rx": x.lacpdus_rx, "lacpdus_tx": x.lacpdus_tx, "deleted": x.deleted or None}, x.device_ts_ns)]
 
 
 def _bgp(x: r.BgpSession) -> list:
     return [("bgp_session", {"device": x.device, "network_instance": x.network_instance, "peer": x.peer_address},
-             {"session_state": x.session_state, "established": int(x.session_state == "established")}, x.device_ts_ns)]
+             {"session_state": x.session_state, "established": int(x.session_state == "established"),
+              "deleted": x.deleted or None}, x.device_ts_ns)]
 
 
 def _lag_balance(x: r.LagBalance) -> list:

@@ -1,1 +1,1 @@
-"""Remediation: the executor that applies commands over gNMI (pygnmi), per device, once."""
+"""Remediation: the executor that applies commands over gNMI (fabtel's gNMI client), per device, once."""

@@ -1,10 +1,11 @@
 """`fabtel remediate`: applies remediation commands to the devices over gNMI.
 
 In `propose` mode (the default) it only records what it would do. In
-`enforce` mode it reads the path, sets it with pygnmi, reads it back to
+`enforce` mode it reads the path, sets it (the command's value as JSON, in
+the encoding the device offers) with fabtel's gNMI client, reads it back to
 confirm, and records the outcome on the results topic: applied,
 already_in_state, failed (with the device's error, after bounded retries
-with backoff) or skipped_stale (the command is older than
+with backoff; a value or path the device refuses is not retried) or skipped_stale (the command is older than
 remediation.max_command_age_ms: never applied blindly).
 
 Each device has its own worker thread, so an unreachable device never
@@ -20,9 +21,11 @@ import queue
 import threading
 import time
 
+import grpc
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from fabtel.config import Config, Device, SecretError, resolve_secret
+from connectors.gnmi.client import GnmiClient, GnmiError, describe
+from fabtel.config import Config, Device, SecretError
 from fabtel.kafka import RecordProducer, consumer_settings, tail
 from fabtel.metrics import Metrics
 from fabtel.records import RemediationCommand, RemediationResult
@@ -41,75 +44,46 @@ def executor_metrics() -> Metrics:
     return m
 
 
-class GnmiDevice:
-    """A device's gNMI session through pygnmi, reopened after a failure."""
-
-    def __init__(self, device: Device, timeout_s: float = 5.0):
-        self.device = device
-        self.timeout_s = timeout_s
-        self.client = None
-
-    def _connect(self):
-        from pygnmi.client import gNMIclient
-        t = self.device.gnmi
-        host, _, port = t.address.rpartition(":")
-        user = t.username if isinstance(t.username, str) else resolve_secret(t.username)
-        kwargs = dict(target=(host, int(port)), username=user or "", password=resolve_secret(t.password) or "",
-                      gnmi_timeout=int(self.timeout_s))
-        if t.insecure:
-            kwargs["insecure"] = True
-        else:
-            kwargs.update(path_root=t.tls_ca, path_cert=t.tls_cert, path_key=t.tls_key, skip_verify=t.skip_verify)
-        client = gNMIclient(**kwargs)
-        client.connect(timeout=int(self.timeout_s))
-        return client
-
-    def get(self, path: str):
-        if self.client is None:
-            self.client = self._connect()
-        reply = self.client.get(path=[path], encoding="json")
-        return reply["notification"][0]["update"][0]["val"]
-
-    def set(self, path: str, value) -> None:
-        if self.client is None:
-            self.client = self._connect()
-        self.client.set(update=[(path, value)], encoding="json")
-
-    def reset(self) -> None:
-        if self.client is not None:
-            try:
-                self.client.close()
-            except Exception:  # the channel may already be broken
-                pass
-        self.client = None
-
-
-def _error(exc: Exception) -> str:
-    cause = exc.__cause__ or exc.__context__
-    details = getattr(cause, "details", None)
-    text = details() if callable(details) else str(exc)
-    return text.strip() or type(exc).__name__
+# A device that answers with one of these will answer the same again: no retry.
+FINAL_CODES = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED,
+               grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.UNIMPLEMENTED}
+UNREACHABLE_CODES = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 
 
 class DeviceWorker(threading.Thread):
-    def __init__(self, device: Device, retries: int, done, backoff_s: float = 0.5):
+    """Applies one device's commands in order, over fabtel's gNMI client."""
+
+    def __init__(self, device: Device, retries: int, done, backoff_s: float = 0.5, timeout_s: float = 5.0):
         super().__init__(name=f"remediate-{device.name}", daemon=True)
-        self.session = GnmiDevice(device)
+        self.device, self.timeout_s = device, timeout_s
+        self.client: GnmiClient | None = None
         self.retries, self.done, self.backoff_s = retries, done, backoff_s
         self.jobs: queue.Queue = queue.Queue()
 
+    def _client(self) -> GnmiClient:
+        if self.client is None:
+            self.client = GnmiClient(self.device, self.timeout_s)
+        return self.client
+
+    def reset(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        self.client = None
+
     def run(self) -> None:
-        # Open the session before the first command: a connect (and pygnmi's
-        # capabilities exchange) costs a few hundred ms we do not want on the
+        # Agree the encoding before the first command: the channel and the
+        # Capabilities exchange cost a few hundred ms we do not want on the
         # path of a remediation.
         try:
-            self.session.client = self.session._connect()
-        except Exception as exc:  # unreachable now: the first command retries
-            log.info("remediate %s: not connected yet (%s)", self.session.device.name, _error(exc))
+            self._client().agree_encoding()
+        except (grpc.RpcError, SecretError, OSError) as exc:   # unreachable now: the first command retries
+            log.info("remediate %s: not connected yet (%s)", self.device.name,
+                     describe(exc) if isinstance(exc, grpc.RpcError) else exc)
+            self.reset()
         while True:
             job = self.jobs.get()
             if job is None:
-                self.session.reset()
+                self.reset()
                 return
             cmd, token = job
             outcome, detail, attempts = self.apply(cmd)
@@ -120,23 +94,28 @@ class DeviceWorker(threading.Thread):
         last_error = ""
         for attempt in range(1, self.retries + 2):
             try:
-                if self.session.get(cmd.path) == want:
+                client = self._client()
+                if client.get(cmd.path) == want:
                     return "already_in_state", f"{cmd.path} was already {cmd.value}", attempt
-                self.session.set(cmd.path, want)
-                got = self.session.get(cmd.path)
+                client.set_update(cmd.path, cmd.value)
+                got = client.get(cmd.path)
                 if got == want:
                     return "applied", f"{cmd.path} = {cmd.value}, confirmed by reading it back", attempt
                 return "failed", f"read back {json.dumps(got)} after setting {cmd.value}", attempt
             except SecretError as exc:
                 return "failed", f"credentials: {exc}", attempt
-            except Exception as exc:  # pygnmi wraps gRPC errors in gNMIException; connection errors vary
-                last_error = _error(exc)
-                if "Timeout" in type(exc).__name__:
-                    last_error = f"cannot reach {self.session.device.gnmi.address} within {self.session.timeout_s:.0f} s"
-                self.session.reset()
-                log.warning("remediate %s %s: attempt %d failed: %s", cmd.device, cmd.interface, attempt, last_error)
-                if attempt <= self.retries:
-                    time.sleep(self.backoff_s * 2 ** (attempt - 1))
+            except grpc.RpcError as exc:
+                if exc.code() in FINAL_CODES:
+                    return "failed", f"device refused: {describe(exc)}", attempt
+                last_error = describe(exc)
+                if exc.code() in UNREACHABLE_CODES:
+                    last_error = f"cannot reach {self.device.gnmi.address} within {self.timeout_s:.0f} s ({last_error})"
+            except (GnmiError, OSError) as exc:
+                last_error = str(exc)
+            self.reset()
+            log.warning("remediate %s %s: attempt %d failed: %s", cmd.device, cmd.interface, attempt, last_error)
+            if attempt <= self.retries:
+                time.sleep(self.backoff_s * 2 ** (attempt - 1))
         return "failed", last_error, self.retries + 1
 
 

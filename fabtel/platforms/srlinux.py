@@ -1,0 +1,120 @@
+"""Nokia SR Linux, native YANG (nokia/srlinux-yang-models v25.3.1).
+
+Every path below exists in the published model with these keys. The device
+offers JSON_IETF, PROTO and ASCII (not plain JSON): values come as RFC 7951
+JSON, so 64-bit counters arrive as strings. LACP member state lives under
+`/interface[name=lagN]/lag/member[name=X]/lacp` (`/system/lacp` is
+configuration). May import: the standard library, fabtel.platforms.base.
+"""
+from __future__ import annotations
+
+from fabtel import gnmi_paths as gp
+from fabtel.platforms.base import (ADMIN, LACP_LEAVES, BGP, COUNTER, IGNORED, INTERFACE, JSON_IETF, LAG_MEMBER, MEMBER, NEIGHBOR,
+                                   OPER, PROTO, SAMPLED, SPEED, STATE, DeviceView, Leaf, Platform, Removal, elem,
+                                   lacp_leaves)
+
+STATISTICS = {
+    "in-octets": "in_octets", "out-octets": "out_octets",
+    "in-unicast-packets": "in_unicast_pkts", "out-unicast-packets": "out_unicast_pkts",
+    "in-multicast-packets": "in_multicast_pkts", "out-multicast-packets": "out_multicast_pkts",
+    "in-broadcast-packets": "in_broadcast_pkts", "out-broadcast-packets": "out_broadcast_pkts",
+    "in-discarded-packets": "in_discards", "out-discarded-packets": "out_discards",
+    "in-error-packets": "in_errors", "out-error-packets": "out_errors",
+}
+# srl_nokia-interfaces port-speed enumeration
+_BGP = ("network-instance", "protocols", "bgp", "neighbor")
+PORT_SPEEDS = {"10M": 10**7, "100M": 10**8, "1G": 10**9, "10G": 10**10, "25G": 25 * 10**9, "40G": 40 * 10**9,
+               "50G": 50 * 10**9, "100G": 10**11, "200G": 2 * 10**11, "400G": 4 * 10**11, "800G": 8 * 10**11,
+               "1T": 10**12}
+
+
+class SrLinux(Platform):
+    name = "srlinux"
+    encodings = (JSON_IETF, PROTO)
+    models = (("srl_nokia-interfaces", "Nokia", "2025-03-31"), ("srl_nokia-lag", "Nokia", "2025-03-31"),
+              ("srl_nokia-lacp", "Nokia", "2025-03-31"), ("srl_nokia-network-instance", "Nokia", "2025-03-31"),
+              ("srl_nokia-bgp", "Nokia", "2025-03-31"))
+    subscriptions = (
+        ("/interface[name=*]/admin-state", "on_change"),
+        ("/interface[name=*]/oper-state", "on_change"),
+        ("/interface[name=*]/lag/member[name=*]/oper-state", "on_change"),
+        *((f"/interface[name=*]/lag/member[name=*]/lacp/{leaf}", "on_change") for leaf in LACP_LEAVES),
+        ("/network-instance[name=*]/protocols/bgp/neighbor[peer-address=*]/session-state", "on_change"),
+        ("/interface[name=*]/statistics", "sample"),
+        ("/interface[name=*]/ethernet/port-speed", "sample"),
+    )
+    counters = STATISTICS
+    speeds = PORT_SPEEDS
+
+    def classify(self, path: gp.PathT, value: object) -> Leaf | None:
+        n = gp.names(path)
+        if n[:1] == ("interface",) and len(n) >= 2:
+            intf = gp.key(path, "interface", "name")
+            tail = n[1:]
+            if tail == ("admin-state",):
+                return Leaf(ADMIN, intf, value="enable" if value == "enable" else "disable")
+            if tail == ("oper-state",):
+                return Leaf(OPER, intf, value="up" if value == "up" else "down")
+            if tail[:1] == ("statistics",) and len(tail) == 2:
+                name = STATISTICS.get(tail[1])
+                return Leaf(COUNTER, intf, name=name, value=int(value)) if name else Leaf(IGNORED)
+            if tail == ("ethernet", "port-speed"):
+                return Leaf(SPEED, intf, value=self.speed_bps(value))
+            if tail[:2] == ("lag", "member") and len(tail) >= 3:
+                member = gp.key(path, "member", "name")
+                if tail[2:] == ("oper-state",):
+                    return Leaf(MEMBER, intf, member, "oper-state", "up" if value == "up" else "down")
+                if tail[2:3] == ("lacp",) and len(tail) == 4 and tail[3] in LACP_LEAVES:
+                    return Leaf(MEMBER, intf, member, tail[3], value)
+                return Leaf(IGNORED)
+        if n == ("network-instance", "protocols", "bgp", "neighbor", "session-state"):
+            return Leaf(BGP, gp.key(path, "network-instance", "name"), gp.key(path, "neighbor", "peer-address"),
+                        value=str(value).lower())
+        return None
+
+    def removal(self, path: gp.PathT) -> Removal | None:
+        n = gp.names(path)
+        if n in (("interface",), ("interface", "admin-state"), ("interface", "oper-state")):
+            return Removal(INTERFACE, gp.key(path, "interface", "name"))
+        if n == ("interface", "lag") or n[:3] == ("interface", "lag", "member") and (
+                n[3:] in ((), ("oper-state",), ("lacp",)) or n[3:4] == ("lacp",) and n[4:5] in ((), *((x,) for x in LACP_LEAVES))):
+            return Removal(LAG_MEMBER, gp.key(path, "interface", "name"), gp.key(path, "member", "name"))
+        if n and n == _BGP[:len(n)] or n == _BGP + ("session-state",):
+            return Removal(NEIGHBOR, gp.key(path, "network-instance", "name"), gp.key(path, "neighbor", "peer-address"))
+        return None
+
+    def admin_path(self, interface: str) -> str:
+        return f"/interface[name={interface}]/admin-state"
+
+    def admin_value(self, up: bool) -> str:
+        return "enable" if up else "disable"
+
+    def admin_target(self, path: gp.PathT) -> str | None:
+        return gp.key(path, "interface", "name") if gp.names(path) == ("interface", "admin-state") else None
+
+    def check_admin_value(self, value: object) -> bool | None:
+        return {"enable": True, "disable": False}.get(value) if isinstance(value, str) else None
+
+    def render(self, device: DeviceView) -> dict:
+        out: dict = {}
+        for i in device.interfaces:
+            base = (elem("interface", name=i.name),)
+            out[base + (elem("admin-state"),)] = ("enable" if i.admin_up else "disable", STATE)
+            out[base + (elem("oper-state"),)] = ("up" if i.oper_up else "down", STATE)
+            for leaf, norm in STATISTICS.items():
+                out[base + (elem("statistics"), elem(leaf))] = (i.counters[norm], SAMPLED)
+            if i.speed_bps:
+                out[base + (elem("ethernet"), elem("port-speed"))] = (self.speed_name(i.speed_bps), SAMPLED)
+        for m in device.members:
+            base = (elem("interface", name=m.lag), elem("lag"), elem("member", name=m.member))
+            out[base + (elem("oper-state"),)] = ("up" if m.in_bundle else "down", STATE)
+            for path, value in lacp_leaves(base + (elem("lacp"),), m).items():
+                out[path] = (value, STATE)
+        for s in device.sessions:
+            path = (elem("network-instance", name=s.network_instance), elem("protocols"), elem("bgp"),
+                    elem("neighbor", **{"peer-address": s.peer_address}), elem("session-state"))
+            out[path] = (s.state, STATE)
+        return out
+
+
+PLATFORM = SrLinux()
