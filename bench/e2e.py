@@ -8,19 +8,19 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from bench.common import machine, progress
+from fabtel.bench.common import machine, progress
 
 
 def run(config_path: str, runs: int) -> dict:
     from fabtel.config import load_config
-    from fabtel.demo import build_report, run_once
-    from fabtel.stack import Stack
-    from lab.scenario import SCENARIO_DIR, load_scenario
+    from fabtel.shell.demo import build_report, run_once
+    from fabtel.shell.stack import ensure_stack
+    from fabtel.lab.scenario import SCENARIO_DIR, load_scenario
     os.environ.setdefault("FABTEL_GNMI_USER", "admin")
     os.environ.setdefault("FABTEL_GNMI_PASSWORD", "fabtel-lab")
     base = load_config(config_path)
     scenario = load_scenario(SCENARIO_DIR / "leaf1-uplinks-down.yaml", base)
-    Stack().up()
+    ensure_stack(base.kafka.bootstrap_servers, base.influxdb.url, progress)
     values = []
     for i in range(runs):
         progress(f"run {i + 1} of {runs}")

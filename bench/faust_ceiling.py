@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from bench.common import bench_config, machine, progress
+from fabtel.bench.common import bench_config, machine, progress
 from fabtel.kafka import RecordProducer
 from fabtel.records import InterfaceCounters
 
@@ -29,7 +29,7 @@ def run(config_path: str, seconds: float, events: int = 100_000) -> dict:
             p.poll(0)
     p.flush(60)
     progress("one do-nothing Faust agent reads them")
-    out = subprocess.run([sys.executable, "-m", "bench.faust_ceiling", cfg.kafka.bootstrap_servers,
+    out = subprocess.run([sys.executable, "-m", "fabtel.bench.faust_ceiling", cfg.kafka.bootstrap_servers,
                           cfg.kafka.topic("interface_counters"), str(cfg.kafka.partitions), str(events)],
                          capture_output=True, text=True, timeout=300)
     found = re.findall(r'\{"events_per_s": \d+\}', out.stdout + out.stderr)   # Faust logs the agent's stdout
@@ -41,7 +41,7 @@ def run(config_path: str, seconds: float, events: int = 100_000) -> dict:
 def _child(bootstrap: str, topic: str, partitions: int, events: int) -> None:
     import faust
 
-    from pipeline import faust_tuning
+    from fabtel.pipeline import faust_tuning
     faust_tuning.install()
     app = faust.App(f"bench-ceiling-{time.time_ns()}", broker=f"kafka://{bootstrap}", store="memory://",
                     web_enabled=False, broker_session_timeout=6, broker_heartbeat_interval=2,

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 
-from bench.common import machine, progress
+from fabtel.bench.common import machine, progress
 
 SPLITS: list = []
 WARMUP = 30          # toggles (about 1 s) left out of the percentiles
@@ -25,7 +25,7 @@ SPEC = "leaf-spine:spines=2,leaves=16,ports=16"
 
 
 def _collector(cfg, latencies=None, watched=None):
-    from connectors.gnmi.collector import GnmiCollector
+    from fabtel.connectors.gnmi.collector import GnmiCollector
     collector = GnmiCollector(cfg)
     if latencies is not None:
         original_send = collector.state.send
@@ -50,11 +50,11 @@ def _collector(cfg, latencies=None, watched=None):
 
 
 def run(config_path: str, seconds: float, toggles: int = 300) -> dict:
-    from bench.common import bench_config
-    from connectors.gnmi.client import GnmiClient
+    from fabtel.bench.common import bench_config
+    from fabtel.connectors.gnmi.client import GnmiClient
     from fabtel.platforms import platform
     from fabtel.config import parse_config
-    from lab.generate import generate
+    from fabtel.lab.generate import generate
     base = bench_config(config_path, "gnmi")
     cfg = dataclasses.replace(parse_config(generate(SPEC, base_port=24000)), kafka=base.kafka)
     progress(f"starting the lab ({SPEC}) in its own process")

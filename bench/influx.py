@@ -9,14 +9,14 @@ import dataclasses
 import threading
 import time
 
-from bench.common import bench_config, machine, progress
+from fabtel.bench.common import bench_config, machine, progress
 from fabtel.kafka import RecordProducer
 from fabtel.records import InterfaceCounters
 
 
 def run(config_path: str, seconds: float, records: int = 500_000) -> dict:
-    from connectors.influx.query import influxql
-    from connectors.influx.sink import InfluxSink
+    from fabtel.connectors.influx.query import influxql
+    from fabtel.connectors.influx.sink import InfluxSink
     cfg = bench_config(config_path, "influx")
     cfg = dataclasses.replace(cfg, influxdb=dataclasses.replace(cfg.influxdb, database="fabtel_bench", batch_size=10_000))
     influxql(cfg.influxdb, 'DROP DATABASE "fabtel_bench"')     # every run starts from an empty database

@@ -22,12 +22,12 @@ from pathlib import Path
 import yaml
 from confluent_kafka import Consumer, TopicPartition
 
-from bench.common import bench_config, machine, progress
+from fabtel.bench.common import bench_config, machine, progress
 from fabtel.config import parse_config
 from fabtel.kafka import RecordProducer
 from fabtel.partitioning import DomainPartitioner
 from fabtel.records import BgpSession, InterfaceCounters, InterfaceState
-from lab.generate import generate
+from fabtel.lab.generate import generate
 
 SPEC = "leaf-spine:spines=2,leaves=128,ports=1"
 METRICS = "127.0.0.1:19464"

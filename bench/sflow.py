@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import time
 
-from bench.common import bench_config, machine, progress
-from connectors.sflow.codec import decode_datagram, encode_datagram
+from fabtel.bench.common import bench_config, machine, progress
+from fabtel.connectors.sflow.codec import decode_datagram, encode_datagram
 from fabtel.records import SflowEthernetCounters, SflowIfCounters, SflowLagPortStats, SflowSample
 
 SAMPLES_PER_DATAGRAM = 5     # 5 x 212 bytes: a datagram under a 1500-byte MTU
@@ -31,7 +31,7 @@ def _datagrams(count: int) -> list[bytes]:
 
 
 def run(config_path: str, seconds: float) -> dict:
-    from connectors.sflow.collector import SflowCollector
+    from fabtel.connectors.sflow.collector import SflowCollector
     datagrams = _datagrams(2000)
     progress(f"decode only for {seconds:.0f} s")
     n, t0 = 0, time.perf_counter()

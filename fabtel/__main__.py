@@ -1,6 +1,6 @@
 """`python -m fabtel`: the same as the `fabtel` console script."""
 import sys
 
-from fabtel.cli import main
+from fabtel.shell.cli import main
 
 sys.exit(main())

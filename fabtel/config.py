@@ -67,6 +67,34 @@ def resolve_secret(ref: "SecretRef | None") -> str | None:
     return ref.resolve() if ref is not None else None
 
 
+KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+
+
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """How every Kafka client of fabtel authenticates and encrypts."""
+    protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    ca_file: str | None = None              # CA that signed the brokers' certificates
+    cert_file: str | None = None            # client certificate and key: mutual TLS
+    key_file: str | None = None
+    username: "SecretRef | str | None" = None
+    password: "SecretRef | None" = None
+
+    @property
+    def tls(self) -> bool:
+        return self.protocol in ("SSL", "SASL_SSL")
+
+    @property
+    def sasl(self) -> bool:
+        return self.protocol.startswith("SASL_")
+
+    def describe(self) -> str:
+        """The listener kind and mechanism, for error messages (never a credential)."""
+        return self.protocol + (f" with {self.sasl_mechanism}" if self.sasl else "")
+
+
 @dataclass(frozen=True)
 class KafkaConfig:
     bootstrap_servers: str = "127.0.0.1:9092"
@@ -76,6 +104,8 @@ class KafkaConfig:
     retention_ms: int = 7 * 24 * 3600 * 1000
     topics: dict[str, str] = field(default_factory=dict)
     session_timeout_ms: int = 6000
+    security: KafkaSecurity = KafkaSecurity()
+    broker_wait_ms: int = 60000             # how long a component waits for the broker at start
 
     def topic(self, key: str) -> str:
         return self.topics[key]
@@ -393,15 +423,17 @@ def _read_kafka(r: YamlReader, node) -> KafkaConfig:
     topics = {key: f"fabtel.{key.replace('_', '-')}" for key in TOPIC_KEYS}
     if node is None:
         return KafkaConfig(topics=topics)
-    f = r.mapping(node, "kafka", {"bootstrap_servers", "schema_registry_url", "partitions",
-                                  "replication", "retention_ms", "topics", "session_timeout_ms"}) or {}
+    f = r.mapping(node, "kafka", {"bootstrap_servers", "schema_registry_url", "partitions", "replication",
+                                  "retention_ms", "topics", "session_timeout_ms", "security", "broker_wait_ms"}) or {}
     values: dict[str, Any] = {}
     for key, reader in (("bootstrap_servers", r.string), ("schema_registry_url", r.string)):
         if key in f:
             values[key] = reader(f[key], f"kafka.{key}")
-    for key in ("partitions", "replication", "retention_ms", "session_timeout_ms"):
+    for key in ("partitions", "replication", "retention_ms", "session_timeout_ms", "broker_wait_ms"):
         if key in f:
             values[key] = r.integer(f[key], f"kafka.{key}", minimum=1)
+    if "security" in f:
+        values["security"] = _read_kafka_security(r, f["security"])
     if "topics" in f:
         tf = r.mapping(f["topics"], "kafka.topics", set(TOPIC_KEYS)) or {}
         for key, sub in tf.items():
@@ -411,6 +443,35 @@ def _read_kafka(r: YamlReader, node) -> KafkaConfig:
                     r.problem(f"kafka.topics.{key}", sub, f"not a valid Kafka topic name: {name!r}")
                 topics[key] = name
     return KafkaConfig(**{k: v for k, v in values.items() if v is not None}, topics=topics)
+
+
+def _read_kafka_security(r: YamlReader, node) -> KafkaSecurity | None:
+    path = "kafka.security"
+    keys = {"protocol", "sasl_mechanism", "ca_file", "cert_file", "key_file", "username", "username_env",
+            "username_file", "password_env", "password_file"}
+    f = r.mapping(node, path, keys)
+    if f is None:
+        return None
+    values: dict[str, Any] = {}
+    if "protocol" in f:
+        values["protocol"] = r.choice(f["protocol"], f"{path}.protocol", KAFKA_PROTOCOLS)
+    if "sasl_mechanism" in f:
+        values["sasl_mechanism"] = r.choice(f["sasl_mechanism"], f"{path}.sasl_mechanism", SASL_MECHANISMS)
+    for key in ("ca_file", "cert_file", "key_file"):
+        if key in f:
+            values[key] = r.string(f[key], f"{path}.{key}")
+    values["username"] = r.string(f["username"], f"{path}.username") if "username" in f else _secret(r, f, path, "username")
+    values["password"] = _secret(r, f, path, "password")
+    sec = KafkaSecurity(**{k: v for k, v in values.items() if v is not None})
+    if sec.sasl and not (sec.sasl_mechanism and sec.username and sec.password):
+        r.problem(path, node, f"{sec.protocol} needs sasl_mechanism, a username and password_env or password_file")
+    if not sec.sasl and (sec.sasl_mechanism or sec.username or sec.password):
+        r.problem(path, node, f"sasl_mechanism and credentials need protocol SASL_PLAINTEXT or SASL_SSL, not {sec.protocol}")
+    if not sec.tls and (sec.ca_file or sec.cert_file or sec.key_file):
+        r.problem(path, node, f"ca_file, cert_file and key_file need protocol SSL or SASL_SSL, not {sec.protocol}")
+    if bool(sec.cert_file) != bool(sec.key_file):
+        r.problem(path, node, "cert_file and key_file go together (mutual TLS)")
+    return sec
 
 
 def _read_influx(r: YamlReader, node) -> InfluxConfig:
@@ -696,3 +757,24 @@ def load_config(path: str | os.PathLike) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"cannot read the file: {getattr(exc, 'strerror', None) or exc}"], str(path)) from None
     return parse_config(text, str(path))
+
+
+ENDPOINT_ENV = {"bootstrap_servers": "FABTEL_KAFKA_BOOTSTRAP", "influx_url": "FABTEL_INFLUX_URL",
+                "schema_registry_url": "FABTEL_REGISTRY_URL"}
+
+
+def with_endpoints(cfg: Config, bootstrap_servers: str | None = None, influx_url: str | None = None,
+                   schema_registry_url: str | None = None, environ=os.environ) -> Config:
+    """The configuration with its endpoints overridden: a flag first, then
+    FABTEL_KAFKA_BOOTSTRAP / FABTEL_INFLUX_URL / FABTEL_REGISTRY_URL (what
+    `fabtel stack up` prints), then the file's own value."""
+    import dataclasses
+    given = {"bootstrap_servers": bootstrap_servers, "influx_url": influx_url, "schema_registry_url": schema_registry_url}
+    pick = {k: v or environ.get(ENDPOINT_ENV[k]) or None for k, v in given.items()}
+    kafka = cfg.kafka
+    if pick["bootstrap_servers"]:
+        kafka = dataclasses.replace(kafka, bootstrap_servers=pick["bootstrap_servers"])
+    if pick["schema_registry_url"]:
+        kafka = dataclasses.replace(kafka, schema_registry_url=pick["schema_registry_url"])
+    influx = dataclasses.replace(cfg.influxdb, url=pick["influx_url"]) if pick["influx_url"] else cfg.influxdb
+    return dataclasses.replace(cfg, kafka=kafka, influxdb=influx)

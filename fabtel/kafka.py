@@ -14,7 +14,7 @@ from typing import Any, Iterator
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from fabtel.config import KafkaConfig
+from fabtel.config import KafkaConfig, resolve_secret
 from fabtel.records import DeadLetter, record_key
 from fabtel.serde import CorruptMessage, RecordCodec
 
@@ -31,25 +31,151 @@ TOPIC_RECORDS = {
 }
 
 
+class _OncePerMinute(logging.Filter):
+    """librdkafka repeats a failing connection's error every few hundred ms:
+    let each distinct message through once a minute."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        key = text.split("|")[-1][:120]
+        now = time.monotonic()
+        if now - self.seen.get(key, -1e9) < 60:
+            return False
+        if len(self.seen) > 1000:
+            self.seen.clear()
+        self.seen[key] = now
+        return True
+
+
+librdkafka_log = logging.getLogger("fabtel.librdkafka")
+librdkafka_log.addFilter(_OncePerMinute())
+
+
+def client_settings(cfg: KafkaConfig) -> dict:
+    """What every confluent-kafka client of fabtel sets: the brokers, the
+    security settings (credentials read now, from the environment or a file;
+    never logged), and librdkafka's log through fabtel's, rate-limited."""
+    settings: dict[str, Any] = {"bootstrap.servers": cfg.bootstrap_servers, "log_level": 3, "logger": librdkafka_log}
+    sec = cfg.security
+    settings["security.protocol"] = sec.protocol
+    if sec.sasl:
+        user = sec.username if isinstance(sec.username, str) else resolve_secret(sec.username)
+        settings.update({"sasl.mechanism": sec.sasl_mechanism, "sasl.username": user,
+                         "sasl.password": resolve_secret(sec.password)})
+    if sec.tls:
+        settings.update({k: v for k, v in (("ssl.ca.location", sec.ca_file), ("ssl.certificate.location", sec.cert_file),
+                                           ("ssl.key.location", sec.key_file)) if v})
+    return settings
+
+
 def producer_settings(cfg: KafkaConfig, **extra: Any) -> dict:
-    settings = {"bootstrap.servers": cfg.bootstrap_servers, "enable.idempotence": True,
-                "linger.ms": 5, "log_level": 3}
+    settings = {**client_settings(cfg), "enable.idempotence": True, "linger.ms": 5}
     settings.update(extra)
     return settings
 
 
 def consumer_settings(cfg: KafkaConfig, group: str, **extra: Any) -> dict:
-    settings = {"bootstrap.servers": cfg.bootstrap_servers, "group.id": group,
+    settings = {**client_settings(cfg), "group.id": group,
                 "enable.auto.commit": False, "auto.offset.reset": "earliest",
                 "session.timeout.ms": cfg.session_timeout_ms,
-                "heartbeat.interval.ms": max(500, cfg.session_timeout_ms // 3), "log_level": 3}
+                "heartbeat.interval.ms": max(500, cfg.session_timeout_ms // 3)}
     settings.update(extra)
     return settings
 
 
+def admin_client(cfg: KafkaConfig, **extra: Any) -> AdminClient:
+    return AdminClient({**client_settings(cfg), **extra})
+
+
+class KafkaAuthError(Exception):
+    """The broker refused fabtel's credentials or could not be trusted: retrying will not help."""
+
+
+def _refusal(cfg: KafkaConfig, err: KafkaError) -> str | None:
+    """One line naming the listener kind and mechanism, when `err` is an
+    authentication or TLS failure (None for anything worth retrying)."""
+    text = err.str()
+    sec = cfg.security
+    if err.code() == KafkaError._AUTHENTICATION or "SASL authentication" in text or "Authentication failed" in text:
+        user = sec.username if isinstance(sec.username, str) else (str(sec.username) if sec.username else "?")
+        return (f"broker {cfg.bootstrap_servers} refused {sec.sasl_mechanism or sec.protocol} authentication "
+                f"(user from {user}) on its {sec.protocol} listener: {text}")
+    if err.code() == KafkaError._SSL or "certificate verify failed" in text or "SSL handshake failed" in text:
+        return (f"cannot trust broker {cfg.bootstrap_servers} on its {sec.describe()} listener "
+                f"(TLS: {text}); check kafka.security.ca_file")
+    return None
+
+
+def wait_for_broker(cfg: KafkaConfig, component: str, timeout_s: float | None = None, stop=None) -> None:
+    """Block until the broker answers a metadata request. Says once that it
+    is waiting (and why), retries with backoff up to `timeout_s` (default
+    kafka.broker_wait_ms), then raises KafkaUnavailable; raises
+    KafkaAuthError at once when the broker refuses the credentials or its
+    certificate is not trusted."""
+    timeout_s = cfg.broker_wait_ms / 1000 if timeout_s is None else timeout_s
+    errors: list[KafkaError] = []
+    admin = admin_client(cfg, error_cb=errors.append)
+    deadline = time.monotonic() + timeout_s
+    delay, said = 0.5, False
+    while True:
+        try:
+            admin.list_topics(timeout=min(5.0, max(0.5, deadline - time.monotonic())))
+            if said:
+                log.info("%s: broker %s answers", component, cfg.bootstrap_servers)
+            return
+        except KafkaException as exc:
+            errors.append(exc.args[0])
+        for err in errors:
+            refusal = _refusal(cfg, err)
+            if refusal:
+                raise KafkaAuthError(refusal)
+        reason = errors[-1].str() if errors else "no answer"
+        errors.clear()
+        if time.monotonic() >= deadline or (stop is not None and stop.is_set()):
+            raise KafkaUnavailable(f"broker {cfg.bootstrap_servers} did not answer within {timeout_s:.0f} s "
+                                   f"({reason}); is it running? (fabtel stack up, or --bootstrap-servers)")
+        if not said:
+            log.warning("%s: waiting for broker %s (%s)", component, cfg.bootstrap_servers, reason)
+            said = True
+        (stop.wait if stop is not None else time.sleep)(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 2, 5.0)
+
+
+# A commit the group refuses because it moved on (a rebalance, a coordinator
+# failover, a session that timed out) or that the broker cannot take now:
+# the records will be delivered again and their effects are idempotent.
+COMMIT_REFUSALS = {KafkaError.UNKNOWN_MEMBER_ID, KafkaError.ILLEGAL_GENERATION, KafkaError.REBALANCE_IN_PROGRESS,
+                   KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+                   KafkaError.REQUEST_TIMED_OUT, KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._ALL_BROKERS_DOWN,
+                   KafkaError._NO_OFFSET, KafkaError.FENCED_INSTANCE_ID, KafkaError.STALE_MEMBER_EPOCH,
+                   KafkaError._STATE, KafkaError._WAIT_COORD, KafkaError.NETWORK_EXCEPTION}
+
+
+def commit(consumer: Consumer, offsets: list[TopicPartition], component: str, refused=None) -> bool:
+    """Commit synchronously. A commit the group or the broker refuses is
+    logged in one line, counted through `refused(reason)` and survived: the
+    consumer rejoins by itself and the records come again (replays are
+    harmless). Returns whether the offsets were stored."""
+    try:
+        consumer.commit(offsets=offsets, asynchronous=False)
+        return True
+    except KafkaException as exc:
+        err = exc.args[0]
+        if err.code() not in COMMIT_REFUSALS:
+            raise
+        log.warning("%s: commit refused (%s: %s); the records will be delivered again", component, err.name(), err.str())
+        if refused is not None:
+            refused(err.name())
+        return False
+
+
 def create_topics(cfg: KafkaConfig, timeout: float = 15.0) -> list[str]:
     """Create every configured topic that does not exist yet; idempotent."""
-    admin = AdminClient({"bootstrap.servers": cfg.bootstrap_servers, "log_level": 3})
+    admin = admin_client(cfg)
     try:
         existing = set(admin.list_topics(timeout=timeout).topics)
     except KafkaException as exc:

@@ -30,7 +30,7 @@ from typing import Any
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-import schemas
+from fabtel import schemas
 from fabtel import records
 from fabtel.avro_reader import compile_reader
 from fabtel.avro_writer import compile_writer

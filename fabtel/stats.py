@@ -16,7 +16,7 @@ import time
 from typing import Callable
 
 from fabtel.config import Config
-from fabtel.kafka import RecordProducer
+from fabtel.kafka import RecordProducer, wait_for_broker
 from fabtel.metrics import Metrics, serve
 from fabtel.records import ComponentStats, MetricLabel, MetricSample
 
@@ -75,10 +75,12 @@ def observe(cfg: Config, listen: str | None, metrics: list[Metrics], stop: threa
 
 
 def run_until_stopped(cfg: Config, listen: str | None, component, *args) -> int:
-    """The life of a long-running component: stop on SIGTERM/SIGINT, serve and
-    publish its metrics, `component.run(*args, stop)` until told to stop."""
+    """The life of a long-running component: stop on SIGTERM/SIGINT, wait for
+    the broker (fabtel.kafka.wait_for_broker), serve and publish its metrics,
+    `component.run(*args, stop)` until told to stop."""
     from fabtel.metrics import stop_on_signals
     stop = stop_on_signals()
+    wait_for_broker(cfg.kafka, component.metrics.subsystem, stop=stop)
     observe(cfg, listen, [component.metrics], stop)
     component.run(*args, stop)
     return 0

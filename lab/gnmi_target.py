@@ -29,7 +29,7 @@ from pygnmi.spec.v080 import gnmi_pb2, gnmi_pb2_grpc
 
 from fabtel import gnmi_paths as gp
 from fabtel.platforms import base, platform
-from lab.model import COUNTER_NAMES, Fabric, Node
+from fabtel.lab.model import COUNTER_NAMES, Fabric, Node
 
 log = logging.getLogger("fabtel.lab.gnmi")
 

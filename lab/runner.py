@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 from fabtel.config import Config, SecretError
-from lab.gnmi_target import DeviceTarget
-from lab.model import Fabric
-from lab.scenario import Scenario
-from lab.sflow_agent import SflowAgent, SflowSender
+from fabtel.lab.gnmi_target import DeviceTarget
+from fabtel.lab.model import Fabric
+from fabtel.lab.scenario import Scenario
+from fabtel.lab.sflow_agent import SflowAgent, SflowSender
 
 log = logging.getLogger("fabtel.lab")
 

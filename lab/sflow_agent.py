@@ -7,10 +7,10 @@ from __future__ import annotations
 import socket
 import time
 
-from connectors.sflow.codec import build_header, encode_datagram
+from fabtel.connectors.sflow.codec import build_header, encode_datagram
 from fabtel.records import (SflowEthernetCounters, SflowIfCounters, SflowLagPortStats, SflowSample,
                             SflowSampledHeader)
-from lab.model import PACKET_BYTES, Fabric, Node
+from fabtel.lab.model import PACKET_BYTES, Fabric, Node
 
 SAMPLES_PER_DATAGRAM = 5
 

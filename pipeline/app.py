@@ -22,17 +22,17 @@ import time
 
 import faust
 
-from fabtel.config import Config
+from fabtel.config import Config, KafkaSecurity, resolve_secret
 from fabtel.kafka import dead_letter
 from fabtel.metrics import Metrics
 from fabtel.records import (ConvergenceResult, LagBalance, OperGroupDecision, RemediationCommand, UplinkHealth,
                             record_key)
 from fabtel.serde import CorruptMessage, RecordCodec
-from pipeline import faust_tuning
+from fabtel.pipeline import faust_tuning
+from fabtel.pipeline.topics import APP_ID, internal_topics
 
 log = logging.getLogger("fabtel.pipeline")
 
-APP_ID = "fabtel-processor"
 # With no linger every send is its own produce request, one round trip each
 # (about 500 records/s); 5 ms lets a burst share a request at little latency.
 PRODUCER_LINGER_S = float(os.environ.get("FABTEL_PRODUCER_LINGER_MS", "5")) / 1000
@@ -54,11 +54,29 @@ def pipeline_metrics() -> Metrics:
     return m
 
 
+def faust_credentials(sec: KafkaSecurity):
+    """kafka.security as Faust's (aiokafka's) credentials: the same listener,
+    CA, client certificate and SASL user as the confluent-kafka clients."""
+    if sec.protocol == "PLAINTEXT":
+        return None
+    context = None
+    if sec.tls:
+        import ssl
+        context = ssl.create_default_context(cafile=sec.ca_file)
+        if sec.cert_file:
+            context.load_cert_chain(sec.cert_file, sec.key_file)
+    if not sec.sasl:
+        return faust.SSLCredentials(context)
+    user = sec.username if isinstance(sec.username, str) else resolve_secret(sec.username)
+    return faust.SASLCredentials(username=user, password=resolve_secret(sec.password), ssl_context=context,
+                                 mechanism=sec.sasl_mechanism)
+
+
 def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
-    from connectors.sflow.normalize import Inventory, normalize
+    from fabtel.connectors.sflow.normalize import Inventory, normalize
     from fabtel.partitioning import DomainPartitioner
-    from pipeline.convergence_events import ConvergenceTracker, matters, topology_of
-    from pipeline.domain import Domain
+    from fabtel.pipeline.convergence_events import ConvergenceTracker, matters, topology_of
+    from fabtel.pipeline.domain import Domain
     faust_tuning.install()
     k = cfg.kafka
     app = faust.App(
@@ -67,7 +85,7 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
         broker_session_timeout=k.session_timeout_ms / 1000, broker_heartbeat_interval=max(0.5, k.session_timeout_ms / 3000),
         broker_request_timeout=max(40.0, k.session_timeout_ms / 1000 + 5), producer_linger=PRODUCER_LINGER_S,
         broker_commit_interval=1.0, consumer_auto_offset_reset="earliest", stream_wait_empty=False,
-        table_cleanup_interval=3600.0, stream_buffer_maxsize=16384,
+        table_cleanup_interval=3600.0, stream_buffer_maxsize=16384, broker_credentials=faust_credentials(k.security),
         monitor=faust_tuning.lean_monitor())
     app.codec_ = codec = RecordCodec(k.schema_registry_url)
     app.metrics_ = metrics = pipeline_metrics()
@@ -212,10 +230,10 @@ def create_internal_topics(cfg: Config, app_id: str) -> None:
     before it subscribes (the ticks topic must be co-partitioned with the
     inputs, the convergence topic has one partition), or the broker may
     auto-create them with its default count."""
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import NewTopic
 
-    from fabtel.deploy import internal_topics
-    admin = AdminClient({"bootstrap.servers": cfg.kafka.bootstrap_servers, "log_level": 3})
+    from fabtel.kafka import admin_client
+    admin = admin_client(cfg.kafka)
     existing = admin.list_topics(timeout=15).topics
     wanted = [NewTopic(name, partitions or cfg.kafka.partitions, cfg.kafka.replication, config=config)
               for name, (partitions, config) in internal_topics(app_id).items() if name not in existing]
@@ -229,7 +247,9 @@ def create_internal_topics(cfg: Config, app_id: str) -> None:
 def run_worker(cfg: Config, metrics_listen: str | None, loglevel: str = "info", app_id: str = APP_ID) -> int:
     import threading
 
+    from fabtel.kafka import wait_for_broker
     from fabtel.stats import observe
+    wait_for_broker(cfg.kafka, "pipeline")
     create_internal_topics(cfg, app_id)
     app = build_app(cfg, app_id)
     observe(cfg, metrics_listen, [app.metrics_], threading.Event())   # the process's exit ends it

@@ -21,7 +21,7 @@ import logging
 from dataclasses import dataclass, field
 
 from fabtel.records import BmpMessage, ConvergenceResult, RoutingEvent
-from pipeline.convergence import Element, RoutingMessage, Topology, TopologyError, measure, parse_element
+from fabtel.pipeline.convergence import Element, RoutingMessage, Topology, TopologyError, measure, parse_element
 
 log = logging.getLogger("fabtel.convergence")
 
@@ -50,7 +50,7 @@ def matters(rec) -> bool:
 
 def topology_of(cfg) -> Topology:
     """The convergence topology file of the configuration, else its fabric links."""
-    from pipeline.convergence import load_topology
+    from fabtel.pipeline.convergence import load_topology
     if cfg.convergence.topology:
         return load_topology(cfg.convergence.topology)
     return Topology(tuple((link.a[0], link.b[0]) for link in cfg.fabric.links))

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from fabtel.config import Config
 from fabtel.records import BgpSession, InterfaceCounters, InterfaceState, LagMemberState
-from pipeline.counters import RateTracker, Sample
-from pipeline.fabric_view import DeviceView
-from pipeline.lag_balance import LagBalanceTracker
-from pipeline.oper_group import OperGroupEngine
-from pipeline.uplink_health import evaluate as uplink_health
+from fabtel.pipeline.counters import RateTracker, Sample
+from fabtel.pipeline.fabric_view import DeviceView
+from fabtel.pipeline.lag_balance import LagBalanceTracker
+from fabtel.pipeline.oper_group import OperGroupEngine
+from fabtel.pipeline.uplink_health import evaluate as uplink_health
 
 
 class Domain:

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from fabtel.config import Config, OperGroup
 from fabtel.platforms import platform
 from fabtel.records import Evidence, OperGroupDecision, RemediationCommand
-from pipeline.fabric_view import DeviceView
-from pipeline.uplink_health import is_stale
+from fabtel.pipeline.fabric_view import DeviceView
+from fabtel.pipeline.uplink_health import is_stale
 
 ARMED, PENDING_DOWN, DOWN, PENDING_UP, SUPPRESSED = "armed", "pending_down", "down", "pending_up", "suppressed"
 

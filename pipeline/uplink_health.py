@@ -13,7 +13,7 @@ import time
 
 from fabtel.config import Device, Thresholds
 from fabtel.records import UplinkHealth
-from pipeline.fabric_view import DeviceView
+from fabtel.pipeline.fabric_view import DeviceView
 
 
 def usable_uplinks(view: DeviceView, device: Device) -> tuple[int, int, list[str]]:

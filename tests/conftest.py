@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fabtel.ports import free_port  # re-exported for the tests
+from fabtel.shell.ports import free_port  # re-exported for the tests
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "fabric.yaml"
@@ -40,7 +40,7 @@ def stack_args() -> list[str]:
 def stack():
     """The real local stack, up for the whole session (left running for speed;
     `fabtel stack down --state-dir .state/test-stack ...` stops it)."""
-    from fabtel.stack import Stack
+    from fabtel.shell.stack import Stack
     out = fabtel("stack", "up", *stack_args())
     assert out.returncode == 0, out.stderr
     return Stack(STATE_DIR, kafka_port=TEST_KAFKA_PORT, influx_port=TEST_INFLUX_PORT)

@@ -3,7 +3,7 @@ IPv4 and IPv6 agents, 64-bit counters above 2^32, healthy and unhealthy LAG
 port states."""
 from __future__ import annotations
 
-from connectors.sflow.codec import build_header, encode_datagram
+from fabtel.connectors.sflow.codec import build_header, encode_datagram
 from fabtel.records import (SflowEthernetCounters, SflowIfCounters, SflowLagPortStats, SflowProcessor, SflowSample,
                             SflowSampledHeader)
 

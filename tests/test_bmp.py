@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import free_port, wait_until
-from connectors.bmp.codec import (BmpError, decode, decode_bgp, encode, encode_peer_header, encode_update,
+from fabtel.connectors.bmp.codec import (BmpError, decode, decode_bgp, encode, encode_peer_header, encode_update,
                                   frame_length, tlv)
-from connectors.bmp.collector import BmpCollector, Session
+from fabtel.connectors.bmp.collector import BmpCollector, Session
 from fabtel.kafka import tail
 
 CAPTURE = Path(__file__).parent / "cases" / "bmp" / "frr-8.4.4-spine_1_1_1.bmp"

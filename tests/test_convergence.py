@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import fabtel
-from pipeline.convergence import (Element, RoutingMessage, Topology, TopologyError, load_messages, load_topology,
+from fabtel.pipeline.convergence import (Element, RoutingMessage, Topology, TopologyError, load_messages, load_topology,
                                   measure, parse_element)
 
 CASES = Path(__file__).parent / "cases" / "convergence"

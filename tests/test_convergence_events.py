@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fabtel.records import BmpMessage, RoutingEvent
-from pipeline.convergence import load_topology
-from pipeline.convergence_events import ConvergenceTracker, matters
+from fabtel.pipeline.convergence import load_topology
+from fabtel.pipeline.convergence_events import ConvergenceTracker, matters
 
 CHAIN = load_topology(Path(__file__).parent / "cases" / "convergence" / "chain-topology.yaml")
 IDS = {"leaf_1_0_1": "198.19.0.1", "spine_1_1_1": "198.19.0.2", "leaf_2_0_1": "198.19.0.3", "spine_2_1_1": "198.19.0.4",

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import time
 
-from connectors.influx.writer import Writer
-from fabtel import dashboards
+from fabtel.connectors.influx.writer import Writer
+from fabtel.shell import dashboards
 
 
 def test_macros_are_substituted_as_grafana_does():

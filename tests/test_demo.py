@@ -8,7 +8,7 @@ import re
 import pytest
 
 from conftest import fabtel, with_free_gnmi_ports, write_config
-from lab.scenario import seed_scenarios
+from fabtel.lab.scenario import seed_scenarios
 
 OTHER = [p for p in seed_scenarios() if p.stem != "leaf1-uplinks-down"]
 
@@ -49,8 +49,8 @@ def test_every_scenario_behaves_as_stated(demo_config, tmp_path, scenario):
 
 
 def test_failed_expectations_are_named():
-    from fabtel.demo import check_expectations
-    from lab.scenario import Expect, Scenario
+    from fabtel.shell.demo import check_expectations
+    from fabtel.lab.scenario import Expect, Scenario
     scenario = Scenario("x", 40, (), expect=Expect(disabled=("leaf1:ethernet-1/1",), suppressed=("leaf2",), recovered=True))
     report = {"decisions": [{"device": "leaf2", "action": "disable", "suppressed": False}],
               "admin_changes_over_gnmi": [{"device": "leaf2", "interface": "ethernet-1/1", "admin_state": "disable"}],

@@ -15,9 +15,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from fabtel.cli import build_parser
+from fabtel.shell.cli import build_parser
 from fabtel.config import parse_config
-from fabtel.deploy import internal_topics, kafka_topics_yaml
+from fabtel.shell.deploy import internal_topics, kafka_topics_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "k8s"
@@ -134,7 +134,7 @@ def test_committed_kafka_topics_are_generated_from_the_configuration(config):
 
 def test_every_component_runs_a_real_fabtel_command(overlay):
     _, docs = overlay
-    from fabtel import commands  # noqa: F401  registers the subcommands
+    from fabtel.shell import commands  # noqa: F401  registers the subcommands
     parser = build_parser()
     for w in workloads(docs):
         name = w["metadata"]["name"]

@@ -9,8 +9,8 @@ import asyncio
 import pytest
 from mode.utils.queues import FlowControlEvent, FlowControlQueue
 
-from pipeline import faust_tuning
-from pipeline.faust_tuning import YieldEvery, direct_events, fast_delivery, finish, lean_monitor, room_first
+from fabtel.pipeline import faust_tuning
+from fabtel.pipeline.faust_tuning import YieldEvery, direct_events, fast_delivery, finish, lean_monitor, room_first
 
 
 async def _waits_then(result, delay=0.01):

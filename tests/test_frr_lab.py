@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from conftest import fabtel, write_config
-from lab.frr.fattree import build
-from lab.frr.netlab import unavailable_reason
+from fabtel.lab.frr.fattree import build
+from fabtel.lab.frr.netlab import unavailable_reason
 
 ROOT = Path(__file__).resolve().parent.parent
 REASON = unavailable_reason()

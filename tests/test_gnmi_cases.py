@@ -11,7 +11,7 @@ import yaml
 from google.protobuf import text_format
 from pygnmi.spec.v080 import gnmi_pb2
 
-from connectors.gnmi.normalize import DeviceNormalizer
+from fabtel.connectors.gnmi.normalize import DeviceNormalizer
 from fabtel import records
 
 CASES = sorted((Path(__file__).parent / "cases" / "gnmi").glob("*.yaml"))

@@ -10,13 +10,13 @@ import pytest
 from pygnmi.spec.v080 import gnmi_pb2
 
 from conftest import wait_until, with_free_gnmi_ports
-from connectors.gnmi.collector import GnmiCollector, shard
-from connectors.gnmi.normalize import DeviceNormalizer
+from fabtel.connectors.gnmi.collector import GnmiCollector, shard
+from fabtel.connectors.gnmi.normalize import DeviceNormalizer
 from fabtel import gnmi_paths as gp
 from fabtel.kafka import tail
 from fabtel.records import InterfaceCounters, InterfaceState, LagMemberState
-from lab.runner import LabRunner
-from lab.scenario import Event, Scenario, Traffic
+from fabtel.lab.runner import LabRunner
+from fabtel.lab.scenario import Event, Scenario, Traffic
 
 
 def _upd(path: str, **val):

@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from conftest import free_port, wait_until
-from connectors.gnmi.collector import GnmiCollector
-from lab.gnmi_target import DeviceTarget
-from lab.model import Fabric
+from fabtel.connectors.gnmi.collector import GnmiCollector
+from fabtel.lab.gnmi_target import DeviceTarget
+from fabtel.lab.model import Fabric
 
 
 def _cert(subject: str, issuer_key, issuer_name, key, ca: bool, san_ip: str | None = None):

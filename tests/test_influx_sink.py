@@ -16,8 +16,8 @@ import pytest
 
 from conftest import wait_until as wait
 
-from connectors.influx.lineproto import to_lines
-from connectors.influx.sink import InfluxSink
+from fabtel.connectors.influx.lineproto import to_lines
+from fabtel.connectors.influx.sink import InfluxSink
 from fabtel.kafka import RecordProducer, tail
 from fabtel.records import InterfaceCounters, InterfaceState
 from samples import every_record
@@ -139,7 +139,7 @@ def test_a_rejected_point_goes_to_the_dead_letter_topic(config):
 
 
 def test_fast_counters_line_equals_the_generic_one():
-    from connectors.influx.lineproto import _counters, counters_line, line
+    from fabtel.connectors.influx.lineproto import _counters, counters_line, line
     rec = InterfaceCounters("leaf 1", "ethernet-1/1", "gnmi", 5, 6, 1, 2**64 - 1, 3, None, 0, speed_bps=10**10)
     [(m, tags, fields, ts)] = _counters(rec)
     assert counters_line(rec) == line(m, tags, fields, ts)
@@ -163,7 +163,7 @@ def test_component_stats_become_one_point_per_series():
 @pytest.mark.parametrize("values", [dict(in_octets=1, out_octets=2), dict(zip(InterfaceCounters.UNSIGNED, range(12))),
                                     dict(zip(InterfaceCounters.UNSIGNED, [2**63] * 12)), {}])
 def test_counters_line_fast_and_field_by_field_paths_equal_the_generic_one(values):
-    from connectors.influx.lineproto import _counters, counters_line, line
+    from fabtel.connectors.influx.lineproto import _counters, counters_line, line
     for speed in (10**10, None):
         rec = InterfaceCounters("leaf,2", "ethernet-1/1", "sflow", 7, 8, speed_bps=speed, **values)
         [(m, tags, fields, ts)] = _counters(rec)

@@ -15,8 +15,8 @@ import pytest
 from pygnmi.client import gNMIclient, gNMIException
 
 from conftest import fabtel, with_free_gnmi_ports
-from lab.runner import LabRunner
-from lab.scenario import Event, Scenario, Traffic, load_scenario, parse_scenario, seed_scenarios
+from fabtel.lab.runner import LabRunner
+from fabtel.lab.scenario import Event, Scenario, Traffic, load_scenario, parse_scenario, seed_scenarios
 from fabtel.config import ConfigError
 
 EIGHT = Traffic("client1", "client2", 8, 50_000)
@@ -114,7 +114,7 @@ def test_pygnmi_stream_gets_samples_and_on_change(running_lab, lab_config):
 
 
 def test_set_moves_client1_flows_to_leaf2(running_lab, lab_config):
-    from connectors.gnmi.client import GnmiClient
+    from fabtel.connectors.gnmi.client import GnmiClient
     runner = running_lab(Scenario("t", 60, (EIGHT,)))
     time.sleep(1.5)
     client = GnmiClient(lab_config.fabric.device("leaf1"))
@@ -225,7 +225,7 @@ def test_openconfig_device_speaks_openconfig_paths(lab_config):
 
 
 def test_tshark_decodes_the_lab_sflow_without_malformed_packets(running_lab, tmp_path):
-    from connectors.common.pcap import write_udp_pcap
+    from fabtel.connectors.common.pcap import write_udp_pcap
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
     sock.settimeout(0.3)
@@ -251,7 +251,7 @@ def test_tshark_decodes_the_lab_sflow_without_malformed_packets(running_lab, tmp
 
 def test_lab_serves_a_generated_64_leaf_fabric():
     from fabtel.config import parse_config
-    from lab.generate import generate
+    from fabtel.lab.generate import generate
     cfg = with_free_gnmi_ports(parse_config(generate("leaf-spine:spines=4,leaves=64,ports=2")))
     assert len(cfg.fabric.devices) == 68 and len(cfg.oper_groups) == 64
     runner = LabRunner(cfg, Scenario("t", 60, (Traffic("c1-1", "c32-2", 4, 10_000),)))

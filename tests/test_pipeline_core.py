@@ -10,10 +10,10 @@ from conftest import EXAMPLE
 from fabtel.config import load_config
 from fabtel.records import (BgpSession, InterfaceCounters, InterfaceState, LagBalance, LagMemberState,
                             OperGroupDecision, RemediationCommand, UplinkHealth)
-from pipeline.counters import RateTracker, Sample, delta
+from fabtel.pipeline.counters import RateTracker, Sample, delta
 from fabtel.partitioning import domains
-from pipeline.domain import Domain
-from pipeline.lag_balance import lacp_health
+from fabtel.pipeline.domain import Domain
+from fabtel.pipeline.lag_balance import lacp_health
 
 S = 1_000_000_000
 T0 = 1_800_000_000 * S

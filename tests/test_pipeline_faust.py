@@ -13,7 +13,7 @@ import pytest
 from confluent_kafka import Producer
 
 from conftest import start_fabtel, write_config
-from connectors.sflow.codec import decode_datagram, encode_datagram
+from fabtel.connectors.sflow.codec import decode_datagram, encode_datagram
 from fabtel.kafka import RecordProducer, tail
 from fabtel.partitioning import DomainPartitioner
 from fabtel.records import BgpSession, InterfaceCounters, InterfaceState, LagMemberState

@@ -10,8 +10,8 @@ import pytest
 
 from fabtel import gnmi_paths as gp
 from fabtel.platforms import PLATFORMS, base
-from lab.gnmi_target import snapshot
-from lab.model import Fabric
+from fabtel.lab.gnmi_target import snapshot
+from fabtel.lab.model import Fabric
 
 STATE_KINDS = {base.ADMIN, base.OPER, base.MEMBER, base.BGP}
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-import schemas
+from fabtel import schemas
 from fabtel import avro_reader as avro_reader_mod
 from fabtel import records
 from fabtel.serde import CorruptMessage, RecordCodec

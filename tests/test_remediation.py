@@ -8,12 +8,12 @@ import time
 import pytest
 
 from conftest import wait_until as wait, with_free_gnmi_ports
-from connectors.remediation.executor import Executor
+from fabtel.connectors.remediation.executor import Executor
 from fabtel.platforms import platform
 from fabtel.kafka import RecordProducer, tail
 from fabtel.records import RemediationCommand
-from lab.runner import LabRunner
-from lab.scenario import Scenario, Traffic
+from fabtel.lab.runner import LabRunner
+from fabtel.lab.scenario import Scenario, Traffic
 
 
 def command(cid, device, intf, action, age_ms=0, platform_name="srlinux"):

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import fabtel
-from connectors.common.pcap import write_udp_pcap
-from connectors.sflow.codec import SFlowDecodeError, decode_datagram, encode_datagram, lacp_bits
+from fabtel.connectors.common.pcap import write_udp_pcap
+from fabtel.connectors.sflow.codec import SFlowDecodeError, decode_datagram, encode_datagram, lacp_bits
 from sflow_cases import HEALTHY, SYNC_ONLY, counters, every_case
 
 BAD_CASES = sorted((Path(__file__).parent / "cases" / "sflow_bad").glob("*.yaml"))

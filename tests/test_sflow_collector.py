@@ -7,8 +7,8 @@ import socket
 import threading
 import time
 
-from connectors.sflow.codec import encode_datagram
-from connectors.sflow.collector import SflowCollector
+from fabtel.connectors.sflow.codec import encode_datagram
+from fabtel.connectors.sflow.collector import SflowCollector
 from fabtel.kafka import tail
 from sflow_cases import HEALTHY, SYNC_ONLY, counters, flow
 
@@ -62,8 +62,8 @@ def test_collector_into_kafka(config):
 
 
 def test_normalize_maps_interfaces_and_lag_state(config):
-    from connectors.sflow.codec import decode_datagram
-    from connectors.sflow.normalize import Inventory, normalize
+    from fabtel.connectors.sflow.codec import decode_datagram
+    from fabtel.connectors.sflow.normalize import Inventory, normalize
     inv = Inventory(config.fabric)
     leaf1 = config.fabric.device("leaf1")
     dg = decode_datagram(encode_datagram("198.18.0.11", 0, 1, 1000, [

@@ -17,10 +17,15 @@ from samples import every_record
 def test_stack_up_twice_reports_the_running_stack(stack):
     out = fabtel("stack", "up", *stack_args())
     assert out.returncode == 0, out.stderr
-    assert "kafka: already running on 127.0.0.1:" in out.stdout
+    assert "kafka: Apache Kafka 4.3.1 (1 node) already running on 127.0.0.1:" in out.stdout
     assert "influxdb: already running on 127.0.0.1:" in out.stdout
+    assert f"export FABTEL_KAFKA_BOOTSTRAP={stack.bootstrap}" in out.stdout
     status = fabtel("stack", "status", *stack_args())
     assert status.returncode == 0 and status.stdout.count("running on") == 2
+    assert "kafka-1: Apache Kafka 4.3.1, running on" in status.stdout
+    # what `stack up` recorded is enough: no port flags needed
+    bare = fabtel("stack", "status", "--state-dir", str(stack.state_dir))
+    assert bare.returncode == 0 and bare.stdout == status.stdout
     with urllib.request.urlopen(stack.influx_url + "/ping") as resp:
         assert resp.status == 204
 
@@ -32,7 +37,7 @@ def test_taken_port_is_a_one_line_error(tmp_path):
         port = s.getsockname()[1]
         out = fabtel("stack", "up", "--state-dir", str(tmp_path), "--kafka-port", str(port), "--influx-port", "1")
     assert out.returncode == 2
-    assert f"kafka: port 127.0.0.1:{port} is already taken" in out.stderr
+    assert f"kafka-1: port 127.0.0.1:{port} is already taken" in out.stderr
     assert "Traceback" not in out.stderr
 
 

@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 
-from connectors.bmp.codec import COMMON_HEADER, BmpError, Message, decode, frame_length
+from fabtel.connectors.bmp.codec import COMMON_HEADER, BmpError, Message, decode, frame_length
 from fabtel.config import Config
 from fabtel.kafka import RecordProducer, dead_letter
 from fabtel.metrics import Metrics

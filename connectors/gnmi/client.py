@@ -18,7 +18,7 @@ import ssl
 import grpc
 from pygnmi.spec.v080 import gnmi_pb2, gnmi_pb2_grpc
 
-from connectors.gnmi.normalize import value_of
+from fabtel.connectors.gnmi.normalize import value_of
 from fabtel import gnmi_paths as gp
 from fabtel.config import Device, resolve_secret
 from fabtel.platforms import platform

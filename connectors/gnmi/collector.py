@@ -31,8 +31,8 @@ import time
 import grpc
 from pygnmi.spec.v080 import gnmi_pb2
 
-from connectors.gnmi.client import GnmiClient, describe
-from connectors.gnmi.normalize import DeviceNormalizer
+from fabtel.connectors.gnmi.client import GnmiClient, describe
+from fabtel.connectors.gnmi.normalize import DeviceNormalizer
 from fabtel.config import Config, Device, SecretError
 from fabtel.platforms import platform
 from fabtel.kafka import RecordProducer
@@ -260,9 +260,11 @@ def shard(devices: list[Device], spec: str | None) -> list[Device]:
 def run_collector(cfg: Config, shard_spec: str | None, metrics_listen: str | None) -> int:
     from fabtel.metrics import stop_on_signals
     from fabtel.stats import observe
+    from fabtel.kafka import wait_for_broker
     devices = shard([d for d in cfg.fabric.devices if d.gnmi], shard_spec)
-    collector = GnmiCollector(cfg, devices)
     stop = stop_on_signals()
+    wait_for_broker(cfg.kafka, "gnmi", stop=stop)
+    collector = GnmiCollector(cfg, devices)
     observe(cfg, metrics_listen, [collector.metrics], stop)
     collector.start(stop)
     collector.watch(stop)

@@ -10,7 +10,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from connectors.influx.writer import InfluxUnavailable, _message
+from fabtel.connectors.influx.writer import InfluxUnavailable, _message
 from fabtel.config import InfluxConfig, resolve_secret
 
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from connectors.influx.lineproto import to_lines
-from connectors.influx.writer import InfluxUnavailable, Writer
+from fabtel.connectors.influx.lineproto import to_lines
+from fabtel.connectors.influx.writer import InfluxUnavailable, Writer
 from fabtel.config import Config
-from fabtel.kafka import RecordProducer, consumer_settings, dead_letter
+from fabtel.kafka import RecordProducer, commit, consumer_settings, dead_letter
 from fabtel.metrics import Metrics
 from fabtel.serde import CorruptMessage
 
@@ -44,6 +44,8 @@ def sink_metrics() -> Metrics:
     m.declare("corrupt_messages_total", "Messages that did not decode (sent to the dead-letter topic).")
     m.declare("outages_total", "Times InfluxDB became unavailable.")
     m.declare("paused", "1 while consumption is paused for an InfluxDB outage.", kind="gauge")
+    m.declare("commits_refused_total", "Offset commits the group refused (the records come again), by reason.",
+              ("reason",))
     m.declare("consumer_lag", "Records behind the partitions' ends at the last commit, per topic.", ("topic",), "gauge")
     return m
 
@@ -198,9 +200,8 @@ class InfluxSink:
             self.metrics.inc("batches_total")
         if rejected:
             self.producer.flush(10)       # dead letters stored before the offsets move on
-        if batch.offsets:
-            self.consumer.commit(offsets=[TopicPartition(t, p, o + 1) for (t, p), o in batch.offsets.items()],
-                                 asynchronous=False)
+        if batch.offsets and commit(self.consumer, [TopicPartition(t, p, o + 1) for (t, p), o in batch.offsets.items()],
+                                    "influx sink", lambda reason: self.metrics.inc("commits_refused_total", reason)):
             self._note_lag(batch.offsets)
 
     def _note_lag(self, offsets: dict[tuple[str, int], int]) -> None:

@@ -24,9 +24,9 @@ import time
 import grpc
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from connectors.gnmi.client import GnmiClient, GnmiError, describe
+from fabtel.connectors.gnmi.client import GnmiClient, GnmiError, describe
 from fabtel.config import Config, Device, SecretError
-from fabtel.kafka import RecordProducer, consumer_settings, tail
+from fabtel.kafka import RecordProducer, commit, consumer_settings, tail
 from fabtel.metrics import Metrics
 from fabtel.records import RemediationCommand, RemediationResult
 from fabtel.serde import CorruptMessage
@@ -41,6 +41,8 @@ def executor_metrics() -> Metrics:
     m.declare("results_total", "Commands handled, by outcome.", ("outcome",), zero_for=[(o,) for o in OUTCOMES])
     m.declare("duplicates_total", "Commands skipped because their id was already handled.")
     m.declare("corrupt_messages_total", "Messages on the commands topic that did not decode.")
+    m.declare("commits_refused_total", "Offset commits the group refused (the commands come again), by reason.",
+              ("reason",))
     return m
 
 
@@ -220,7 +222,7 @@ class Executor:
                         del pending[off]
         if offsets:
             self.producer.flush(10)              # results are stored before the offsets move
-            self.consumer.commit(offsets=offsets, asynchronous=False)
+            commit(self.consumer, offsets, "remediation", lambda reason: self.metrics.inc("commits_refused_total", reason))
 
     def run(self, stop: threading.Event) -> None:
         self.load_history()

@@ -15,9 +15,9 @@ import socket
 import threading
 import time
 
-from connectors.sflow.agents import AgentTracker
-from connectors.sflow.codec import SFlowDecodeError, decode_datagram
-from connectors.sflow.normalize import Inventory
+from fabtel.connectors.sflow.agents import AgentTracker
+from fabtel.connectors.sflow.codec import SFlowDecodeError, decode_datagram
+from fabtel.connectors.sflow.normalize import Inventory
 from fabtel.config import Config
 from fabtel.kafka import RecordProducer, dead_letter
 from fabtel.metrics import Metrics

@@ -9,8 +9,8 @@ import json
 import sys
 from typing import Any
 
-from connectors.common.pcap import CaptureError, read_packets
-from connectors.sflow.codec import SFlowDecodeError, decode_datagram, lacp_bits
+from fabtel.connectors.common.pcap import CaptureError, read_packets
+from fabtel.connectors.sflow.codec import SFlowDecodeError, decode_datagram, lacp_bits
 from fabtel.records import SflowSample
 
 RECORD_FIELDS = ("if_counters", "ethernet_counters", "lag_port_stats", "processor", "sampled_header")

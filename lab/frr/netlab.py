@@ -17,7 +17,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from lab.frr.fattree import BMP_COLLECTOR, BMP_NET, FatTree, Node
+from fabtel.lab.frr.fattree import BMP_COLLECTOR, BMP_NET, FatTree, Node
 
 log = logging.getLogger("fabtel.lab.frr")
 

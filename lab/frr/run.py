@@ -21,9 +21,9 @@ import yaml
 
 from fabtel.config import Config, load_config
 from fabtel.records import BmpMessage, RoutingEvent
-from lab.frr.fattree import BMP_COLLECTOR, FatTree, build, parse_spec
-from lab.frr.netlab import FrrLab
-from pipeline.convergence import (RoutingMessage, Topology, load_topology, measure, parse_element)
+from fabtel.lab.frr.fattree import BMP_COLLECTOR, FatTree, build, parse_spec
+from fabtel.lab.frr.netlab import FrrLab
+from fabtel.pipeline.convergence import (RoutingMessage, Topology, load_topology, measure, parse_element)
 
 log = logging.getLogger("fabtel.lab.frr")
 QUIET_MS = 3000
@@ -57,10 +57,10 @@ def frr_version() -> str:
 
 
 def run_frr_lab(config_path: str, spec: str, fail: str, report_path: str | None, events_path: str | None) -> int:
-    from fabtel.demo import Components
+    from fabtel.shell.demo import Components
     from fabtel.kafka import RecordProducer, create_topics, tail
-    from fabtel.ports import free_port
-    from fabtel.stack import Stack
+    from fabtel.shell.ports import free_port
+    from fabtel.shell.stack import ensure_stack
     tree: FatTree = build(*parse_spec(spec))
     base = load_config(config_path)
     workdir = Path(tempfile.mkdtemp(prefix="fabtel-frr-"))
@@ -72,10 +72,7 @@ def run_frr_lab(config_path: str, spec: str, fail: str, report_path: str | None,
     bmp_port = free_port()
     path = _run_config(base, config_path, workdir, topology_file, bmp_port, tag)
     cfg = load_config(path)
-    _, _, port = cfg.kafka.bootstrap_servers.split(",")[0].rpartition(":")
-    stack = Stack(kafka_port=int(port), influx_port=int(cfg.influxdb.url.rstrip("/").rsplit(":", 1)[1]))
-    for line in stack.up():
-        say(line)
+    versions = ensure_stack(cfg.kafka.bootstrap_servers, cfg.influxdb.url, say)
     create_topics(cfg.kafka)
     say(f"fat-tree {spec}: {len(tree.nodes)} nodes, {len(tree.links)} links; logs and FRR files in {workdir}")
     lab = FrrLab(tree, workdir / "nodes", bmp_port, prefix=f"ft{tag[:3]}")
@@ -119,7 +116,7 @@ def run_frr_lab(config_path: str, spec: str, fail: str, report_path: str | None,
         "offline_matches_pipeline": (offline.messages, offline.locality, offline.state_rounds, offline.state_changes)
         == (result.messages, result.locality, result.state_rounds, result.state_changes),
         "convergence_ms": round((result.converged_ts_ns - result.detected_ts_ns) / 1e6, 1),
-        "versions": {"frr": frr_version(), **stack.versions()},
+        "versions": {"frr": frr_version(), **versions},
     }
     if report_path:
         Path(report_path).write_text(json.dumps(report, indent=2) + "\n")

@@ -2,28 +2,15 @@
 KafkaTopic per topic (with the configuration's partitions, replication and
 retention), plus the Faust worker's internal topics. `fabtel deploy
 kafka-topics` prints them; deploy/k8s/base/kafka-topics.yaml is its output and
-a test keeps the two equal. May import: fabtel.config, PyYAML."""
+a test keeps the two equal. May import: fabtel.config, fabtel.pipeline.topics, PyYAML."""
 from __future__ import annotations
 
 import yaml
 
 from fabtel.config import Config
+from fabtel.pipeline.topics import internal_topics
 
 KAFKA_CLUSTER = "fabtel"
-PROCESSOR_APP_ID = "fabtel-processor"
-PROCESSOR_TABLES = ("domain-state",)
-
-
-def internal_topics(app_id: str = PROCESSOR_APP_ID) -> dict[str, tuple[int | None, dict]]:
-    """The Faust worker's own topics, as name -> (partitions, None for the
-    configured count; topic config): the ticks topic (co-partitioned with the
-    inputs), the convergence topic (one partition: one tracker sees the whole
-    fabric) and each table's changelog (compacted: only the last state counts)."""
-    topics: dict[str, tuple[int | None, dict]] = {f"{app_id}-ticks": (None, {}), f"{app_id}-convergence": (1, {})}
-    topics.update({f"{app_id}-{t}-changelog": (None, {"cleanup.policy": "compact"}) for t in PROCESSOR_TABLES})
-    return topics
-
-
 def kafka_topics(cfg: Config, cluster: str = KAFKA_CLUSTER) -> list[dict]:
     k = cfg.kafka
     wanted: dict[str, tuple[int | None, dict]] = {name: (None, {}) for name in sorted(set(k.topics.values()))}

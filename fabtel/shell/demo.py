@@ -28,7 +28,7 @@ from pathlib import Path
 import yaml
 
 from fabtel.config import Config, load_config
-from fabtel.ports import free_port
+from fabtel.shell.ports import free_port
 
 LINKS = ("client1:eth1", "client1:eth2", "leaf1:ethernet-1/49", "leaf1:ethernet-1/50",
          "leaf2:ethernet-1/49", "leaf2:ethernet-1/50")
@@ -107,7 +107,7 @@ def _metric(port: int, name: str) -> float:
 
 def run_once(base: Config, config_path: Path, scenario, oper_group: bool, workdir: Path, tag: str) -> RunResult:
     from fabtel.kafka import create_topics, tail
-    from lab.runner import LabRunner
+    from fabtel.lab.runner import LabRunner
     cfg = _run_config(base, scenario, oper_group, tag)
     path = workdir / f"fabric-{tag}.yaml"
     path.write_text(yaml.safe_dump(_as_yaml(config_path, cfg), sort_keys=False))
@@ -279,16 +279,13 @@ def plot(path: str, scenario, runs: list[RunResult], report: dict) -> None:
 
 def run_demo(config_path: str, scenario_path: str | None, no_oper_group: bool, baseline: bool,
              report_path: str | None, plot_path: str | None) -> int:
-    from fabtel.stack import Stack
-    from lab.scenario import SCENARIO_DIR, load_scenario
+    from fabtel.lab.scenario import SCENARIO_DIR, load_scenario
+    from fabtel.shell.stack import ensure_stack
     os.environ.setdefault("FABTEL_GNMI_USER", "admin")
     os.environ.setdefault("FABTEL_GNMI_PASSWORD", "fabtel-lab")
     base = load_config(config_path)
     scenario = load_scenario(scenario_path or SCENARIO_DIR / "leaf1-uplinks-down.yaml", base)
-    host, _, port = base.kafka.bootstrap_servers.split(",")[0].rpartition(":")
-    stack = Stack(kafka_port=int(port), influx_port=int(base.influxdb.url.rstrip("/").rsplit(":", 1)[1]))
-    for line in stack.up():
-        say(line)
+    versions = ensure_stack(base.kafka.bootstrap_servers, base.influxdb.url, say)
     workdir = Path(tempfile.mkdtemp(prefix="fabtel-demo-"))
     tag = uuid.uuid4().hex[:6]
     say(f"logs of this run: {workdir}")
@@ -299,7 +296,7 @@ def run_demo(config_path: str, scenario_path: str | None, no_oper_group: bool, b
         runs.append(run_once(base, Path(config_path), scenario, False, workdir, f"{tag}bl"))
     main = runs[0]
     base_run = next((r for r in runs if not r.oper_group), None)
-    report = build_report(scenario, main, base_run if main.oper_group else None, stack.versions())
+    report = build_report(scenario, main, base_run if main.oper_group else None, versions)
     problems = check_expectations(scenario, report) if main.oper_group else []
     report["expectations_met"] = not problems
     report["problems"] = problems

@@ -32,7 +32,15 @@ def command(name: str):
 
 
 def _config(args):
-    return load_config(args.config)
+    return load_with_endpoints(args)
+
+
+def load_with_endpoints(args):
+    """The configuration of `--config`, with the endpoints of the flags or of
+    FABTEL_KAFKA_BOOTSTRAP / FABTEL_INFLUX_URL / FABTEL_REGISTRY_URL."""
+    from fabtel.config import with_endpoints
+    return with_endpoints(load_config(args.config), getattr(args, "bootstrap_servers", None),
+                          getattr(args, "influx_url", None), getattr(args, "registry_url", None))
 
 
 # ------------------------------------------------------------------ config
@@ -49,20 +57,25 @@ def config_check(args) -> int:
 # ------------------------------------------------------------------ stack
 
 def _stack(args):
-    from fabtel.stack import Stack
-    return Stack(args.state_dir, kafka_port=args.kafka_port, influx_port=args.influx_port)
+    from fabtel.shell.stack import Stack
+    return Stack(args.state_dir, kafka_port=args.kafka_port, influx_port=args.influx_port,
+                 broker=getattr(args, "broker", None), nodes=getattr(args, "nodes", None))
 
 
 @command("stack up")
 def stack_up(args) -> int:
-    for line in _stack(args).up():
+    stack = _stack(args)
+    for line in stack.up(progress=lambda text: print(text, file=sys.stderr, flush=True)):
+        print(line)
+    print("# point the other fabtel commands at this stack:")
+    for line in stack.exports():
         print(line)
     return 0
 
 
 @command("stack down")
 def stack_down(args) -> int:
-    for line in _stack(args).down():
+    for line in _stack(args).down(purge=args.purge):
         print(line)
     return 0
 
@@ -114,12 +127,20 @@ def build_parser() -> argparse.ArgumentParser:
     def with_config(sp):
         sp.add_argument("--config", default=DEFAULT_CONFIG,
                         help=f"fabric configuration file (default {DEFAULT_CONFIG}, env FABTEL_CONFIG)")
+        sp.add_argument("--bootstrap-servers", default=None, metavar="HOST:PORT[,...]",
+                        help="Kafka brokers (default: env FABTEL_KAFKA_BOOTSTRAP, then kafka.bootstrap_servers)")
+        sp.add_argument("--influx-url", default=None, metavar="URL",
+                        help="InfluxDB URL (default: env FABTEL_INFLUX_URL, then influxdb.url)")
+        sp.add_argument("--registry-url", default=None, metavar="URL",
+                        help="schema registry URL (default: env FABTEL_REGISTRY_URL, then kafka.schema_registry_url)")
         return sp
 
     def with_stack(sp):
         sp.add_argument("--state-dir", default=None, help="where pid files, logs and data live (default .state, env FABTEL_STATE_DIR)")
-        sp.add_argument("--kafka-port", type=int, default=9092, help="broker port on 127.0.0.1 (default 9092)")
-        sp.add_argument("--influx-port", type=int, default=8086, help="InfluxDB port on 127.0.0.1 (default 8086)")
+        sp.add_argument("--kafka-port", type=int, default=None,
+                        help="broker port on 127.0.0.1 (default: what `stack up` recorded, else 9092)")
+        sp.add_argument("--influx-port", type=int, default=None,
+                        help="InfluxDB port on 127.0.0.1 (default: what `stack up` recorded, else 8086)")
         return sp
 
     cfg = sub.add_parser("config", help="validate a fabric configuration").add_subparsers(dest="action", metavar="ACTION")
@@ -127,8 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("file")
 
     st = sub.add_parser("stack", help="start, stop or inspect the local Kafka broker and InfluxDB").add_subparsers(dest="action", metavar="ACTION")
-    with_stack(st.add_parser("up", help="start the broker and InfluxDB (idempotent) and wait until they answer"))
-    with_stack(st.add_parser("down", help="stop what `stack up` started"))
+    up = with_stack(st.add_parser("up", help="start the broker and InfluxDB (idempotent) and wait until they answer"))
+    up.add_argument("--broker", choices=("kafka", "tansu"), default=None,
+                    help="kafka: Apache Kafka (KRaft; data kept under the state dir; the default); "
+                         "tansu: Tansu, memory only, starts in milliseconds, loses everything on restart")
+    up.add_argument("--nodes", type=int, choices=(1, 3), default=None,
+                    help="Apache Kafka nodes (3: replication 3, min.insync.replicas 2; default 1)")
+    down = with_stack(st.add_parser("down", help="stop what `stack up` started"))
+    down.add_argument("--purge", action="store_true", help="also delete the broker's and InfluxDB's data")
     with_stack(st.add_parser("status", help="say what runs where; exit 1 when something is down"))
 
     tp = sub.add_parser("topics", help="create or read the Kafka topics").add_subparsers(dest="action", metavar="ACTION")
@@ -148,7 +175,7 @@ EXTRA_PARSERS: list[Callable] = []
 
 
 def main(argv: list[str] | None = None) -> int:
-    from fabtel import commands  # noqa: F401  registers the component commands
+    from fabtel.shell import commands  # noqa: F401  registers the component commands
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
@@ -176,13 +203,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _known_errors() -> tuple[type, ...]:
-    from fabtel.kafka import KafkaUnavailable
-    from fabtel.stack import StackError
-    return (UsageError, KafkaUnavailable, StackError)
+    from fabtel.kafka import KafkaAuthError, KafkaUnavailable
+    from fabtel.shell.kafka_broker import BrokerError
+    from fabtel.shell.stack import StackError
+    return (UsageError, KafkaUnavailable, KafkaAuthError, StackError, BrokerError)
 
 
 if __name__ == "__main__":
-    # Run through the importable module so that fabtel.commands registers
+    # Run through the importable module so that fabtel.shell.commands registers
     # into the same registry this function reads.
-    from fabtel.cli import main as _main
+    from fabtel.shell.cli import main as _main
     sys.exit(_main())

@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from connectors.influx.query import InfluxQueryError, influxql
+from fabtel.connectors.influx.query import InfluxQueryError, influxql
 from fabtel.config import InfluxConfig
 
-DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "deploy" / "k8s" / "base" / "dashboards"
+DASHBOARD_DIR = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "base" / "dashboards"
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
 """Subcommands of the components (connectors, pipeline, lab, bench),
-registered into `fabtel.cli`. Each imports its component lazily."""
+registered into `fabtel.shell.cli`. Each imports its component lazily."""
 from __future__ import annotations
 
 import sys
 
-from fabtel.cli import EXTRA_PARSERS, command  # noqa: F401
+from fabtel.shell.cli import EXTRA_PARSERS, command  # noqa: F401
 
 
 def _sflow_parsers(sub, with_config, with_stack):
@@ -16,7 +16,7 @@ def _sflow_parsers(sub, with_config, with_stack):
 
 @command("sflow decode")
 def sflow_decode(args) -> int:
-    from connectors.sflow.decode_cmd import decode_capture
+    from fabtel.connectors.sflow.decode_cmd import decode_capture
     return decode_capture(args.file, args.port)
 
 
@@ -36,14 +36,14 @@ def _collect_parsers(sub, with_config, with_stack):
 
 @command("collect bmp")
 def collect_bmp(args) -> int:
-    from connectors.bmp.collector import run_collector
+    from fabtel.connectors.bmp.collector import run_collector
     cfg = _config(args)
     return run_collector(cfg, args.listen or cfg.bmp.listen, args.metrics_listen)
 
 
 @command("collect sflow")
 def collect_sflow(args) -> int:
-    from connectors.sflow.collector import run_collector
+    from fabtel.connectors.sflow.collector import run_collector
     cfg = _config(args)
     return run_collector(cfg, args.listen or cfg.sflow.listen, args.metrics_listen)
 
@@ -52,16 +52,16 @@ def collect_sflow(args) -> int:
 def collect_gnmi(args) -> int:
     import re
 
-    from connectors.gnmi.collector import run_collector
-    from fabtel.cli import UsageError
+    from fabtel.connectors.gnmi.collector import run_collector
+    from fabtel.shell.cli import UsageError
     if args.shard and not (re.fullmatch(r"\d+/\d+", args.shard) and int(args.shard.split("/")[0]) < int(args.shard.split("/")[1])):
         raise UsageError(f"--shard takes I/N with 0 <= I < N, got {args.shard!r}")
     return run_collector(_config(args), args.shard, args.metrics_listen)
 
 
 def _config(args):
-    from fabtel.config import load_config
-    return load_config(args.config)
+    from fabtel.shell.cli import load_with_endpoints
+    return load_with_endpoints(args)
 
 
 def _process_parsers(sub, with_config, with_stack):
@@ -72,7 +72,7 @@ def _process_parsers(sub, with_config, with_stack):
 
 @command("process")
 def process(args) -> int:
-    from pipeline.app import run_worker
+    from fabtel.pipeline.app import run_worker
     return run_worker(_config(args), args.metrics_listen, args.log_level.lower(), args.app_id)
 
 
@@ -90,13 +90,13 @@ def _sink_parsers(sub, with_config, with_stack):
 
 @command("sink influx")
 def sink_influx(args) -> int:
-    from connectors.influx.sink import run_sink
+    from fabtel.connectors.influx.sink import run_sink
     return run_sink(_config(args), args.metrics_listen, args.consumer_group)
 
 
 @command("remediate")
 def remediate(args) -> int:
-    from connectors.remediation.executor import run_executor
+    from fabtel.connectors.remediation.executor import run_executor
     return run_executor(_config(args), args.mode, args.metrics_listen, args.consumer_group)
 
 
@@ -111,7 +111,7 @@ def _demo_parsers(sub, with_config, with_stack):
 
 @command("demo")
 def demo(args) -> int:
-    from fabtel.demo import run_demo
+    from fabtel.shell.demo import run_demo
     return run_demo(args.config, args.scenario, args.no_oper_group, not args.no_baseline, args.report, args.plot)
 
 
@@ -140,48 +140,48 @@ BENCHES = {
 
 @command("bench sflow")
 def bench_sflow(args) -> int:
-    from bench.common import report
-    from bench.sflow import run
+    from fabtel.bench.common import report
+    from fabtel.bench.sflow import run
     report(run(args.config, args.seconds), args.json)
     return 0
 
 
 @command("bench gnmi")
 def bench_gnmi(args) -> int:
-    from bench.common import report
-    from bench.gnmi import run
+    from fabtel.bench.common import report
+    from fabtel.bench.gnmi import run
     report(run(args.config, args.seconds), args.json)
     return 0
 
 
 @command("bench process")
 def bench_process(args) -> int:
-    from bench.common import report
-    from bench.process import run
+    from fabtel.bench.common import report
+    from fabtel.bench.process import run
     report(run(args.config, args.seconds), args.json)
     return 0
 
 
 @command("bench faust-ceiling")
 def bench_faust_ceiling(args) -> int:
-    from bench.common import report
-    from bench.faust_ceiling import run
+    from fabtel.bench.common import report
+    from fabtel.bench.faust_ceiling import run
     report(run(args.config, args.seconds), args.json)
     return 0
 
 
 @command("bench influx")
 def bench_influx(args) -> int:
-    from bench.common import report
-    from bench.influx import run
+    from fabtel.bench.common import report
+    from fabtel.bench.influx import run
     report(run(args.config, args.seconds), args.json)
     return 0
 
 
 @command("bench e2e")
 def bench_e2e(args) -> int:
-    from bench.common import report
-    from bench.e2e import run
+    from fabtel.bench.common import report
+    from fabtel.bench.e2e import run
     report(run(args.config, args.runs), args.json)
     return 0
 
@@ -214,11 +214,11 @@ def _lab_parsers(sub, with_config, with_stack):
 
 @command("lab frr")
 def lab_frr(args) -> int:
-    from fabtel.cli import UsageError
-    from lab.frr.fattree import FatTreeError
-    from lab.frr.netlab import LabUnavailable
-    from lab.frr.run import run_frr_lab
-    from pipeline.convergence import TopologyError
+    from fabtel.shell.cli import UsageError
+    from fabtel.lab.frr.fattree import FatTreeError
+    from fabtel.lab.frr.netlab import LabUnavailable
+    from fabtel.lab.frr.run import run_frr_lab
+    from fabtel.pipeline.convergence import TopologyError
     try:
         return run_frr_lab(args.config, args.fat_tree, args.fail, args.report, args.events_out)
     except (FatTreeError, TopologyError, LabUnavailable) as exc:
@@ -235,11 +235,11 @@ def lab_run(args) -> int:
     import threading
     import time
 
-    from fabtel.cli import UsageError
+    from fabtel.shell.cli import UsageError
     from fabtel.config import parse_config
-    from lab.generate import GenerateError, generate
-    from lab.runner import LabRunner
-    from lab.scenario import load_scenario
+    from fabtel.lab.generate import GenerateError, generate
+    from fabtel.lab.runner import LabRunner
+    from fabtel.lab.scenario import load_scenario
     if args.generate:
         try:
             cfg = parse_config(generate(args.generate, args.gnmi_base_port), args.generate)
@@ -296,7 +296,7 @@ def _deploy_parsers(sub, with_config, with_stack):
 
 @command("deploy kafka-topics")
 def deploy_kafka_topics(args) -> int:
-    from fabtel.deploy import kafka_topics_yaml
+    from fabtel.shell.deploy import kafka_topics_yaml
     print(kafka_topics_yaml(_config(args), args.config), end="")
     return 0
 
@@ -306,9 +306,9 @@ def dashboards_check(args) -> int:
     import time
     from pathlib import Path
 
-    from connectors.influx.writer import InfluxUnavailable
-    from fabtel import dashboards
-    from fabtel.cli import UsageError
+    from fabtel.connectors.influx.writer import InfluxUnavailable
+    from fabtel.shell import dashboards
+    from fabtel.shell.cli import UsageError
     directory = Path(args.dir) if args.dir else dashboards.DASHBOARD_DIR
     if not directory.is_dir():
         raise UsageError(f"no dashboard directory at {directory}")
@@ -342,8 +342,8 @@ def convergence_analyze(args) -> int:
     import dataclasses
     import json
 
-    from fabtel.cli import UsageError
-    from pipeline.convergence import TopologyError, load_messages, load_topology, measure, parse_element
+    from fabtel.shell.cli import UsageError
+    from fabtel.pipeline.convergence import TopologyError, load_messages, load_topology, measure, parse_element
     try:
         topology = load_topology(args.topology)
         metrics = measure(topology, parse_element(args.event, topology), load_messages(args.events))

@@ -1,0 +1,189 @@
+"""Apache Kafka for the local stack: the broker's jars fetched once from Maven
+Central into fabtel's cache, each node's configuration, the formatting of its
+log directory (with SCRAM users when a SASL listener is wanted), and the JVM
+command that runs it in KRaft combined mode (broker and controller).
+
+One node is a standalone controller quorum (`--standalone`); three nodes are
+a static quorum of three voters, with replication 3 and min.insync.replicas 2
+for everything. May import: the standard library.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+POM = Path(__file__).resolve().with_name("kafka-broker.pom.xml")
+KAFKA_VERSION = re.search(r"<kafka.version>([^<]+)</kafka.version>", POM.read_text()).group(1)
+HEAP = "-Xmx768m"        # bounded: tests start brokers often on a 2-core machine
+
+
+class BrokerError(Exception):
+    """One line: why the broker cannot be fetched, formatted or started."""
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("FABTEL_CACHE") or Path.home() / ".cache" / "fabtel")
+
+
+def libs_dir() -> Path:
+    return cache_dir() / f"kafka-{KAFKA_VERSION}" / "libs"
+
+
+def ensure_jars(progress=None) -> Path:
+    """The broker's jars, fetched with Maven the first time (about 45 MB)."""
+    libs = libs_dir()
+    if (libs / ".complete").exists():
+        return libs
+    for tool, package in (("java", "openjdk-17-jre-headless"), ("mvn", "maven")):
+        if not shutil.which(tool):
+            raise BrokerError(f"{tool} is not installed: Apache Kafka needs Java 17 and Maven to fetch it "
+                              f"(apt-get install {package}), or use --broker tansu")
+    if progress:
+        progress(f"fetching Apache Kafka {KAFKA_VERSION} from Maven Central into {libs.parent} (once)")
+    tmp = libs.with_name("libs.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    out = subprocess.run(["mvn", "-B", "-q", "-f", str(POM), "dependency:copy-dependencies",
+                          f"-DoutputDirectory={tmp}", "-DincludeScope=runtime"],
+                         capture_output=True, text=True, timeout=900)
+    if out.returncode != 0 or not any(tmp.glob("kafka_2.13-*.jar")):
+        tail = " | ".join((out.stdout + out.stderr).strip().splitlines()[-3:])
+        raise BrokerError(f"cannot fetch Apache Kafka {KAFKA_VERSION} with Maven (exit {out.returncode}): {tail}")
+    shutil.rmtree(libs, ignore_errors=True)
+    tmp.rename(libs)
+    (libs / ".complete").write_text(KAFKA_VERSION + "\n")
+    return libs
+
+
+@dataclass
+class SaslListener:
+    """An extra SASL_SSL listener: the broker's certificate chain and key
+    (PEM), and the SCRAM users created when the log directory is formatted."""
+    port: int
+    cert_file: str
+    key_file: str
+    users: dict[str, str] = field(default_factory=dict)
+    mechanisms: tuple[str, ...] = ("SCRAM-SHA-512", "SCRAM-SHA-256")
+
+
+@dataclass
+class Node:
+    node_id: int
+    host: str
+    port: int                  # PLAINTEXT, for clients
+    controller_port: int
+    data_dir: Path
+    sasl: SaslListener | None = None
+
+    @property
+    def properties_file(self) -> Path:
+        return self.data_dir.parent / f"kafka-{self.node_id}.properties"
+
+
+def properties(node: Node, cluster: list[Node]) -> str:
+    """The node's server.properties."""
+    replicas = min(3, len(cluster))
+    isr = 2 if replicas >= 3 else 1
+    listeners = [f"PLAINTEXT://{node.host}:{node.port}", f"CONTROLLER://{node.host}:{node.controller_port}"]
+    advertised = [f"PLAINTEXT://{node.host}:{node.port}"]
+    protocols = ["PLAINTEXT:PLAINTEXT", "CONTROLLER:PLAINTEXT"]
+    lines = [
+        "process.roles=broker,controller",
+        f"node.id={node.node_id}",
+        "controller.listener.names=CONTROLLER",
+        "inter.broker.listener.name=PLAINTEXT",
+        f"log.dirs={node.data_dir}",
+        f"offsets.topic.replication.factor={replicas}",
+        f"transaction.state.log.replication.factor={replicas}",
+        f"transaction.state.log.min.isr={isr}",
+        f"share.coordinator.state.topic.replication.factor={replicas}",
+        f"share.coordinator.state.topic.min.isr={isr}",
+        f"default.replication.factor={replicas}",
+        f"min.insync.replicas={isr}",
+        "group.initial.rebalance.delay.ms=0",
+        "num.partitions=1",
+    ]
+    if len(cluster) == 1:
+        lines.append(f"controller.quorum.bootstrap.servers={node.host}:{node.controller_port}")
+    else:
+        lines.append("controller.quorum.voters=" + ",".join(f"{n.node_id}@{n.host}:{n.controller_port}" for n in cluster))
+    if node.sasl:
+        s = node.sasl
+        listeners.append(f"SASL_SSL://{node.host}:{s.port}")
+        advertised.append(f"SASL_SSL://{node.host}:{s.port}")
+        protocols.append("SASL_SSL:SASL_SSL")
+        pem = node.data_dir.parent / f"kafka-{node.node_id}-keystore.pem"
+        pem.write_text(Path(s.key_file).read_text() + Path(s.cert_file).read_text())
+        pem.chmod(0o600)
+        lines += [f"sasl.enabled.mechanisms={','.join(s.mechanisms)}",
+                  "listener.name.sasl_ssl.ssl.keystore.type=PEM",
+                  f"listener.name.sasl_ssl.ssl.keystore.location={pem}"]
+        for mech in s.mechanisms:
+            lines.append(f"listener.name.sasl_ssl.{mech.lower()}.sasl.jaas.config="
+                         "org.apache.kafka.common.security.scram.ScramLoginModule required;")
+    lines += ["listeners=" + ",".join(listeners), "advertised.listeners=" + ",".join(advertised),
+              "listener.security.protocol.map=" + ",".join(protocols)]
+    return "\n".join(lines) + "\n"
+
+
+LOG4J = """\
+status = warn
+appender.out.type = Console
+appender.out.name = out
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = %d{ISO8601} %p %c{1}: %m%n
+rootLogger.level = {level}
+rootLogger.appenderRef.out.ref = out
+logger.kafka.name = kafka
+logger.kafka.level = {level}
+logger.state.name = state.change.logger
+logger.state.level = warn
+"""
+
+
+def prepare(node: Node, cluster: list[Node], cluster_id: str, libs: Path) -> None:
+    """Write the node's configuration and format its log directory once (a
+    formatted directory keeps its topics and records across restarts)."""
+    node.data_dir.mkdir(parents=True, exist_ok=True)
+    node.properties_file.write_text(properties(node, cluster))
+    log4j = node.data_dir.parent / "kafka-log4j2.properties"
+    log4j.write_text(LOG4J.replace("{level}", "info"))
+    if (node.data_dir / "meta.properties").exists():
+        return
+    argv = ["java", "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format", "-t", cluster_id,
+            "-c", str(node.properties_file)]
+    if len(cluster) == 1:
+        argv.append("--standalone")
+    if node.sasl:
+        for user, password in node.sasl.users.items():
+            for mech in node.sasl.mechanisms:
+                argv += ["--add-scram", f"{mech}=[name={user},password={password}]"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        tail = " | ".join((out.stdout + out.stderr).strip().splitlines()[-2:])
+        raise BrokerError(f"cannot format {node.data_dir} for Kafka node {node.node_id}: {tail}")
+
+
+def command(node: Node, libs: Path) -> list[str]:
+    log4j = node.data_dir.parent / "kafka-log4j2.properties"
+    return ["java", "-Xms256m", HEAP, "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*", "kafka.Kafka", str(node.properties_file)]
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding."""
+    import base64
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def failure_reason(log_text: str) -> str:
+    """The line of a broker's log that says why it stopped, if any."""
+    for line in reversed(log_text.splitlines()):
+        if re.search(r"\b(ERROR|FATAL)\b|Exception:|Error:", line):
+            return line.strip()[:300]
+    lines = log_text.strip().splitlines()
+    return lines[-1][:300] if lines else "no output"
