@@ -20,7 +20,7 @@ def run(config_path: str, runs: int) -> dict:
     os.environ.setdefault("FABTEL_GNMI_PASSWORD", "fabtel-lab")
     base = load_config(config_path)
     scenario = load_scenario(SCENARIO_DIR / "leaf1-uplinks-down.yaml", base)
-    ensure_stack(base.kafka.bootstrap_servers, base.influxdb.url, progress)
+    ensure_stack(base.kafka, base.influxdb.url, progress)
     values = []
     for i in range(runs):
         progress(f"run {i + 1} of {runs}")

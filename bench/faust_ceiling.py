@@ -30,7 +30,8 @@ def run(config_path: str, seconds: float, events: int = 100_000) -> dict:
     p.flush(60)
     progress("one do-nothing Faust agent reads them")
     out = subprocess.run([sys.executable, "-m", "fabtel.bench.faust_ceiling", cfg.kafka.bootstrap_servers,
-                          cfg.kafka.topic("interface_counters"), str(cfg.kafka.partitions), str(events)],
+                          cfg.kafka.topic("interface_counters"), str(cfg.kafka.partitions), str(events),
+                          cfg.kafka.implementation],
                          capture_output=True, text=True, timeout=300)
     found = re.findall(r'\{"events_per_s": \d+\}', out.stdout + out.stderr)   # Faust logs the agent's stdout
     if not found:
@@ -38,11 +39,11 @@ def run(config_path: str, seconds: float, events: int = 100_000) -> dict:
     return {**json.loads(found[-1]), "events": events, "machine": machine()}
 
 
-def _child(bootstrap: str, topic: str, partitions: int, events: int) -> None:
+def _child(bootstrap: str, topic: str, partitions: int, events: int, implementation: str) -> None:
     import faust
 
     from fabtel.pipeline import faust_tuning
-    faust_tuning.install()
+    faust_tuning.install(faust_tuning.TANSU_FETCH_MAX_WAIT_MS if implementation == "tansu" else None)
     app = faust.App(f"bench-ceiling-{time.time_ns()}", broker=f"kafka://{bootstrap}", store="memory://",
                     web_enabled=False, broker_session_timeout=6, broker_heartbeat_interval=2,
                     consumer_auto_offset_reset="earliest", stream_wait_empty=False, topic_partitions=partitions)
@@ -63,4 +64,4 @@ def _child(bootstrap: str, topic: str, partitions: int, events: int) -> None:
 
 
 if __name__ == "__main__":
-    _child(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    _child(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])

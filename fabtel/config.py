@@ -67,6 +67,7 @@ def resolve_secret(ref: "SecretRef | None") -> str | None:
     return ref.resolve() if ref is not None else None
 
 
+KAFKA_IMPLEMENTATIONS = ("apache", "tansu")
 KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
 
@@ -106,6 +107,7 @@ class KafkaConfig:
     session_timeout_ms: int = 6000
     security: KafkaSecurity = KafkaSecurity()
     broker_wait_ms: int = 60000             # how long a component waits for the broker at start
+    implementation: str = "apache"          # apache (Apache Kafka, Strimzi) or tansu: its workarounds only for it
 
     def topic(self, key: str) -> str:
         return self.topics[key]
@@ -424,7 +426,8 @@ def _read_kafka(r: YamlReader, node) -> KafkaConfig:
     if node is None:
         return KafkaConfig(topics=topics)
     f = r.mapping(node, "kafka", {"bootstrap_servers", "schema_registry_url", "partitions", "replication",
-                                  "retention_ms", "topics", "session_timeout_ms", "security", "broker_wait_ms"}) or {}
+                                  "retention_ms", "topics", "session_timeout_ms", "security", "broker_wait_ms",
+                                  "implementation"}) or {}
     values: dict[str, Any] = {}
     for key, reader in (("bootstrap_servers", r.string), ("schema_registry_url", r.string)):
         if key in f:
@@ -434,6 +437,8 @@ def _read_kafka(r: YamlReader, node) -> KafkaConfig:
             values[key] = r.integer(f[key], f"kafka.{key}", minimum=1)
     if "security" in f:
         values["security"] = _read_kafka_security(r, f["security"])
+    if "implementation" in f:
+        values["implementation"] = r.choice(f["implementation"], "kafka.implementation", KAFKA_IMPLEMENTATIONS)
     if "topics" in f:
         tf = r.mapping(f["topics"], "kafka.topics", set(TOPIC_KEYS)) or {}
         for key, sub in tf.items():
@@ -760,18 +765,22 @@ def load_config(path: str | os.PathLike) -> Config:
 
 
 ENDPOINT_ENV = {"bootstrap_servers": "FABTEL_KAFKA_BOOTSTRAP", "influx_url": "FABTEL_INFLUX_URL",
-                "schema_registry_url": "FABTEL_REGISTRY_URL"}
+                "schema_registry_url": "FABTEL_REGISTRY_URL", "implementation": "FABTEL_KAFKA_IMPLEMENTATION"}
 
 
 def with_endpoints(cfg: Config, bootstrap_servers: str | None = None, influx_url: str | None = None,
                    schema_registry_url: str | None = None, environ=os.environ) -> Config:
     """The configuration with its endpoints overridden: a flag first, then
-    FABTEL_KAFKA_BOOTSTRAP / FABTEL_INFLUX_URL / FABTEL_REGISTRY_URL (what
-    `fabtel stack up` prints), then the file's own value."""
+    FABTEL_KAFKA_BOOTSTRAP / FABTEL_INFLUX_URL / FABTEL_REGISTRY_URL and
+    FABTEL_KAFKA_IMPLEMENTATION (what `fabtel stack up` prints), then the
+    file's own value."""
     import dataclasses
-    given = {"bootstrap_servers": bootstrap_servers, "influx_url": influx_url, "schema_registry_url": schema_registry_url}
+    given = {"bootstrap_servers": bootstrap_servers, "influx_url": influx_url, "schema_registry_url": schema_registry_url,
+             "implementation": None}
     pick = {k: v or environ.get(ENDPOINT_ENV[k]) or None for k, v in given.items()}
     kafka = cfg.kafka
+    if pick["implementation"] in KAFKA_IMPLEMENTATIONS:
+        kafka = dataclasses.replace(kafka, implementation=pick["implementation"])
     if pick["bootstrap_servers"]:
         kafka = dataclasses.replace(kafka, bootstrap_servers=pick["bootstrap_servers"])
     if pick["schema_registry_url"]:

@@ -101,9 +101,9 @@ def _refusal(cfg: KafkaConfig, err: KafkaError) -> str | None:
     text = err.str()
     sec = cfg.security
     if err.code() == KafkaError._AUTHENTICATION or "SASL authentication" in text or "Authentication failed" in text:
-        user = sec.username if isinstance(sec.username, str) else (str(sec.username) if sec.username else "?")
+        user = sec.username if isinstance(sec.username, str) else f"the user in {sec.username}"
         return (f"broker {cfg.bootstrap_servers} refused {sec.sasl_mechanism or sec.protocol} authentication "
-                f"(user from {user}) on its {sec.protocol} listener: {text}")
+                f"as {user} on its {sec.protocol} listener: {text.split(': ', 1)[-1]}")
     if err.code() == KafkaError._SSL or "certificate verify failed" in text or "SSL handshake failed" in text:
         return (f"cannot trust broker {cfg.bootstrap_servers} on its {sec.describe()} listener "
                 f"(TLS: {text}); check kafka.security.ca_file")
@@ -128,6 +128,7 @@ def wait_for_broker(cfg: KafkaConfig, component: str, timeout_s: float | None = 
                 log.info("%s: broker %s answers", component, cfg.bootstrap_servers)
             return
         except KafkaException as exc:
+            admin.poll(0.2)             # serves error_cb: the broker's reason (authentication, TLS) arrives there
             errors.append(exc.args[0])
         for err in errors:
             refusal = _refusal(cfg, err)

@@ -77,8 +77,8 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
     from fabtel.partitioning import DomainPartitioner
     from fabtel.pipeline.convergence_events import ConvergenceTracker, matters, topology_of
     from fabtel.pipeline.domain import Domain
-    faust_tuning.install()
     k = cfg.kafka
+    faust_tuning.install(faust_tuning.TANSU_FETCH_MAX_WAIT_MS if k.implementation == "tansu" else None)
     app = faust.App(
         app_id, broker=[f"kafka://{b}" for b in k.bootstrap_servers.split(",")], store="memory://",
         topic_partitions=k.partitions, topic_replication_factor=k.replication, web_enabled=False,

@@ -3,9 +3,11 @@ the app is built, and the worker to run it with (`worker()`). They keep
 Faust's behaviour; they only remove waiting and per-message overhead.
 May import: faust, mode, aiokafka, the standard library.
 
-1. A short fetch wait. aiokafka waits up to `fetch_max_wait_ms` for data;
-   Faust hard-codes 1.5 s, and Tansu does not answer a waiting fetch early
-   when data arrives, so a record could wait 1.5 s before a worker sees it.
+1. A short fetch wait, on Tansu only. aiokafka waits up to
+   `fetch_max_wait_ms` for data; Faust hard-codes 1.5 s, and Tansu does not
+   answer a waiting fetch early when data arrives, so a record could wait
+   1.5 s before a worker sees it. Apache Kafka answers a waiting fetch as
+   soon as data arrives: there Faust's own setting stays.
 
 2. Message delivery without four tasks per message. Faust's consumer hands
    every message to the conductor with
@@ -57,34 +59,83 @@ May import: faust, mode, aiokafka, the standard library.
 8. A worker without the terminal spinner: at log level WARNING Faust sets
    the root logger to DEBUG so that every debug line of aiokafka and Faust
    turns its spinner, building a log record for each fetch, frame and send.
+
+Points 2-6 reach into faust-streaming's internals. `install()` applies them
+only to the version they were written against (TESTED_VERSION) and only when
+every attribute they replace is there; otherwise it warns once and the worker
+runs untuned (slower, correct). FABTEL_FAUST_TUNING=off turns them off.
 """
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import types
 from typing import Any, Coroutine
 
+log = logging.getLogger("fabtel.pipeline")
+
+TESTED_VERSION = "0.15.3"          # faust-streaming: what points 2-6 were written against
 GC_YOUNG_THRESHOLD = int(os.environ.get("FABTEL_GC_THRESHOLD", "10000"))
-FETCH_MAX_WAIT_MS = int(os.environ.get("FABTEL_FETCH_MAX_WAIT_MS", "20"))
+TANSU_FETCH_MAX_WAIT_MS = int(os.environ.get("FABTEL_FETCH_MAX_WAIT_MS", "20"))
 STREAM_YIELD_EVERY = int(os.environ.get("FABTEL_STREAM_YIELD_EVERY", "16"))
 
 
-def install() -> None:
+def enabled() -> bool:
+    return os.environ.get("FABTEL_FAUST_TUNING", "on").strip().lower() not in ("off", "0", "false", "no")
+
+
+def mismatch() -> str | None:
+    """Why the internals patches cannot be applied here, or None."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        found = version("faust-streaming")
+    except PackageNotFoundError:
+        return "faust-streaming is not installed as a distribution"
+    if found != TESTED_VERSION:
+        return f"faust-streaming {found} (the tuning was written for {TESTED_VERSION})"
+    import faust.transport.drivers.aiokafka as driver
+    from faust.transport.conductor import Conductor
+    missing = [name for owner, name, attr in (
+        (driver, "aiokafka driver Transport.Consumer", lambda: driver.Transport.Consumer.wait_first),
+        (Conductor, "Conductor._build_handler", lambda: Conductor._build_handler),
+        (driver, "AIOKafkaConsumer", lambda: driver.aiokafka.AIOKafkaConsumer))
+        if not _has(attr)]
+    return f"faust-streaming lacks {', '.join(missing)}" if missing else None
+
+
+def _has(get) -> bool:
+    try:
+        get()
+        return True
+    except AttributeError:
+        return False
+
+
+def install(fetch_max_wait_ms: int | None = None) -> bool:
+    """Apply the tuning (once per process); whether the internals patches
+    (points 2-6) are in place. `fetch_max_wait_ms` (point 1: the broker is
+    Tansu) is applied in any case: it only sets a constructor argument."""
     import aiokafka
     import faust.transport.drivers.aiokafka as driver
     from faust.transport.conductor import Conductor
-    if getattr(driver, "_fabtel_tuned", False):
-        return
-
-    class ShortWaitConsumer(aiokafka.AIOKafkaConsumer):
-        def __init__(self, *args, **kwargs):
-            kwargs["fetch_max_wait_ms"] = FETCH_MAX_WAIT_MS
-            super().__init__(*args, **kwargs)
-    proxy = types.ModuleType("aiokafka")
-    proxy.__dict__.update(aiokafka.__dict__)
-    proxy.AIOKafkaConsumer = ShortWaitConsumer
-    driver.aiokafka = proxy
+    if getattr(driver, "_fabtel_tuned", None) is not None:
+        return driver._fabtel_tuned
+    if fetch_max_wait_ms is not None:
+        class ShortWaitConsumer(aiokafka.AIOKafkaConsumer):
+            def __init__(self, *args, **kwargs):
+                kwargs["fetch_max_wait_ms"] = fetch_max_wait_ms
+                super().__init__(*args, **kwargs)
+        proxy = types.ModuleType("aiokafka")
+        proxy.__dict__.update(aiokafka.__dict__)
+        proxy.AIOKafkaConsumer = ShortWaitConsumer
+        driver.aiokafka = proxy
+    reason = None if enabled() else "FABTEL_FAUST_TUNING=off"
+    reason = reason or mismatch()
+    if reason:
+        log.warning("Faust worker untuned: %s; it runs correctly, more slowly", reason)
+        driver._fabtel_tuned = False
+        return False
     driver.Transport.Consumer = fast_delivery(driver.Transport.Consumer)
     Conductor._build_handler = direct_events(room_first(Conductor._build_handler))
     try:
@@ -94,14 +145,18 @@ def install() -> None:
     if cython_streams is not None and STREAM_YIELD_EVERY > 1:
         cython_streams.sleep = YieldEvery(STREAM_YIELD_EVERY, cython_streams.sleep)
     driver._fabtel_tuned = True
+    return True
 
 
 def lean_monitor():
     """A Faust Monitor (pass as `faust.App(monitor=...)`) that records, per
-    message and event, only what the consumer reads back."""
+    message and event, only what the consumer reads back (Faust's own Monitor
+    when the tuning is off)."""
     from time import monotonic
 
     from faust.sensors.monitor import Monitor
+    if not enabled() or mismatch():
+        return Monitor()
 
     class LeanMonitor(Monitor):
         def on_message_in(self, tp, offset, message) -> None:

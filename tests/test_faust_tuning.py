@@ -172,7 +172,25 @@ def test_install_is_idempotent_and_tunes_the_driver():
     faust_tuning.install()
     assert driver.Transport.Consumer is consumer_class
     assert "FastDelivery" in consumer_class.__mro__[0].__qualname__
-    assert driver.aiokafka.AIOKafkaConsumer.__name__ == "ShortWaitConsumer"
+
+
+@pytest.mark.parametrize("setup,reason", [
+    ("import os; os.environ['FABTEL_FAUST_TUNING'] = 'off'", "FABTEL_FAUST_TUNING=off"),
+    ("faust_tuning.TESTED_VERSION = '0.14.0'", "(the tuning was written for 0.14.0)"),
+    ("from faust.transport.conductor import Conductor; del Conductor._build_handler",
+     "faust-streaming lacks Conductor._build_handler"),
+])
+def test_untuned_when_switched_off_or_faust_differs(setup, reason):
+    """A fresh process each: the worker warns once and runs on Faust's own code."""
+    import subprocess
+    import sys
+    code = (f"from fabtel.pipeline import faust_tuning\n{setup}\n"
+            "import faust.transport.drivers.aiokafka as d\nbefore = d.Transport.Consumer\n"
+            "print(faust_tuning.install(fetch_max_wait_ms=20), d.Transport.Consumer is before,"
+            " d.aiokafka.AIOKafkaConsumer.__name__, type(faust_tuning.lean_monitor()).__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["False", "True", "ShortWaitConsumer", "Monitor"], out.stderr
+    assert out.stderr.count("Faust worker untuned") == 1 and reason in out.stderr
 
 
 def test_install_makes_faust_stream_iterators_yield_every_nth_event():

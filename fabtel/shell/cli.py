@@ -92,17 +92,20 @@ def stack_status(args) -> int:
 
 @command("topics create")
 def topics_create(args) -> int:
-    from fabtel.kafka import create_topics
-    for line in create_topics(_config(args).kafka):
+    from fabtel.kafka import create_topics, wait_for_broker
+    cfg = _config(args).kafka
+    wait_for_broker(cfg, "topics")
+    for line in create_topics(cfg):
         print(line)
     return 0
 
 
 @command("topics tail")
 def topics_tail(args) -> int:
-    from fabtel.kafka import tail
+    from fabtel.kafka import tail, wait_for_broker
     from fabtel.records import to_json
     cfg = _config(args).kafka
+    wait_for_broker(cfg, "topics")
     topic = cfg.topics.get(args.topic, args.topic)
     for record, error in tail(cfg, topic, args.max, args.timeout):
         if error:

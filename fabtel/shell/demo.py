@@ -285,7 +285,7 @@ def run_demo(config_path: str, scenario_path: str | None, no_oper_group: bool, b
     os.environ.setdefault("FABTEL_GNMI_PASSWORD", "fabtel-lab")
     base = load_config(config_path)
     scenario = load_scenario(scenario_path or SCENARIO_DIR / "leaf1-uplinks-down.yaml", base)
-    versions = ensure_stack(base.kafka.bootstrap_servers, base.influxdb.url, say)
+    versions = ensure_stack(base.kafka, base.influxdb.url, say)
     workdir = Path(tempfile.mkdtemp(prefix="fabtel-demo-"))
     tag = uuid.uuid4().hex[:6]
     say(f"logs of this run: {workdir}")

@@ -147,7 +147,8 @@ class Stack:
 
     def exports(self) -> list[str]:
         """Shell lines that point every other fabtel command at this stack."""
-        return [f"export FABTEL_KAFKA_BOOTSTRAP={self.bootstrap}", f"export FABTEL_INFLUX_URL={self.influx_url}"]
+        return [f"export FABTEL_KAFKA_BOOTSTRAP={self.bootstrap}", f"export FABTEL_INFLUX_URL={self.influx_url}",
+                f"export FABTEL_KAFKA_IMPLEMENTATION={'apache' if self.broker == 'kafka' else 'tansu'}"]
 
     def _record(self) -> dict:
         try:
@@ -425,19 +426,24 @@ def _tansu_version() -> str:
         return "unknown"
 
 
-def ensure_stack(bootstrap: str, influx_url: str, say=print) -> dict[str, str]:
-    """Use the broker and InfluxDB at these endpoints when both answer;
-    otherwise start the local stack on their ports (state directory from
+def ensure_stack(kafka, influx_url: str, say=print) -> dict[str, str]:
+    """Use the broker (fabtel.config.KafkaConfig `kafka`, its security
+    included) and the InfluxDB at `influx_url` when both answer; otherwise
+    start the local stack on their ports (state directory from
     FABTEL_STATE_DIR, else .state). Returns the versions in use."""
-    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    from fabtel.kafka import KafkaUnavailable, wait_for_broker
+    host, _, port = kafka.bootstrap_servers.split(",")[0].rpartition(":")
     influx_port = int(influx_url.rstrip("/").rsplit(":", 1)[1])
     stack = Stack(kafka_port=int(port), influx_port=influx_port)
-    broker = Service("broker", host or "127.0.0.1", int(port), stack.state_dir)
-    if stack._broker_ready(broker, 2.0) and stack._influx_ready(stack.influx, 2.0):
-        rec = stack._record()
-        mine = rec.get("bootstrap") == bootstrap
-        say(f"using the broker at {bootstrap} and InfluxDB at {influx_url}"
-            + ("" if mine else " (not started by the stack in " + str(stack.state_dir) + ")"))
+    try:
+        wait_for_broker(kafka, "stack", timeout_s=0)
+        answers = stack._influx_ready(stack.influx, 2.0)
+    except KafkaUnavailable:
+        answers = False
+    if answers:
+        mine = stack._record().get("bootstrap") == kafka.bootstrap_servers
+        say(f"using the broker at {kafka.bootstrap_servers} and InfluxDB at {influx_url}"
+            + ("" if mine else f" (not started by the stack in {stack.state_dir})"))
         return stack.versions() if mine else {"broker": "unknown", "influxdb": stack.versions()["influxdb"]}
     for line in stack.up(progress=say):
         say(line)

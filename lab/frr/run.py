@@ -72,7 +72,7 @@ def run_frr_lab(config_path: str, spec: str, fail: str, report_path: str | None,
     bmp_port = free_port()
     path = _run_config(base, config_path, workdir, topology_file, bmp_port, tag)
     cfg = load_config(path)
-    versions = ensure_stack(cfg.kafka.bootstrap_servers, cfg.influxdb.url, say)
+    versions = ensure_stack(cfg.kafka, cfg.influxdb.url, say)
     create_topics(cfg.kafka)
     say(f"fat-tree {spec}: {len(tree.nodes)} nodes, {len(tree.links)} links; logs and FRR files in {workdir}")
     lab = FrrLab(tree, workdir / "nodes", bmp_port, prefix=f"ft{tag[:3]}")
