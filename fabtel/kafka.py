@@ -8,6 +8,7 @@ fabtel.config, fabtel.serde, fabtel.records, confluent_kafka.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any, Iterator
 
@@ -41,7 +42,7 @@ class _OncePerMinute(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
-        key = text.split("|")[-1][:120]
+        key = re.sub(r"\d+", "#", text.split("|")[-1])[:120]       # the same failure, whatever its numbers
         now = time.monotonic()
         if now - self.seen.get(key, -1e9) < 60:
             return False
@@ -53,6 +54,16 @@ class _OncePerMinute(logging.Filter):
 
 librdkafka_log = logging.getLogger("fabtel.librdkafka")
 librdkafka_log.addFilter(_OncePerMinute())
+
+
+def quiet_repeats(prefix: str) -> None:
+    """Let each distinct message of the loggers under `prefix` (aiokafka's,
+    say, which log every failed reconnect) through once a minute. A filter
+    applies to its own logger only, so each module logger gets one."""
+    once = _OncePerMinute()
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if (name == prefix or name.startswith(prefix + ".")) and isinstance(logger, logging.Logger):
+            logger.addFilter(once)
 
 
 def client_settings(cfg: KafkaConfig) -> dict:

@@ -247,12 +247,13 @@ def create_internal_topics(cfg: Config, app_id: str) -> None:
 def run_worker(cfg: Config, metrics_listen: str | None, loglevel: str = "info", app_id: str = APP_ID) -> int:
     import threading
 
-    from fabtel.kafka import wait_for_broker
+    from fabtel.kafka import quiet_repeats, wait_for_broker
     from fabtel.stats import observe
     wait_for_broker(cfg.kafka, "pipeline")
     create_internal_topics(cfg, app_id)
     app = build_app(cfg, app_id)
     observe(cfg, metrics_listen, [app.metrics_], threading.Event())   # the process's exit ends it
     worker = faust_tuning.worker(app, loglevel)
+    quiet_repeats("aiokafka")            # a broker outage: one line per failure a minute, not ten a second
     worker.execute_from_commandline()
     return 0

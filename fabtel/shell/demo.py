@@ -48,6 +48,7 @@ class RunResult:
     results: list = field(default_factory=list)
     points_written: int = 0
     start_ns: int = 0
+    set_requests: dict = field(default_factory=dict)      # device -> gNMI Set updates the lab accepted
 
     @property
     def blackholed(self) -> int:
@@ -105,7 +106,10 @@ def _metric(port: int, name: str) -> float:
     return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name))
 
 
-def run_once(base: Config, config_path: Path, scenario, oper_group: bool, workdir: Path, tag: str) -> RunResult:
+def run_once(base: Config, config_path: Path, scenario, oper_group: bool, workdir: Path, tag: str,
+             hook=None) -> RunResult:
+    """One run of the scenario; `hook(seconds into the scenario)` is called
+    about twice a second while it runs (failure tests act there)."""
     from fabtel.kafka import create_topics, tail
     from fabtel.lab.runner import LabRunner
     cfg = _run_config(base, scenario, oper_group, tag)
@@ -139,6 +143,8 @@ def run_once(base: Config, config_path: Path, scenario, oper_group: bool, workdi
         while thread.is_alive():
             thread.join(0.5)
             comps.check_alive()
+            if hook is not None:
+                hook(runner.elapsed_s())
             if time.monotonic() >= next_line:
                 say(runner.summary_line())
                 next_line += 5
@@ -152,7 +158,7 @@ def run_once(base: Config, config_path: Path, scenario, oper_group: bool, workdi
     results = [r for r, _ in tail(cfg.kafka, cfg.kafka.topic("command_results"), None, 2, until_end=True) if r]
     admin = [e for e in runner.fabric.events_log if e["origin"] == "gnmi"]
     return RunResult(oper_group, runner.fabric.ground_truth(), runner.applied, admin, decisions, results, points,
-                     runner.fabric.start_ns)
+                     runner.fabric.start_ns, dict(runner.fabric.set_requests))
 
 
 def _run_config(base: Config, scenario, oper_group: bool, tag: str) -> Config:

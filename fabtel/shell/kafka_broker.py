@@ -106,6 +106,10 @@ def properties(node: Node, cluster: list[Node]) -> str:
         f"min.insync.replicas={isr}",
         "group.initial.rebalance.delay.ms=0",
         "num.partitions=1",
+        # A restarted node re-registers only once the controller expired its
+        # old session (9 s by default): a local stack restarts faster with 3 s.
+        "broker.session.timeout.ms=3000",
+        "broker.heartbeat.interval.ms=1000",
     ]
     if len(cluster) == 1:
         lines.append(f"controller.quorum.bootstrap.servers={node.host}:{node.controller_port}")

@@ -169,6 +169,7 @@ class Stack:
         stop what this call started and raise StackError."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._check_record()
+        self._check_ports_distinct()
         lines, started = [], []
         try:
             if self.broker == "kafka":
@@ -198,6 +199,26 @@ class Stack:
                 and any((n.data_dir / "meta.properties").exists() for n in self.kafka_nodes):
             raise StackError(f"{self.state_dir} holds Kafka data formatted for port {rec.get('kafka_port')}; "
                              f"use that port, another --state-dir, or `fabtel stack down --purge` first")
+
+    def _check_ports_distinct(self) -> None:
+        used: dict[int, str] = {}
+        for name, port in self.ports():
+            if port in used:
+                raise StackError(f"{name} and {used[port]} would both use port {port}: choose ports further apart "
+                                 f"(Kafka node i takes --kafka-port + i, its controller + 100 + i)")
+            used[port] = name
+
+    def ports(self) -> list[tuple[str, int]]:
+        """Every port this stack listens on, by service."""
+        out = [("influxdb", self.influx.port)]
+        if self.broker == "kafka":
+            for n in self.kafka_nodes:
+                out += [(f"kafka-{n.node_id}", n.port), (f"kafka-{n.node_id} controller", n.controller_port)]
+                if n.sasl:
+                    out.append((f"kafka-{n.node_id} SASL_SSL", n.sasl.port))
+        else:
+            out.append(("tansu", self.brokers[0].port))
+        return out
 
     def _recorded_services(self, rec: dict) -> list[Service]:
         port = rec.get("kafka_port") or 9092
