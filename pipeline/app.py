@@ -252,8 +252,11 @@ def run_worker(cfg: Config, metrics_listen: str | None, loglevel: str = "info", 
     wait_for_broker(cfg.kafka, "pipeline")
     create_internal_topics(cfg, app_id)
     app = build_app(cfg, app_id)
-    observe(cfg, metrics_listen, [app.metrics_], threading.Event())   # the process's exit ends it
-    worker = faust_tuning.worker(app, loglevel)
+    started = threading.Event()
+    # /healthz answers 503 until the worker runs (its tables recovered): the
+    # Kubernetes startupProbe waits for that, then the liveness probe takes over.
+    observe(cfg, metrics_listen, [app.metrics_], threading.Event(), healthy=started.is_set)
+    worker = faust_tuning.worker(app, loglevel, on_started=started.set)
     quiet_repeats("aiokafka")            # a broker outage: one line per failure a minute, not ten a second
     worker.execute_from_commandline()
     return 0

@@ -174,13 +174,17 @@ def lean_monitor():
     return LeanMonitor()
 
 
-def worker(app: Any, loglevel: str):
+def worker(app: Any, loglevel: str, on_started=None):
+    """The Faust worker for `app`; `on_started()` is called once it runs
+    (its tables recovered from their changelogs)."""
     import faust
 
     class TunedWorker(faust.Worker):
         async def on_startup_finished(self) -> None:
             await super().on_startup_finished()
             settle_garbage_collector()
+            if on_started is not None:
+                on_started()
 
     w = TunedWorker(app, loglevel=loglevel, quiet=True)
     w.spinner = None

@@ -93,7 +93,10 @@ def test_strimzi_resources_have_what_the_operator_requires(overlay):
     for listener in spec["kafka"]["listeners"]:
         assert {"name", "port", "type", "tls"} <= set(listener) and listener["type"] in ("internal", "route", "loadbalancer",
                                                                                          "nodeport", "ingress", "cluster-ip")
-    assert any(li["port"] == 9092 and not li["tls"] for li in spec["kafka"]["listeners"])
+    # one listener: TLS with SCRAM-SHA-512, for the KafkaUsers below
+    assert [(li["port"], li["tls"], li.get("authentication", {}).get("type")) for li in spec["kafka"]["listeners"]] \
+        == [(9093, True, "scram-sha-512")]
+    assert {"topicOperator", "userOperator"} <= set(spec["entityOperator"])
     roles = set()
     for pool in pools:
         assert pool["metadata"]["labels"]["strimzi.io/cluster"] == cluster
@@ -121,8 +124,92 @@ def test_a_kafka_topic_for_every_configured_topic(overlay):
         partitions = internal_topics().get(topic, (None,))[0] or cfg.kafka.partitions
         assert (spec["partitions"], spec["replicas"]) == (partitions, cfg.kafka.replication), topic
         assert spec["config"]["retention.ms"] == cfg.kafka.retention_ms, topic
-    assert cfg.kafka.bootstrap_servers == f"{one(docs, 'Kafka', 'fabtel')['metadata']['name']}-kafka-bootstrap:9092"
+    assert cfg.kafka.bootstrap_servers == f"{one(docs, 'Kafka', 'fabtel')['metadata']['name']}-kafka-bootstrap:9093"
+    sec = cfg.kafka.security
+    assert (sec.protocol, sec.sasl_mechanism, sec.ca_file) == ("SASL_SSL", "SCRAM-SHA-512", "/etc/fabtel/kafka-ca/ca.crt")
+    assert (sec.username.env, sec.password.env) == ("FABTEL_KAFKA_USER", "FABTEL_KAFKA_PASSWORD")
     assert cfg.remediation.mode == "propose"
+
+
+STRIMZI = yaml.safe_load((K8S / "strimzi-versions.yaml").read_text())
+
+
+def strimzi_refuses(version: str, metadata: str, release: dict = STRIMZI) -> str | None:
+    """Why the pinned Strimzi release would refuse a Kafka CR, or None."""
+    known = {k["version"]: k["metadata"] for k in release["kafka"]}
+    if version not in known:
+        return f"Strimzi {release['strimzi']} does not run Kafka {version} (it runs {', '.join(known)})"
+    if metadata.split("-")[0] > known[version].split("-")[0]:
+        return f"metadataVersion {metadata} is newer than Kafka {version}'s {known[version]}"
+    return None
+
+
+def test_the_kafka_version_is_one_the_pinned_strimzi_runs_and_runs_locally(overlay):
+    _, docs = overlay
+    from fabtel.shell.kafka_broker import KAFKA_VERSION
+    spec = one(docs, "Kafka", "fabtel")["spec"]["kafka"]
+    assert strimzi_refuses(spec["version"], spec["metadataVersion"]) is None
+    assert spec["version"] == KAFKA_VERSION                        # what `fabtel stack up` runs
+    assert f"Strimzi {STRIMZI['strimzi']}" in (ROOT / "README.md").read_text()
+    assert f"{STRIMZI['strimzi']}" in (K8S / "base" / "kafka.yaml").read_text().split("apiVersion")[0]
+    assert STRIMZI["install"] in (ROOT / "README.md").read_text()
+
+
+def test_the_version_check_refuses_what_strimzi_removed():
+    assert "does not run Kafka 4.1.1" in strimzi_refuses("4.1.1", "4.1-IV1")
+    assert strimzi_refuses("4.3.1", "4.3-IV0") is None
+
+
+def test_a_kafka_user_per_component_on_the_tls_listener(overlay):
+    _, docs = overlay
+    users = {u["metadata"]["name"]: u for u in by_kind(docs, "KafkaUser")}
+    assert set(users) == set(PIPELINE)
+    for u in users.values():
+        assert u["spec"]["authentication"]["type"] == "scram-sha-512" and u["metadata"]["labels"]["strimzi.io/cluster"] == "fabtel"
+    for w in workloads(docs):
+        name = w["metadata"]["name"]
+        if name not in PIPELINE:
+            continue
+        pod = w["spec"]["template"]
+        env = {e["name"]: e for e in fabtel_container(w)["env"]}
+        assert env["FABTEL_KAFKA_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": name, "key": "password"}
+        label = env["FABTEL_KAFKA_USER"]["valueFrom"]["fieldRef"]["fieldPath"]
+        assert pod["metadata"]["labels"][re.search(r"\['(.+)'\]", label).group(1)] == name
+        ca = [v for v in pod["spec"]["volumes"] if v["name"] == "kafka-ca"]
+        assert ca and ca[0]["secret"]["secretName"] == "fabtel-cluster-ca-cert"
+        assert pod["spec"]["automountServiceAccountToken"] is False
+
+
+def _policy_for(docs, app: str) -> dict:
+    [p] = [p for p in by_kind(docs, "NetworkPolicy") if p["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == app]
+    return p
+
+
+def _allows(rules: list, port: int, peer=None) -> bool:
+    for rule in rules:
+        if any(p["port"] == port for p in rule.get("ports", [])):
+            peers = rule.get("to", rule.get("from", []))
+            if peer is None or any(peer.items() <= x.get("podSelector", {}).get("matchLabels", {}).items() for x in peers):
+                return True
+    return False
+
+
+def test_network_policies_allow_only_the_data_flow(overlay):
+    _, docs = overlay
+    kafka = {"strimzi.io/cluster": "fabtel"}
+    for w in workloads(docs):
+        app = w["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
+        p = _policy_for(docs, app)["spec"]
+        assert p["policyTypes"] == ["Ingress", "Egress"] and _allows(p["egress"], 53)
+        if app in PIPELINE:
+            assert _allows(p["egress"], 9093, kafka) and _allows(p["ingress"], 9100)
+            assert _allows(p["egress"], 8086) == (app == "fabtel-influx-sink")
+            assert _allows(p["egress"], 57400) == (app in ("fabtel-gnmi-collector", "fabtel-remediation"))
+    assert _allows(_policy_for(docs, "fabtel-sflow-collector")["spec"]["ingress"], 6343)
+    assert _allows(_policy_for(docs, "fabtel-bmp-collector")["spec"]["ingress"], 11019)
+    influx = _policy_for(docs, "influxdb")["spec"]["ingress"]
+    assert {x["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for r in influx for x in r["from"]} \
+        == {"fabtel-influx-sink", "grafana"}
 
 
 @pytest.mark.parametrize("config", ["base", "overlays/prod"])
@@ -214,6 +301,8 @@ def test_credentials_live_in_secrets_only(overlay):
     secret_refs = {ref["secretKeyRef"]["name"] for w in workloads(docs) for c in w["spec"]["template"]["spec"]["containers"]
                    for e in c.get("env", []) if (ref := e.get("valueFrom")) and "secretKeyRef" in ref}
     generated = {s["metadata"]["name"] for s in by_kind(docs, "Secret")}
+    made_by_strimzi = {u["metadata"]["name"] for u in by_kind(docs, "KafkaUser")}      # the User Operator's
+    secret_refs -= made_by_strimzi
     if name == "dev":
         assert secret_refs <= generated
         values = {v for s in by_kind(docs, "Secret") for v in s["data"].values()}
@@ -239,7 +328,15 @@ def test_scaling_rules(overlay):
     rem = one(docs, "Deployment", "fabtel-remediation")
     assert rem["spec"]["replicas"] == 1 and rem["spec"]["strategy"]["type"] == "Recreate"
     pdbs = {p["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] for p in by_kind(docs, "PodDisruptionBudget")}
+    processor = fabtel_container(one(docs, "StatefulSet", "fabtel-processor"))
+    assert processor["startupProbe"]["failureThreshold"] * processor["startupProbe"]["periodSeconds"] >= 600
     if name == "prod":
+        for svc in by_kind(docs, "Service"):
+            if svc["spec"].get("type") == "LoadBalancer":
+                assert svc["spec"]["loadBalancerSourceRanges"], svc["metadata"]["name"]
+        pool = one(docs, "KafkaNodePool", "dual-role")
+        term = pool["spec"]["template"]["pod"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+        assert term["topologyKey"] == "kubernetes.io/hostname" and pool["spec"]["replicas"] == 3
         assert pdbs == set(PIPELINE) - {"fabtel-remediation"}
         for w in workloads(docs):
             if w["metadata"]["name"] in pdbs:
@@ -315,4 +412,6 @@ def test_readme_secret_commands_create_what_prod_reads():
         for v in spec.get("volumes", []):
             if "secret" in v:
                 read.setdefault(v["secret"]["secretName"], set()).add("ca.crt")
+    for name in [u["metadata"]["name"] for u in by_kind(docs, "KafkaUser")] + ["fabtel-cluster-ca-cert"]:
+        read.pop(name)                                  # made by Strimzi's operators, not by hand
     assert created == read
