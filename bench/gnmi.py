@@ -84,7 +84,6 @@ def run(config_path: str, seconds: float, toggles: int = 300) -> dict:
         time.sleep(2)
         stop.set()
         collector.close()
-        channel.close()
     finally:
         lab.terminate()
         lab.wait(10)

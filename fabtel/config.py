@@ -156,6 +156,7 @@ class Device:
     lags: tuple[Lag, ...] = ()
     ifindex: dict[str, int] = field(default_factory=dict)
     fabric_ports: tuple[str, ...] = ()
+    sflow_lacp_bit_order: str | None = None       # auto, ieee8021ax or mib-bits (default: sflow.lacp_bit_order)
 
     @property
     def interfaces(self) -> tuple[str, ...]:
@@ -244,10 +245,14 @@ class GnmiCollector:
     reconnect_max_ms: int = 10000
 
 
+LACP_BIT_ORDERS = ("auto", "ieee8021ax", "mib-bits")
+
+
 @dataclass(frozen=True)
 class SflowCollector:
     listen: str = "127.0.0.1:6343"
     queue_limit: int = 10000
+    lacp_bit_order: str = "auto"       # how agents write LAG port states: detected per agent unless fixed here
 
 
 @dataclass(frozen=True)
@@ -521,7 +526,8 @@ def _read_gnmi_target(r: YamlReader, node, path: str) -> GnmiTarget | None:
 
 
 def _read_device(r: YamlReader, node, path: str) -> Device | None:
-    keys = {"name", "role", "platform", "gnmi", "sflow_agent", "uplinks", "access", "fabric_ports", "lags", "ifindex"}
+    keys = {"name", "role", "platform", "gnmi", "sflow_agent", "uplinks", "access", "fabric_ports", "lags", "ifindex",
+            "sflow_lacp_bit_order"}
     f = r.mapping(node, path, keys, {"name", "role"})
     if f is None:
         return None
@@ -530,6 +536,8 @@ def _read_device(r: YamlReader, node, path: str) -> Device | None:
     platform = r.choice(f["platform"], f"{path}.platform", PLATFORMS) if "platform" in f else "srlinux"
     gnmi = _read_gnmi_target(r, f["gnmi"], f"{path}.gnmi") if "gnmi" in f else None
     agent = r.string(f["sflow_agent"], f"{path}.sflow_agent") if "sflow_agent" in f else None
+    lacp_order = (r.choice(f["sflow_lacp_bit_order"], f"{path}.sflow_lacp_bit_order", LACP_BIT_ORDERS)
+                  if "sflow_lacp_bit_order" in f else None)
     if agent is not None:
         import ipaddress
         try:
@@ -567,7 +575,7 @@ def _read_device(r: YamlReader, node, path: str) -> Device | None:
         return None
     return Device(name=name, role=role, platform=platform or "srlinux", gnmi=gnmi, sflow_agent=agent,
                   uplinks=uplinks, access=access, lags=tuple(lags), ifindex=ifindex,
-                  fabric_ports=fabric_ports)
+                  fabric_ports=fabric_ports, sflow_lacp_bit_order=lacp_order)
 
 
 def _endpoint(r: YamlReader, node, path: str) -> tuple[str, str] | None:
@@ -721,7 +729,8 @@ def parse_config(text: str, source: str = "configuration") -> Config:
             "sample_interval_ms": r.integer, "queue_limit": r.integer,
             "reconnect_min_ms": r.integer, "reconnect_max_ms": r.integer})
         sflow = r.section(top.get("sflow"), "sflow", SflowCollector, {
-            "listen": r.string, "queue_limit": r.integer})
+            "listen": r.string, "queue_limit": r.integer,
+            "lacp_bit_order": lambda n, p: r.choice(n, p, LACP_BIT_ORDERS)})
         remediation = r.section(top.get("remediation"), "remediation", Remediation, {
             "mode": lambda n, p: r.choice(n, p, REMEDIATION_MODES),
             "max_command_age_ms": r.integer, "retries": r.integer})

@@ -81,6 +81,7 @@ class LagMemberState:
     unknown_rx: int | None = None
     illegal_rx: int | None = None
     deleted: bool = False
+    port_state_order: str | None = None
     UNSIGNED: ClassVar[tuple[str, ...]] = (
         "lacpdus_rx", "lacpdus_tx", "marker_pdus_rx", "marker_pdus_tx", "marker_response_pdus_rx",
         "marker_response_pdus_tx", "unknown_rx", "illegal_rx")
@@ -192,6 +193,40 @@ class SflowSampledHeader:
 
 
 @dataclass
+class SflowExtendedSwitch:
+    in_vlan: int
+    in_priority: int
+    out_vlan: int
+    out_priority: int
+
+
+@dataclass
+class SflowExtendedRouter:
+    nextHop: str
+    srcSubnetMask: int
+    dstSubnetMask: int
+
+
+@dataclass
+class SflowAsPathSegment:
+    type: int
+    asns: list[int]
+
+
+@dataclass
+class SflowExtendedGateway:
+    bgp_nexthop: str
+    my_as: int
+    src_as: int
+    src_peer_as: int
+    dst_as_path: list[SflowAsPathSegment]
+    dst_as: int
+    dst_peer_as: int
+    BGP_communities: list[int]
+    BGP_localpref: int
+
+
+@dataclass
 class SflowSample:
     agent: str
     device: str | None
@@ -213,6 +248,11 @@ class SflowSample:
     processor: SflowProcessor | None = None
     sampled_header: SflowSampledHeader | None = None
     receive_ts_ns: int = 0
+    input_format: int | None = None
+    output_format: int | None = None
+    extended_switch: SflowExtendedSwitch | None = None
+    extended_router: SflowExtendedRouter | None = None
+    extended_gateway: SflowExtendedGateway | None = None
 
 
 # ------------------------------------------------------------- processor outputs
@@ -227,6 +267,7 @@ class LagMemberLoad:
     lacp_healthy: bool | None = None
     health_reason: str | None = None
     partner_system_id: str | None = None
+    port_state_order: str | None = None
 
 
 @dataclass

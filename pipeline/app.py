@@ -106,7 +106,7 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
     outputs = {key: topic(key) for key in set(OUTPUT_TOPIC.values()) | {"interface_counters", "lag_member", "dead_letters"}}
     state_table = app.Table("domain-state", default=None, partitions=k.partitions)   # JSON keys and values
     partitioner = DomainPartitioner(cfg)
-    inventory = Inventory(cfg.fabric)
+    inventory = Inventory(cfg.fabric, cfg.sflow.lacp_bit_order)
     cache: dict[str, Domain] = {}
 
     async def send_record(rec) -> None:

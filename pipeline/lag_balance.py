@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fabtel.config import Fabric, Thresholds
+from fabtel.lacp import COLLECTING, DEFAULTED, DISTRIBUTING, EXPIRED, SYNCHRONIZATION as SYNC
 from fabtel.records import LagBalance, LagMemberLoad, LagMemberState
 
-SYNC, COLLECTING, DISTRIBUTING, DEFAULTED, EXPIRED = 8, 16, 32, 64, 128
 NO_PARTNER = {None, "", "00:00:00:00:00:00"}
 
 
@@ -54,6 +54,7 @@ class MemberView:
     partner_id: str | None = None
     oper_up: bool | None = None
     present: bool = True            # False once the device deleted it from the LAG
+    port_state_order: str | None = None
 
 
 @dataclass
@@ -122,6 +123,8 @@ class LagBalanceTracker:
             m.partner_id = rec.partner_system_id
         if rec.oper_state is not None:
             m.oper_up = rec.oper_state == "up"
+        if rec.port_state_order is not None:
+            m.port_state_order = rec.port_state_order
         m.present = True
 
     def close_window(self, window_end_ns: int) -> list[LagBalance]:
@@ -137,7 +140,8 @@ class LagBalanceTracker:
                 rate = max(m.in_bits, m.out_bits) / m.seconds if m.seconds else 0.0
                 util = rate / m.speed_bps if m.speed_bps else None
                 healthy, reason = lacp_health(m.actor_state, m.partner_state)
-                loads.append(LagMemberLoad(m.device, m.interface, rate, m.speed_bps, util, healthy, reason, m.partner_id))
+                loads.append(LagMemberLoad(m.device, m.interface, rate, m.speed_bps, util, healthy, reason, m.partner_id,
+                                           m.port_state_order))
                 m.in_bits = m.out_bits = m.seconds = 0.0
             utils = [x.utilisation for x in loads if x.utilisation is not None]
             mean = sum(utils) / len(utils) if utils else 0.0

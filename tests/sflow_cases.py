@@ -4,13 +4,18 @@ port states."""
 from __future__ import annotations
 
 from fabtel.connectors.sflow.codec import build_header, encode_datagram
-from fabtel.records import (SflowEthernetCounters, SflowIfCounters, SflowLagPortStats, SflowProcessor, SflowSample,
+from fabtel.records import (SflowAsPathSegment, SflowEthernetCounters, SflowExtendedGateway, SflowExtendedRouter,
+                            SflowExtendedSwitch, SflowIfCounters, SflowLagPortStats, SflowProcessor, SflowSample,
                             SflowSampledHeader)
 
 HEALTHY = 61      # activity, aggregation, synchronization, collecting, distributing
 SYNC_ONLY = 13    # activity, aggregation, synchronization: not collecting or distributing
 DEFAULTED = 0x45  # activity, aggregation, defaulted
 EXPIRED = 0x8D    # activity, aggregation, synchronization, expired
+# A real switch's healthy fast-LACP member in IEEE8023-LAG-MIB bit order (activity = 0x80): actor and partner
+# oper 252, admin 226 and 2 (shared field notes). In 802.1AX order 252 would read "expired, distributing".
+MIB_HEALTHY, MIB_ADMIN_ACTOR, MIB_ADMIN_PARTNER = 252, 226, 2
+MIB_SYNC_LOST = 236      # the same member without synchronization, MIB order (0x37 in 802.1AX order)
 
 
 def counters(seq: int, ifindex: int, octets: int, lag_states=(HEALTHY,) * 4, with_lag=True) -> SflowSample:
@@ -35,6 +40,33 @@ def flow(seq: int, v6: bool, tcp: bool, vlan: int | None = None) -> SflowSample:
                        sampled_header=SflowSampledHeader(1, 1514, 4, len(hdr), hdr))
 
 
+def raw_ip_flow(seq: int, v6: bool) -> SflowSample:
+    """A flow sample whose header has no link layer (header protocol 11 or 12), as hsflowd sends."""
+    src, dst = ("2001:db8::a", "2001:db8::b") if v6 else ("198.18.30.1", "198.18.40.2")
+    hdr = build_header("00:00:00:00:00:01", "00:00:00:00:00:02", src, dst, 17, 5000 + seq, 53, snap=128)[14:]
+    return SflowSample("", None, 0, 0, 0, "flow", seq, 0, 3, 512, 512 * seq, 2, 3, 7,
+                       sampled_header=SflowSampledHeader(12 if v6 else 11, 120, 0, len(hdr), hdr))
+
+
+def discard_flow(seq: int, reason: int = 259) -> SflowSample:
+    """A packet the switch dropped: output format 1 with the drop code (259: no route, say)."""
+    s = flow(seq, v6=False, tcp=True)
+    s.output, s.output_format = reason, 1
+    return s
+
+
+def gateway_flow(seq: int) -> SflowSample:
+    """Sent to several ports (output format 2, 3 of them), with extended switch, router and gateway records."""
+    s = flow(seq, v6=False, tcp=False, vlan=20)
+    s.output, s.output_format = 3, 2
+    s.extended_switch = SflowExtendedSwitch(20, 3, 30, 5)
+    s.extended_router = SflowExtendedRouter("198.18.0.1", 24, 16)
+    s.extended_gateway = SflowExtendedGateway("198.18.0.254", 65001, 65010, 65002,
+                                              [SflowAsPathSegment(2, [65002, 65003]), SflowAsPathSegment(1, [65100, 65101])],
+                                              65101, 65002, [65001 << 16 | 100, 65001 << 16 | 200], 150)
+    return s
+
+
 def every_case() -> list[bytes]:
     return [
         encode_datagram("198.18.0.11", 0, 100, 3_600_000, [
@@ -46,4 +78,7 @@ def every_case() -> list[bytes]:
             flow(5, v6=True, tcp=False)], expanded=True),
         encode_datagram("198.18.0.12", 1, 102, 3_602_000, [
             counters(6, 2001, 2**63 + 5, with_lag=False), flow(7, v6=True, tcp=True)]),
+        encode_datagram("198.18.0.13", 0, 103, 3_603_000, [
+            counters(8, 1003, 10**9, lag_states=(MIB_ADMIN_ACTOR, MIB_HEALTHY, MIB_ADMIN_PARTNER, MIB_HEALTHY)),
+            discard_flow(9), gateway_flow(10), raw_ip_flow(11, v6=False), raw_ip_flow(12, v6=True)]),
     ]

@@ -332,3 +332,42 @@ def test_a_member_deleted_from_its_lag_leaves_the_balance(cfg):
                            actor_oper_port_state=61), T0 + 6 * S)
     [lag] = [r for r in of(LagBalance, d.tick(T0 + 10 * S)[0]) if r.lag_id.startswith("esi:")]
     assert [m.device for m in lag.members] == ["leaf1", "leaf2"]
+
+
+# ------------------------------------------------------------ LACP bit order of sFlow agents
+
+def _lag_states(cfg, agent, states, order="auto"):
+    from fabtel.connectors.sflow.codec import decode_datagram, encode_datagram
+    from fabtel.connectors.sflow.normalize import Inventory, normalize
+    from sflow_cases import counters
+    inv = Inventory(cfg.fabric, order)
+    out = []
+    for actor_admin, actor, partner_admin, partner in states:
+        [sample] = decode_datagram(encode_datagram(agent, 0, 1, 1, [counters(1, 1001, 5, lag_states=(
+            actor_admin, actor, partner_admin, partner))])).samples
+        sample.device = inv.device(agent)
+        [_, member] = normalize(sample, inv)
+        out.append((lacp_health(member.actor_oper_port_state, member.partner_oper_port_state), member.port_state_order))
+    return out
+
+
+def test_a_mib_order_switch_at_252_252_is_healthy_and_a_lost_sync_is_not(cfg):
+    from sflow_cases import MIB_ADMIN_ACTOR, MIB_ADMIN_PARTNER, MIB_HEALTHY, MIB_SYNC_LOST
+    (healthy, order), (lost, _) = _lag_states(cfg, "203.0.113.7", [
+        (MIB_ADMIN_ACTOR, MIB_HEALTHY, MIB_ADMIN_PARTNER, MIB_HEALTHY),
+        (MIB_ADMIN_ACTOR, MIB_HEALTHY, MIB_ADMIN_PARTNER, MIB_SYNC_LOST)])
+    assert healthy == (True, None) and order == "mib-bits (detected)"
+    assert lost[0] is False and "partner not synchronization" in lost[1]
+
+
+def test_an_ieee_order_agent_at_61_61_is_healthy_and_a_lost_sync_is_not(cfg):
+    from fabtel.lacp import SYNCHRONIZATION
+    (healthy, order), (lost, _) = _lag_states(cfg, "198.18.0.11", [
+        (61, 61, 61, 61), (61, 61, 61, 61 & ~SYNCHRONIZATION & ~0x30)])
+    assert healthy == (True, None) and order == "ieee8021ax (assumed)"
+    assert lost[0] is False and "partner not synchronization" in lost[1]
+
+
+def test_a_configured_order_wins_over_detection(cfg):
+    [(judged, order)] = _lag_states(cfg, "198.18.0.11", [(252, 252, 226, 2)], order="ieee8021ax")
+    assert order == "ieee8021ax (configured)" and judged[0] is False        # read as told: expired, defaulted

@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 
 from conftest import fabtel
 from fabtel.connectors.common.pcap import write_udp_pcap
-from fabtel.connectors.sflow.codec import SFlowDecodeError, decode_datagram, encode_datagram, lacp_bits
-from sflow_cases import HEALTHY, SYNC_ONLY, counters, every_case
+from fabtel import lacp
+from fabtel.connectors.sflow.codec import PORT_FORMATS, SFlowDecodeError, decode_datagram, encode_datagram
+from sflow_cases import HEALTHY, MIB_HEALTHY, SYNC_ONLY, counters, every_case
 
 BAD_CASES = sorted((Path(__file__).parent / "cases" / "sflow_bad").glob("*.yaml"))
 
@@ -86,7 +87,28 @@ def _assert_same(ours: dict, theirs: dict) -> None:
         assert int(fields["sflow.flow_sample.dropped_packets"]) == ours["drops"]
         assert int(fields.get("sflow.flow_sample.input_interface_value", fields.get("sflow.flow_sample.input_interface"))) == ours["input"]
         assert int(fields["sflow.flow_sample.output_interface_value"]) == ours["output"]
+        out_format = fields.get("sflow.flow_sample.output_interface_format",       # compact form
+                                fields.get("sflow.flow_sample.output_interface.format"))   # expanded form
+        assert PORT_FORMATS[int(out_format)] == ours["output_format"]
         _assert_header(r["sampled_header"], recs["Raw packet header"])
+        if "extended_switch" in r:
+            t, x = recs["Extended switch data"], r["extended_switch"]
+            for ours_name, ts_name in (("in_vlan", "vlan.in"), ("in_priority", "pri.in"), ("out_vlan", "vlan.out"),
+                                       ("out_priority", "pri.out")):
+                assert int(_one(t, f"sflow_245.{ts_name}")) == x[ours_name], ours_name
+        if "extended_router" in r:
+            t, x = recs["Extended router data"], r["extended_router"]
+            assert _one(t, "sflow_245.nexthop") == x["nextHop"]
+            assert int(_one(t, "sflow_245.nexthop.src_mask")) == x["srcSubnetMask"]
+            assert int(_one(t, "sflow_245.nexthop.dst_mask")) == x["dstSubnetMask"]
+        if "extended_gateway" in r:
+            t, x = recs["Extended gateway data"], r["extended_gateway"]
+            assert _one(t, "sflow_245.nexthop") == x["bgp_nexthop"]
+            for ours_name, ts_name in (("my_as", "as"), ("src_as", "srcAS"), ("src_peer_as", "peerAS"),
+                                       ("BGP_localpref", "localpref")):
+                assert int(_one(t, f"sflow_245.{ts_name}")) == x[ours_name], ours_name
+            assert int(_one(t, "sflow_245.dstASentries")) == len(x["dst_as_path"])
+            assert int(_one(t, "sflow_245.communityEntries")) == len(x["BGP_communities"])
         return
     ic, t = r["if_counters"], recs["Generic interface counters"]
     names = {"ifIndex": "ifindex", "ifType": "iftype", "ifSpeed": "ifspeed", "ifDirection": "ifdirection",
@@ -129,6 +151,8 @@ def _assert_header(h: dict, t: dict) -> None:
     assert int(_one(t, "sflow_245.header.payload_stripped")) == h["strippedBytes"]
     assert int(_one(t, "sflow_245.header.sampled_header_length")) == h["headerLen"]
     assert _one(t, "sflow_245.header").replace(":", "") == h["headerBytes"]
+    if h["headerProtocol"] != 1:
+        return            # tshark leaves raw IP headers undissected: test_raw_ip_headers_agree_with_tshark
     assert _one(t, "eth.src") == h["srcMAC"] and _one(t, "eth.dst") == h["dstMAC"]
     if "vlan" in h:
         assert int(_one(t, "vlan.id")) == h["vlan"]
@@ -160,7 +184,7 @@ def test_decode_command_agrees_with_tshark(capture):
     assert out.returncode == 0, out.stderr
     ours = [json.loads(line) for line in out.stdout.splitlines()]
     theirs = tshark_samples(capture)
-    assert len(ours) == len(theirs) == 7
+    assert len(ours) == len(theirs) == 12
     for o, t in zip(ours, theirs):
         _assert_same(o, t)
 
@@ -199,10 +223,42 @@ def test_lag_port_state_bytes_in_spec_order():
     assert (lag.actorAdminPortState, lag.actorOperPortState, lag.partnerAdminPortState, lag.partnerOperPortState) \
         == (0x3D, 0x0D, 0x45, 0x8D)
     assert lag.portStateRaw == 0x3D0D458D
-    assert lacp_bits(HEALTHY) == ["activity", "aggregation", "synchronization", "collecting", "distributing"]
-    assert lacp_bits(SYNC_ONLY) == ["activity", "aggregation", "synchronization"]
-    assert lacp_bits(0x45) == ["activity", "aggregation", "defaulted"]
-    assert "expired" in lacp_bits(0x8D) and "timeout" not in lacp_bits(0x8D)
+    assert lacp.names(HEALTHY) == ["activity", "aggregation", "synchronization", "collecting", "distributing"]
+    assert lacp.names(SYNC_ONLY) == ["activity", "aggregation", "synchronization"]
+    assert lacp.names(0x45) == ["activity", "aggregation", "defaulted"]
+    assert "expired" in lacp.names(0x8D) and "timeout" not in lacp.names(0x8D)
+
+
+def test_decode_names_the_lacp_bits_in_the_order_the_agent_used(capture):
+    """252 from a MIB-order switch: activity, short timeout, aggregation, sync, collecting, distributing."""
+    out = fabtel("sflow", "decode", str(capture))
+    lags = [json.loads(x)["records"]["lag_port_stats"] for x in out.stdout.splitlines() if "lag_port_stats" in x]
+    by_agent: dict = {}
+    for lag in lags:
+        by_agent.setdefault(lag["lacp_bit_order"], lag["lacp"])
+    assert by_agent["mib-bits (detected)"]["actorOperPortState"] == [
+        "activity", "timeout", "aggregation", "synchronization", "collecting", "distributing"]
+    assert by_agent["ieee8021ax (assumed)"]["actorOperPortState"] == lacp.names(HEALTHY)
+
+
+def test_raw_ip_headers_agree_with_tshark(tmp_path):
+    """Header protocols 11 and 12 (no link layer): our parse of the sampled
+    bytes equals tshark's dissection of the same bytes as raw-IP frames."""
+    raw = [s.sampled_header for dg in every_case() for s in decode_datagram(dg).samples
+           if s.sampled_header is not None and s.sampled_header.headerProtocol in (11, 12)]
+    assert len(raw) == 2
+    pcap = tmp_path / "raw.pcap"
+    with open(pcap, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101))      # link type 101: raw IP
+        for i, h in enumerate(raw):
+            f.write(struct.pack("<IIII", 1, i, len(h.headerBytes), len(h.headerBytes)) + h.headerBytes)
+    out = subprocess.run(["tshark", "-r", str(pcap), "-T", "fields", "-e", "ip.src", "-e", "ip.dst", "-e", "ipv6.src",
+                          "-e", "ipv6.dst", "-e", "udp.srcport", "-e", "udp.dstport"], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    for h, line in zip(raw, out):
+        src4, dst4, src6, dst6, sport, dport = line.split("\t")
+        assert (h.srcIP, h.dstIP) == ((src4, dst4) if h.headerProtocol == 11 else (src6, dst6))
+        assert (h.srcPort, h.dstPort) == (int(sport), int(dport)) and h.IPProtocol == 17
 
 
 def test_unpadded_52_byte_lag_record_decodes_the_same():
@@ -265,3 +321,46 @@ def test_fuzz_mutated_datagrams_never_escape(which, flips, cut):
         assert all(s.sample_type in ("counters", "flow") for s in dg.samples)
     except SFlowDecodeError as exc:
         assert exc.reason
+
+
+def test_bytes_after_the_stated_samples_are_counted_not_fatal(tmp_path):
+    """sflowtool decodes the stated samples and ignores what follows: so do we,
+    and we say how many bytes were left over."""
+    good = every_case()[0]
+    dg = decode_datagram(good + b"\x00" * 12)
+    assert len(dg.samples) == 3 and dg.leftover == 12
+    path = tmp_path / "leftover.pcap"
+    with open(path, "wb") as f:
+        write_udp_pcap(f, [good + b"\x00" * 12])
+    out = fabtel("sflow", "decode", str(path))
+    assert out.returncode == 0 and len(out.stdout.splitlines()) == 3
+    assert "12 bytes after the stated samples" in out.stderr
+
+
+def test_decode_is_quiet_on_a_closed_pipe_and_says_when_there_is_no_sflow(capture, tmp_path):
+    import sys
+    exe = Path(sys.executable).parent / "fabtel"
+    shell = subprocess.run(f"{exe} sflow decode {capture} | head -1", shell=True, capture_output=True, text=True)
+    assert shell.returncode == 0 and len(shell.stdout.splitlines()) == 1 and "Traceback" not in shell.stderr
+    out = fabtel("sflow", "decode", str(capture), "--port", "9999")
+    assert out.returncode == 1 and "no sFlow datagram on UDP port 9999" in out.stderr and not out.stdout
+
+
+def test_decode_streams_from_a_pipe(capture):
+    """The first samples are printed before the capture has ended (tcpdump -w - | fabtel sflow decode -)."""
+    import sys
+    import time
+    exe = Path(sys.executable).parent / "fabtel"
+    data = capture.read_bytes()
+    proc = subprocess.Popen([str(exe), "sflow", "decode", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    first_packet_end = 24 + 16 + struct.unpack_from("<I", data, 24 + 8)[0]
+    proc.stdin.write(data[:first_packet_end])
+    proc.stdin.flush()
+    t0 = time.monotonic()
+    line = proc.stdout.readline()                     # the capture is still open
+    assert line and json.loads(line)["datagram_sequence"] == 100 and time.monotonic() - t0 < 20
+    proc.stdin.write(data[first_packet_end:])
+    proc.stdin.close()
+    rest = proc.stdout.read().splitlines()
+    assert proc.wait(20) == 0 and len(rest) == 11

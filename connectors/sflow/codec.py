@@ -18,15 +18,17 @@ import socket
 import struct
 from dataclasses import dataclass, field
 
-from fabtel.records import (SflowEthernetCounters, SflowIfCounters, SflowLagPortStats, SflowProcessor,
-                            SflowSample, SflowSampledHeader)
+from fabtel.records import (SflowAsPathSegment, SflowEthernetCounters, SflowExtendedGateway, SflowExtendedRouter,
+                            SflowExtendedSwitch, SflowIfCounters, SflowLagPortStats, SflowProcessor, SflowSample,
+                            SflowSampledHeader)
 
 MAX_SAMPLES = 1000          # goflow2's cap: more in one datagram is refused
 MAX_RECORDS = 1000
 MAX_DATAGRAM = 65535
 
-LACP_BITS = ("activity", "timeout", "aggregation", "synchronization", "collecting",
-             "distributing", "defaulted", "expired")
+MAX_AS_PATH = 255           # ASNs in one extended gateway record
+PORT_FORMATS = {0: "ifIndex", 1: "dropCode", 2: "multiple", 3: "format==3"}    # sflowtool's words
+HEADER_ETHERNET, HEADER_IPV4, HEADER_IPV6 = 1, 11, 12
 
 _U32 = struct.Struct(">I")
 _HDR4 = struct.Struct(">II4sIIII")           # version, addr type, v4 agent, sub agent, seq, uptime, nsamples
@@ -60,15 +62,11 @@ class Datagram:
     uptime_ms: int
     samples: list[SflowSample]
     skipped: list[str] = field(default_factory=list)   # "sample 0:5", "counters 4413:1", ...
+    leftover: int = 0          # bytes after the stated samples (decoded anyway, as sflowtool does)
 
 
 def mac_text(b: bytes) -> str:
     return b.hex(":")
-
-
-def lacp_bits(state: int) -> list[str]:
-    """Names of the LACP state bits set in one port-state byte."""
-    return [name for i, name in enumerate(LACP_BITS) if state >> i & 1]
 
 
 # ------------------------------------------------------------------ decode
@@ -114,8 +112,7 @@ def decode_datagram(data: bytes, receive_ts_ns: int = 0) -> Datagram:
         sample.receive_ts_ns = receive_ts_ns
         dgram.samples.append(sample)
         off = end
-    if off != n:
-        raise SFlowDecodeError("trailing bytes after the samples", off, detail=f"{n - off} bytes")
+    dgram.leftover = n - off
     return dgram
 
 
@@ -203,26 +200,104 @@ def _decode_flow_sample(data: bytes, off: int, end: int, expanded: bool, dg: Dat
     if expanded:
         if end - off < 44:
             raise SFlowDecodeError("truncated sample", off, fmt_name)
-        seq, src_type, src_index, rate, pool, drops, _, inp, _, outp, nrec = _FLOW_X.unpack_from(data, off)
+        seq, src_type, src_index, rate, pool, drops, in_fmt, inp, out_fmt, outp, nrec = _FLOW_X.unpack_from(data, off)
         off += 44
     else:
         if end - off < 32:
             raise SFlowDecodeError("truncated sample", off, fmt_name)
         seq, source, rate, pool, drops, inp, outp, nrec = _FLOW.unpack_from(data, off)
         src_type, src_index = source >> 24, source & 0xFFFFFF
-        inp, outp = inp & 0x3FFFFFFF, outp & 0x3FFFFFFF
+        # the top two bits say what the other 30 are: an ifIndex, a drop code, a count
+        in_fmt, out_fmt, inp, outp = inp >> 30, outp >> 30, inp & 0x3FFFFFFF, outp & 0x3FFFFFFF
         off += 32
     sample = SflowSample(dg.agent, None, dg.sub_agent_id, dg.sequence, dg.uptime_ms, "flow", seq, src_type, src_index,
-                         rate, pool, drops, inp, outp)
+                         rate, pool, drops, inp, outp, input_format=in_fmt, output_format=out_fmt)
     _walk_records(data, off, end, nrec, fmt_name, "flow", dg, sample, _flow_record)
     return sample
 
 
+_SWITCH = struct.Struct(">IIII")
+
+
 def _flow_record(sample: SflowSample, data: bytes, rfmt: int, start: int, rlen: int, off: int) -> bool:
-    if rfmt != 1:
+    if rfmt == 1:
+        sample.sampled_header = _decode_raw_header(data, start, rlen, off)
+    elif rfmt == 1001:
+        if rlen != 16:
+            raise SFlowDecodeError("record length disagrees with format", off, "flow 0:1001", f"{rlen} bytes, expected 16")
+        sample.extended_switch = SflowExtendedSwitch(*_SWITCH.unpack_from(data, start))
+    elif rfmt == 1002:
+        sample.extended_router = _decode_router(data, start, start + rlen, off)
+    elif rfmt == 1003:
+        sample.extended_gateway = _decode_gateway(data, start, start + rlen, off)
+    else:
         return False
-    sample.sampled_header = _decode_raw_header(data, start, rlen, off)
     return True
+
+
+class _Reader:
+    """Reads XDR words inside one record, raising the record's own error at its end."""
+    __slots__ = ("data", "pos", "end", "off", "what")
+
+    def __init__(self, data: bytes, start: int, end: int, off: int, what: str):
+        self.data, self.pos, self.end, self.off, self.what = data, start, end, off, what
+
+    def u32(self) -> int:
+        if self.pos + 4 > self.end:
+            raise SFlowDecodeError("record length disagrees with format", self.off, self.what,
+                                   f"ends inside the record ({self.end - self.off - 8} bytes)")
+        (v,) = _U32.unpack_from(self.data, self.pos)
+        self.pos += 4
+        return v
+
+    def address(self) -> str:
+        kind = self.u32()
+        size = {1: 4, 2: 16}.get(kind)
+        if size is None:
+            raise SFlowDecodeError("bad address type", self.pos - 4, self.what, f"type {kind}")
+        if self.pos + size > self.end:
+            raise SFlowDecodeError("record length disagrees with format", self.off, self.what, "address past the record")
+        text = socket.inet_ntop(socket.AF_INET if size == 4 else socket.AF_INET6, self.data[self.pos:self.pos + size])
+        self.pos += size
+        return text
+
+    def done(self) -> None:
+        if self.pos != self.end:
+            raise SFlowDecodeError("record length disagrees with format", self.off, self.what,
+                                   f"{self.end - self.pos} bytes left over")
+
+
+def _decode_router(data: bytes, start: int, end: int, off: int) -> SflowExtendedRouter:
+    r = _Reader(data, start, end, off, "flow 0:1002")
+    rec = SflowExtendedRouter(r.address(), r.u32(), r.u32())
+    r.done()
+    return rec
+
+
+def _decode_gateway(data: bytes, start: int, end: int, off: int) -> SflowExtendedGateway:
+    r = _Reader(data, start, end, off, "flow 0:1003")
+    nexthop, my_as, src_as, src_peer_as = r.address(), r.u32(), r.u32(), r.u32()
+    segments, total = [], 0
+    nseg = r.u32()
+    if nseg * 8 > end - r.pos:
+        raise SFlowDecodeError("record length disagrees with format", off, "flow 0:1003", f"{nseg} AS path segments")
+    for _ in range(nseg):
+        seg_type, seg_len = r.u32(), r.u32()
+        total += seg_len
+        if total > MAX_AS_PATH:
+            raise SFlowDecodeError("AS path too long", off, "flow 0:1003", f"over {MAX_AS_PATH} ASNs")
+        segments.append(SflowAsPathSegment(seg_type, [r.u32() for _ in range(seg_len)]))
+    count = r.u32()
+    if count * 4 > end - r.pos:
+        raise SFlowDecodeError("record length disagrees with format", off, "flow 0:1003", f"{count} communities")
+    communities = [r.u32() for _ in range(count)]
+    localpref = r.u32()
+    r.done()
+    asns = [a for seg in segments for a in seg.asns]
+    first = segments[0].asns[0] if segments and segments[0].asns else 0
+    last = segments[-1].asns[-1] if segments and segments[-1].asns else 0
+    return SflowExtendedGateway(nexthop, my_as, src_as, src_peer_as, segments, last if asns else 0, first,
+                                communities, localpref)
 
 
 def _decode_raw_header(data: bytes, start: int, rlen: int, off: int) -> SflowSampledHeader:
@@ -234,8 +309,10 @@ def _decode_raw_header(data: bytes, start: int, rlen: int, off: int) -> SflowSam
                                f"header of {hlen} bytes in a {rlen}-byte record")
     header = data[start + 16:start + 16 + hlen]
     rec = SflowSampledHeader(proto, frame_len, stripped, hlen, bytes(header))
-    if proto == 1:
+    if proto == HEADER_ETHERNET:
         parse_ethernet(header, rec)
+    elif proto in (HEADER_IPV4, HEADER_IPV6):       # raw IP, no link layer (hsflowd on tunnels, routers)
+        parse_ip(header, 0, rec)
     return rec
 
 
@@ -252,14 +329,24 @@ def parse_ethernet(h: bytes, rec: SflowSampledHeader) -> None:
             rec.vlan = ((h[off] << 8) | h[off + 1]) & 0x0FFF
         etype, off = (h[off + 2] << 8) | h[off + 3], off + 4
     rec.etherType = etype
-    if etype == 0x0800 and n >= off + 20:
+    if etype in (0x0800, 0x86DD):
+        parse_ip(h, off, rec)
+
+
+def parse_ip(h: bytes, off: int, rec: SflowSampledHeader) -> None:
+    """The IPv4 or IPv6 header at `off` (its version nibble says which) and the TCP/UDP ports after it."""
+    n = len(h)
+    if n <= off:
+        return
+    version = h[off] >> 4
+    if version == 4 and n >= off + 20:
         ihl = (h[off] & 0x0F) * 4
         rec.IPTOS, rec.IPTTL, rec.IPProtocol = h[off + 1], h[off + 8], h[off + 9]
         rec.srcIP = socket.inet_ntop(socket.AF_INET, h[off + 12:off + 16])
         rec.dstIP = socket.inet_ntop(socket.AF_INET, h[off + 16:off + 20])
         frag = ((h[off + 6] & 0x1F) << 8) | h[off + 7]
         l4 = off + ihl if ihl >= 20 and frag == 0 else None
-    elif etype == 0x86DD and n >= off + 40:
+    elif version == 6 and n >= off + 40:
         rec.IPTOS = ((h[off] & 0x0F) << 4) | (h[off + 1] >> 4)
         rec.IPProtocol, rec.IPTTL = h[off + 6], h[off + 7]
         rec.srcIP = socket.inet_ntop(socket.AF_INET6, h[off + 8:off + 24])
@@ -325,6 +412,12 @@ def _encode_counters(s: SflowSample, expanded: bool, lag_padded: bool) -> bytes:
     return head + b"".join(recs)
 
 
+def _address(text: str) -> bytes:
+    if ":" in text:
+        return struct.pack(">I", 2) + socket.inet_pton(socket.AF_INET6, text)
+    return struct.pack(">I", 1) + socket.inet_pton(socket.AF_INET, text)
+
+
 def _encode_flow(s: SflowSample, expanded: bool) -> bytes:
     recs = []
     if s.sampled_header is not None:
@@ -332,12 +425,27 @@ def _encode_flow(s: SflowSample, expanded: bool) -> bytes:
         padded = h.headerBytes + b"\x00" * (-len(h.headerBytes) % 4)
         recs.append(_record(1, _RAW_HDR.pack(h.headerProtocol, h.sampledPacketSize, h.strippedBytes,
                                              len(h.headerBytes)) + padded))
+    if s.extended_switch is not None:
+        x = s.extended_switch
+        recs.append(_record(1001, _SWITCH.pack(x.in_vlan, x.in_priority, x.out_vlan, x.out_priority)))
+    if s.extended_router is not None:
+        x = s.extended_router
+        recs.append(_record(1002, _address(x.nextHop) + struct.pack(">II", x.srcSubnetMask, x.dstSubnetMask)))
+    if s.extended_gateway is not None:
+        x = s.extended_gateway
+        body = _address(x.bgp_nexthop) + struct.pack(">IIII", x.my_as, x.src_as, x.src_peer_as, len(x.dst_as_path))
+        for seg in x.dst_as_path:
+            body += struct.pack(f">II{len(seg.asns)}I", seg.type, len(seg.asns), *seg.asns)
+        body += struct.pack(f">I{len(x.BGP_communities)}II", len(x.BGP_communities), *x.BGP_communities,
+                            x.BGP_localpref)
+        recs.append(_record(1003, body))
+    in_fmt, out_fmt = s.input_format or 0, s.output_format or 0
     if expanded:
         head = _FLOW_X.pack(s.sample_sequence, s.source_id_type, s.source_id_index, s.sampling_rate, s.sample_pool,
-                            s.drops, 0, s.input, 0, s.output, len(recs))
+                            s.drops, in_fmt, s.input, out_fmt, s.output, len(recs))
     else:
         head = _FLOW.pack(s.sample_sequence, s.source_id_type << 24 | s.source_id_index, s.sampling_rate,
-                          s.sample_pool, s.drops, s.input, s.output, len(recs))
+                          s.sample_pool, s.drops, in_fmt << 30 | s.input, out_fmt << 30 | s.output, len(recs))
     return head + b"".join(recs)
 
 

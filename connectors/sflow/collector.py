@@ -28,7 +28,9 @@ log = logging.getLogger("fabtel.sflow")
 REJECT_REASONS = ["truncated header", "wrong version", "bad agent address type", "sample count does not fit",
                   "truncated sample header", "sample length past the end", "truncated sample", "record count does not fit",
                   "truncated record header", "record length past the sample", "record length disagrees with format",
-                  "sample length disagrees with its records", "trailing bytes after the samples"]
+                  "sample length disagrees with its records", "bad address type", "AS path too long"]
+# Kept and counted: the rest of the datagram was good.
+PARTIAL_REASONS = ["trailing bytes after the samples"]
 
 
 def collector_metrics(agents: list[str] = ()) -> Metrics:
@@ -39,6 +41,10 @@ def collector_metrics(agents: list[str] = ()) -> Metrics:
     m.declare("samples_total", "Samples decoded, by type.", ("type",), zero_for=[("counters",), ("flow",)])
     m.declare("rejected_total", "Datagrams rejected, by reason.", ("reason",), zero_for=[(r,) for r in REJECT_REASONS])
     m.declare("skipped_total", "Samples or records of unknown enterprise:format, skipped by length.", ("what",))
+    m.declare("partial_total", "Datagrams decoded in part (the good part kept), by reason.", ("reason",),
+              zero_for=[(r,) for r in PARTIAL_REASONS])
+    m.declare("discards_total", "Flow samples of discarded packets (output format 1), by device, input interface "
+              "and drop code.", ("device", "interface", "reason"))
     m.declare("lost_datagrams_total", "Datagrams missing from an agent's sequence.", ("agent",), zero_for=zero)
     m.declare("agent_restarts_total", "Agent restarts seen (sequence or uptime going backwards).", ("agent",),
               zero_for=zero)
@@ -52,7 +58,7 @@ class SflowCollector:
 
     def __init__(self, cfg: Config, producer: RecordProducer | None = None, metrics: Metrics | None = None):
         self.cfg = cfg
-        self.inventory = Inventory(cfg.fabric)
+        self.inventory = Inventory(cfg.fabric, cfg.sflow.lacp_bit_order)
         self.producer = producer or RecordProducer(
             cfg.kafka, partitioner=DomainPartitioner(cfg),
             **{"queue.buffering.max.messages": cfg.sflow.queue_limit * 10, "linger.ms": 20})
@@ -72,6 +78,8 @@ class SflowCollector:
             return 0
         for what in dg.skipped:
             m.inc("skipped_total", what)
+        if dg.leftover:
+            m.inc("partial_total", "trailing bytes after the samples")
         event = self.tracker.observe(dg.agent, dg.sub_agent_id, dg.sequence, dg.uptime_ms)
         if event.lost:
             m.inc("lost_datagrams_total", dg.agent, by=event.lost)
@@ -85,6 +93,9 @@ class SflowCollector:
         for sample in dg.samples:
             sample.device = device
             m.inc("samples_total", sample.sample_type)
+            if sample.output_format == 1:
+                m.inc("discards_total", device or dg.agent, self.inventory.interface(device or dg.agent, sample.input),
+                      str(sample.output))
             if self.producer.try_send("sflow_samples", sample):
                 sent += 1
             else:
