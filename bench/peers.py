@@ -1,0 +1,98 @@
+"""Independent peers that fabtel is checked and measured against, built from
+pinned versions on the Go module proxy into fabtel's cache (never into the
+checkout; nothing of theirs is committed): gnmic, goflow2, gobmp, the
+OpenConfig gNMI fake target. `./run setup` builds them once (python -m
+fabtel.bench.peers); the tests and `fabtel bench ... --vs PEER` find them here.
+
+Each is built as `go install MODULE@VERSION` would, from a throw-away module
+that requires it: the proxy here serves the pinned versions but not the
+version lists that `go install` also asks for, and a few modules need a
+`replace` for a dependency the proxy only serves under its repository's
+name. May import: the standard library.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Peer:
+    name: str
+    module: str
+    version: str
+    package: str
+    replace: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+
+
+PEERS = {p.name: p for p in (
+    Peer("gnmic", "github.com/openconfig/gnmic", "v0.37.0", "github.com/openconfig/gnmic",
+         replace=("inet.af/netaddr => github.com/inetaf/netaddr v0.0.0-20230525184311-b8eac61e914a",)),
+    Peer("goflow2", "github.com/netsampler/goflow2/v2", "v2.2.6", "github.com/netsampler/goflow2/v2/cmd/goflow2"),
+    Peer("gobmp", "github.com/sbezverk/gobmp", "v1.1.0", "github.com/sbezverk/gobmp/cmd/gobmp"),
+    Peer("gnmi-fake", "github.com/openconfig/gnmi", "v0.14.1",
+         "github.com/openconfig/gnmi/testing/fake/gnmi/cmd/fake_server"),
+)}
+
+
+class PeerError(Exception):
+    """A peer could not be built; one line says why."""
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("FABTEL_CACHE") or Path.home() / ".cache" / "fabtel") / "peers"
+
+
+def path(name: str) -> Path:
+    p = PEERS[name]
+    return cache_dir() / f"{p.name}-{p.version}" / p.name
+
+
+def ensure(name: str, progress=None) -> Path:
+    """The peer's binary, built the first time (minutes for gnmic)."""
+    binary = path(name)
+    if binary.exists():
+        return binary
+    p = PEERS[name]
+    go = shutil.which("go")
+    if not go:
+        raise PeerError(f"{name}: Go is not installed (apt-get install golang, or the Go toolchain)")
+    work = binary.parent / "src"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    (work / "go.mod").write_text(f"module fabtel.local/peers/{name}\n\ngo 1.22\n\n"
+                                 + "".join(f"replace {r}\n" for r in p.replace))
+    (work / "tools.go").write_text(f'//go:build tools\n\npackage tools\n\nimport _ "{p.package}"\n')
+    env = {**os.environ, "GOFLAGS": "-mod=mod", **p.env}
+    if progress:
+        progress(f"building {name} {p.version} with Go into {binary.parent} (once)")
+    t0 = time.monotonic()
+    for argv in (["go", "get", f"{p.module}@{p.version}"], ["go", "build", "-o", str(binary), p.package]):
+        out = subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True, timeout=1800)
+        if out.returncode != 0:
+            tail = " | ".join(out.stderr.strip().splitlines()[-3:])
+            raise PeerError(f"{name}: `{' '.join(argv)}` failed: {tail}")
+    if progress:
+        progress(f"built {name} in {time.monotonic() - t0:.0f} s")
+    return binary
+
+
+def main() -> int:
+    failed = False
+    for name in (sys.argv[1:] or PEERS):
+        try:
+            print(ensure(name, progress=lambda m: print(f"peers: {m}", file=sys.stderr, flush=True)))
+        except PeerError as exc:
+            print(f"peers: {exc}", file=sys.stderr)
+            failed = True
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
