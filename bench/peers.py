@@ -1,7 +1,7 @@
 """Independent peers that fabtel is checked and measured against, built from
 pinned versions on the Go module proxy into fabtel's cache (never into the
-checkout; nothing of theirs is committed): gnmic, goflow2, gobmp, the
-OpenConfig gNMI fake target. `./run setup` builds them once (python -m
+checkout; nothing of theirs is committed): gnmic, goflow2, gobmp, and
+lemming, OpenConfig's reference device. `./run setup` builds them once (python -m
 fabtel.bench.peers); the tests and `fabtel bench ... --vs PEER` find them here.
 
 Each is built as `go install MODULE@VERSION` would, from a throw-away module
@@ -36,8 +36,10 @@ PEERS = {p.name: p for p in (
          replace=("inet.af/netaddr => github.com/inetaf/netaddr v0.0.0-20230525184311-b8eac61e914a",)),
     Peer("goflow2", "github.com/netsampler/goflow2/v2", "v2.2.6", "github.com/netsampler/goflow2/v2/cmd/goflow2"),
     Peer("gobmp", "github.com/sbezverk/gobmp", "v1.1.0", "github.com/sbezverk/gobmp/cmd/gobmp"),
-    Peer("gnmi-fake", "github.com/openconfig/gnmi", "v0.14.1",
-         "github.com/openconfig/gnmi/testing/fake/gnmi/cmd/fake_server"),
+    # OpenConfig's reference device: its gNMI serves the OpenConfig schema (Set, Subscribe) over a dataplane.
+    # Several of its pinned dependencies are not in the checksum database the proxy answers for.
+    Peer("lemming", "github.com/openconfig/lemming", "v0.5.0", "github.com/openconfig/lemming/cmd/lemming",
+         env={"GOSUMDB": "off"}),
 )}
 
 

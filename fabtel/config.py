@@ -135,6 +135,7 @@ class GnmiTarget:
     tls_cert: str | None = None
     tls_key: str | None = None
     skip_verify: bool = False
+    target: str | None = None          # the gNMI prefix target, for devices that require one
 
 
 @dataclass(frozen=True)
@@ -507,7 +508,7 @@ def _read_influx(r: YamlReader, node) -> InfluxConfig:
 
 def _read_gnmi_target(r: YamlReader, node, path: str) -> GnmiTarget | None:
     keys = {"address", "username", "username_env", "username_file", "password_env", "password_file",
-            "insecure", "tls_ca", "tls_cert", "tls_key", "skip_verify"}
+            "insecure", "tls_ca", "tls_cert", "tls_key", "skip_verify", "target"}
     f = r.mapping(node, path, keys, {"address"})
     if f is None:
         return None
@@ -515,7 +516,7 @@ def _read_gnmi_target(r: YamlReader, node, path: str) -> GnmiTarget | None:
     if address is not None and not re.fullmatch(r".+:\d{1,5}", address):
         r.problem(f"{path}.address", f["address"], f"expected HOST:PORT, got {address!r}")
     username = r.string(f["username"], f"{path}.username") if "username" in f else _secret(r, f, path, "username")
-    values = {k: r.string(f[k], f"{path}.{k}") for k in ("tls_ca", "tls_cert", "tls_key") if k in f}
+    values = {k: r.string(f[k], f"{path}.{k}") for k in ("tls_ca", "tls_cert", "tls_key", "target") if k in f}
     for k in ("insecure", "skip_verify"):
         if k in f:
             values[k] = r.boolean(f[k], f"{path}.{k}")

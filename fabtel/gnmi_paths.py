@@ -57,8 +57,8 @@ def from_proto(prefix, path) -> PathT:
     return tuple(elems)
 
 
-def to_proto(path: PathT, gnmi_pb2):
-    return gnmi_pb2.Path(elem=[gnmi_pb2.PathElem(name=n, key=dict(k)) for n, k in path])
+def to_proto(path: PathT, gnmi_pb2, origin: str = ""):
+    return gnmi_pb2.Path(origin=origin, elem=[gnmi_pb2.PathElem(name=n, key=dict(k)) for n, k in path])
 
 
 def matches(pattern: PathT, path: PathT) -> bool:

@@ -144,9 +144,16 @@ class DeviceServicer(gnmi_pb2_grpc.gNMIServicer):
         if (md.get("username"), md.get("password")) != self.credentials:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid username or password")
 
+    def _check_origin(self, prefix, path, context) -> None:
+        """A path's origin must name this device's schema ("" is its default)."""
+        origin = path.origin or prefix.origin if prefix is not None else path.origin
+        if origin not in ("", self.platform.origin):
+            context.abort(grpc.StatusCode.NOT_FOUND, f"unknown origin {origin!r} on {self.node.name}")
+
     def _patterns(self, prefix, paths, context) -> list[gp.PathT]:
         out = []
         for p in paths:
+            self._check_origin(prefix, p, context)
             pattern = gp.from_proto(prefix, p)
             if not pattern:
                 out.append(pattern)
@@ -199,6 +206,7 @@ class DeviceServicer(gnmi_pb2_grpc.gNMIServicer):
             context.abort(grpc.StatusCode.UNIMPLEMENTED, "delete is not supported by the lab target")
         changes = []           # validated whole first: a Set is a transaction
         for upd in list(request.replace) + list(request.update):
+            self._check_origin(request.prefix, upd.path, context)
             path = gp.from_proto(request.prefix, upd.path)
             changes.append((upd.path, self._admin_change(path, self._set_value(path, upd.val, context), context)))
         ts = time.time_ns()

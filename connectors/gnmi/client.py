@@ -59,6 +59,7 @@ class GnmiClient:
         self.metadata = [("username", user), ("password", password)] if user and password else []
         self._channel: grpc.Channel | None = None
         self.encoding: int | None = None            # agreed with the device (gnmi_pb2 Encoding)
+        self._get_unimplemented = False
 
     # ------------------------------------------------------------ channel
 
@@ -114,12 +115,33 @@ class GnmiClient:
             self.encoding = next((e for e in wanted if e in offered), gnmi_pb2.JSON_IETF)
         return self.encoding
 
+    def path(self, text: str) -> gnmi_pb2.Path:
+        """A path of this device's platform, with the platform's origin."""
+        return gp.to_proto(gp.parse(text), gnmi_pb2, self.platform.origin)
+
+    @property
+    def prefix(self) -> gnmi_pb2.Path | None:
+        return gnmi_pb2.Path(target=self.target.target) if self.target.target else None
+
     def get(self, path: str) -> object:
-        """The value of one leaf, decoded."""
-        req = gnmi_pb2.GetRequest(path=[gp.to_proto(gp.parse(path), gnmi_pb2)], encoding=self.agree_encoding(),
-                                  type=gnmi_pb2.GetRequest.ALL)
-        reply = self.stub.Get(req, metadata=self.metadata, timeout=self.timeout_s)
-        for notification in reply.notification:
+        """The value of one leaf, decoded. A device without the Get RPC (the
+        OpenConfig reference device answers UNIMPLEMENTED) is read with a
+        ONCE subscription instead, as gnmic does."""
+        if not self._get_unimplemented:
+            req = gnmi_pb2.GetRequest(prefix=self.prefix, path=[self.path(path)], encoding=self.agree_encoding(),
+                                      type=gnmi_pb2.GetRequest.ALL)
+            try:
+                reply = self.stub.Get(req, metadata=self.metadata, timeout=self.timeout_s)
+                notifications = list(reply.notification)
+            except grpc.RpcError as exc:
+                if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+                    raise
+                self._get_unimplemented = True
+        if self._get_unimplemented:
+            once = self.subscription([(path, "on_change")], 0, mode=gnmi_pb2.SubscriptionList.ONCE)
+            notifications = [r.update for r in self.stub.Subscribe(iter([once]), metadata=self.metadata,
+                                                                   timeout=self.timeout_s) if r.HasField("update")]
+        for notification in notifications:
             for update in notification.update:
                 return value_of(update.val)
         raise GnmiError(f"{self.device.name} returned no value at {path}", "NOT_FOUND")
@@ -127,8 +149,8 @@ class GnmiClient:
     def set_update(self, path: str, json_text: str) -> None:
         """Set one leaf to the value given as JSON text (an update)."""
         json.loads(json_text)            # never send what is not JSON
-        req = gnmi_pb2.SetRequest(update=[gnmi_pb2.Update(path=gp.to_proto(gp.parse(path), gnmi_pb2),
-                                                          val=typed_json(json_text, self.agree_encoding()))])
+        req = gnmi_pb2.SetRequest(prefix=self.prefix, update=[gnmi_pb2.Update(
+            path=self.path(path), val=typed_json(json_text, self.agree_encoding()))])
         self.stub.Set(req, metadata=self.metadata, timeout=self.timeout_s)
 
     def subscribe(self, requests):
@@ -140,13 +162,13 @@ class GnmiClient:
         """A SubscribeRequest for [(path, 'on_change' | 'sample')] in the agreed encoding."""
         subs = []
         for path, how in paths:
-            proto = gp.to_proto(gp.parse(path), gnmi_pb2)
+            proto = self.path(path)
             if how == "sample":
                 subs.append(gnmi_pb2.Subscription(path=proto, mode=gnmi_pb2.SAMPLE, sample_interval=sample_interval_ns))
             else:
                 subs.append(gnmi_pb2.Subscription(path=proto, mode=gnmi_pb2.ON_CHANGE))
         return gnmi_pb2.SubscribeRequest(subscribe=gnmi_pb2.SubscriptionList(
-            subscription=subs, mode=mode, encoding=self.agree_encoding(), updates_only=updates_only))
+            prefix=self.prefix, subscription=subs, mode=mode, encoding=self.agree_encoding(), updates_only=updates_only))
 
 
 def typed_json(json_text: str, encoding: int) -> gnmi_pb2.TypedValue:

@@ -8,7 +8,11 @@ module only accumulates it.
 
 ON_CHANGE streams send only the leaves that changed, so a per-device cache
 keeps each interface's, LAG member's and BGP neighbour's latest values and
-every record carries the whole known state. A delete that removes an
+every record carries the whole known state. Counters too: some devices
+(OpenConfig's reference device, lemming) send each sampled counter leaf in a
+notification of its own, and a record of one counter would leave the other
+rates without a reading; each counter record carries every counter known for
+its interface. A delete that removes an
 interface, a member or a neighbour drops it from the cache and yields a
 record with `deleted` set (oper state down, session idle: safe for readers
 that do not know the flag). May import: fabtel.platforms, fabtel.records,
@@ -55,6 +59,7 @@ class _Interface:
     oper: str | None = None
     port_speed: int | None = None
     negotiated_speed: int | None = None
+    counters: dict[str, int] = field(default_factory=dict)
 
     @property
     def speed_bps(self) -> int | None:
@@ -65,7 +70,7 @@ class _Interface:
 class _Batch:
     """What one notification touched."""
     states: set[str] = field(default_factory=set)
-    counters: dict[str, dict[str, int]] = field(default_factory=dict)
+    counters: set[str] = field(default_factory=set)                 # interfaces whose counters came
     members: set[tuple[str, str]] = field(default_factory=set)
     sessions: set[tuple[str, str]] = field(default_factory=set)
     deleted: list = field(default_factory=list)
@@ -101,7 +106,8 @@ class DeviceNormalizer:
     def _apply(self, leaf: base.Leaf, batch: _Batch) -> None:
         kind = leaf.kind
         if kind == base.COUNTER:
-            batch.counters.setdefault(leaf.key, {})[leaf.name] = leaf.value
+            self.interfaces.setdefault(leaf.key, _Interface()).counters[leaf.name] = leaf.value
+            batch.counters.add(leaf.key)
         elif kind in (base.ADMIN, base.OPER):
             intf = self.interfaces.setdefault(leaf.key, _Interface())
             setattr(intf, kind, leaf.value)
@@ -136,7 +142,7 @@ class DeviceNormalizer:
             if self.interfaces.pop(gone.key, None) is not None:
                 batch.deleted.append(("interface", gone.key))
             batch.states.discard(gone.key)
-            batch.counters.pop(gone.key, None)
+            batch.counters.discard(gone.key)
             self._drop_members(gone.key, None, batch)          # a deleted LAG takes its members
             for (lag, member) in [k for k in self.members if k[1] == gone.key]:
                 self._drop_members(lag, member, batch)         # a deleted port leaves its LAG
@@ -168,10 +174,9 @@ class DeviceNormalizer:
         for name in sorted(batch.states):
             intf = self.interfaces[name]
             out.append(InterfaceState(self.device, name, "gnmi", ts, rts, intf.admin, intf.oper))
-        for name, values in sorted(batch.counters.items()):
-            intf = self.interfaces.get(name)
-            out.append(InterfaceCounters(self.device, name, "gnmi", ts, rts,
-                                         speed_bps=intf.speed_bps if intf else None, **values))
+        for name in sorted(batch.counters):
+            intf = self.interfaces[name]
+            out.append(InterfaceCounters(self.device, name, "gnmi", ts, rts, speed_bps=intf.speed_bps, **intf.counters))
         for key in sorted(batch.members):
             out.append(self._member_record(key, ts, rts))
         for key in sorted(batch.sessions):

@@ -105,6 +105,7 @@ class Platform:
     """One device platform. A module per platform subclasses it and fills in
     the tables and the matchers."""
     name: str
+    origin: str                                      # gNMI path origin of the platform's models ("" the default)
     encodings: tuple[str, ...]                       # what the device offers (Capabilities), preferred first
     models: tuple[tuple[str, str, str], ...]         # (name, organization, version)
     subscriptions: tuple[tuple[str, str], ...]       # (path, on_change | sample)

@@ -1,7 +1,8 @@
 """OpenConfig (openconfig/public v5.9.0): interfaces, if-ethernet, lacp and
 network-instance BGP.
 
-The BGP protocol instance is keyed `[identifier=BGP][name=...]`, and `name`
+Paths carry the origin "openconfig". The BGP protocol instance is keyed
+`[identifier=BGP][name=...]`, and `name`
 is the vendor's choice (SR Linux's own OpenConfig mapping answers `bgp`), so
 fabtel subscribes with a wildcard name. Port speeds are identityrefs of
 openconfig-if-ethernet (JSON_IETF qualifies them with the module); under
@@ -37,6 +38,9 @@ _BGP = ("network-instances", "network-instance", "protocols", "protocol", "bgp",
 
 class OpenConfig(Platform):
     name = "openconfig"
+    # A device that serves its native models too (SR Linux) tells the schemas
+    # apart by origin; OpenConfig's reference device (lemming) requires it.
+    origin = "openconfig"
     encodings = (JSON_IETF, JSON, PROTO)
     models = (("openconfig-interfaces", "OpenConfig working group", "3.7.1"),
               ("openconfig-if-ethernet", "OpenConfig working group", "2.14.0"),

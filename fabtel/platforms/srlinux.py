@@ -30,6 +30,7 @@ PORT_SPEEDS = {"10M": 10**7, "100M": 10**8, "1G": 10**9, "10G": 10**10, "25G": 2
 
 class SrLinux(Platform):
     name = "srlinux"
+    origin = ""                   # the native models are SR Linux's default schema
     encodings = (JSON_IETF, PROTO)
     models = (("srl_nokia-interfaces", "Nokia", "2025-03-31"), ("srl_nokia-lag", "Nokia", "2025-03-31"),
               ("srl_nokia-lacp", "Nokia", "2025-03-31"), ("srl_nokia-network-instance", "Nokia", "2025-03-31"),
