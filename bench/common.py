@@ -15,8 +15,9 @@ from fabtel.config import Config, load_config
 def bench_config(path: str, run_name: str) -> Config:
     """The configuration with topics unique to this run (the memory broker
     keeps earlier runs' records), created on the broker."""
+    from fabtel.config import with_endpoints
     from fabtel.kafka import create_topics
-    cfg = load_config(path)
+    cfg = with_endpoints(load_config(path))
     tag = f"bench-{run_name}-{uuid.uuid4().hex[:6]}"
     kafka = dataclasses.replace(cfg.kafka, topics={k: f"{tag}.{v}" for k, v in cfg.kafka.topics.items()})
     cfg = dataclasses.replace(cfg, kafka=kafka)
@@ -27,6 +28,27 @@ def bench_config(path: str, run_name: str) -> Config:
 def machine() -> str:
     import os
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads (Linux /proc)."""
+    import os
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def topic_count(cfg: Config, topic: str) -> int:
+    """Records in a topic: the sum of its partitions' end offsets (ListOffsets)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from fabtel.kafka import consumer_settings
+    c = Consumer(consumer_settings(cfg.kafka, f"bench-count-{uuid.uuid4().hex[:6]}"))
+    try:
+        meta = c.list_topics(topic, timeout=10).topics[topic]
+        return sum(c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in meta.partitions)
+    finally:
+        c.close()
 
 
 def progress(msg: str) -> None:

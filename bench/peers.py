@@ -1,7 +1,7 @@
 """Independent peers that fabtel is checked and measured against, built from
 pinned versions on the Go module proxy into fabtel's cache (never into the
-checkout; nothing of theirs is committed): gnmic, goflow2, gobmp, and
-lemming, OpenConfig's reference device. `./run setup` builds them once (python -m
+checkout; nothing of theirs is committed): gnmic, goflow2, gobmp,
+lemming (OpenConfig's reference device) and InfluxDB 1.8 (the v2 write API). `./run setup` builds them once (python -m
 fabtel.bench.peers); the tests and `fabtel bench ... --vs PEER` find them here.
 
 Each is built as `go install MODULE@VERSION` would, from a throw-away module
@@ -39,6 +39,9 @@ PEERS = {p.name: p for p in (
     # OpenConfig's reference device: its gNMI serves the OpenConfig schema (Set, Subscribe) over a dataplane.
     # Several of its pinned dependencies are not in the checksum database the proxy answers for.
     Peer("lemming", "github.com/openconfig/lemming", "v0.5.0", "github.com/openconfig/lemming/cmd/lemming",
+         env={"GOSUMDB": "off"}),
+    # InfluxDB 1.8, the oldest server with the v2 write API (/api/v2/write) production uses
+    Peer("influxd", "github.com/influxdata/influxdb", "v1.8.10", "github.com/influxdata/influxdb/cmd/influxd",
          env={"GOSUMDB": "off"}),
 )}
 

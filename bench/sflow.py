@@ -1,19 +1,33 @@
-"""`fabtel bench sflow`: counter samples carrying generic interface, ethernet
-and LAG records. decode_samples_per_s is the codec alone; pipeline_samples_per_s
-is decode + Avro encode + produce to the local broker (raw sample plus its
-normalized records, all delivered), in this one process."""
+"""`fabtel bench sflow [--vs goflow2]`.
+
+decode_samples_per_s: the codec alone on counter samples (generic interface,
+ethernet and LAG records), in this process.
+pipeline_samples_per_s: decode + Avro encode + produce to the broker, in this
+process, per second of its CPU time (all threads): the per-core rate.
+
+With --vs goflow2, both collectors run as processes of their own on the same
+load, in one run: datagrams of flow samples (what goflow2 turns into
+messages) sent over UDP at a steady rate to each in turn, each producing to
+a topic of its own on the same broker. Each one's figure is the samples that
+reached the broker per second of its own CPU time; the ratio is fabtel's over
+goflow2's."""
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import time
 
-from fabtel.bench.common import bench_config, machine, progress
-from fabtel.connectors.sflow.codec import decode_datagram, encode_datagram
-from fabtel.records import SflowEthernetCounters, SflowIfCounters, SflowLagPortStats, SflowSample
+from fabtel.bench.common import bench_config, cpu_seconds, machine, progress, topic_count
+from fabtel.connectors.sflow.codec import build_header, decode_datagram, encode_datagram
+from fabtel.records import (SflowEthernetCounters, SflowIfCounters, SflowLagPortStats, SflowSample,
+                            SflowSampledHeader)
 
 SAMPLES_PER_DATAGRAM = 5     # 5 x 212 bytes: a datagram under a 1500-byte MTU
+SEND_RATE = 8_000            # datagrams per second offered to each collector in the side-by-side run
 
 
-def _datagrams(count: int) -> list[bytes]:
+def _counter_datagrams(count: int) -> list[bytes]:
     out = []
     for d in range(count):
         samples = []
@@ -30,9 +44,23 @@ def _datagrams(count: int) -> list[bytes]:
     return out
 
 
-def run(config_path: str, seconds: float) -> dict:
+def _flow_datagrams(count: int) -> list[bytes]:
+    out = []
+    for d in range(count):
+        samples = []
+        for i in range(SAMPLES_PER_DATAGRAM):
+            n = d * SAMPLES_PER_DATAGRAM + i
+            hdr = build_header("00:c1:c1:00:00:01", "00:c2:c2:00:00:01", f"198.18.{n % 250}.1", "198.18.200.2", 6,
+                               10000 + n % 50000, 443, payload_len=1400, snap=128)
+            samples.append(SflowSample("", None, 0, 0, 0, "flow", n, 0, 1001, 4096, 4096 * n, 0, 1001, 1049,
+                                       sampled_header=SflowSampledHeader(1, 1518, 4, len(hdr), hdr)))
+        out.append(encode_datagram("198.18.0.11", 0, d + 1, 1000 + d, samples))
+    return out
+
+
+def run(config_path: str, seconds: float, vs: str | None = None) -> dict:
     from fabtel.connectors.sflow.collector import SflowCollector
-    datagrams = _datagrams(2000)
+    datagrams = _counter_datagrams(2000)
     progress(f"decode only for {seconds:.0f} s")
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
@@ -43,15 +71,89 @@ def run(config_path: str, seconds: float) -> dict:
     cfg = bench_config(config_path, "sflow")
     collector = SflowCollector(cfg)
     progress(f"decode + Avro + produce to {cfg.kafka.bootstrap_servers} for {seconds:.0f} s")
-    n, t0 = 0, time.perf_counter()
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - t0 < seconds:
         for d in datagrams:
             n += collector.handle(d, time.time_ns())
     pending = collector.producer.flush(60)
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     dropped = collector.metrics.get("dropped_total", "kafka_queue_full")
     if pending or dropped:
         progress(f"warning: {pending} undelivered, {dropped} dropped")
-    return {"decode_samples_per_s": round(decode_rate), "pipeline_samples_per_s": round(n / elapsed),
-            "samples": n, "records_delivered": collector.producer.delivered, "dropped": int(dropped),
-            "machine": machine()}
+    result = {"decode_samples_per_s": round(decode_rate), "pipeline_samples_per_s": round(n / cpu),
+              "pipeline_samples_per_s_wall": round(n / elapsed), "samples": n,
+              "records_delivered": collector.producer.delivered, "dropped": int(dropped), "machine": machine()}
+    if vs:
+        result.update(side_by_side(config_path, seconds))
+    return result
+
+
+def side_by_side(config_path: str, seconds: float) -> dict:
+    """fabtel's collector and goflow2 on the same flow-sample load over UDP into the same broker."""
+    from fabtel.bench import peers
+    from fabtel.shell.ports import free_port
+    goflow2 = str(peers.ensure("goflow2", progress))
+    count = int(SEND_RATE * seconds)
+    datagrams = _flow_datagrams(count)
+    samples_sent = count * SAMPLES_PER_DATAGRAM
+    out = {}
+    for name in ("fabtel", "goflow2"):
+        cfg = bench_config(config_path, f"sflow-vs-{name}")
+        topic = cfg.kafka.topic("sflow_samples")
+        port = free_port()
+        if name == "fabtel":
+            path = _config_file(cfg, config_path)
+            argv = [sys.executable, "-m", "fabtel", "--log-level", "WARNING", "collect", "sflow", "--config", path,
+                    "--listen", f"127.0.0.1:{port}"]
+        else:
+            argv = [goflow2, "-listen", f"sflow://127.0.0.1:{port}", "-produce", "sample", "-format", "bin",
+                    "-transport", "kafka", "-transport.kafka.brokers", cfg.kafka.bootstrap_servers,
+                    "-transport.kafka.topic", topic, "-transport.kafka.flushfreq", "100ms",
+                    "-addr", f"127.0.0.1:{free_port()}", "-loglevel", "warn"]
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(4)                                         # started, connected to the broker
+            progress(f"{name}: {count} datagrams ({samples_sent} flow samples) at {SEND_RATE}/s over UDP")
+            c0 = cpu_seconds(proc.pid)
+            _send(datagrams, port)
+            delivered, last, stable = 0, -1, time.monotonic()
+            while time.monotonic() - stable < 3:                  # until the topic stops growing
+                delivered = topic_count(cfg, topic)
+                if delivered != last:
+                    last, stable = delivered, time.monotonic()
+                time.sleep(0.5)
+            cpu = cpu_seconds(proc.pid) - c0
+        finally:
+            proc.terminate()
+            proc.wait(20)
+        out[f"{name}_samples_per_cpu_s"] = round(delivered / cpu) if cpu else None
+        out[f"{name}_delivered_share"] = round(delivered / samples_sent, 4)
+        progress(f"{name}: {delivered} of {samples_sent} samples in Kafka, {cpu:.2f} s of CPU")
+    out["ratio_fabtel_over_goflow2"] = round(out["fabtel_samples_per_cpu_s"] / out["goflow2_samples_per_cpu_s"], 2)
+    return out
+
+
+def _config_file(cfg, config_path: str) -> str:
+    """The benchmark's configuration (its topics, its broker) for a collector process."""
+    import tempfile
+
+    import yaml
+    data = yaml.safe_load(open(config_path).read())
+    data.setdefault("kafka", {}).update(bootstrap_servers=cfg.kafka.bootstrap_servers, topics=dict(cfg.kafka.topics))
+    f = tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="fabtel-bench-", delete=False)
+    yaml.safe_dump(data, f, sort_keys=False)
+    f.close()
+    return f.name
+
+
+def _send(datagrams: list[bytes], port: int) -> None:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    interval = 1 / SEND_RATE
+    t0 = time.perf_counter()
+    for i, d in enumerate(datagrams):
+        sock.sendto(d, ("127.0.0.1", port))
+        if i % 50 == 49:                          # pace in bursts of 50: steady, not a flood
+            delay = t0 + (i + 1) * interval - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+    sock.close()

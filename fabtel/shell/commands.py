@@ -120,69 +120,39 @@ EXTRA_PARSERS.extend([_sflow_parsers, _collect_parsers, _process_parsers, _sink_
 
 def _bench_parsers(sub, with_config, with_stack):
     b = sub.add_parser("bench", help="run a benchmark against the local stack").add_subparsers(dest="action", metavar="NAME")
-    for name, text in BENCHES.items():
+    for name, (text, _) in BENCHES.items():
         sp = with_config(b.add_parser(name, help=text))
         sp.add_argument("--json", action="store_true", help="print the figures as one JSON object")
         sp.add_argument("--seconds", type=float, default=5.0, help="how long each phase runs (default 5)")
         if name == "e2e":
             sp.add_argument("--runs", type=int, default=5, help="how many runs of the scenario (default 5)")
+        if name in PEERS_FOR:
+            sp.add_argument("--vs", choices=PEERS_FOR[name], default=None,
+                            help=f"measure {PEERS_FOR[name][0]} on the same load in the same run, and the ratio")
+        command(f"bench {name}")(_bench)
 
 
+# name -> (help, the module in fabtel.bench whose run() measures it)
 BENCHES = {
-    "sflow": "sFlow decode, and decode + Avro + produce, in counter samples per second",
-    "gnmi": "gNMI updates per second per core, and state change to Kafka latency",
-    "process": "Faust worker events per second, and uplink-down to command latency",
-    "faust-ceiling": "events per second a do-nothing Faust agent reads: the ceiling for `bench process`",
-    "influx": "points per second from Kafka into the local InfluxDB",
-    "e2e": "the main demo scenario N times: uplink-down to access-link-disabled latency",
+    "sflow": ("sFlow decode, and decode + Avro + produce, in samples per second per core", "sflow"),
+    "gnmi": ("gNMI updates per second per core, and state change to Kafka latency", "gnmi"),
+    "process": ("Faust worker events per second, and uplink-down to command latency", "process"),
+    "faust-ceiling": ("events per second a do-nothing Faust agent reads: the ceiling for `bench process`", "faust_ceiling"),
+    "influx": ("points per second from Kafka into the local InfluxDB", "influx"),
+    "e2e": ("the main demo scenario N times: uplink-down to access-link-disabled latency", "e2e"),
 }
+PEERS_FOR = {"sflow": ["goflow2"], "gnmi": ["gnmic"]}
 
 
-@command("bench sflow")
-def bench_sflow(args) -> int:
+def _bench(args) -> int:
+    import importlib
+
     from fabtel.bench.common import report
-    from fabtel.bench.sflow import run
-    report(run(args.config, args.seconds), args.json)
-    return 0
-
-
-@command("bench gnmi")
-def bench_gnmi(args) -> int:
-    from fabtel.bench.common import report
-    from fabtel.bench.gnmi import run
-    report(run(args.config, args.seconds), args.json)
-    return 0
-
-
-@command("bench process")
-def bench_process(args) -> int:
-    from fabtel.bench.common import report
-    from fabtel.bench.process import run
-    report(run(args.config, args.seconds), args.json)
-    return 0
-
-
-@command("bench faust-ceiling")
-def bench_faust_ceiling(args) -> int:
-    from fabtel.bench.common import report
-    from fabtel.bench.faust_ceiling import run
-    report(run(args.config, args.seconds), args.json)
-    return 0
-
-
-@command("bench influx")
-def bench_influx(args) -> int:
-    from fabtel.bench.common import report
-    from fabtel.bench.influx import run
-    report(run(args.config, args.seconds), args.json)
-    return 0
-
-
-@command("bench e2e")
-def bench_e2e(args) -> int:
-    from fabtel.bench.common import report
-    from fabtel.bench.e2e import run
-    report(run(args.config, args.runs), args.json)
+    module = importlib.import_module(f"fabtel.bench.{BENCHES[args.action][1]}")
+    options = {k: getattr(args, k) for k in ("runs", "vs") if getattr(args, k, None) is not None}
+    first = args.runs if args.action == "e2e" else args.seconds
+    options.pop("runs", None)
+    report(module.run(args.config, first, **options), args.json)
     return 0
 
 
