@@ -49,7 +49,7 @@ def _collector(cfg, latencies=None, watched=None):
     return collector, stop
 
 
-def run(config_path: str, seconds: float, toggles: int = 300) -> dict:
+def run(config_path: str, seconds: float, toggles: int = 300, vs: str | None = None) -> dict:
     from fabtel.bench.common import bench_config
     from fabtel.connectors.gnmi.client import GnmiClient
     from fabtel.platforms import platform
@@ -71,6 +71,7 @@ def run(config_path: str, seconds: float, toggles: int = 300) -> dict:
         u1, c1, t1 = _updates(collector), time.process_time(), time.perf_counter()
         stop.set()
         collector.close()
+        peer = _gnmic(loaded, seconds) if vs else {}
 
         latencies: list[float] = []
         watched = "ethernet-1/1"
@@ -100,7 +101,73 @@ def run(config_path: str, seconds: float, toggles: int = 300) -> dict:
             "collector_cpu_share": round((c1 - c0) / (t1 - t0), 2),
             "state_change_to_kafka_ms_p50": pct(0.5), "state_change_to_kafka_ms_p99": pct(0.99),
             "state_changes_measured": len(latencies), "warmup_max_ms": round(max(warmup), 1) if warmup else None,
-            "devices": len(cfg.fabric.devices), "machine": machine()}
+            "devices": len(cfg.fabric.devices), "machine": machine(), **peer,
+            **({"ratio_fabtel_over_gnmic": round((u1 - u0) / max(c1 - c0, 1e-9) / peer["gnmic_updates_per_cpu_s"], 2)}
+               if peer else {})}
+
+
+def _gnmic(cfg, seconds: float) -> dict:
+    """gnmic on the same lab, the same paths and sample interval, into a topic
+    of its own on the same broker (protobuf SubscribeResponses): updates that
+    reached the broker per second of gnmic's CPU time."""
+    import os
+    import tempfile
+
+    import yaml
+    from confluent_kafka import Consumer, TopicPartition
+    from pygnmi.spec.v080 import gnmi_pb2
+
+    from fabtel.bench import peers
+    from fabtel.bench.common import cpu_seconds, topic_count
+    from fabtel.kafka import consumer_settings, create_topics
+    from fabtel.platforms import platform
+    gnmic = str(peers.ensure("gnmic", progress))
+    topic = f"{cfg.kafka.topic('interface_counters')}.gnmic"
+    create_topics(dataclasses.replace(cfg.kafka, topics={"gnmic": topic}))
+    paths = platform("srlinux").subscriptions
+    conf = {"username": os.environ.get("FABTEL_GNMI_USER", "admin"),
+            "password": os.environ.get("FABTEL_GNMI_PASSWORD", "fabtel-lab"), "insecure": True,
+            "encoding": "json_ietf", "log": False,
+            "targets": {d.gnmi.address: {} for d in cfg.fabric.devices if d.gnmi},
+            "subscriptions": {
+                "state": {"paths": [p for p, how in paths if how == "on_change"], "mode": "stream",
+                          "stream-mode": "on-change"},
+                "counters": {"paths": [p for p, how in paths if how == "sample"], "mode": "stream",
+                             "stream-mode": "sample", "sample-interval": f"{cfg.gnmi.sample_interval_ms}ms"}},
+            "outputs": {"kafka": {"type": "kafka", "address": cfg.kafka.bootstrap_servers, "topic": topic,
+                                  "format": "proto", "num-workers": 1}}}
+    with tempfile.TemporaryDirectory(prefix="fabtel-gnmic-") as d:
+        path = os.path.join(d, "gnmic.yaml")
+        with open(path, "w") as f:
+            yaml.safe_dump(conf, f)
+        proc = subprocess.Popen([gnmic, "--config", path, "subscribe"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(5)                                # connected, initial syncs done
+            n0, c0 = topic_count(cfg, topic), cpu_seconds(proc.pid)
+            progress(f"gnmic: counting updates for {seconds:.0f} s on the same lab")
+            time.sleep(seconds)
+            n1, c1 = topic_count(cfg, topic), cpu_seconds(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(20)
+    # Each message is one SubscribeResponse: count its updates.
+    consumer = Consumer(consumer_settings(cfg.kafka, f"bench-gnmic-{time.time_ns()}"))
+    consumer.assign([TopicPartition(topic, p, 0) for p in consumer.list_topics(topic).topics[topic].partitions])
+    per_message, seen = [], 0
+    while seen < min(n1, 2000):
+        msg = consumer.poll(2)
+        if msg is None:
+            break
+        if not msg.error():
+            seen += 1
+            resp = gnmi_pb2.SubscribeResponse.FromString(msg.value())
+            per_message.append(len(resp.update.update))
+    consumer.close()
+    mean = sum(per_message) / len(per_message) if per_message else 0
+    updates = (n1 - n0) * mean
+    return {"gnmic_updates_per_cpu_s": round(updates / max(c1 - c0, 1e-9)), "gnmic_messages": n1 - n0,
+            "gnmic_updates_per_message": round(mean, 1), "gnmic_cpu_share": round((c1 - c0) / seconds, 2)}
 
 
 def _updates(collector) -> float:
