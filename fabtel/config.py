@@ -267,6 +267,7 @@ class Convergence:
     quiet_ms: int = 3000           # an event ends when no routing message came for this long
     max_event_ms: int = 120000     # ... or after this long in any case
     topology: str | None = None    # links file for the metrics (default: fabric.links)
+    families: tuple[str, ...] = ()  # count only UPDATEs with routes of these families (default: every UPDATE)
 
 
 @dataclass(frozen=True)
@@ -406,6 +407,21 @@ class YamlReader:
             if value is not None:
                 values[key] = value
         return cls(**values)
+
+
+# BMP's address family names (connectors/bmp/nlri.py FAMILIES), or afiN-safiM for any other
+FAMILY_NAME = re.compile(r"^(ipv[46]-(unicast|multicast|labeled-unicast)|vpnv[46]|evpn|afi\d+-safi\d+)$")
+
+
+def _families(r: "YamlReader"):
+    def read(node, path):
+        names = r.strings(node, path)
+        for name in names:
+            if not FAMILY_NAME.match(name):
+                r.problem(path, node, f"{name!r} is not an address family (ipv4-unicast, ipv6-unicast, evpn, vpnv4, "
+                                      "vpnv6, ipv4-labeled-unicast, ..., or afiN-safiM)")
+        return names
+    return read
 
 
 def _close_match(key: str, allowed: set[str]) -> str | None:
@@ -737,7 +753,7 @@ def parse_config(text: str, source: str = "configuration") -> Config:
             "max_command_age_ms": r.integer, "retries": r.integer})
         bmp = r.section(top.get("bmp"), "bmp", BmpCollector, {"listen": r.string, "max_message_bytes": r.integer})
         convergence = r.section(top.get("convergence"), "convergence", Convergence, {
-            "quiet_ms": r.integer, "max_event_ms": r.integer, "topology": r.string})
+            "quiet_ms": r.integer, "max_event_ms": r.integer, "topology": r.string, "families": _families(r)})
         _check_devices(r, fabric)
         if r.problems:
             raise ConfigError(r.problems, source)

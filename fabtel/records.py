@@ -382,6 +382,22 @@ class ComponentStats:
 
 
 @dataclass
+class BmpRoute:
+    family: str
+    action: str
+    prefix: str | None = None
+    rd: str | None = None
+    labels: list[int] = field(default_factory=list)
+    path_id: int | None = None
+    route_type: int | None = None
+    esi: str | None = None
+    ethernet_tag: int | None = None
+    mac: str | None = None
+    ip: str | None = None
+    length: int | None = None
+
+
+@dataclass
 class BmpMessage:
     router: str
     router_address: str
@@ -401,6 +417,9 @@ class BmpMessage:
     next_hop: str | None = None
     peer_down_reason: int | None = None
     info: str | None = None
+    routes: list[BmpRoute] = field(default_factory=list)
+    end_of_rib: str | None = None
+    problems: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -418,6 +437,7 @@ class ConvergenceResult:
     detected_ts_ns: int
     converged_ts_ns: int
     closed_ts_ns: int
+    families: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -100,7 +100,7 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
     routing = app.topic(f"{app_id}-convergence", key_serializer="raw", value_serializer="raw", internal=True,
                         partitions=1)
     tracker = ConvergenceTracker(topology_of(cfg), cfg.convergence.quiet_ms * 1_000_000,
-                                 cfg.convergence.max_event_ms * 1_000_000)
+                                 cfg.convergence.max_event_ms * 1_000_000, cfg.convergence.families)
     inputs = [topic("interface_state"), topic("interface_counters"), topic("lag_member"), topic("bgp_session"), ticks]
     sflow = topic("sflow_samples")
     outputs = {key: topic(key) for key in set(OUTPUT_TOPIC.values()) | {"interface_counters", "lag_member", "dead_letters"}}

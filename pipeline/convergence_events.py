@@ -6,7 +6,9 @@ quiet. Pure (times are passed in); the Faust agent feeds it and sends what
 An event opens when a router reports a BGP session down (failure) or up
 (recovery), or when someone names it (a RoutingEvent from the lab); it
 collects every BGP UPDATE mirrored by any router (BMP route mirroring: each
-message once, at its receiver) and closes when none came for `quiet_ns`, or
+message once, at its receiver), of every address family or only of the
+configured `families` (an UPDATE counts when it carries a route or an
+End-of-RIB of one of them), and closes when none came for `quiet_ns`, or
 after `max_event_ns`. The element is the named one, else the node common to
 every session that went down (one node: that node; two linked nodes: their
 link). Senders are named by their BGP identifier, which each router's own
@@ -38,6 +40,7 @@ class OpenEvent:
     sessions: set[tuple[str, str]] = field(default_factory=set)     # (router, peer) that went down or up
     messages: list[RoutingMessage] = field(default_factory=list)
     last_message_ts_ns: int | None = None
+    families: set[str] = field(default_factory=set)                 # of the UPDATEs counted
 
 
 def matters(rec) -> bool:
@@ -56,9 +59,18 @@ def topology_of(cfg) -> Topology:
     return Topology(tuple((link.a[0], link.b[0]) for link in cfg.fabric.links))
 
 
+def update_families(rec: BmpMessage) -> set[str]:
+    """The address families an UPDATE record is about: its routes' and its End-of-RIB's."""
+    fams = {r.family for r in rec.routes}
+    if rec.end_of_rib:
+        fams.add(rec.end_of_rib)
+    return fams
+
+
 class ConvergenceTracker:
-    def __init__(self, topology: Topology, quiet_ns: int, max_event_ns: int):
+    def __init__(self, topology: Topology, quiet_ns: int, max_event_ns: int, families: tuple[str, ...] = ()):
         self.topology = topology
+        self.families = set(families)                # empty: every UPDATE counts
         self.quiet_ns = quiet_ns
         self.max_event_ns = max_event_ns
         self.names: dict[str, str] = {}          # BGP identifier -> router name
@@ -77,6 +89,12 @@ class ConvergenceTracker:
             ev.sessions.add((rec.router, self.names.get(rec.peer_bgp_id, rec.peer_bgp_id)))
             ev.last_activity = now_ns
         elif rec.type == "route_mirroring" and rec.bgp_type == "update" and self.event is not None:
+            fams = update_families(rec)
+            if self.families:
+                fams &= self.families
+                if not fams:
+                    return
+            self.event.families |= fams
             sender = self.names.get(rec.peer_bgp_id or "", rec.peer_bgp_id or rec.peer_address or "?")
             self.event.messages.append(RoutingMessage(rec.ts_ns / 1e6, sender, rec.router, "update", rec.size))
             self.event.last_message_ts_ns = max(self.event.last_message_ts_ns or 0, rec.ts_ns)
@@ -125,4 +143,5 @@ class ConvergenceTracker:
         converged = ev.last_message_ts_ns or ev.detected_ts_ns
         event_id = hashlib.sha256(f"{element.name}|{ev.kind}|{ev.detected_ts_ns // 1_000_000}".encode()).hexdigest()[:16]
         return [ConvergenceResult(event_id, element.name, ev.kind, m.detectors, m.messages, m.bytes, m.locality,
-                                  m.blast_radius, m.state_rounds, m.state_changes, ev.detected_ts_ns, converged, now_ns)]
+                                  m.blast_radius, m.state_rounds, m.state_changes, ev.detected_ts_ns, converged, now_ns,
+                                  sorted(self.families or ev.families))]

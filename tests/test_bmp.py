@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -63,23 +64,8 @@ def test_encoded_update_round_trips():
 
 
 UPDATE = encode_update(["198.19.3.0/24"], [], [65001], "198.18.0.1")
-MALFORMED = {
-    "truncated common header": b"\x03\x00\x00",
-    "unsupported BMP version": b"\x01" + UPDATE[1:6],
-    "length disagrees with the message": encode("initiation", tlv(2, b"x"))[:-1],
-    "unknown message type": struct.pack("!BIB", 3, 6, 9),
-    "truncated per-peer header": encode("route_mirroring", b"\x00" * 20),
-    "TLV length past the message": encode("initiation", struct.pack("!HH", 2, 50) + b"abc"),
-    "bad BGP marker": mirror(b"\xfe" * 16 + UPDATE[16:]),
-    "BGP length past the message": mirror(UPDATE[:16] + struct.pack("!H", 400) + UPDATE[18:]),
-    "unknown BGP message type": mirror(UPDATE[:18] + b"\x09" + UPDATE[19:]),
-    "path attributes past the UPDATE": mirror(UPDATE[:21] + b"\x7f\xff" + UPDATE[23:]),
-    "bad prefix length": mirror(UPDATE[:-4] + b"\x30\xc6\x13\x03"),
-    "AS_PATH segment past the attribute": mirror(UPDATE.replace(b"\x02\x01\x00\x00\xfd\xe9", b"\x02\x05\x00\x00\xfd\xe9")),
-    "statistics count disagrees with its TLVs": encode("statistics", encode_peer_header("198.18.0.1", 1, "1.1.1.1", NS)
-                                                       + struct.pack("!I", 2) + tlv(7, b"\0\0\0\1")),
-    "truncated peer down": encode("peer_down", encode_peer_header("198.18.0.1", 1, "1.1.1.1", NS)),
-}
+CASES = yaml.safe_load((Path(__file__).parent / "cases" / "bmp" / "malformed.yaml").read_text())
+MALFORMED = {c["reason"]: bytes.fromhex(c["hex"]) for c in CASES["rejected"]}
 
 
 @pytest.mark.parametrize("reason", MALFORMED)
@@ -87,6 +73,13 @@ def test_malformed_messages_name_the_problem(reason):
     with pytest.raises(BmpError) as exc:
         decode(MALFORMED[reason])
     assert exc.value.reason == reason
+
+
+@pytest.mark.parametrize("case", CASES["partial"], ids=lambda c: c["case"])
+def test_a_malformed_nlri_marks_its_attribute_and_keeps_the_message(case):
+    msg = decode(bytes.fromhex(case["hex"]))
+    assert msg.bgp.problems == case["problems"]
+    assert msg.bgp.announced + msg.bgp.withdrawn == case["kept"]
 
 
 @settings(max_examples=400, deadline=None)

@@ -85,3 +85,40 @@ def test_an_event_naming_nothing_in_the_topology_is_counted_not_measured():
     tracker.observe(bmp("spine_1_1_1", "peer_down", "leaf_1_0_1", S), 0)
     tracker.observe(bmp("tof_1_2_1", "peer_down", "spine_2_1_1", S), 0)
     assert tracker.due(5 * S) == [] and tracker.unidentified == 1
+
+
+def test_every_family_counts_and_a_filter_says_which():
+    """The same failure seen as underlay (IPv4 unicast) and EVPN overlay UPDATEs:
+    unfiltered, both count; filtered, only that family's, and the result names it."""
+    from fabtel.records import BmpRoute
+    underlay = [BmpRoute("ipv4-unicast", "withdraw", "198.19.1.0/24")]
+    overlay = [BmpRoute("evpn", "withdraw", rd="198.19.0.1:3", route_type=1, esi="00:11:22:33:44:55:66:77:88:99")]
+    records = list(CHAIN_FAILURE)
+    for r in records:
+        if r.type == "route_mirroring" and r.bgp_type == "update":
+            r.routes = underlay
+    extra = []
+    for r in records[2:]:
+        if r.type == "route_mirroring" and r.bgp_type == "update":
+            twin = BmpMessage(**{**r.__dict__, "routes": overlay, "size": 60})
+            extra.append(twin)
+    named = RoutingEvent("leaf_1_0_1", "failure", 100 * S - 1000, "lab")
+    everything = records + extra
+
+    def result(families):
+        tracker = ConvergenceTracker(CHAIN, 3 * S, 60 * S, families)
+        tracker.names.update({v: k for k, v in IDS.items()})
+        tracker.observe(named, 100 * S)
+        for r in everything:
+            tracker.observe(r, 100 * S)
+        [res] = tracker.due(200 * S)
+        return res
+
+    both, evpn, v4 = result(()), result(("evpn",)), result(("ipv4-unicast",))
+    assert (both.messages, both.families) == (12, ["evpn", "ipv4-unicast"])
+    assert (evpn.messages, evpn.bytes, evpn.families) == (6, 360, ["evpn"])
+    assert (v4.messages, v4.bytes, v4.families) == (6, 162, ["ipv4-unicast"])
+    eor = BmpMessage("tof_1_2_1", "x", "route_mirroring", 100 * S, 100 * S, 30, peer_bgp_id=IDS["spine_1_1_1"],
+                     bgp_type="update", end_of_rib="evpn")
+    everything.append(eor)
+    assert result(("evpn",)).messages == 7

@@ -24,10 +24,10 @@ def frr_config(config, tmp_path):
     return write_config(config, tmp_path / "fabric.yaml")
 
 
-def run_lab(cfg_path, tmp_path, spec: str, fail: str) -> dict:
+def run_lab(cfg_path, tmp_path, spec: str, fail: str, *extra: str) -> dict:
     report, events = tmp_path / "r.json", tmp_path / "m.jsonl"
     out = fabtel("lab", "frr", "--config", str(cfg_path), "--fat-tree", spec, "--fail", fail, "--report", str(report),
-                 "--events-out", str(events), timeout=300)
+                 "--events-out", str(events), *extra, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr[-3000:]
     left = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert "ft" not in left, f"namespaces left behind: {left}"
@@ -49,6 +49,15 @@ def readme_table() -> dict[str, tuple]:
     rows = re.findall(r"^\| (\d,\d,\d) \| \d+ \| \d+ \| (\d+) \((\d+) B\) \| (\[[\d, ]+\]) \| (\d+) \| (\d+) \| (\d+) \|",
                       text, re.M)
     return {spec: (int(m), int(b), json.loads(loc), int(br), int(r), int(c)) for spec, m, b, loc, br, r, c in rows}
+
+
+def readme_family_table() -> dict[tuple[str, str], tuple]:
+    """The README's EVPN table: (fat-tree, family) -> (messages, bytes, locality, blast radius, rounds, states)."""
+    text = (ROOT / "README.md").read_text()
+    rows = re.findall(r"^\| (\d,\d,\d) \| ([a-z0-9-]+) \([^)]*\) \| (\d+) \((\d+) B\) \| (\[[\d, ]+\]) \| (\d+) \| (\d+) \| (\d+) \|",
+                      text, re.M)
+    return {(spec, fam): (int(m), int(b), json.loads(loc), int(br), int(r), int(c))
+            for spec, fam, m, b, loc, br, r, c in rows}
 
 
 def test_the_readme_chain_row_is_the_issue_example():
@@ -79,3 +88,17 @@ def test_bad_arguments_are_refused_before_anything_is_built(frr_config):
     assert out.returncode == 2 and "R must divide K_LEAF and 2*K_TOP" in out.stderr
     out = fabtel("lab", "frr", "--config", str(frr_config), "--fat-tree", "2,2,2", "--fail", "leaf_9_0_9")
     assert out.returncode == 2 and "unknown node 'leaf_9_0_9'" in out.stderr
+
+
+@pytest.mark.parametrize("spec", ["1,1,1", "2,2,2"])
+def test_the_readme_evpn_rows_come_from_real_frr_with_an_overlay(frr_config, tmp_path, spec):
+    r = run_lab(frr_config, tmp_path, spec, "leaf_1_0_1", "--evpn")
+    p = r["pipeline"]
+    assert p["families"] == ["evpn", "ipv4-unicast"] and set(r["families"]) == {"evpn", "ipv4-unicast"}
+    table = readme_family_table()
+    measured = {"all": p, **r["families"]}
+    for fam, m in measured.items():
+        row = (m["messages"], m["bytes"], m["locality"], m["blast_radius"], m["state_rounds"], m["state_changes"])
+        assert table[(spec, fam)] == row, f"README row {spec} {fam} disagrees with FRR: {row}"
+    # each family alone is what the underlay-only lab measures for the underlay
+    assert table[(spec, "ipv4-unicast")][:5] == readme_table()[spec][:5]

@@ -1,14 +1,21 @@
-"""BMP v3 (RFC 7854) and the BGP-4 messages inside it (RFC 4271, 4760, 6793).
+"""BMP v3 (RFC 7854) and the BGP-4 messages inside it (RFC 4271, 4760, 6793,
+7911), with the routes of every family connectors/bmp/nlri.py knows.
 Pure: bytes in, dataclasses out; `encode_*` builds messages for tests and the
-lab. Every malformed input raises BmpError with a stable reason.
+lab. A malformed message raises BmpError with a stable reason; a malformed
+NLRI inside an otherwise good UPDATE only marks that attribute (`problems`)
+and the message is kept, as RFC 7606 treats an attribute error.
 
-May import: the standard library.
+May import: the standard library, fabtel.connectors.bmp.nlri.
 """
 from __future__ import annotations
 
 import ipaddress
 import struct
 from dataclasses import dataclass, field
+from typing import Mapping
+
+from fabtel.connectors.bmp.nlri import (AFI_IPV4, SAFI_UNICAST, Capabilities, NlriError, Route, add_path_families,
+                                        decode_nlri, family, open_capabilities)
 
 VERSION = 3
 COMMON_HEADER = 6
@@ -23,8 +30,9 @@ TERMINATION_TLVS = {0: "string", 1: "reason"}
 STAT_NAMES = {0: "rejected_prefixes", 1: "duplicate_advertisements", 2: "duplicate_withdraws",
               3: "invalid_cluster_list", 4: "invalid_as_path", 5: "invalid_originator_id",
               6: "invalid_as_confed", 7: "adj_rib_in_routes", 8: "loc_rib_routes"}
-ATTR_AS_PATH, ATTR_NEXT_HOP, ATTR_MP_REACH, ATTR_MP_UNREACH = 2, 3, 14, 15
-AFI_IPV4, AFI_IPV6 = 1, 2
+ATTR_AS_PATH, ATTR_NEXT_HOP, ATTR_MP_REACH, ATTR_MP_UNREACH, ATTR_EXT_COMMUNITIES = 2, 3, 14, 15, 16
+VNI_TUNNELS = {8, 9, 12}     # VXLAN, NVGRE, VXLAN-GPE: EVPN label fields carry a 24-bit VNI (RFC 8365 5.1.3)
+IPV4_UNICAST = (AFI_IPV4, SAFI_UNICAST)
 
 
 class BmpError(ValueError):
@@ -43,6 +51,12 @@ class PeerHeader:
     asn: int
     bgp_id: str
     ts_ns: int
+    distinguisher: bytes = b"\0" * 8
+
+    @property
+    def key(self) -> tuple[bytes, str]:
+        """Which peer of the router this is (a peer in a VRF has its distinguisher)."""
+        return self.distinguisher, self.address
 
     @property
     def post_policy(self) -> bool:
@@ -57,10 +71,21 @@ class PeerHeader:
 class BgpMessage:
     type: str
     size: int
-    announced: list[str] = field(default_factory=list)
-    withdrawn: list[str] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
     as_path: list[int] = field(default_factory=list)
     next_hop: str | None = None
+    end_of_rib: str | None = None                    # the family an End-of-RIB marker closes
+    problems: list[str] = field(default_factory=list)     # malformed NLRI, attribute by attribute
+    open_caps: Capabilities | None = None
+    encapsulation: int | None = None                 # tunnel type of the Encapsulation extended community
+
+    @property
+    def announced(self) -> list[str]:
+        return [r.text() for r in self.routes if r.action == "announce"]
+
+    @property
+    def withdrawn(self) -> list[str]:
+        return [r.text() for r in self.routes if r.action == "withdraw"]
 
 
 @dataclass
@@ -71,6 +96,24 @@ class Message:
     bgp: BgpMessage | None = None
     info: dict[str, str] = field(default_factory=dict)
     peer_down_reason: int | None = None
+    open_sent: Capabilities | None = None            # Peer Up: the monitored router's OPEN
+    open_received: Capabilities | None = None        # Peer Up: its peer's OPEN
+
+
+@dataclass
+class Negotiated:
+    """What a peer's session agreed (from its Peer Up's two OPENs) that changes how its UPDATEs decode."""
+    add_path: set = field(default_factory=set)        # families whose NLRI carry path identifiers
+    four_byte_as: bool = True
+
+    @classmethod
+    def of(cls, sent: Capabilities | None, received: Capabilities | None) -> "Negotiated":
+        if sent is None or received is None:
+            return cls()
+        return cls(add_path_families(sent, received), sent.four_byte_as and received.four_byte_as)
+
+
+Peers = Mapping[tuple, Negotiated]                     # PeerHeader.key -> what that session negotiated
 
 
 def frame_length(header: bytes, max_bytes: int = 1 << 20) -> int:
@@ -84,8 +127,11 @@ def frame_length(header: bytes, max_bytes: int = 1 << 20) -> int:
     return length
 
 
-def decode(data: bytes) -> Message:
-    """One complete BMP message (common header included)."""
+def decode(data: bytes, peers: Peers | None = None) -> Message:
+    """One complete BMP message (common header included). `peers` holds what
+    each peer's session negotiated, from its Peer Up (the caller keeps it per
+    BMP session): add-path families, and 4-byte AS numbers, which without a
+    Peer Up come from the per-peer header's A flag."""
     if len(data) < COMMON_HEADER:
         raise BmpError("truncated common header")
     version, length, kind = struct.unpack_from("!BIB", data)
@@ -102,12 +148,15 @@ def decode(data: bytes) -> Message:
             raise BmpError("truncated per-peer header")
         msg.peer = _peer_header(body)
         body = body[PER_PEER_HEADER:]
+    agreed = peers.get(msg.peer.key) if peers is not None and msg.peer is not None else None
+    paths = agreed.add_path if agreed else set()
+    two_byte_as = msg.peer.two_byte_as or (agreed is not None and not agreed.four_byte_as) if msg.peer else False
     if kind == 0:
-        msg.bgp = decode_bgp(bytes(body), msg.peer.two_byte_as)
+        msg.bgp = decode_bgp(bytes(body), two_byte_as, paths)
     elif kind == 6:
         for t, value in _tlvs(body, "route mirroring"):
             if t == 0:
-                msg.bgp = decode_bgp(bytes(value), msg.peer.two_byte_as)
+                msg.bgp = decode_bgp(bytes(value), two_byte_as, paths)
             elif t == 1 and len(value) == 2:
                 msg.info["mirroring"] = {0: "errored PDU", 1: "messages lost"}.get(struct.unpack("!H", value)[0], "?")
     elif kind == 2:
@@ -115,7 +164,7 @@ def decode(data: bytes) -> Message:
             raise BmpError("truncated peer down")
         msg.peer_down_reason = body[0]
         if len(body) > 1 and body[0] in (1, 3):
-            msg.bgp = decode_bgp(bytes(body[1:]), msg.peer.two_byte_as)
+            msg.bgp = decode_bgp(bytes(body[1:]), two_byte_as, paths)
     elif kind == 3:
         _peer_up(body, msg)
     elif kind == 1:
@@ -136,7 +185,8 @@ def _peer_header(b: memoryview) -> PeerHeader:
     asn, bgp_id, sec, usec = struct.unpack_from("!I4sII", b, 26)
     if usec >= 1_000_000:
         raise BmpError("bad timestamp microseconds", str(usec))
-    return PeerHeader(peer_type, flags, address, asn, str(ipaddress.IPv4Address(bgp_id)), sec * 1_000_000_000 + usec * 1000)
+    return PeerHeader(peer_type, flags, address, asn, str(ipaddress.IPv4Address(bgp_id)), sec * 1_000_000_000 + usec * 1000,
+                      bytes(b[2:10]))
 
 
 def _tlvs(b: memoryview, where: str):
@@ -157,8 +207,10 @@ def _peer_up(b: memoryview, msg: Message) -> None:
     i = 20
     for which in ("sent", "received"):
         n = _bgp_length(b[i:], f"peer up {which} OPEN")
-        if decode_bgp(bytes(b[i:i + n]), True).type != "open":
+        opened = decode_bgp(bytes(b[i:i + n]), True)
+        if opened.type != "open":
             raise BmpError("peer up without an OPEN", which)
+        setattr(msg, f"open_{which}", opened.open_caps)
         i += n
     for t, value in _tlvs(b[i:], "peer up"):
         msg.info[INFO_TLVS.get(t, f"tlv{t}")] = bytes(value).decode("utf-8", "replace")
@@ -189,8 +241,9 @@ def _bgp_length(b: memoryview | bytes, where: str) -> int:
     return n
 
 
-def decode_bgp(b: bytes, two_byte_as: bool = False) -> BgpMessage:
-    """One BGP message (marker included); an UPDATE's prefixes, AS_PATH and next hop."""
+def decode_bgp(b: bytes, two_byte_as: bool = False, add_path: set = frozenset()) -> BgpMessage:
+    """One BGP message (marker included): an UPDATE's routes of every family,
+    AS_PATH and next hop; an OPEN's capabilities."""
     n = _bgp_length(b, "bgp")
     if n != len(b):
         raise BmpError("BGP length disagrees with the message", f"{n} != {len(b)}")
@@ -199,27 +252,50 @@ def decode_bgp(b: bytes, two_byte_as: bool = False) -> BgpMessage:
         raise BmpError("unknown BGP message type", str(b[18]))
     msg = BgpMessage(kind, n)
     if kind == "update":
-        _update(memoryview(b)[19:], msg, two_byte_as)
+        _update(memoryview(b)[19:], msg, two_byte_as, add_path)
+    elif kind == "open":
+        msg.open_caps = open_capabilities(memoryview(b)[19:])
     return msg
 
 
-def _update(b: memoryview, msg: BgpMessage, two_byte_as: bool) -> None:
+def _routes(msg: BgpMessage, b, afi: int, safi: int, action: str, add_path: set, where: str) -> None:
+    """The routes of one NLRI field; a malformed one marks `where` and keeps the rest of the message."""
+    try:
+        msg.routes += decode_nlri(b, afi, safi, action, (afi, safi) in add_path, msg.encapsulation in VNI_TUNNELS)
+    except NlriError as exc:
+        msg.routes += exc.routes
+        msg.problems.append(f"{where} {family(afi, safi)}: {exc.reason}")
+
+
+def _update(b: memoryview, msg: BgpMessage, two_byte_as: bool, add_path: set) -> None:
     if len(b) < 4:
         raise BmpError("truncated UPDATE")
     wlen = struct.unpack_from("!H", b)[0]
     if 2 + wlen + 2 > len(b):
         raise BmpError("withdrawn routes past the UPDATE")
-    msg.withdrawn = _prefixes(b[2:2 + wlen], AFI_IPV4)
     alen = struct.unpack_from("!H", b, 2 + wlen)[0]
     start = 4 + wlen
     if start + alen > len(b):
         raise BmpError("path attributes past the UPDATE")
-    _attributes(b[start:start + alen], msg, two_byte_as)
-    msg.announced += _prefixes(b[start + alen:], AFI_IPV4)
+    codes, mp = _attributes(b[start:start + alen], msg, two_byte_as)
+    # The NLRI are read after every attribute: the encapsulation community,
+    # wherever it comes, says whether EVPN label fields are VXLAN VNIs.
+    _routes(msg, b[2:2 + wlen], AFI_IPV4, SAFI_UNICAST, "withdraw", add_path, "withdrawn routes")
+    for afi, safi, action, nlri, where in mp:
+        _routes(msg, nlri, afi, safi, action, add_path, where)
+    _routes(msg, b[start + alen:], AFI_IPV4, SAFI_UNICAST, "announce", add_path, "NLRI")
+    # End-of-RIB (RFC 4724): an empty UPDATE for IPv4 unicast; for another
+    # family, an UPDATE whose only attribute is an MP_UNREACH_NLRI without routes.
+    if len(b) == 4:
+        msg.end_of_rib = family(*IPV4_UNICAST)
+    elif codes == [ATTR_MP_UNREACH] and len(mp) == 1 and not mp[0][3] and wlen == 0 and len(b) == start + alen:
+        msg.end_of_rib = family(mp[0][0], mp[0][1])
 
 
-def _attributes(b: memoryview, msg: BgpMessage, two_byte_as: bool) -> None:
-    i = 0
+def _attributes(b: memoryview, msg: BgpMessage, two_byte_as: bool) -> tuple[list[int], list[tuple]]:
+    """Decode the path attributes; return their codes and the MP_REACH/MP_UNREACH
+    NLRI fields, (afi, safi, action, bytes, attribute name) each, still to read."""
+    codes, i, mp = [], 0, []
     while i < len(b):
         if i + 3 > len(b):
             raise BmpError("truncated path attribute")
@@ -234,17 +310,28 @@ def _attributes(b: memoryview, msg: BgpMessage, two_byte_as: bool) -> None:
             raise BmpError("path attribute past the UPDATE", f"type {code}")
         value = b[i:i + n]
         i += n
+        codes.append(code)
         if code == ATTR_AS_PATH:
             msg.as_path = _as_path(value, 2 if two_byte_as else 4)
         elif code == ATTR_NEXT_HOP and n == 4:
             msg.next_hop = str(ipaddress.IPv4Address(bytes(value)))
+        elif code == ATTR_EXT_COMMUNITIES:
+            for k in range(0, n - 7, 8):
+                if value[k] == 0x03 and value[k + 1] == 0x0C:          # Encapsulation (RFC 9012 4.1)
+                    msg.encapsulation = struct.unpack_from("!H", value, k + 6)[0]
         elif code == ATTR_MP_REACH:
-            _mp_reach(value, msg)
+            if n < 5 or 4 + value[3] + 1 > n:
+                msg.problems.append("MP_REACH_NLRI: truncated")
+                continue
+            afi, safi, nh_len = struct.unpack_from("!H", value)[0], value[2], value[3]
+            msg.next_hop = _mp_next_hop(bytes(value[4:4 + nh_len])) or msg.next_hop
+            mp.append((afi, safi, "announce", value[5 + nh_len:], "MP_REACH_NLRI"))
         elif code == ATTR_MP_UNREACH:
             if n < 3:
-                raise BmpError("truncated MP_UNREACH_NLRI")
-            afi = struct.unpack_from("!H", value)[0]
-            msg.withdrawn += _prefixes(value[3:], afi)
+                msg.problems.append("MP_UNREACH_NLRI: truncated")
+                continue
+            mp.append((struct.unpack_from("!H", value)[0], value[2], "withdraw", value[3:], "MP_UNREACH_NLRI"))
+    return codes, mp
 
 
 def _as_path(b: memoryview, width: int) -> list[int]:
@@ -261,31 +348,14 @@ def _as_path(b: memoryview, width: int) -> list[int]:
     return out
 
 
-def _mp_reach(b: memoryview, msg: BgpMessage) -> None:
-    if len(b) < 5 or 4 + b[3] + 1 > len(b):
-        raise BmpError("truncated MP_REACH_NLRI")
-    afi, nh_len = struct.unpack_from("!H", b)[0], b[3]
-    nh = bytes(b[4:4 + nh_len])
-    if afi == AFI_IPV6 and nh_len in (16, 32):
-        msg.next_hop = str(ipaddress.IPv6Address(nh[:16]))
-    elif afi == AFI_IPV4 and nh_len == 4:
-        msg.next_hop = str(ipaddress.IPv4Address(nh))
-    msg.announced += _prefixes(b[5 + nh_len:], afi)
-
-
-def _prefixes(b: memoryview, afi: int) -> list[str]:
-    width = 4 if afi == AFI_IPV4 else 16
-    out, i = [], 0
-    while i < len(b):
-        plen = b[i]
-        nbytes = (plen + 7) // 8
-        if plen > width * 8 or i + 1 + nbytes > len(b):
-            raise BmpError("bad prefix length", str(plen))
-        raw = bytes(b[i + 1:i + 1 + nbytes]).ljust(width, b"\0")
-        addr = ipaddress.IPv4Address(raw) if afi == AFI_IPV4 else ipaddress.IPv6Address(raw)
-        out.append(f"{addr}/{plen}")
-        i += 1 + nbytes
-    return out
+def _mp_next_hop(nh: bytes) -> str | None:
+    if len(nh) in (12, 24):              # VPN: a zero route distinguisher before the address (RFC 4364, 4659)
+        nh = nh[8:]
+    if len(nh) in (16, 32):
+        return str(ipaddress.IPv6Address(nh[:16]))
+    if len(nh) == 4:
+        return str(ipaddress.IPv4Address(nh))
+    return None
 
 
 # ------------------------------------------------------------ encoding (tests, lab)
@@ -329,3 +399,36 @@ def encode(kind: str, body: bytes) -> bytes:
 
 def tlv(t: int, value: bytes) -> bytes:
     return struct.pack("!HH", t, len(value)) + value
+
+
+def encode_mp_update(reach: tuple[int, int, bytes] | None = None, unreach: tuple[int, int, bytes] | None = None,
+                     next_hop: bytes = b"", as_path: list[int] = (), encapsulation: int | None = None) -> bytes:
+    """An UPDATE with MP_REACH_NLRI and/or MP_UNREACH_NLRI: (afi, safi, NLRI bytes) each;
+    `encapsulation` adds the Encapsulation extended community (8: VXLAN)."""
+    attrs = b"\x40\x01\x01\x00" if reach else b""
+    if reach and as_path:
+        seg = bytes([2, len(as_path)]) + b"".join(struct.pack("!I", a) for a in as_path)
+        attrs += bytes([0x40, ATTR_AS_PATH, len(seg)]) + seg
+    if encapsulation is not None:
+        attrs += bytes([0xC0, ATTR_EXT_COMMUNITIES, 8]) + b"\x03\x0c\x00\x00\x00\x00" + struct.pack("!H", encapsulation)
+    if reach:
+        afi, safi, nlri = reach
+        v = struct.pack("!HBB", afi, safi, len(next_hop)) + next_hop + b"\x00" + nlri
+        attrs += bytes([0x90, ATTR_MP_REACH]) + struct.pack("!H", len(v)) + v
+    if unreach:
+        afi, safi, nlri = unreach
+        v = struct.pack("!HB", afi, safi) + nlri
+        attrs += bytes([0x90, ATTR_MP_UNREACH]) + struct.pack("!H", len(v)) + v
+    return encode_bgp("update", struct.pack("!H", 0) + struct.pack("!H", len(attrs)) + attrs)
+
+
+def encode_open(asn: int, bgp_id: str, capabilities: bytes = b"", hold: int = 90) -> bytes:
+    """An OPEN; `capabilities` is an optional parameter built by nlri.encode_capabilities."""
+    return encode_bgp("open", struct.pack("!BHH4sB", 4, min(asn, 23456), hold, ipaddress.IPv4Address(bgp_id).packed,
+                                          len(capabilities)) + capabilities)
+
+
+def encode_peer_up(peer_header: bytes, local_address: str, sent_open: bytes, received_open: bytes,
+                   local_port: int = 179, remote_port: int = 40000) -> bytes:
+    local = ipaddress.ip_address(local_address).packed.rjust(16, b"\0")
+    return encode("peer_up", peer_header + local + struct.pack("!HH", local_port, remote_port) + sent_open + received_open)

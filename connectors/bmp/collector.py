@@ -2,8 +2,11 @@
 `bmp connect ADDR port PORT`). Each BMP message becomes a BmpMessage record
 keyed by the router, produced to the bmp_messages topic.
 
-Per session it remembers the router's name (sysName of the Initiation) and
-BGP identifier (from the OPEN it sent, in Peer Up). A message that does not
+Per session it remembers the router's name (sysName of the Initiation), its
+BGP identifier (from the OPEN it sent, in Peer Up) and, per peer, what the
+two OPENs of the Peer Up negotiated (add-path, 4-byte AS), which later
+messages about that peer need to decode. An UPDATE with a malformed NLRI is
+kept with its good routes and its `problems`, and counted. A message that does not
 decode is counted by reason and dead-lettered, and the session goes on; only
 a broken framing (wrong version, impossible length) ends the session, since
 the stream cannot be resynchronised; the router reconnects by itself.
@@ -16,11 +19,13 @@ import logging
 import threading
 import time
 
-from fabtel.connectors.bmp.codec import COMMON_HEADER, BmpError, Message, decode, frame_length
+from dataclasses import asdict
+
+from fabtel.connectors.bmp.codec import COMMON_HEADER, BmpError, Message, Negotiated, decode, frame_length
 from fabtel.config import Config
 from fabtel.kafka import RecordProducer, dead_letter
 from fabtel.metrics import Metrics
-from fabtel.records import BmpMessage
+from fabtel.records import BmpMessage, BmpRoute
 
 log = logging.getLogger("fabtel.bmp")
 
@@ -34,6 +39,8 @@ def collector_metrics() -> Metrics:
                                        "initiation", "termination")])
     m.declare("malformed_total", "BMP messages that did not decode (dead-lettered), by reason.", ("reason",))
     m.declare("framing_errors_total", "Sessions ended because their framing broke.")
+    m.declare("nlri_problems_total", "Malformed NLRI in UPDATEs kept with their other routes, by reason.", ("reason",))
+    m.declare("routes_total", "Routes decoded, by family and action.", ("family", "action"))
     return m
 
 
@@ -44,6 +51,14 @@ class Session:
         self.address = address
         self.router = address
         self.bgp_id: str | None = None
+        self.peers: dict[tuple, Negotiated] = {}       # PeerHeader.key -> its session's negotiated capabilities
+
+    def remember(self, msg: Message) -> None:
+        """Keep a peer's negotiated capabilities from its Peer Up; forget them at its Peer Down."""
+        if msg.type == "peer_up":
+            self.peers[msg.peer.key] = Negotiated.of(msg.open_sent, msg.open_received)
+        elif msg.type == "peer_down":
+            self.peers.pop(msg.peer.key, None)
 
     def record(self, msg: Message, receive_ts_ns: int) -> BmpMessage:
         if msg.type == "initiation" and msg.info.get("sysName"):
@@ -60,6 +75,8 @@ class Session:
         if bgp:
             rec.bgp_type, rec.announced, rec.withdrawn, rec.as_path, rec.next_hop = (
                 bgp.type, bgp.announced, bgp.withdrawn, bgp.as_path, bgp.next_hop)
+            rec.routes = [BmpRoute(**asdict(r)) for r in bgp.routes]
+            rec.end_of_rib, rec.problems = bgp.end_of_rib, bgp.problems
         return rec
 
     def learn_own_id(self, raw: bytes) -> None:
@@ -79,7 +96,7 @@ class BmpCollector:
     def handle(self, session: Session, raw: bytes) -> None:
         now = time.time_ns()
         try:
-            msg = decode(raw)
+            msg = decode(raw, session.peers)
         except BmpError as exc:
             self.metrics.inc("malformed_total", exc.reason)
             log.debug("bmp: %s from %s: %s", exc.reason, session.router, exc)
@@ -88,7 +105,13 @@ class BmpCollector:
             return
         if msg.type == "peer_up":
             session.learn_own_id(raw)
+        session.remember(msg)
         self.metrics.inc("messages_total", msg.type)
+        if msg.bgp is not None:
+            for problem in msg.bgp.problems:
+                self.metrics.inc("nlri_problems_total", problem.partition(": ")[2] or problem)
+            for r in msg.bgp.routes:
+                self.metrics.inc("routes_total", r.family, r.action)
         self.producer.send("bmp_messages", session.record(msg, now))
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

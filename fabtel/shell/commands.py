@@ -168,6 +168,9 @@ def _lab_parsers(sub, with_config, with_stack):
     frr.add_argument("--report", default=None, metavar="FILE.json", help="write the metrics and the run's facts as JSON")
     frr.add_argument("--events-out", default=None, metavar="FILE.jsonl",
                      help="write the event's routing messages for `fabtel convergence analyze`")
+    frr.add_argument("--evpn", action="store_true",
+                     help="add an EVPN-VXLAN overlay (L2VPN EVPN on every session, VNI 100 on every leaf); "
+                          "the report then has the metrics per address family, underlay and overlay")
     run = with_config(lab.add_parser("run", help="serve gNMI and send sFlow from every device, run a scenario"))
     run.add_argument("--scenario", default=None, help="scenario file (default: no events, no traffic; runs until stopped)")
     run.add_argument("--sflow-to", default=None, help="HOST:PORT of the sFlow collector (default: no sFlow)")
@@ -190,7 +193,7 @@ def lab_frr(args) -> int:
     from fabtel.lab.frr.run import run_frr_lab
     from fabtel.pipeline.convergence import TopologyError
     try:
-        return run_frr_lab(args.config, args.fat_tree, args.fail, args.report, args.events_out)
+        return run_frr_lab(args.config, args.fat_tree, args.fail, args.report, args.events_out, args.evpn)
     except (FatTreeError, TopologyError, LabUnavailable) as exc:
         raise UsageError(str(exc)) from None
     except RuntimeError as exc:

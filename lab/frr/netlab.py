@@ -53,7 +53,12 @@ def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return out
 
 
-def bgp_config(tree: FatTree, node: Node, bmp_port: int) -> str:
+VNI = 100                                   # the one L2 VNI of the EVPN overlay
+ACCESS_PORT = "access1"                     # a leaf's port to its client, in the VNI's bridge
+VNI_RT = "65000:100"                        # its route target: explicit, as every leaf has its own ASN
+
+
+def bgp_config(tree: FatTree, node: Node, bmp_port: int, evpn: bool = False) -> str:
     peers = []
     for link in tree.links:
         if node.name == link.a:
@@ -69,15 +74,28 @@ def bgp_config(tree: FatTree, node: Node, bmp_port: int) -> str:
     lines += [" address-family ipv4 unicast"]
     if node.prefix:
         lines.append(f"  network {node.prefix}")
-    lines += ["  neighbor fabric activate", " exit-address-family",
-              " bmp targets fabtel", f"  bmp connect {BMP_COLLECTOR} port {bmp_port} min-retry 100 max-retry 1000",
-              "  bmp monitor ipv4 unicast pre-policy", "  bmp mirror", " exit", "!"]
+    lines += ["  neighbor fabric activate", " exit-address-family"]
+    if evpn:
+        # Every node carries EVPN; the spines and ToFs relay it with the leaves' next hops (their VTEPs).
+        lines += [" address-family l2vpn evpn", "  neighbor fabric activate"]
+        if node.role == "leaf":
+            lines += ["  advertise-all-vni", f"  vni {VNI}", f"   route-target import {VNI_RT}",
+                      f"   route-target export {VNI_RT}", "  exit-vni"]
+        else:
+            lines += ["  neighbor fabric attribute-unchanged next-hop"]
+        lines += [" exit-address-family"]
+    lines += [" bmp targets fabtel", f"  bmp connect {BMP_COLLECTOR} port {bmp_port} min-retry 100 max-retry 1000",
+              "  bmp monitor ipv4 unicast pre-policy"]
+    if evpn:
+        lines += ["  bmp monitor l2vpn evpn pre-policy"]
+    lines += ["  bmp mirror", " exit", "!"]
     return "\n".join(lines) + "\n"
 
 
 class FrrLab:
-    def __init__(self, tree: FatTree, workdir: Path, bmp_port: int, prefix: str = "ft"):
+    def __init__(self, tree: FatTree, workdir: Path, bmp_port: int, prefix: str = "ft", evpn: bool = False):
         self.tree = tree
+        self.evpn = evpn
         self.workdir = Path(workdir)
         self.bmp_port = bmp_port
         self.prefix = prefix
@@ -112,8 +130,9 @@ class FrrLab:
             ip("-n", ns, "addr", "add", f"{node.bmp_address}/{BMP_NET.prefixlen}", "dev", "bmp0")
             ip("-n", ns, "link", "set", "bmp0", "up")
             if node.prefix:
-                first = node.prefix.split("/")[0].rsplit(".", 1)[0] + ".1"
-                ip("-n", ns, "addr", "add", f"{first}/24", "dev", "lo")
+                ip("-n", ns, "addr", "add", f"{self.vtep(node)}/24", "dev", "lo")
+            if self.evpn and node.role == "leaf":
+                self._overlay(ns, node)
         for link in self.tree.links:
             a, b = self.ns(link.a), self.ns(link.b)
             ip("link", "add", link.a_port, "netns", a, "type", "veth", "peer", "name", link.b_port, "netns", b)
@@ -122,13 +141,31 @@ class FrrLab:
             ip("-n", a, "link", "set", link.a_port, "up")
             ip("-n", b, "link", "set", link.b_port, "up")
 
+    @staticmethod
+    def vtep(node: Node) -> str:
+        """A leaf's first address of its prefix: on its loopback, announced, its VXLAN tunnel end."""
+        return node.prefix.split("/")[0].rsplit(".", 1)[0] + ".1"
+
+    def _overlay(self, ns: str, node: Node) -> None:
+        """A leaf's EVPN side: VXLAN VNI 100 in a bridge with an access port to a
+        client. No Ethernet segment: FRR puts those only on bonds, and kernels
+        without the bonding driver (as in some containers) cannot make one."""
+        ip("-n", ns, "link", "add", "br100", "type", "bridge")
+        ip("-n", ns, "link", "add", "vxlan100", "type", "vxlan", "id", str(VNI), "local", self.vtep(node),
+           "dstport", "4789", "nolearning")
+        ip("-n", ns, "link", "add", ACCESS_PORT, "type", "veth", "peer", "name", "client1")
+        for dev in ("vxlan100", ACCESS_PORT):
+            ip("-n", ns, "link", "set", dev, "master", "br100")
+        for dev in ("br100", "vxlan100", ACCESS_PORT, "client1"):
+            ip("-n", ns, "link", "set", dev, "up")
+
     def start(self) -> None:
         pids = []
         for node in self.tree.nodes.values():
             ns, d = self.ns(node.name), self.workdir / node.name
             d.mkdir(parents=True, exist_ok=True)
             (d / "zebra.conf").write_text(f"hostname {node.name}\n")
-            (d / "bgpd.conf").write_text(bgp_config(self.tree, node, self.bmp_port))
+            (d / "bgpd.conf").write_text(bgp_config(self.tree, node, self.bmp_port, self.evpn))
             shutil.chown(d, "frr", "frr")       # the daemons drop to the frr user
             common = ["-d", "--vty_socket", str(d), "-z", str(d / "zserv.api")]
             for daemon, extra in (("zebra", []), ("bgpd", ["-M", "bmp"])):
@@ -157,6 +194,16 @@ class FrrLab:
         """Every live leaf has a route to every other live leaf's prefix."""
         leaves = [n for n in self.tree.leaves if n.name not in without]
         return all({o.prefix for o in leaves if o is not leaf} <= self.routes(leaf.name) for leaf in leaves)
+
+    def overlay_converged(self, without: set[str] = frozenset()) -> bool:
+        """Every live leaf's VXLAN floods to every other live leaf's VTEP (from their EVPN type-3 routes)."""
+        leaves = [n for n in self.tree.leaves if n.name not in without]
+        for leaf in leaves:
+            fdb = subprocess.run(["bridge", "-n", self.ns(leaf.name), "fdb", "show", "dev", "vxlan100"],
+                                 capture_output=True, text=True).stdout
+            if not all(f"dst {self.vtep(o)} " in fdb + " " for o in leaves if o is not leaf):
+                return False
+        return True
 
     def set_links(self, element: tuple[str, ...], up: bool) -> None:
         """A node: all its fabric ports; a link A--B: both ends."""

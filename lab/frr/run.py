@@ -1,8 +1,9 @@
-"""`fabtel lab frr --fat-tree K_LEAF,K_TOP,R --fail NODE|A--B`: build the
-fat-tree, run the pipeline on it (BMP collector -> Kafka -> Faust convergence
+"""`fabtel lab frr --fat-tree K_LEAF,K_TOP,R --fail NODE|A--B [--evpn]`: build
+the fat-tree (with an EVPN-VXLAN overlay: --evpn), run the pipeline on it (BMP collector -> Kafka -> Faust convergence
 processor -> results, InfluxDB sink), fail the element, and report Sibyl's
 metrics as the pipeline computed them, beside the same metrics computed
-offline (`fabtel convergence analyze`'s code) from the messages the run logged.
+offline (`fabtel convergence analyze`'s code) from the messages the run logged,
+in all and per address family (the underlay's IPv4 unicast, the overlay's EVPN).
 Everything it created is removed at the end, also after an error.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ from fabtel.records import BmpMessage, RoutingEvent
 from fabtel.lab.frr.fattree import BMP_COLLECTOR, FatTree, build, parse_spec
 from fabtel.lab.frr.netlab import FrrLab
 from fabtel.pipeline.convergence import (RoutingMessage, Topology, load_topology, measure, parse_element)
+from fabtel.pipeline.convergence_events import update_families
 
 log = logging.getLogger("fabtel.lab.frr")
 QUIET_MS = 3000
@@ -47,7 +49,7 @@ def logged_messages(records: list[BmpMessage], start_ns: int, end_ns: int) -> li
     """The mirrored BGP UPDATEs between start and end as analyze's JSON lines (t in ms)."""
     names = {r.router_bgp_id: r.router for r in records if r.router_bgp_id}
     return [{"t": r.ts_ns / 1e6, "from": names.get(r.peer_bgp_id, r.peer_bgp_id), "to": r.router, "kind": "update",
-             "bytes": r.size}
+             "bytes": r.size, "families": sorted(update_families(r))}
             for r in records if r.type == "route_mirroring" and r.bgp_type == "update" and start_ns <= r.ts_ns <= end_ns]
 
 
@@ -56,7 +58,8 @@ def frr_version() -> str:
     return (out.stdout.splitlines() or ["unknown"])[0].strip()
 
 
-def run_frr_lab(config_path: str, spec: str, fail: str, report_path: str | None, events_path: str | None) -> int:
+def run_frr_lab(config_path: str, spec: str, fail: str, report_path: str | None, events_path: str | None,
+                evpn: bool = False) -> int:
     from fabtel.shell.demo import Components
     from fabtel.kafka import RecordProducer, create_topics, tail
     from fabtel.shell.ports import free_port
@@ -74,8 +77,9 @@ def run_frr_lab(config_path: str, spec: str, fail: str, report_path: str | None,
     cfg = load_config(path)
     versions = ensure_stack(cfg.kafka, cfg.influxdb.url, say)
     create_topics(cfg.kafka)
-    say(f"fat-tree {spec}: {len(tree.nodes)} nodes, {len(tree.links)} links; logs and FRR files in {workdir}")
-    lab = FrrLab(tree, workdir / "nodes", bmp_port, prefix=f"ft{tag[:3]}")
+    say(f"fat-tree {spec}{' with an EVPN-VXLAN overlay' if evpn else ''}: {len(tree.nodes)} nodes, "
+        f"{len(tree.links)} links; logs and FRR files in {workdir}")
+    lab = FrrLab(tree, workdir / "nodes", bmp_port, prefix=f"ft{tag[:3]}", evpn=evpn)
     comps = Components(workdir)
     try:
         lab.build()
@@ -88,6 +92,9 @@ def run_frr_lab(config_path: str, spec: str, fail: str, report_path: str | None,
         lab.start()
         _wait(lambda: lab.converged(), 120, "the fabric's first convergence", comps)
         say(f"converged in {time.monotonic() - t0:.1f} s (every leaf reaches every other leaf's prefix)")
+        if evpn:
+            _wait(lambda: lab.overlay_converged(), 120, "the EVPN overlay's first convergence", comps)
+            say(f"overlay up after {time.monotonic() - t0:.1f} s (every leaf floods VNI 100 to every other VTEP)")
         time.sleep(2 * QUIET_MS / 1000 + 1)          # let the start-up's sessions settle into their own event
         producer = RecordProducer(cfg.kafka)
         fail_ns = time.time_ns()
@@ -107,12 +114,17 @@ def run_frr_lab(config_path: str, spec: str, fail: str, report_path: str | None,
     messages = logged_messages(records, fail_ns - 1_000_000_000, result.converged_ts_ns)
     if events_path:
         Path(events_path).write_text("".join(json.dumps(m) + "\n" for m in messages))
-    offline = measure(topology, element, [RoutingMessage(m["t"], m["from"], m["to"], m["kind"], m["bytes"])
-                                          for m in messages], result.detectors)
+    def offline_of(family: str | None):
+        return measure(topology, element, [RoutingMessage(m["t"], m["from"], m["to"], m["kind"], m["bytes"])
+                                           for m in messages if family is None or family in m["families"]],
+                       result.detectors)
+    offline = offline_of(None)
+    by_family = {f: offline_of(f) for f in sorted({f for m in messages for f in m["families"]})}
     report = {
         "fat_tree": spec, "nodes": len(tree.nodes), "links": len(tree.links), "event": element.name,
         "kind": "failure", "pipeline": dataclasses.asdict(result),
         "offline": dataclasses.asdict(offline),
+        "evpn": evpn, "families": {f: dataclasses.asdict(m) for f, m in by_family.items()},
         "offline_matches_pipeline": (offline.messages, offline.locality, offline.state_rounds, offline.state_changes)
         == (result.messages, result.locality, result.state_rounds, result.state_changes),
         "convergence_ms": round((result.converged_ts_ns - result.detected_ts_ns) / 1e6, 1),
@@ -126,6 +138,9 @@ def run_frr_lab(config_path: str, spec: str, fail: str, report_path: str | None,
           f"  state rounds    {result.state_rounds}  state changes {result.state_changes}\n"
           f"  converged after {report['convergence_ms']} ms\n"
           f"  offline analyze {'agrees' if report['offline_matches_pipeline'] else 'DIFFERS'}")
+    for f, m in by_family.items() if len(by_family) > 1 else ():
+        print(f"  {f:<15} {m.messages} messages ({m.bytes} B), locality {m.locality}, blast radius {m.blast_radius}, "
+              f"{m.state_rounds} state rounds, {m.state_changes} state changes")
     return 0 if report["offline_matches_pipeline"] else 1
 
 
