@@ -158,6 +158,7 @@ class Device:
     ifindex: dict[str, int] = field(default_factory=dict)
     fabric_ports: tuple[str, ...] = ()
     sflow_lacp_bit_order: str | None = None       # auto, ieee8021ax or mib-bits (default: sflow.lacp_bit_order)
+    router_id: str | None = None                  # its BGP identifier: names it in BMP (the EVPN wait)
 
     @property
     def interfaces(self) -> tuple[str, ...]:
@@ -170,6 +171,11 @@ class Device:
 
     def lag_of(self, member: str) -> Lag | None:
         return next((lag for lag in self.lags if member in lag.members), None)
+
+    def esi_of(self, interface: str) -> str | None:
+        """The ethernet segment of a LAG or of one of its members."""
+        lag = self.lag_of(interface) or next((lg for lg in self.lags if lg.name == interface), None)
+        return lag.esi if lag else None
 
     def index_of(self, interface: str) -> int:
         return self.ifindex.get(interface) or default_ifindex(interface)
@@ -220,6 +226,7 @@ class OperGroup:
     hold_down_ms: int = 0
     hold_up_ms: int = 5000
     require_bgp: bool = True
+    wait_for_evpn: bool = False    # re-enable only once the segments' EVPN type-1/4 routes are back at the spines (BMP)
 
 
 @dataclass(frozen=True)
@@ -544,7 +551,7 @@ def _read_gnmi_target(r: YamlReader, node, path: str) -> GnmiTarget | None:
 
 def _read_device(r: YamlReader, node, path: str) -> Device | None:
     keys = {"name", "role", "platform", "gnmi", "sflow_agent", "uplinks", "access", "fabric_ports", "lags", "ifindex",
-            "sflow_lacp_bit_order"}
+            "sflow_lacp_bit_order", "router_id"}
     f = r.mapping(node, path, keys, {"name", "role"})
     if f is None:
         return None
@@ -555,12 +562,18 @@ def _read_device(r: YamlReader, node, path: str) -> Device | None:
     agent = r.string(f["sflow_agent"], f"{path}.sflow_agent") if "sflow_agent" in f else None
     lacp_order = (r.choice(f["sflow_lacp_bit_order"], f"{path}.sflow_lacp_bit_order", LACP_BIT_ORDERS)
                   if "sflow_lacp_bit_order" in f else None)
+    router_id = r.string(f["router_id"], f"{path}.router_id") if "router_id" in f else None
+    import ipaddress
     if agent is not None:
-        import ipaddress
         try:
             ipaddress.ip_address(agent)
         except ValueError:
             r.problem(f"{path}.sflow_agent", f["sflow_agent"], f"not an IP address: {agent!r}")
+    if router_id is not None:
+        try:
+            ipaddress.IPv4Address(router_id)
+        except ValueError:
+            r.problem(f"{path}.router_id", f["router_id"], f"a BGP identifier is a dotted quad, got {router_id!r}")
     uplinks = r.strings(f["uplinks"], f"{path}.uplinks") if "uplinks" in f else ()
     access = r.strings(f["access"], f"{path}.access") if "access" in f else ()
     fabric_ports = r.strings(f["fabric_ports"], f"{path}.fabric_ports") if "fabric_ports" in f else ()
@@ -592,7 +605,7 @@ def _read_device(r: YamlReader, node, path: str) -> Device | None:
         return None
     return Device(name=name, role=role, platform=platform or "srlinux", gnmi=gnmi, sflow_agent=agent,
                   uplinks=uplinks, access=access, lags=tuple(lags), ifindex=ifindex,
-                  fabric_ports=fabric_ports, sflow_lacp_bit_order=lacp_order)
+                  fabric_ports=fabric_ports, sflow_lacp_bit_order=lacp_order, router_id=router_id)
 
 
 def _endpoint(r: YamlReader, node, path: str) -> tuple[str, str] | None:
@@ -668,7 +681,8 @@ def _read_oper_groups(r: YamlReader, node, fabric: Fabric) -> tuple[OperGroup, .
     names = set()
     for i, gnode in enumerate(r.seq(node, "oper_groups") if node is not None else []):
         path = f"oper_groups[{i}]"
-        keys = {"name", "device", "watch", "down_links", "required_up_uplinks", "hold_down_ms", "hold_up_ms", "require_bgp"}
+        keys = {"name", "device", "watch", "down_links", "required_up_uplinks", "hold_down_ms", "hold_up_ms", "require_bgp",
+                "wait_for_evpn"}
         gf = r.mapping(gnode, path, keys, {"name", "device", "watch", "down_links"})
         if gf is None or not {"name", "device", "watch", "down_links"} <= set(gf):
             continue
@@ -680,8 +694,9 @@ def _read_oper_groups(r: YamlReader, node, fabric: Fabric) -> tuple[OperGroup, .
         for key in ("required_up_uplinks", "hold_down_ms", "hold_up_ms"):
             if key in gf:
                 opts[key] = r.integer(gf[key], f"{path}.{key}", minimum=0 if key != "required_up_uplinks" else 1)
-        if "require_bgp" in gf:
-            opts["require_bgp"] = r.boolean(gf["require_bgp"], f"{path}.require_bgp")
+        for key in ("require_bgp", "wait_for_evpn"):
+            if key in gf:
+                opts[key] = r.boolean(gf[key], f"{path}.{key}")
         if name in names:
             r.problem(f"{path}.name", gf["name"], f"oper-group {name!r} is defined twice")
         names.add(name)
@@ -697,6 +712,13 @@ def _read_oper_groups(r: YamlReader, node, fabric: Fabric) -> tuple[OperGroup, .
             for j, link in enumerate(down):
                 if link not in dev.interfaces:
                     r.problem(f"{path}.down_links[{j}]", gf["down_links"], f"{link!r} is not an interface of {device}")
+            if opts.get("wait_for_evpn"):
+                if not dev.router_id:
+                    r.problem(f"{path}.wait_for_evpn", gf["wait_for_evpn"],
+                              f"waiting for EVPN needs {device}'s router_id (its BGP identifier, as BMP names it)")
+                if not any(dev.esi_of(link) for link in down):
+                    r.problem(f"{path}.wait_for_evpn", gf["wait_for_evpn"],
+                              f"no down-link of {name} is in an ethernet segment (a LAG with an esi)")
         req = opts.get("required_up_uplinks") or 1
         if watch and req > len(watch):
             r.problem(f"{path}.required_up_uplinks", gf.get("required_up_uplinks", gnode),

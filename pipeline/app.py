@@ -16,6 +16,7 @@ offsets); outputs are idempotent (deterministic decision and command ids).
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -38,6 +39,7 @@ log = logging.getLogger("fabtel.pipeline")
 PRODUCER_LINGER_S = float(os.environ.get("FABTEL_PRODUCER_LINGER_MS", "5")) / 1000
 TICK_S = 0.25
 TICK = b"fabtel:tick"      # a timer event for a domain, sent through its own partition
+SEGMENT = b"fabtel:es:"    # + JSON: where a leaf's EVPN segment routes are, for its domain's partition
 OUTPUT_TOPIC = {UplinkHealth: "uplink_health", LagBalance: "lag_balance", OperGroupDecision: "decisions",
                 RemediationCommand: "commands", ConvergenceResult: "convergence"}
 AGENTS = ("evaluate", "normalize_sflow", "route_events", "convergence")
@@ -77,6 +79,7 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
     from fabtel.partitioning import DomainPartitioner
     from fabtel.pipeline.convergence_events import ConvergenceTracker, matters, topology_of
     from fabtel.pipeline.domain import Domain
+    from fabtel.pipeline.evpn_segments import SegmentRoutes, relevant, waiting_segments
     k = cfg.kafka
     faust_tuning.install(faust_tuning.TANSU_FETCH_MAX_WAIT_MS if k.implementation == "tansu" else None)
     app = faust.App(
@@ -108,6 +111,8 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
     partitioner = DomainPartitioner(cfg)
     inventory = Inventory(cfg.fabric, cfg.sflow.lacp_bit_order)
     cache: dict[str, Domain] = {}
+    waiting = waiting_segments(cfg)              # (router id, ESI) -> device, for oper-groups that wait for EVPN
+    segments = SegmentRoutes()
 
     async def send_record(rec) -> None:
         key = OUTPUT_TOPIC.get(type(rec)) or {"InterfaceCounters": "interface_counters",
@@ -153,6 +158,10 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
             if event.value == TICK:
                 name = event.key.decode()
                 out, changed = domain(name).tick(time.time_ns())
+            elif event.value.startswith(SEGMENT):
+                name, seg = event.key.decode(), json.loads(event.value[len(SEGMENT):])
+                out, changed = domain(name).apply_segment(seg["device"], seg["esi"], seg["routers"], seg["routes"],
+                                                          seg["ts_ns"], time.time_ns())
             else:
                 metrics.inc("events_total", "evaluate")
                 try:
@@ -177,7 +186,7 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
             except CorruptMessage as exc:
                 await to_dead_letters("route_events", event, exc.reason)
                 continue
-            if matters(rec):
+            if matters(rec) or (waiting and relevant(rec)):
                 await routing.send(key=b"fabric", value=event.value, partition=0)
 
     async def close_events() -> None:
@@ -192,11 +201,25 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
         async for event in stream.events():
             metrics.inc("events_total", "convergence")
             try:
-                tracker.observe(codec.decode(event.value), time.time_ns())
+                rec = codec.decode(event.value)
             except CorruptMessage as exc:
                 await to_dead_letters("convergence", event, exc.reason)
                 continue
+            if matters(rec):
+                tracker.observe(rec, time.time_ns())
+            if waiting and relevant(rec):
+                for origin, esi in segments.observe(rec):
+                    device = waiting.get((origin, esi))
+                    if device is not None:
+                        await send_segment(device, esi, segments.presence(origin, esi, rec.ts_ns))
             await close_events()
+
+    async def send_segment(device: str, esi: str, presence) -> None:
+        name = partitioner.domain(device)
+        body = {"device": device, "esi": esi, "routers": presence.routers, "routes": presence.routes,
+                "ts_ns": presence.ts_ns}
+        await ticks.send(key=name.encode(), value=SEGMENT + json.dumps(body).encode(),
+                         partition=partitioner.partition(name, k.partitions))
 
     @app.timer(interval=0.5)
     async def quiet_check():

@@ -53,6 +53,15 @@ class Domain:
             return [], False
         return self._decide(now_ns, health_for={rec.device}), True
 
+    def apply_segment(self, device: str, esi: str, routers: list[str], routes: list[str], ts_ns: int,
+                      now_ns: int) -> tuple[list, bool]:
+        """Where the device's EVPN routes for one ethernet segment are now (pipeline/evpn_segments.py)."""
+        view = self.view(device)
+        if view.evpn.get(esi, (None, None, 0))[:2] == (routers, routes):
+            return [], False
+        view.evpn[esi] = (routers, routes, ts_ns)
+        return self._decide(now_ns, health_for=set()), True
+
     def _counters(self, view: DeviceView, rec: InterfaceCounters) -> None:
         intf = view.interface(rec.interface)
         if rec.speed_bps:

@@ -24,6 +24,8 @@ class DeviceView:
     interfaces: dict[str, InterfaceView] = field(default_factory=dict)
     bgp: dict[str, tuple[str, int]] = field(default_factory=dict)     # peer -> (state, device ts)
     last_seen_ns: int = 0           # receive time of the newest record from the device
+    # ESI -> (routers holding the device's type-1 and type-4 routes, those routes, ts of the change), from BMP
+    evpn: dict[str, tuple[list[str], list[str], int]] = field(default_factory=dict)
 
     def interface(self, name: str) -> InterfaceView:
         view = self.interfaces.get(name)
@@ -60,6 +62,7 @@ class DeviceView:
     def to_dict(self) -> dict:
         return {"name": self.name, "last_seen_ns": self.last_seen_ns,
                 "bgp": {k: list(v) for k, v in self.bgp.items()},
+                "evpn": {k: list(v) for k, v in self.evpn.items()},
                 "interfaces": {k: [v.admin, v.oper, v.ts_ns, v.in_bps, v.out_bps, v.speed_bps]
                                for k, v in self.interfaces.items()}}
 
@@ -68,4 +71,5 @@ class DeviceView:
         view = cls(d["name"], last_seen_ns=d["last_seen_ns"],
                    bgp={k: (v[0], v[1]) for k, v in d["bgp"].items()})
         view.interfaces = {k: InterfaceView(*v) for k, v in d["interfaces"].items()}
+        view.evpn = {k: (v[0], v[1], v[2]) for k, v in d.get("evpn", {}).items()}
         return view

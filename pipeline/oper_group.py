@@ -5,6 +5,9 @@ established and the hold-up time has passed, enable them. Pure.
 
 States: armed -> (bad) pending_down -> (hold-down passed) down
         down -> (good, BGP up) pending_up -> (hold-up passed) armed
+With wait_for_evpn, "good" also needs the leaf's EVPN type-1 and type-4
+routes for every segment of its down-links back at required_up_uplinks
+routers (its spines), as BMP shows them (pipeline/evpn_segments.py).
 A flap shorter than hold_down_ms never leaves pending_down; a return that
 does not last hold_up_ms falls back to down.
 
@@ -72,9 +75,24 @@ class OperGroupEngine:
         established, bgp_ts = view.established()
         return len(up), min(len(up), established), max(newest, bgp_ts)
 
+    def _segments(self, g: OperGroup) -> list[str]:
+        device = self.cfg.fabric.device(g.device)
+        return sorted({esi for link in g.down_links if (esi := device.esi_of(link))})
+
+    def _overlay_back(self, g: OperGroup, view: DeviceView) -> tuple[bool, int]:
+        """Whether every segment's EVPN routes are at enough routers, and the newest change's time."""
+        if not g.wait_for_evpn:
+            return True, 0
+        seen = [view.evpn.get(esi, ([], [], 0)) for esi in self._segments(g)]
+        return all(len(routers) >= g.required_up_uplinks for routers, _, _ in seen), max((ts for *_, ts in seen), default=0)
+
     def _evidence(self, g: OperGroup, view: DeviceView) -> list[Evidence]:
         ev = [Evidence(u, "oper_state", view.interface(u).oper or "unknown", view.interface(u).ts_ns) for u in g.watch]
         ev += [Evidence(peer, "bgp", state, ts) for peer, (state, ts) in sorted(view.bgp.items())]
+        if g.wait_for_evpn:
+            for esi in self._segments(g):
+                routers, routes, ts = view.evpn.get(esi, ([], [], 0))
+                ev.append(Evidence(f"esi {esi}", "evpn_es_routes", "; ".join(routes) or "none seen", ts))
         return ev
 
     def _active_elsewhere(self, g: OperGroup, views: dict[str, DeviceView]) -> list[str]:
@@ -116,8 +134,11 @@ class OperGroupEngine:
             if unknown and not self.cfg.safety.act_on_unknown:
                 continue                       # never act on unknown: silence or no state yet is not "down"
             up, forwarding, changed_ts = self._uplinks(g, view)
+            overlay, overlay_ts = self._overlay_back(g, view)
             bad = up < g.required_up_uplinks
-            good = forwarding >= g.required_up_uplinks
+            good = forwarding >= g.required_up_uplinks and overlay
+            if g.wait_for_evpn and st.state in (DOWN, PENDING_UP):
+                changed_ts = max(changed_ts, overlay_ts)
             if st.state in (ARMED, SUPPRESSED) and not bad:
                 st.state, st.suppressed_reason = ARMED, None
             elif st.state == ARMED and bad:
@@ -138,7 +159,9 @@ class OperGroupEngine:
                     st.state = DOWN
                 elif now_ns - st.since_ns >= g.hold_up_ms * 1_000_000:
                     self._decide(g, "enable", st, view, views, now_ns, out,
-                                 f"{forwarding} uplinks up with BGP established for {g.hold_up_ms} ms")
+                                 f"{forwarding} uplinks up with BGP established for {g.hold_up_ms} ms"
+                                 + (f", EVPN type-1/4 routes of {', '.join(self._segments(g))} back at "
+                                    f"{g.required_up_uplinks}+ spines" if g.wait_for_evpn else ""))
         return out
 
     def next_due_ns(self, now_ns: int) -> int:
