@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import re
 import time
+from dataclasses import dataclass
 from typing import Any, Iterator
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import (OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, Producer,
+                             TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from fabtel.config import KafkaConfig, resolve_secret
@@ -301,11 +303,25 @@ def decode_or_dead_letter(codec: RecordCodec, producer: RecordProducer, componen
         return None
 
 
-def tail(cfg: KafkaConfig, topic: str, max_records: int | None, timeout_s: float,
-         until_end: bool = False) -> Iterator[tuple[Any, str | None]]:
-    """Yield (record or None, error) for each message of `topic` from the start,
-    until `max_records` or `timeout_s` without a new message; with `until_end`,
-    also stop once every partition's end (as it was at the start) is read."""
+@dataclass
+class Read:
+    """One consumed message: where it was, and its record (or why it did not decode)."""
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    record: Any = None
+    error: str | None = None
+
+
+def read_topic(cfg: KafkaConfig, topic: str, start: str | int = "beginning", partition: int | None = None,
+               max_records: int | None = None, timeout_s: float = 5.0, until_end: bool = False,
+               follow: bool = False) -> Iterator[Read]:
+    """Messages of `topic` (one partition, or all) from `start` ("beginning",
+    "end" or an offset), until `max_records`, or `timeout_s` without a new
+    message (never, with `follow`); with `until_end`, also stop once every
+    partition's end, as it was at the start, is read."""
     codec = RecordCodec(cfg.schema_registry_url)
     # Partition EOF events, not ListOffsets: Tansu 0.6 reports wrong high
     # watermarks for every partition but the first (see shared field notes).
@@ -315,10 +331,15 @@ def tail(cfg: KafkaConfig, topic: str, max_records: int | None, timeout_s: float
         if meta.topics[topic].error is not None:
             raise KafkaUnavailable(f"topic {topic}: {meta.topics[topic].error.str()}")
         partitions = list(meta.topics[topic].partitions)
-        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        if partition is not None:
+            if partition not in partitions:
+                raise KafkaUnavailable(f"topic {topic} has no partition {partition} (it has {len(partitions)})")
+            partitions = [partition]
+        offset = {"beginning": OFFSET_BEGINNING, "end": OFFSET_END}.get(start, start)
+        consumer.assign([TopicPartition(topic, p, offset) for p in partitions])
         remaining = set(partitions)
         seen, last = 0, time.monotonic()
-        while (max_records is None or seen < max_records) and time.monotonic() - last < timeout_s:
+        while (max_records is None or seen < max_records) and (follow or time.monotonic() - last < timeout_s):
             if until_end and not remaining:
                 break
             msg = consumer.poll(0.2)
@@ -330,11 +351,20 @@ def tail(cfg: KafkaConfig, topic: str, max_records: int | None, timeout_s: float
                 continue
             last = time.monotonic()
             seen += 1
+            read = Read(msg.topic(), msg.partition(), msg.offset(), msg.timestamp()[1], msg.key())
             try:
-                yield codec.decode(msg.value()), None
+                read.record = codec.decode(msg.value())
             except CorruptMessage as exc:
-                yield None, f"{msg.topic()}[{msg.partition()}]@{msg.offset()}: {exc.reason}"
+                read.error = f"{msg.topic()}[{msg.partition()}]@{msg.offset()}: {exc.reason}"
+            yield read
     except KafkaException as exc:
         raise KafkaUnavailable(f"broker {cfg.bootstrap_servers}: {exc.args[0].str()}") from None
     finally:
         consumer.close()
+
+
+def tail(cfg: KafkaConfig, topic: str, max_records: int | None, timeout_s: float,
+         until_end: bool = False) -> Iterator[tuple[Any, str | None]]:
+    """(record or None, error) for each message of `topic` from the start (read_topic)."""
+    for read in read_topic(cfg, topic, "beginning", None, max_records, timeout_s, until_end):
+        yield read.record, read.error

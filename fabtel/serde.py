@@ -42,6 +42,10 @@ CONFLUENT_MAGIC = 0
 _WRITERS: dict = {}
 
 
+class RegistryUnavailable(Exception):
+    """The schema registry did not register a schema: one line says why."""
+
+
 class CorruptMessage(Exception):
     """A Kafka value that is not a record we can read; `reason` says why."""
 
@@ -103,11 +107,44 @@ class RecordCodec:
         if header is None:
             from confluent_kafka.schema_registry import Schema
             subject = f"{topic}-value" if topic else record_name
-            schema_id = self._registry.register_schema(
-                subject, Schema(json.dumps(schemas.schema_json(record_name)), "AVRO"))
+            self._full_compatibility(subject)
+            schema_id = self._register(subject, Schema(json.dumps(schemas.schema_json(record_name)), "AVRO"))
             header = self._header[key] = struct.pack(">bI", CONFLUENT_MAGIC, schema_id)
             self._by_id[schema_id] = (record_name, schemas.parsed_schema(record_name))
         return header
+
+    def _register(self, subject: str, schema) -> int:
+        """The schema's id under `subject`, registering it if needed. Several
+        processes (or a collector's threads) may register the same subject at
+        once: Apicurio answers the loser 409 "already exists"; the schema is
+        then there to look up."""
+        import time
+        last: Exception | None = None
+        for attempt in range(4):
+            try:
+                return self._registry.register_schema(subject, schema)
+            except Exception as exc:  # SchemaRegistryError, or the registry unreachable
+                last = exc
+            try:
+                return self._registry.lookup_schema(subject, schema).schema_id
+            except Exception:  # not there yet: register again
+                time.sleep(0.1 * (attempt + 1))
+        raise RegistryUnavailable(f"schema registry: cannot register {subject}: {last}") from None
+
+    def _full_compatibility(self, subject: str) -> None:
+        """New subjects get FULL compatibility (schemas/README.md's rule), so the
+        registry itself refuses a schema that breaks old or new readers."""
+        try:
+            self._registry.get_compatibility(subject)
+        except Exception:  # no subject-level setting yet
+            try:
+                self._registry.set_compatibility(subject, "FULL")
+            except Exception as exc:  # another process set it first (409), or the registry refuses it
+                try:
+                    self._registry.get_compatibility(subject)
+                except Exception:
+                    import logging
+                    logging.getLogger("fabtel.serde").warning("schema registry: cannot set FULL on %s: %s", subject, exc)
 
     def encode(self, record: Any, topic: str | None = None) -> bytes:
         name = type(record).__name__

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "fabric.yaml"
 TEST_KAFKA_PORT = int(os.environ.get("FABTEL_TEST_KAFKA_PORT", "19092"))
 TEST_INFLUX_PORT = int(os.environ.get("FABTEL_TEST_INFLUX_PORT", "18086"))
+TEST_REGISTRY_PORT = int(os.environ.get("FABTEL_TEST_REGISTRY_PORT", "18081"))
 STATE_DIR = ROOT / ".state" / "test-stack"
 
 # The example configuration names these variables for the devices' gNMI
@@ -36,12 +37,16 @@ def stack_args() -> list[str]:
     return ["--state-dir", str(STATE_DIR), "--kafka-port", str(TEST_KAFKA_PORT), "--influx-port", str(TEST_INFLUX_PORT)]
 
 
+def stack_up_args() -> list[str]:
+    return [*stack_args(), "--registry", "--registry-port", str(TEST_REGISTRY_PORT)]
+
+
 @pytest.fixture(scope="session")
 def stack():
     """The real local stack, up for the whole session (left running for speed;
     `fabtel stack down --state-dir .state/test-stack ...` stops it)."""
     from fabtel.shell.stack import Stack
-    out = fabtel("stack", "up", *stack_args())
+    out = fabtel("stack", "up", *stack_up_args(), timeout=900)
     assert out.returncode == 0, out.stderr
     return Stack(STATE_DIR, kafka_port=TEST_KAFKA_PORT, influx_port=TEST_INFLUX_PORT)
 

@@ -18,7 +18,7 @@ import struct
 import pytest
 
 from conftest import EXAMPLE
-from fabtel.config import ConfigError, load_config, parse_config
+from fabtel.config import ConfigError, parse_config
 from fabtel.connectors.bmp import nlri as N
 from fabtel.connectors.bmp.codec import (decode, encode, encode_mp_update, encode_open, encode_peer_header,
                                          encode_peer_up, tlv)

@@ -8,7 +8,7 @@ import urllib.request
 
 from confluent_kafka import Consumer, Producer
 
-from conftest import fabtel, stack_args
+from conftest import TEST_REGISTRY_PORT, fabtel, stack_args
 from fabtel.kafka import RecordProducer, consumer_settings, decode_or_dead_letter, tail
 from fabtel.serde import RecordCodec
 from samples import every_record
@@ -20,9 +20,12 @@ def test_stack_up_twice_reports_the_running_stack(stack):
     assert "kafka: Apache Kafka 4.3.1 (1 node) already running on 127.0.0.1:" in out.stdout
     assert "influxdb: already running on 127.0.0.1:" in out.stdout
     assert f"export FABTEL_KAFKA_BOOTSTRAP={stack.bootstrap}" in out.stdout
+    assert f"registry: already running on 127.0.0.1:{TEST_REGISTRY_PORT}" in out.stdout
+    assert f"export FABTEL_REGISTRY_URL=http://127.0.0.1:{TEST_REGISTRY_PORT}/apis/ccompat/v7" in out.stdout
     status = fabtel("stack", "status", *stack_args())
-    assert status.returncode == 0 and status.stdout.count("running on") == 2
+    assert status.returncode == 0 and status.stdout.count("running on") == 3
     assert "kafka-1: Apache Kafka 4.3.1, running on" in status.stdout
+    assert "registry: Apicurio Registry 2.6.13.Final (Confluent API at " in status.stdout
     # what `stack up` recorded is enough: no port flags needed
     bare = fabtel("stack", "status", "--state-dir", str(stack.state_dir))
     assert bare.returncode == 0 and bare.stdout == status.stdout
@@ -86,15 +89,33 @@ def test_corrupt_message_lands_on_the_dead_letter_topic(config):
 
 
 def test_topics_tail_prints_json_lines(config):
+    import dataclasses
     import json
     producer = RecordProducer(config.kafka)
-    producer.send("decisions", every_record()[8])
+    first = every_record()[8]
+    for n in range(3):
+        producer.send("decisions", dataclasses.replace(first, decision_id=f"d-{n + 1}"))
     producer.flush()
-    out = fabtel("topics", "tail", config.kafka.topic("decisions"), "--max", "1", "--timeout", "10",
-                 "--config", str(_write_config(config)))
+    cfg_path = str(_write_config(config))
+    topic = config.kafka.topic("decisions")
+    out = fabtel("topics", "tail", topic, "--from-beginning", "--max", "3", "--timeout", "10", "--config", cfg_path)
     assert out.returncode == 0, out.stderr
-    line = json.loads(out.stdout.strip())
-    assert line["type"] == "OperGroupDecision" and line["decision_id"] == "d-1"
+    lines = [json.loads(x) for x in out.stdout.splitlines()]
+    assert [x["type"] for x in lines] == ["OperGroupDecision"] * 3 and lines[0]["decision_id"] == "d-1"
+    # -J: kcat's envelope; --partition and --offset pick one message
+    out = fabtel("topics", "tail", topic, "--from-beginning", "-J", "--max", "3", "--timeout", "10", "--config", cfg_path)
+    env = [json.loads(x) for x in out.stdout.splitlines()]
+    assert {e["topic"] for e in env} == {topic} and all(e["key"] == "leaf1" for e in env)
+    second = next(e for e in env if e["payload"]["decision_id"] == "d-2")
+    out = fabtel("topics", "tail", topic, "--partition", str(second["partition"]), "--offset", str(second["offset"]),
+                 "--max", "1", "-J", "--timeout", "10", "--config", cfg_path)
+    [one] = [json.loads(x) for x in out.stdout.splitlines()]
+    assert (one["offset"], one["payload"]["decision_id"]) == (second["offset"], "d-2") and one["ts"] > 0
+    # without --from-beginning: only what arrives from now on
+    out = fabtel("topics", "tail", topic, "--max", "1", "--timeout", "3", "--config", cfg_path)
+    assert out.returncode == 0 and out.stdout == ""
+    out = fabtel("topics", "tail", topic, "--offset", "1", "--config", cfg_path)
+    assert out.returncode == 2 and "--offset needs --partition" in out.stderr
 
 
 def _write_config(config):

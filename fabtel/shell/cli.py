@@ -59,7 +59,9 @@ def config_check(args) -> int:
 def _stack(args):
     from fabtel.shell.stack import Stack
     return Stack(args.state_dir, kafka_port=args.kafka_port, influx_port=args.influx_port,
-                 broker=getattr(args, "broker", None), nodes=getattr(args, "nodes", None))
+                 broker=getattr(args, "broker", None), nodes=getattr(args, "nodes", None),
+                 registry=True if getattr(args, "registry", False) else None,
+                 registry_port=getattr(args, "registry_port", None))
 
 
 @command("stack up")
@@ -102,16 +104,24 @@ def topics_create(args) -> int:
 
 @command("topics tail")
 def topics_tail(args) -> int:
-    from fabtel.kafka import tail, wait_for_broker
+    from fabtel.kafka import read_topic, wait_for_broker
     from fabtel.records import to_json
     cfg = _config(args).kafka
     wait_for_broker(cfg, "topics")
     topic = cfg.topics.get(args.topic, args.topic)
-    for record, error in tail(cfg, topic, args.max, args.timeout):
-        if error:
-            print(json.dumps({"error": error}), file=sys.stderr)
-        else:
-            print(json.dumps({"type": type(record).__name__, **to_json(record)}))
+    if args.offset is not None and args.partition is None:
+        raise UsageError("--offset needs --partition (an offset names a message of one partition)")
+    start = args.offset if args.offset is not None else "beginning" if args.from_beginning else "end"
+    for read in read_topic(cfg, topic, start, args.partition, args.max, args.timeout, follow=args.follow):
+        if read.error:
+            print(json.dumps({"error": read.error}), file=sys.stderr)
+            continue
+        payload = {"type": type(read.record).__name__, **to_json(read.record)}
+        if args.envelope:
+            payload = {"topic": read.topic, "partition": read.partition, "offset": read.offset,
+                       "ts": read.timestamp_ms, "key": read.key.decode("utf-8", "replace") if read.key is not None else None,
+                       "payload": payload}
+        print(json.dumps(payload))
         sys.stdout.flush()
     return 0
 
@@ -157,14 +167,27 @@ def build_parser() -> argparse.ArgumentParser:
                          "tansu: Tansu, memory only, starts in milliseconds, loses everything on restart")
     up.add_argument("--nodes", type=int, choices=(1, 3), default=None,
                     help="Apache Kafka nodes (3: replication 3, min.insync.replicas 2; default 1)")
+    up.add_argument("--registry", action="store_true",
+                    help="also run a schema registry (Apicurio Registry, Confluent API, in memory; fetched once "
+                         "with Maven); set kafka.schema_registry_url, or the FABTEL_REGISTRY_URL it prints")
+    up.add_argument("--registry-port", type=int, default=None, help="its port on 127.0.0.1 (default 8081)")
     down = with_stack(st.add_parser("down", help="stop what `stack up` started"))
     down.add_argument("--purge", action="store_true", help="also delete the broker's and InfluxDB's data")
     with_stack(st.add_parser("status", help="say what runs where; exit 1 when something is down"))
 
     tp = sub.add_parser("topics", help="create or read the Kafka topics").add_subparsers(dest="action", metavar="ACTION")
     with_config(tp.add_parser("create", help="create every configured topic (idempotent)"))
-    tl = with_config(tp.add_parser("tail", help="print a topic's decoded records as JSON lines"))
+    tl = with_config(tp.add_parser(
+        "tail", help="print a topic's decoded records as JSON lines",
+        description="Print a topic's records, decoded, one JSON object per line: by default the ones that "
+                    "arrive from now on, for --timeout seconds of quiet (-f: until interrupted)."))
     tl.add_argument("topic", help="topic name, or its configuration key (interface_state, commands, ...)")
+    tl.add_argument("--from-beginning", action="store_true", help="start at the oldest record of each partition")
+    tl.add_argument("--partition", type=int, default=None, help="read only this partition")
+    tl.add_argument("--offset", type=int, default=None, help="start at this offset (with --partition)")
+    tl.add_argument("-J", dest="envelope", action="store_true",
+                    help="wrap each record kcat-style: topic, partition, offset, ts (ms), key, payload")
+    tl.add_argument("-f", "--follow", action="store_true", help="keep reading until interrupted")
     tl.add_argument("--max", type=int, default=None, help="stop after N records")
     tl.add_argument("--timeout", type=float, default=5.0, help="stop after S seconds without a record (default 5)")
 

