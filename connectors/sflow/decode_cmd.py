@@ -4,7 +4,8 @@ inside `records`). The capture is read as a stream, so `tcpdump -w - | fabtel
 sflow decode -` prints samples as they arrive. A bad datagram prints a JSON
 line with `error` on stderr and decoding goes on; exit 1 when the capture has
 no sFlow on the given port, 2 only when it cannot be read.
-May import: fabtel.connectors.common.pcap, fabtel.connectors.sflow, fabtel.lacp.
+May import: fabtel.connectors.common.pcap, fabtel.connectors.sflow, fabtel.lacp,
+fabtel.records.
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ fabtel subscribes with a wildcard name. Port speeds are identityrefs of
 openconfig-if-ethernet (JSON_IETF qualifies them with the module); under
 auto-negotiation `port-speed` may be SPEED_UNKNOWN and `negotiated-port-speed`
 carries the speed in use. May import: the standard library,
-fabtel.platforms.base.
+fabtel.platforms.base, fabtel.gnmi_paths.
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Every path below exists in the published model with these keys. The device
 offers JSON_IETF, PROTO and ASCII (not plain JSON): values come as RFC 7951
 JSON, so 64-bit counters arrive as strings. LACP member state lives under
 `/interface[name=lagN]/lag/member[name=X]/lacp` (`/system/lacp` is
-configuration). May import: the standard library, fabtel.platforms.base.
+configuration). May import: the standard library, fabtel.platforms.base, fabtel.gnmi_paths.
 """
 from __future__ import annotations
 

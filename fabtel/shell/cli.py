@@ -12,35 +12,26 @@ import json
 import logging
 import os
 import sys
-from typing import Callable
 
 from fabtel.config import ConfigError, load_config
+from fabtel.shell.command_table import COMMANDS, EXTRA_PARSERS, UsageError, command, load_with_endpoints
 
-DEFAULT_CONFIG = os.environ.get("FABTEL_CONFIG", "examples/fabric.yaml")
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+def _default_config() -> str:
+    """FABTEL_CONFIG, else examples/fabric.yaml of the current directory (a
+    checkout), else the example installed with fabtel (any directory)."""
+    if os.environ.get("FABTEL_CONFIG"):
+        return os.environ["FABTEL_CONFIG"]
+    if os.path.exists("examples/fabric.yaml"):
+        return "examples/fabric.yaml"
+    from importlib.resources import files
+    return str(files("fabtel.examples") / "fabric.yaml")
 
 
-class UsageError(Exception):
-    """A one-line reason to exit 2."""
-
-
-def command(name: str):
-    def register(fn):
-        COMMANDS[name] = fn
-        return fn
-    return register
+DEFAULT_CONFIG = _default_config()
 
 
 def _config(args):
     return load_with_endpoints(args)
-
-
-def load_with_endpoints(args):
-    """The configuration of `--config`, with the endpoints of the flags or of
-    FABTEL_KAFKA_BOOTSTRAP / FABTEL_INFLUX_URL / FABTEL_REGISTRY_URL."""
-    from fabtel.config import with_endpoints
-    return with_endpoints(load_config(args.config), getattr(args, "bootstrap_servers", None),
-                          getattr(args, "influx_url", None), getattr(args, "registry_url", None))
 
 
 # ------------------------------------------------------------------ config
@@ -194,10 +185,6 @@ def build_parser() -> argparse.ArgumentParser:
     for register in EXTRA_PARSERS:
         register(sub, with_config, with_stack)
     return p
-
-
-# Components add their own subcommands here (see fabtel/commands.py).
-EXTRA_PARSERS: list[Callable] = []
 
 
 def main(argv: list[str] | None = None) -> int:

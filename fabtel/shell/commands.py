@@ -1,10 +1,11 @@
 """Subcommands of the components (connectors, pipeline, lab, bench),
-registered into `fabtel.shell.cli`. Each imports its component lazily."""
+registered in `fabtel.shell.command_table`, which the command line reads.
+Each imports its component lazily."""
 from __future__ import annotations
 
 import sys
 
-from fabtel.shell.cli import EXTRA_PARSERS, command  # noqa: F401
+from fabtel.shell.command_table import EXTRA_PARSERS, UsageError, command, load_with_endpoints  # noqa: F401
 
 
 def _sflow_parsers(sub, with_config, with_stack):
@@ -53,14 +54,12 @@ def collect_gnmi(args) -> int:
     import re
 
     from fabtel.connectors.gnmi.collector import run_collector
-    from fabtel.shell.cli import UsageError
     if args.shard and not (re.fullmatch(r"\d+/\d+", args.shard) and int(args.shard.split("/")[0]) < int(args.shard.split("/")[1])):
         raise UsageError(f"--shard takes I/N with 0 <= I < N, got {args.shard!r}")
     return run_collector(_config(args), args.shard, args.metrics_listen)
 
 
 def _config(args):
-    from fabtel.shell.cli import load_with_endpoints
     return load_with_endpoints(args)
 
 
@@ -187,7 +186,6 @@ def _lab_parsers(sub, with_config, with_stack):
 
 @command("lab frr")
 def lab_frr(args) -> int:
-    from fabtel.shell.cli import UsageError
     from fabtel.lab.frr.fattree import FatTreeError
     from fabtel.lab.frr.netlab import LabUnavailable
     from fabtel.lab.frr.run import run_frr_lab
@@ -208,7 +206,6 @@ def lab_run(args) -> int:
     import threading
     import time
 
-    from fabtel.shell.cli import UsageError
     from fabtel.config import parse_config
     from fabtel.lab.generate import GenerateError, generate
     from fabtel.lab.runner import LabRunner
@@ -281,7 +278,6 @@ def dashboards_check(args) -> int:
 
     from fabtel.connectors.influx.writer import InfluxUnavailable
     from fabtel.shell import dashboards
-    from fabtel.shell.cli import UsageError
     directory = Path(args.dir) if args.dir else dashboards.DASHBOARD_DIR
     if not directory.is_dir():
         raise UsageError(f"no dashboard directory at {directory}")
@@ -315,7 +311,6 @@ def convergence_analyze(args) -> int:
     import dataclasses
     import json
 
-    from fabtel.shell.cli import UsageError
     from fabtel.pipeline.convergence import TopologyError, load_messages, load_topology, measure, parse_element
     try:
         topology = load_topology(args.topology)

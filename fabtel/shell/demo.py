@@ -14,8 +14,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -29,6 +27,7 @@ import yaml
 
 from fabtel.config import Config, load_config
 from fabtel.shell.ports import free_port
+from fabtel.shell.supervisor import Components
 
 LINKS = ("client1:eth1", "client1:eth2", "leaf1:ethernet-1/49", "leaf1:ethernet-1/50",
          "leaf2:ethernet-1/49", "leaf2:ethernet-1/50")
@@ -53,49 +52,6 @@ class RunResult:
     @property
     def blackholed(self) -> int:
         return sum(s["blackholed_bytes"] for s in self.ground_truth)
-
-
-class Components:
-    """The pipeline's processes for one run; stopped together."""
-
-    def __init__(self, workdir: Path):
-        self.workdir = workdir
-        self.procs: list[tuple[str, subprocess.Popen]] = []
-
-    def start(self, name: str, *args: str) -> subprocess.Popen:
-        log = open(self.workdir / f"{name}.log", "w")
-        proc = subprocess.Popen([sys.executable, "-m", "fabtel", *args], stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=os.environ.copy())
-        self.procs.append((name, proc))
-        return proc
-
-    def wait_for_log(self, name: str, text: str, timeout: float = 60) -> None:
-        path = self.workdir / f"{name}.log"
-        proc = dict(self.procs)[name]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in path.read_text(errors="replace"):
-                return
-            if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited at start: {path.read_text(errors='replace')[-800:]}")
-            time.sleep(0.2)
-        raise RuntimeError(f"{name} did not log {text!r} within {timeout:.0f} s (see {path})")
-
-    def check_alive(self) -> None:
-        for name, proc in self.procs:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{name} died (exit {proc.returncode}); see {self.workdir / (name + '.log')}")
-
-    def stop(self) -> None:
-        for _, proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for _, proc in self.procs:
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        self.procs.clear()
 
 
 def _metric(port: int, name: str) -> float:

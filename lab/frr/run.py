@@ -60,7 +60,7 @@ def frr_version() -> str:
 
 def run_frr_lab(config_path: str, spec: str, fail: str, report_path: str | None, events_path: str | None,
                 evpn: bool = False) -> int:
-    from fabtel.shell.demo import Components
+    from fabtel.shell.supervisor import Components
     from fabtel.kafka import RecordProducer, create_topics, tail
     from fabtel.shell.ports import free_port
     from fabtel.shell.stack import ensure_stack

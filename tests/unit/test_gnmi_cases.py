@@ -14,7 +14,7 @@ from pygnmi.spec.v080 import gnmi_pb2
 from fabtel.connectors.gnmi.normalize import DeviceNormalizer
 from fabtel import records
 
-CASES = sorted((Path(__file__).parent / "cases" / "gnmi").glob("*.yaml"))
+CASES = sorted((Path(__file__).parent.parent / "cases" / "gnmi").glob("*.yaml"))
 RECEIVED = 999
 
 

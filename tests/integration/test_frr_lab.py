@@ -14,7 +14,7 @@ from conftest import fabtel, write_config
 from fabtel.lab.frr.fattree import build
 from fabtel.lab.frr.netlab import unavailable_reason
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REASON = unavailable_reason()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
 

@@ -10,7 +10,7 @@ from conftest import fabtel
 from fabtel.pipeline.convergence import (Element, RoutingMessage, Topology, TopologyError, load_messages, load_topology,
                                   measure, parse_element)
 
-CASES = Path(__file__).parent / "cases" / "convergence"
+CASES = Path(__file__).parent.parent / "cases" / "convergence"
 CHAIN = load_topology(CASES / "chain-topology.yaml")
 
 

@@ -10,7 +10,7 @@ import yaml
 from conftest import EXAMPLE, fabtel
 from fabtel.config import ConfigError, load_config, parse_config
 
-CASES = sorted((Path(__file__).parent / "cases" / "config").glob("*.yaml"))
+CASES = sorted((Path(__file__).parent.parent / "cases" / "config").glob("*.yaml"))
 
 
 def test_example_is_valid():

@@ -19,7 +19,7 @@ from fabtel.shell.cli import build_parser
 from fabtel.config import parse_config
 from fabtel.shell.deploy import internal_topics, kafka_topics_yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = ["dev", "prod"]
 K8S_VERSION = "1.32.0"

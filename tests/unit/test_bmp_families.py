@@ -178,8 +178,11 @@ def test_unknown_families_are_kept_opaque():
         assert msg.bgp.problems == [] and [(r.family, r.length) for r in msg.bgp.routes] == [(fam if fam != "ipv4-flowspec" else "afi1-safi133", n)]
 
 
-def test_the_collector_records_routes_and_counts_problems(config):
+def test_the_collector_records_routes_and_counts_problems():
+    from conftest import EXAMPLE
+    from fabtel.config import load_config
     from fabtel.connectors.bmp.collector import collector_metrics
+    config = load_config(EXAMPLE)
     from fabtel.records import BmpRoute
     collector = BmpCollector.__new__(BmpCollector)
     sent = []

@@ -17,7 +17,7 @@ import pytest
 
 import java_tools
 from conftest import TEST_REGISTRY_PORT, fabtel
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = f"http://127.0.0.1:{TEST_REGISTRY_PORT}/apis/ccompat/v7"
 
 

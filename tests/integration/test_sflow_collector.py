@@ -87,7 +87,7 @@ def test_readme_configuration_example_is_valid():
 
     from conftest import EXAMPLE
     from fabtel.config import parse_config
-    readme = (Path(__file__).parent.parent / "connectors" / "sflow" / "README.md").read_text()
+    readme = (Path(__file__).parents[2] / "connectors" / "sflow" / "README.md").read_text()
     block = yaml.safe_load(re.search(r"## Configuration\n\n```yaml\n(.*?)```", readme, re.S).group(1))
     base = yaml.safe_load(EXAMPLE.read_text())
     base["sflow"] = block["sflow"]

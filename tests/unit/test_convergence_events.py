@@ -9,7 +9,7 @@ from fabtel.records import BmpMessage, RoutingEvent
 from fabtel.pipeline.convergence import load_topology
 from fabtel.pipeline.convergence_events import ConvergenceTracker, matters
 
-CHAIN = load_topology(Path(__file__).parent / "cases" / "convergence" / "chain-topology.yaml")
+CHAIN = load_topology(Path(__file__).parent.parent / "cases" / "convergence" / "chain-topology.yaml")
 IDS = {"leaf_1_0_1": "198.19.0.1", "spine_1_1_1": "198.19.0.2", "leaf_2_0_1": "198.19.0.3", "spine_2_1_1": "198.19.0.4",
        "tof_1_2_1": "198.19.0.5"}
 S = 1_000_000_000

@@ -1,0 +1,58 @@
+"""The process supervisor the demo, the FRR lab and the benchmarks share:
+fabtel's components started as their own processes (`python -m fabtel ...`),
+each logging to a file of the run's work directory, watched for an early
+exit, and stopped together (SIGTERM, then SIGKILL after 20 s).
+
+May import: the standard library.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+class Components:
+    """The pipeline's processes for one run; stopped together."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.procs: list[tuple[str, subprocess.Popen]] = []
+
+    def start(self, name: str, *args: str) -> subprocess.Popen:
+        log = open(self.workdir / f"{name}.log", "w")
+        proc = subprocess.Popen([sys.executable, "-m", "fabtel", *args], stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=os.environ.copy())
+        self.procs.append((name, proc))
+        return proc
+
+    def wait_for_log(self, name: str, text: str, timeout: float = 60) -> None:
+        path = self.workdir / f"{name}.log"
+        proc = dict(self.procs)[name]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in path.read_text(errors="replace"):
+                return
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited at start: {path.read_text(errors='replace')[-800:]}")
+            time.sleep(0.2)
+        raise RuntimeError(f"{name} did not log {text!r} within {timeout:.0f} s (see {path})")
+
+    def check_alive(self) -> None:
+        for name, proc in self.procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} died (exit {proc.returncode}); see {self.workdir / (name + '.log')}")
+
+    def stop(self) -> None:
+        for _, proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for _, proc in self.procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.procs.clear()

@@ -1,0 +1,45 @@
+"""The distribution: the wheel holds one top-level package, `fabtel` (the
+design card's folders install as its subpackages), and installed into a
+clean virtual environment it works from a directory outside the checkout,
+with the example configuration and scenarios it carries as package data."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*argv, cwd, timeout=900):
+    out = subprocess.run([str(a) for a in argv], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, f"{argv}: {out.stdout[-1500:]}{out.stderr[-1500:]}"
+    return out
+
+
+def test_the_wheel_installs_one_package_that_works_anywhere(tmp_path):
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path / "dist", ROOT, cwd=tmp_path)
+    [wheel] = (tmp_path / "dist").glob("fabtel-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {n.split("/")[0] for n in names}
+    assert {t for t in top if not t.endswith((".dist-info", ".data"))} == {"fabtel"}, top
+    for expected in ("fabtel/pipeline/oper_group.py", "fabtel/connectors/bmp/nlri.py", "fabtel/lab/scenarios/leaf1-uplinks-down.yaml",
+                     "fabtel/schemas/interface_state.avsc", "fabtel/examples/fabric.yaml", "fabtel/bench/e2e.py"):
+        assert expected in names, expected
+    venv = tmp_path / "venv"
+    run(sys.executable, "-m", "venv", venv, cwd=tmp_path)
+    run(venv / "bin" / "pip", "install", "-q", wheel, cwd=tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    fabtel = venv / "bin" / "fabtel"
+    example = run(venv / "bin" / "python", "-c", "from importlib.resources import files; "
+                  "print(files('fabtel.examples') / 'fabric.yaml')", cwd=elsewhere).stdout.strip()
+    check = run(fabtel, "config", "check", example, cwd=elsewhere)
+    assert "ok (5 devices" in check.stdout
+    demo = run(fabtel, "demo", "--help", cwd=elsewhere)
+    assert "--scenario" in demo.stdout
+    assert example in "".join(demo.stdout.split()), "the default configuration is not the installed example"
+    scenarios = run(venv / "bin" / "python", "-c", "from fabtel.lab.scenario import seed_scenarios; "
+                    "print(len(seed_scenarios()))", cwd=elsewhere)
+    assert int(scenarios.stdout) >= 5

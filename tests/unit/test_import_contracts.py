@@ -1,0 +1,46 @@
+"""The import contracts (tests/import_rules.py) hold for every module of
+fabtel, and the checker catches a deliberate violation of each kind."""
+from __future__ import annotations
+
+import import_rules as rules
+
+
+def test_every_module_keeps_its_layer_and_its_docstring_contract():
+    modules = rules.all_modules()
+    assert len(modules) > 80
+    problems = [p for m in modules.values() for p in rules.layer_problems(m, modules) + rules.docstring_problems(m, modules)]
+    assert problems == []
+
+
+def test_there_are_no_import_cycles():
+    assert rules.cycles(rules.all_modules()) == []
+
+
+def _with(modules, name: str, source: str):
+    path = rules.ROOT / (name.replace("fabtel.pipeline", "pipeline").replace("fabtel.connectors", "connectors")
+                         .replace(".", "/") + ".py")
+    mod = rules.read_module(path, name, source)
+    return mod, {**modules, name: mod}
+
+
+def test_a_deliberate_layer_violation_fails():
+    modules = rules.all_modules()
+    mod, modules = _with(modules, "fabtel.pipeline.oper_group",
+                         '"""Pure."""\nfrom fabtel.connectors.remediation.executor import Executor\n')
+    [problem] = rules.layer_problems(mod, modules)
+    assert "fabtel.pipeline.oper_group imports fabtel.connectors.remediation.executor" in problem
+    mod, modules = _with(modules, "fabtel.records", '"""Records."""\nimport fabtel.shell.demo\n')
+    assert "the core imports no connector, pipeline, lab, bench or shell module" in rules.layer_problems(mod, modules)[0]
+
+
+def test_a_deliberate_docstring_violation_fails():
+    modules = rules.all_modules()
+    mod, modules = _with(modules, "fabtel.lacp", '"""LACP.\n\nMay import: the standard library.\n"""\nfrom fabtel.config import Lag\n')
+    [problem] = rules.docstring_problems(mod, modules)
+    assert 'fabtel.lacp imports fabtel.config, which its docstring\'s "May import:" does not name' in problem
+
+
+def test_a_deliberate_cycle_fails():
+    modules = rules.all_modules()
+    _, modules = _with(modules, "fabtel.config", '"""Config."""\nfrom fabtel.kafka import tail\n')
+    assert ["fabtel.config", "fabtel.kafka"] in rules.cycles(modules)
