@@ -808,7 +808,9 @@ def load_config(path: str | os.PathLike) -> Config:
     try:
         text = Path(path).read_text()
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"cannot read the file: {getattr(exc, 'strerror', None) or exc}"], str(path)) from None
+        hint = ("; point at a configuration with --config FILE or FABTEL_CONFIG"
+                if isinstance(exc, FileNotFoundError) else "")
+        raise ConfigError([f"cannot read the file: {getattr(exc, 'strerror', None) or exc}{hint}"], str(path)) from None
     return parse_config(text, str(path))
 
 

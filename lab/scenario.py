@@ -53,11 +53,21 @@ class Scenario:
     oper_group_overrides: dict = field(default_factory=dict)   # hold_down_ms / hold_up_ms for every group
 
 
+def resolve_scenario(name: str | Path) -> Path:
+    """A scenario file, or the name of one installed with fabtel (lab/scenarios/NAME.yaml)."""
+    path = Path(name)
+    if path.exists() or path.suffix in (".yaml", ".yml") or "/" in str(name):
+        return path
+    return SCENARIO_DIR / f"{name}.yaml"
+
+
 def load_scenario(path: str | Path, cfg: Config | None = None) -> Scenario:
+    path = resolve_scenario(path)
     try:
         text = Path(path).read_text()
     except OSError as exc:
-        raise ConfigError([f"cannot read the file: {exc.strerror}"], str(path)) from None
+        known = ", ".join(p.stem for p in sorted(SCENARIO_DIR.glob("*.yaml")))
+        raise ConfigError([f"cannot read the file: {exc.strerror} (give a file, or one of: {known})"], str(path)) from None
     return parse_scenario(text, str(path), cfg)
 
 

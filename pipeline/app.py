@@ -121,6 +121,9 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
         await outputs[key].send(key=record_key(rec), value=codec.encode(rec, k.topic(key)), partition=partition)
         if type(rec) in OUTPUT_TOPIC:
             metrics.inc("outputs_total", type(rec).__name__)
+        if isinstance(rec, OperGroupDecision):
+            log.info("decision %s: %s %s %s%s: %s", rec.decision_id, rec.device, rec.oper_group, rec.action,
+                     " (suppressed)" if rec.suppressed else "", rec.reason)
 
     async def to_dead_letters(agent: str, event, reason: str) -> None:
         msg = event.message

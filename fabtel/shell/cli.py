@@ -100,6 +100,7 @@ def topics_tail(args) -> int:
     cfg = _config(args).kafka
     wait_for_broker(cfg, "topics")
     topic = cfg.topics.get(args.topic, args.topic)
+    _check_topic_exists(cfg, topic)
     if args.offset is not None and args.partition is None:
         raise UsageError("--offset needs --partition (an offset names a message of one partition)")
     start = args.offset if args.offset is not None else "beginning" if args.from_beginning else "end"
@@ -117,6 +118,20 @@ def topics_tail(args) -> int:
     return 0
 
 
+def _check_topic_exists(cfg, topic: str) -> None:
+    """An unknown topic is a usage error with the nearest names, never an empty wait."""
+    import difflib
+
+    from fabtel.kafka import admin_client
+    existing = set(admin_client(cfg).list_topics(timeout=10).topics)
+    if topic in existing:
+        return
+    names = sorted(existing | set(cfg.topics))
+    near = difflib.get_close_matches(topic, names, n=3, cutoff=0.5)
+    hint = f" (did you mean {', '.join(near)}?)" if near else " (configuration keys: " + ", ".join(sorted(cfg.topics)) + ")"
+    raise UsageError(f"no topic {topic!r} on {cfg.bootstrap_servers}{hint}")
+
+
 # ------------------------------------------------------------------ parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Streaming telemetry for data-center fabrics: gNMI and sFlow into Kafka, "
                     "LAG balance, uplink health and oper-group remediation, InfluxDB for Grafana.")
     p.add_argument("--log-level", default=os.environ.get("FABTEL_LOG_LEVEL", "INFO"),
-                   help="DEBUG, INFO, WARNING or ERROR (default INFO, env FABTEL_LOG_LEVEL)")
+                   help="DEBUG, INFO, WARNING or ERROR (default INFO, env FABTEL_LOG_LEVEL); also after the subcommand")
+    p.add_argument("--version", action="version", version=f"fabtel {_version()}")
     sub = p.add_subparsers(dest="group", metavar="COMMAND")
 
     def with_config(sp):
@@ -184,7 +200,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     for register in EXTRA_PARSERS:
         register(sub, with_config, with_stack)
+    _log_level_everywhere(p)
     return p
+
+
+def _log_level_everywhere(parser: argparse.ArgumentParser) -> None:
+    """`fabtel process --log-level DEBUG` as well as `fabtel --log-level DEBUG process`."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sp in action.choices.values():
+                sp.add_argument("--log-level", default=argparse.SUPPRESS, help="as before the subcommand")
+                _log_level_everywhere(sp)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("fabtel")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _subparser(parser: argparse.ArgumentParser, words: list[str]) -> argparse.ArgumentParser:
+    """The parser of the deepest known subcommand among `words` (for its help)."""
+    for word in words:
+        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+        if sub is None or word not in sub.choices:
+            break
+        parser = sub.choices[word]
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,10 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for chatty in ("httpx", "httpx2", "httpcore"):       # the schema registry client logs every request at INFO
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
     name = " ".join(x for x in (args.group, getattr(args, "action", None)) if x)
     fn = COMMANDS.get(name)
-    if fn is None:
-        parser.parse_args([*(argv or sys.argv[1:]), "--help"] if args.group else ["--help"])
+    if fn is None:                          # `fabtel` or `fabtel stack` alone: the help, and a usage error
+        _subparser(parser, [w for w in (args.group, getattr(args, "action", None)) if w]).print_help(sys.stderr)
         return 2
     try:
         return fn(args)

@@ -171,8 +171,12 @@ def _lab_parsers(sub, with_config, with_stack):
                      help="add an EVPN-VXLAN overlay (L2VPN EVPN on every session, VNI 100 on every leaf); "
                           "the report then has the metrics per address family, underlay and overlay")
     run = with_config(lab.add_parser("run", help="serve gNMI and send sFlow from every device, run a scenario"))
-    run.add_argument("--scenario", default=None, help="scenario file (default: no events, no traffic; runs until stopped)")
-    run.add_argument("--sflow-to", default=None, help="HOST:PORT of the sFlow collector (default: no sFlow)")
+    run.add_argument("--scenario", default=None,
+                     help="scenario file or the name of an installed one, e.g. leaf1-uplinks-down "
+                          "(default: no events, no traffic; runs until stopped)")
+    run.add_argument("--sflow-to", default=None,
+                     help="HOST:PORT of the sFlow collector (default: sflow.listen of the configuration)")
+    run.add_argument("--no-sflow", action="store_true", help="send no sFlow")
     run.add_argument("--ground-truth", default=None, help="write offered/delivered/blackholed bytes per second to FILE.jsonl")
     run.add_argument("--generate", default=None, metavar="leaf-spine:spines=S,leaves=L,ports=P",
                      help="serve a generated fabric instead of --config")
@@ -228,7 +232,8 @@ def lab_run(args) -> int:
             runner.write_ground_truth(args.ground_truth)
         print(runner.summary_line(), file=sys.stderr)
         return 0
-    runner = LabRunner(cfg, scenario, args.sflow_to, counter_interval_s=args.counter_interval,
+    sflow_to = args.sflow_to or (None if args.no_sflow else cfg.sflow.listen)
+    runner = LabRunner(cfg, scenario, sflow_to, counter_interval_s=args.counter_interval,
                        sampling_rate=args.sampling_rate)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

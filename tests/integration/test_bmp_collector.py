@@ -9,7 +9,7 @@ from conftest import free_port, wait_until
 from fabtel.connectors.bmp.codec import encode, tlv
 from fabtel.connectors.bmp.collector import BmpCollector
 from fabtel.kafka import tail
-from test_bmp import MALFORMED, NS, UPDATE, mirror
+from bmp_cases import MALFORMED, NS, UPDATE, mirror
 
 
 def test_the_collector_dead_letters_malformed_messages_and_keeps_the_session(config):

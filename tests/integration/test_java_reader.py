@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from pathlib import Path
 
@@ -58,6 +59,9 @@ def demo_topics(config, tmp_path, request):
     scenario = load_scenario(SCENARIO_DIR / "leaf1-uplinks-down.yaml", cfg)
     tag = "j" + str(time.time_ns())[-6:]
     run_once(cfg, path, scenario, True, tmp, tag)
+    # the worker logs each decision it makes, in one line
+    assert re.search(r"INFO fabtel.pipeline: decision \w+: leaf1 og-leaf1 disable: 0 of 2 watched uplinks up",
+                     (tmp / f"process-{tag}.log").read_text()), "the worker did not log its decision"
     run_cfg = _run_config(cfg, scenario, True, tag)
     run_path = tmp / f"fabric-{tag}.yaml"
     return run_cfg, run_path

@@ -116,6 +116,8 @@ def test_topics_tail_prints_json_lines(config):
     assert out.returncode == 0 and out.stdout == ""
     out = fabtel("topics", "tail", topic, "--offset", "1", "--config", cfg_path)
     assert out.returncode == 2 and "--offset needs --partition" in out.stderr
+    out = fabtel("topics", "tail", topic[:-1], "--config", cfg_path)         # a typo: did you mean
+    assert out.returncode == 2 and f"no topic {topic[:-1]!r}" in out.stderr and f"did you mean {topic}" in out.stderr
 
 
 def _write_config(config):

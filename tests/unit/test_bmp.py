@@ -6,16 +6,14 @@ import struct
 from pathlib import Path
 
 import pytest
-import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fabtel.connectors.bmp.codec import (BmpError, decode, decode_bgp, encode, encode_peer_header, encode_update,
-                                  frame_length, tlv)
+from fabtel.connectors.bmp.codec import BmpError, decode, decode_bgp, encode_update, frame_length
 from fabtel.connectors.bmp.collector import Session
+from bmp_cases import CASES, MALFORMED, NS, mirror
 
 CAPTURE = Path(__file__).parent.parent / "cases" / "bmp" / "frr-8.4.4-spine_1_1_1.bmp"
-NS = 1_795_324_000_123_456_000
 
 
 def frames(raw: bytes) -> list[bytes]:
@@ -47,8 +45,6 @@ def test_a_real_frr_stream_decodes_whole():
     assert [(r.peer_bgp_id, r.withdrawn, r.size) for r in withdrawn] == [("198.19.0.5", ["198.19.1.0/24"], 27)]
 
 
-def mirror(bgp: bytes, peer: str = "198.18.0.1") -> bytes:
-    return encode("route_mirroring", encode_peer_header(peer, 65001, "198.19.0.1", NS) + tlv(0, bgp))
 
 
 def test_encoded_update_round_trips():
@@ -58,9 +54,6 @@ def test_encoded_update_round_trips():
         ["198.19.3.0/24"], ["198.19.4.0/22"], [65001, 65100], "198.18.0.1")
 
 
-UPDATE = encode_update(["198.19.3.0/24"], [], [65001], "198.18.0.1")
-CASES = yaml.safe_load((Path(__file__).parent.parent / "cases" / "bmp" / "malformed.yaml").read_text())
-MALFORMED = {c["reason"]: bytes.fromhex(c["hex"]) for c in CASES["rejected"]}
 
 
 @pytest.mark.parametrize("reason", MALFORMED)

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bmp_tshark
-from test_bmp import CASES
+from bmp_cases import CASES
 from pcap import write_tcp_stream
 from fabtel.connectors.bmp import nlri as N
 from fabtel.connectors.bmp.codec import (BmpError, Negotiated, decode, encode, encode_bgp, encode_mp_update,

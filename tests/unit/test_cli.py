@@ -1,0 +1,41 @@
+"""Shell habits of the `fabtel` command line: bare `fabtel` is a usage error
+with the help, `--version`, `--log-level` after the subcommand too, a
+missing configuration says how to point at one, scenarios resolve by name."""
+from __future__ import annotations
+
+from conftest import fabtel
+
+
+def test_bare_fabtel_prints_help_and_exits_2():
+    out = fabtel()
+    assert out.returncode == 2 and "usage: fabtel" in out.stderr and "COMMAND" in out.stderr
+    out = fabtel("stack")
+    assert out.returncode == 2 and "usage: fabtel stack" in out.stderr
+
+
+def test_version():
+    out = fabtel("--version")
+    assert out.returncode == 0 and out.stdout.startswith("fabtel ")
+
+
+def test_log_level_before_or_after_the_subcommand(tmp_path):
+    for argv in (("--log-level", "DEBUG", "config", "check", "examples/fabric.yaml"),
+                 ("config", "check", "examples/fabric.yaml", "--log-level", "DEBUG")):
+        out = fabtel(*argv)
+        assert out.returncode == 0, out.stderr
+
+
+def test_a_missing_configuration_says_how_to_point_at_one(tmp_path):
+    out = fabtel("lab", "run", "--simulate", "--scenario", "leaf1-uplinks-down", "--config", str(tmp_path / "none.yaml"))
+    assert out.returncode == 2
+    assert "cannot read the file: No such file or directory; point at a configuration with --config FILE or FABTEL_CONFIG" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_scenarios_resolve_by_name(tmp_path):
+    truth = tmp_path / "truth.jsonl"
+    out = fabtel("lab", "run", "--simulate", "--scenario", "leaf1-uplinks-down", "--ground-truth", str(truth), timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert truth.stat().st_size > 0
+    out = fabtel("lab", "run", "--simulate", "--scenario", "leaf9-uplinks-down")
+    assert out.returncode == 2 and "(give a file, or one of: both-leaves-isolated" in out.stderr
