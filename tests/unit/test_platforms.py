@@ -77,3 +77,9 @@ def test_lab_views_carry_the_lacp_state(leaves):
     srl = leaves["srlinux"]
     path = gp.parse("/interface[name=lag1]/lag/member[name=ethernet-1/1]/lacp/synchronization")
     assert srl[path][0] == "IN_SYNC"
+
+
+def test_the_configuration_offers_exactly_the_platform_modules():
+    """fabtel.config imports nothing of fabtel; its platform choices must name every platform module."""
+    from fabtel import config, platforms
+    assert set(config.PLATFORMS) == set(platforms.PLATFORMS)
