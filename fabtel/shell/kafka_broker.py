@@ -34,15 +34,20 @@ def libs_dir() -> Path:
     return cache_dir() / f"kafka-{KAFKA_VERSION}" / "libs"
 
 
+def require_java_and_maven(what: str, alternative: str = "") -> None:
+    """BrokerError naming the missing tool and its Debian package."""
+    for tool, package in (("java", "openjdk-17-jre-headless"), ("mvn", "maven")):
+        if not shutil.which(tool):
+            raise BrokerError(f"{tool} is not installed: {what} needs Java 17 and Maven to fetch it "
+                              f"(apt-get install {package}){alternative}")
+
+
 def ensure_jars(progress=None) -> Path:
     """The broker's jars, fetched with Maven the first time (about 45 MB)."""
     libs = libs_dir()
     if (libs / ".complete").exists():
         return libs
-    for tool, package in (("java", "openjdk-17-jre-headless"), ("mvn", "maven")):
-        if not shutil.which(tool):
-            raise BrokerError(f"{tool} is not installed: Apache Kafka needs Java 17 and Maven to fetch it "
-                              f"(apt-get install {package}), or use --broker tansu")
+    require_java_and_maven("Apache Kafka", ", or use --broker tansu")
     if progress:
         progress(f"fetching Apache Kafka {KAFKA_VERSION} from Maven Central into {libs.parent} (once)")
     tmp = libs.with_name("libs.partial")

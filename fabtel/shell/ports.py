@@ -18,7 +18,8 @@ _given: set[int] = set()
 _lock = threading.Lock()
 
 
-def _bindable(port: int) -> bool:
+def bindable(port: int) -> bool:
+    """Whether 127.0.0.1:port is free for TCP and UDP now."""
     for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
         with socket.socket(socket.AF_INET, kind) as s:
             try:
@@ -33,7 +34,7 @@ def free_port() -> int:
     start = random.Random(os.getpid() ^ id(_given)).randrange(_LOW, _HIGH)
     with _lock:
         for port in itertools.chain(range(start, _HIGH), range(_LOW, start)):
-            if port not in _given and _bindable(port):
+            if port not in _given and bindable(port):
                 _given.add(port)
                 return port
     raise RuntimeError(f"no free loopback port between {_LOW} and {_HIGH}")

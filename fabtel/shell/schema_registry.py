@@ -11,7 +11,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from fabtel.shell.kafka_broker import BrokerError, cache_dir
+from fabtel.shell.kafka_broker import BrokerError, cache_dir, require_java_and_maven
 
 APICURIO_VERSION = "2.6.13.Final"       # 3.x needs Java 21; this one runs on the stack's Java 17
 ARTIFACT = f"io.apicurio:apicurio-registry-app:{APICURIO_VERSION}:tar.gz:all"
@@ -29,10 +29,7 @@ def ensure(progress=None) -> Path:
     jar = target / f"apicurio-registry-app-{APICURIO_VERSION}-runner.jar"
     if (target / ".complete").exists():
         return jar
-    for tool, package in (("java", "openjdk-17-jre-headless"), ("mvn", "maven")):
-        if not shutil.which(tool):
-            raise BrokerError(f"{tool} is not installed: the schema registry needs Java 17 and Maven to fetch it "
-                              f"(apt-get install {package})")
+    require_java_and_maven("the schema registry")
     if progress:
         progress(f"fetching Apicurio Registry {APICURIO_VERSION} from Maven Central into {target} (once)")
     download = target.with_name(target.name + ".download")

@@ -9,7 +9,6 @@ README: run with -s to see them."""
 from __future__ import annotations
 
 import dataclasses
-import socket
 import threading
 import time
 from pathlib import Path
@@ -19,23 +18,15 @@ import yaml
 from confluent_kafka import Consumer, TopicPartition
 
 from conftest import EXAMPLE, free_port
+from fabtel.shell.ports import bindable
 
 COUNTED = "counted-input"
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 def _stack(state_dir: Path, nodes: int = 1):
     from fabtel.shell.stack import Stack
     port = next(p for p in (free_port() for _ in range(100))
-                if all(_free(p + k) for k in (*range(nodes), *range(100, 100 + nodes))))
+                if all(bindable(p + k) for k in (*range(nodes), *range(100, 100 + nodes))))
     taken = {port + k for k in (*range(nodes), *range(100, 100 + nodes))}
     influx = next(p for p in (free_port() for _ in range(100)) if p not in taken)
     stack = Stack(state_dir, kafka_port=port, influx_port=influx, nodes=nodes)

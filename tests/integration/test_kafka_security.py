@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 
 import pytest
@@ -16,17 +15,9 @@ import yaml
 
 from certs import ca_and_server
 from conftest import EXAMPLE, fabtel, free_port
+from fabtel.shell.ports import bindable
 
 USER, PASSWORD = "fabtel-pipeline", "s3cret-Scram-pw"
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +26,7 @@ def secure(tmp_path_factory):
     from fabtel.shell.stack import Stack
     d = tmp_path_factory.mktemp("secure")
     certs = ca_and_server(d, "broker")
-    port = next(p for p in (free_port() for _ in range(50)) if _free(p + 100) and _free(p + 200))
+    port = next(p for p in (free_port() for _ in range(50)) if bindable(p + 100) and bindable(p + 200))
     stack = Stack(d / "state", kafka_port=port, influx_port=free_port(),
                   sasl=SaslListener(port + 200, str(certs["cert"]), str(certs["key"]), {USER: PASSWORD}))
     stack.up()
