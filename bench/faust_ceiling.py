@@ -23,7 +23,7 @@ def run(config_path: str, seconds: float, events: int = 100_000) -> dict:
     progress(f"producing {events} interface counter records")
     t = time.time_ns()
     for i in range(events):
-        p.send("interface_counters", InterfaceCounters(f"leaf{i % 128}", "ethernet-1/1", "gnmi", t + i, t + i,
+        p.send(InterfaceCounters(f"leaf{i % 128}", "ethernet-1/1", "gnmi", t + i, t + i,
                                                        i * 1000, i * 1000, speed_bps=10**10))
         if i % 10_000 == 0:
             p.poll(0)

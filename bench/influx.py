@@ -25,7 +25,7 @@ def run(config_path: str, seconds: float, records: int = 500_000) -> dict:
     t0 = time.time_ns()
     for i in range(records):
         ts = t0 + i
-        p.send("interface_counters", InterfaceCounters(f"leaf{i % 64}", f"ethernet-1/{i % 48 + 1}", "gnmi", ts, ts,
+        p.send(InterfaceCounters(f"leaf{i % 64}", f"ethernet-1/{i % 48 + 1}", "gnmi", ts, ts,
                                                        i * 1000, i * 900, i, i, 0, 0, 0, 0, 0, 0, 0, 0, 10**10))
         if i % 10_000 == 0:
             p.poll(0)

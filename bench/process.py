@@ -44,9 +44,9 @@ def _events(url: str) -> float:
 
 def _healthy(p: RecordProducer, leaf: str, t: int) -> None:
     for i, u in enumerate(("ethernet-1/49", "ethernet-1/50")):
-        p.send("interface_state", InterfaceState(leaf, u, "gnmi", t, t, "enable", "up"))
-        p.send("bgp_session", BgpSession(leaf, "default", f"198.18.128.{i}", t, t, "established"))
-    p.send("interface_state", InterfaceState(leaf, "ethernet-1/1", "gnmi", t, t, "enable", "up"))
+        p.send(InterfaceState(leaf, u, "gnmi", t, t, "enable", "up"))
+        p.send(BgpSession(leaf, "default", f"198.18.128.{i}", t, t, "established"))
+    p.send(InterfaceState(leaf, "ethernet-1/1", "gnmi", t, t, "enable", "up"))
 
 
 def run(config_path: str, seconds: float, events: int = 300_000) -> dict:
@@ -69,7 +69,7 @@ def run(config_path: str, seconds: float, events: int = 300_000) -> dict:
     for i in range(events - 5 * len(leaves)):
         leaf = leaves[i % len(leaves)]
         ts = t + (i // len(leaves)) * 1_000_000
-        p.send("interface_counters", InterfaceCounters(leaf, "ethernet-1/1", "gnmi", ts, ts, i * 1000, i * 1000,
+        p.send(InterfaceCounters(leaf, "ethernet-1/1", "gnmi", ts, ts, i * 1000, i * 1000,
                                                        speed_bps=10**10))
         if i % 10_000 == 0:
             p.poll(0)
@@ -125,8 +125,8 @@ def _latency(cfg, p: RecordProducer, leaves: list[str]) -> list[float]:
             if err is None:
                 acked[leaf] = time.perf_counter()
         t = time.time_ns()
-        p.send("interface_state", InterfaceState(leaf, "ethernet-1/49", "gnmi", t, t, "disable", "down"))
-        p.send("interface_state", InterfaceState(leaf, "ethernet-1/50", "gnmi", t + 1, t + 1, "disable", "down"),
+        p.send(InterfaceState(leaf, "ethernet-1/49", "gnmi", t, t, "disable", "down"))
+        p.send(InterfaceState(leaf, "ethernet-1/50", "gnmi", t + 1, t + 1, "disable", "down"),
                on_delivery=on_ack)
         p.flush(10)
         deadline = time.monotonic() + 10

@@ -23,7 +23,8 @@ from fabtel.serde import CorruptMessage, RecordCodec
 
 log = logging.getLogger("fabtel.kafka")
 
-# Which record type lives on which configured topic.
+# Which record type lives on which configured topic: the one table every
+# producer and the Faust worker route by (RecordProducer.send(record)).
 TOPIC_RECORDS = {
     "interface_state": "InterfaceState", "interface_counters": "InterfaceCounters",
     "lag_member": "LagMemberState", "bgp_session": "BgpSession", "sflow_samples": "SflowSample",
@@ -32,6 +33,11 @@ TOPIC_RECORDS = {
     "pipeline_stats": "ComponentStats", "bmp_messages": "BmpMessage", "convergence": "ConvergenceResult",
     "routing_events": "RoutingEvent",
 }
+TOPIC_OF = {name: key for key, name in TOPIC_RECORDS.items()}      # record type name -> topic key
+
+
+def topic_key_of(record: Any) -> str:
+    return TOPIC_OF[type(record).__name__]
 
 
 class _OncePerMinute(logging.Filter):
@@ -250,8 +256,9 @@ class RecordProducer:
             log.warning("delivery to %s failed: %s", msg.topic(), err.str() if hasattr(err, "str") else err)
         self.failures[reason] = self.failures.get(reason, 0) + 1
 
-    def send(self, topic_key: str, record: Any, on_delivery=None) -> None:
-        topic = self.cfg.topic(topic_key)
+    def send(self, record: Any, on_delivery=None) -> None:
+        """Produce `record` to its type's topic (TOPIC_RECORDS), waiting for room in the queue."""
+        topic = self.cfg.topic(topic_key_of(record))
         value = self.codec.encode(record, topic)
         self.produce_raw(topic, record_key(record), value, on_delivery, self.partition_for(topic, record))
 
@@ -264,10 +271,10 @@ class RecordProducer:
                 # The local queue is full: serve deliveries, then try again. Bounded memory.
                 self.producer.poll(0.05)
 
-    def try_send(self, topic_key: str, record: Any) -> bool:
+    def try_send(self, record: Any) -> bool:
         """Produce without waiting: False when the bounded local queue is full
         (the caller counts the drop instead of growing without bound)."""
-        topic = self.cfg.topic(topic_key)
+        topic = self.cfg.topic(topic_key_of(record))
         try:
             self.producer.produce(topic, self.codec.encode(record, topic), record_key(record),
                                   partition=self.partition_for(topic, record), on_delivery=self._on_delivery)
@@ -289,17 +296,19 @@ def dead_letter(component: str, reason: str, payload: bytes, source_topic: str =
                       key=key, reason=reason, payload=payload or b"", ts_ns=time.time_ns())
 
 
-def decode_or_dead_letter(codec: RecordCodec, producer: RecordProducer, component: str, msg,
-                          counters: dict[str, int], expect: str | None = None) -> Any | None:
-    """Decode a consumed message; on failure publish a dead letter, count the
-    reason and return None. Never raises for bad input."""
+def decode_or_dead_letter(producer: RecordProducer, component: str, msg, expect: str | None = None,
+                          on_corrupt=None) -> Any | None:
+    """The one decode path of fabtel's consumers: the record of a consumed
+    message, or, when it does not decode, a dead letter naming the reason,
+    `on_corrupt(reason)` (the caller's counter) and None. Never raises for bad input."""
     try:
-        return codec.decode(msg.value(), expect)
+        return producer.codec.decode(msg.value(), expect)
     except CorruptMessage as exc:
-        counters[exc.reason.split(":")[0]] = counters.get(exc.reason.split(":")[0], 0) + 1
-        producer.send("dead_letters", dead_letter(component, exc.reason, msg.value() or b"", msg.topic(),
-                                                  msg.partition(), msg.offset(), msg.key()))
+        producer.send(dead_letter(component, exc.reason, msg.value() or b"", msg.topic(), msg.partition(), msg.offset(),
+                                  msg.key()))
         log.warning("%s: dead-lettered %s[%d]@%d: %s", component, msg.topic(), msg.partition(), msg.offset(), exc.reason)
+        if on_corrupt is not None:
+            on_corrupt(exc.reason)
         return None
 
 

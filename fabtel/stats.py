@@ -49,7 +49,7 @@ class StatsPublisher:
 
     def publish(self) -> None:
         for m in self.metrics:
-            self.producer.send("pipeline_stats", snapshot(m, self.instance))
+            self.producer.send(snapshot(m, self.instance))
         self.producer.poll(0)
 
     def run(self, stop: threading.Event) -> None:

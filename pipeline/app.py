@@ -24,7 +24,7 @@ import time
 import faust
 
 from fabtel.config import Config, KafkaSecurity, resolve_secret
-from fabtel.kafka import dead_letter
+from fabtel.kafka import TOPIC_OF, dead_letter, topic_key_of
 from fabtel.metrics import Metrics
 from fabtel.records import (ConvergenceResult, LagBalance, OperGroupDecision, RemediationCommand, UplinkHealth,
                             record_key)
@@ -40,8 +40,7 @@ PRODUCER_LINGER_S = float(os.environ.get("FABTEL_PRODUCER_LINGER_MS", "5")) / 10
 TICK_S = 0.25
 TICK = b"fabtel:tick"      # a timer event for a domain, sent through its own partition
 SEGMENT = b"fabtel:es:"    # + JSON: where a leaf's EVPN segment routes are, for its domain's partition
-OUTPUT_TOPIC = {UplinkHealth: "uplink_health", LagBalance: "lag_balance", OperGroupDecision: "decisions",
-                RemediationCommand: "commands", ConvergenceResult: "convergence"}
+OUTPUTS = (UplinkHealth, LagBalance, OperGroupDecision, RemediationCommand, ConvergenceResult)    # the worker's judgements
 AGENTS = ("evaluate", "normalize_sflow", "route_events", "convergence")
 
 
@@ -52,7 +51,7 @@ def pipeline_metrics() -> Metrics:
               zero_for=[(a,) for a in AGENTS])
     m.declare("unmeasured_events_total", "Routing events whose element the topology does not name.")
     m.declare("outputs_total", "Records emitted, by type.", ("type",),
-              zero_for=[(t.__name__,) for t in OUTPUT_TOPIC])
+              zero_for=[(t.__name__,) for t in OUTPUTS])
     return m
 
 
@@ -106,7 +105,8 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
                                  cfg.convergence.max_event_ms * 1_000_000, cfg.convergence.families)
     inputs = [topic("interface_state"), topic("interface_counters"), topic("lag_member"), topic("bgp_session"), ticks]
     sflow = topic("sflow_samples")
-    outputs = {key: topic(key) for key in set(OUTPUT_TOPIC.values()) | {"interface_counters", "lag_member", "dead_letters"}}
+    normalized = ("interface_counters", "lag_member")          # what normalize_sflow writes, on the domain's partition
+    outputs = {key: topic(key) for key in {TOPIC_OF[t.__name__] for t in OUTPUTS} | {*normalized, "dead_letters"}}
     state_table = app.Table("domain-state", default=None, partitions=k.partitions)   # JSON keys and values
     partitioner = DomainPartitioner(cfg)
     inventory = Inventory(cfg.fabric, cfg.sflow.lacp_bit_order)
@@ -115,11 +115,10 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
     segments = SegmentRoutes()
 
     async def send_record(rec) -> None:
-        key = OUTPUT_TOPIC.get(type(rec)) or {"InterfaceCounters": "interface_counters",
-                                              "LagMemberState": "lag_member"}[type(rec).__name__]
-        partition = partitioner.partition(rec.device, k.partitions) if key in ("interface_counters", "lag_member") else None
+        key = topic_key_of(rec)
+        partition = partitioner.partition(rec.device, k.partitions) if key in normalized else None
         await outputs[key].send(key=record_key(rec), value=codec.encode(rec, k.topic(key)), partition=partition)
-        if type(rec) in OUTPUT_TOPIC:
+        if isinstance(rec, OUTPUTS):
             metrics.inc("outputs_total", type(rec).__name__)
         if isinstance(rec, OperGroupDecision):
             log.info("decision %s: %s %s %s%s: %s", rec.decision_id, rec.device, rec.oper_group, rec.action,

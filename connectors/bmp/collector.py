@@ -100,7 +100,7 @@ class BmpCollector:
         except BmpError as exc:
             self.metrics.inc("malformed_total", exc.reason)
             log.debug("bmp: %s from %s: %s", exc.reason, session.router, exc)
-            self.producer.send("dead_letters", dead_letter("bmp-collector", f"malformed BMP message: {exc}", raw,
+            self.producer.send(dead_letter("bmp-collector", f"malformed BMP message: {exc}", raw,
                                                            f"tcp:{session.address}"))
             return
         if msg.type == "peer_up":
@@ -112,7 +112,7 @@ class BmpCollector:
                 self.metrics.inc("nlri_problems_total", problem.partition(": ")[2] or problem)
             for r in msg.bgp.routes:
                 self.metrics.inc("routes_total", r.family, r.action)
-        self.producer.send("bmp_messages", session.record(msg, now))
+        self.producer.send(session.record(msg, now))
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         address = writer.get_extra_info("peername")[0]
@@ -133,7 +133,7 @@ class BmpCollector:
             self.metrics.inc("framing_errors_total")
             self.metrics.inc("malformed_total", exc.reason)
             log.warning("bmp: ending the session of %s (%s): %s; it will reconnect", session.router, address, exc)
-            self.producer.send("dead_letters", dead_letter("bmp-collector", f"broken BMP framing: {exc}", header,
+            self.producer.send(dead_letter("bmp-collector", f"broken BMP framing: {exc}", header,
                                                            f"tcp:{address}"))
         except (ConnectionError, OSError) as exc:
             log.info("bmp: session of %s (%s) lost: %s", session.router, address, exc)

@@ -41,8 +41,6 @@ from fabtel.partitioning import DomainPartitioner
 
 log = logging.getLogger("fabtel.gnmi")
 
-TOPIC_OF = {"InterfaceState": "interface_state", "InterfaceCounters": "interface_counters",
-            "LagMemberState": "lag_member", "BgpSession": "bgp_session"}
 STATE_RECORDS = {"InterfaceState", "LagMemberState", "BgpSession"}
 
 
@@ -212,9 +210,9 @@ class GnmiCollector:
         for rec in records:
             name = type(rec).__name__
             if name in STATE_RECORDS:
-                self.state.send(TOPIC_OF[name], rec)       # waits for room: never dropped
+                self.state.send(rec)       # waits for room: never dropped
                 self.state.poll(0)
-            elif not self.counters.try_send(TOPIC_OF[name], rec):
+            elif not self.counters.try_send(rec):
                 self.metrics.inc("dropped_total", "kafka_queue_full")
         self.counters.poll(0)
 

@@ -23,9 +23,8 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from fabtel.connectors.influx.lineproto import to_lines
 from fabtel.connectors.influx.writer import InfluxUnavailable, Writer
 from fabtel.config import Config
-from fabtel.kafka import RecordProducer, commit, consumer_settings, dead_letter
+from fabtel.kafka import RecordProducer, commit, consumer_settings, dead_letter, decode_or_dead_letter
 from fabtel.metrics import Metrics
-from fabtel.serde import CorruptMessage
 
 log = logging.getLogger("fabtel.influx")
 
@@ -114,14 +113,10 @@ class InfluxSink:
         if not self.offsets and not self.lines:
             self.batch_started = time.monotonic()
         self.offsets[(msg.topic(), msg.partition())] = msg.offset()
-        try:
-            record = self.producer.codec.decode(msg.value())
-        except CorruptMessage as exc:
-            self.metrics.inc("corrupt_messages_total")
-            self.producer.send("dead_letters", dead_letter("influx-sink", exc.reason, msg.value() or b"", msg.topic(),
-                                                           msg.partition(), msg.offset(), msg.key()))
-            return
-        self.lines.extend(to_lines(record))
+        record = decode_or_dead_letter(self.producer, "influx-sink", msg,
+                                       on_corrupt=lambda _: self.metrics.inc("corrupt_messages_total"))
+        if record is not None:
+            self.lines.extend(to_lines(record))
 
     # ------------------------------------------------------------ writing: batches in flight
 
@@ -193,7 +188,7 @@ class InfluxSink:
         for text, message in rejected:
             self.metrics.inc("rejected_points_total")
             log.warning("influx sink: point rejected: %s", message)
-            self.producer.send("dead_letters", dead_letter("influx-sink", f"InfluxDB rejected the point: {message}",
+            self.producer.send(dead_letter("influx-sink", f"InfluxDB rejected the point: {message}",
                                                            text.encode(), "influxdb"))
         self.metrics.inc("points_written_total", by=len(batch.lines) - len(rejected))
         if batch.lines:

@@ -26,10 +26,9 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from fabtel.connectors.gnmi.client import GnmiClient, GnmiError, describe
 from fabtel.config import Config, Device, SecretError
-from fabtel.kafka import RecordProducer, commit, consumer_settings, tail
+from fabtel.kafka import RecordProducer, commit, consumer_settings, decode_or_dead_letter, tail
 from fabtel.metrics import Metrics
 from fabtel.records import RemediationCommand, RemediationResult
-from fabtel.serde import CorruptMessage
 
 log = logging.getLogger("fabtel.remediation")
 
@@ -155,7 +154,7 @@ class Executor:
 
     def _result(self, cmd: RemediationCommand, outcome: str, detail: str, attempts: int) -> None:
         self.metrics.inc("results_total", outcome)
-        self.producer.send("command_results", RemediationResult(
+        self.producer.send(RemediationResult(
             cmd.command_id, cmd.decision_id, cmd.device, cmd.interface, cmd.action, outcome, detail, attempts,
             cmd.trigger_ts_ns, time.time_ns()))
         self.producer.poll(0)
@@ -173,13 +172,9 @@ class Executor:
         with self.lock:
             self.inflight.setdefault(tp, {})[msg.offset()] = False
         token = (tp, msg.offset())
-        try:
-            cmd = self.producer.codec.decode(msg.value(), "RemediationCommand")
-        except CorruptMessage as exc:
-            from fabtel.kafka import dead_letter
-            self.metrics.inc("corrupt_messages_total")
-            self.producer.send("dead_letters", dead_letter("remediation", exc.reason, msg.value() or b"", msg.topic(),
-                                                           msg.partition(), msg.offset(), msg.key()))
+        cmd = decode_or_dead_letter(self.producer, "remediation", msg, "RemediationCommand",
+                                    on_corrupt=lambda _: self.metrics.inc("corrupt_messages_total"))
+        if cmd is None:
             return self._finish(token)
         with self.lock:
             duplicate = cmd.command_id in self.handled

@@ -96,7 +96,7 @@ class SflowCollector:
             if sample.output_format == 1:
                 m.inc("discards_total", device or dg.agent, self.inventory.interface(device or dg.agent, sample.input),
                       str(sample.output))
-            if self.producer.try_send("sflow_samples", sample):
+            if self.producer.try_send(sample):
                 sent += 1
             else:
                 m.inc("dropped_total", "kafka_queue_full")
@@ -109,7 +109,7 @@ class SflowCollector:
         if window != second:
             window, count = second, 0
         if count < self.DEAD_LETTERS_PER_S:
-            self.producer.try_send("dead_letters", dead_letter("sflow-collector", reason, data, "udp"))
+            self.producer.try_send(dead_letter("sflow-collector", reason, data, "udp"))
             log.warning("sflow datagram rejected: %s", reason)
         self._dl_window = (window, count + 1)
 

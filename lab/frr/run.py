@@ -98,7 +98,7 @@ def run_frr_lab(config_path: str, spec: str, fail: str, report_path: str | None,
         time.sleep(2 * QUIET_MS / 1000 + 1)          # let the start-up's sessions settle into their own event
         producer = RecordProducer(cfg.kafka)
         fail_ns = time.time_ns()
-        producer.send("routing_events", RoutingEvent(element.name, "failure", fail_ns, "lab"))
+        producer.send(RoutingEvent(element.name, "failure", fail_ns, "lab"))
         producer.flush(10)
         lab.set_links(element.nodes, up=False)
         say(f"failed {element.kind} {element.name}")

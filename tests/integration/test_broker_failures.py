@@ -56,7 +56,7 @@ def test_records_and_group_offsets_survive_a_restart(tmp_path):
         topic = cfg.kafka.topic("interface_counters")
         p = RecordProducer(cfg.kafka)
         for i in range(1000):
-            p.send("interface_counters", InterfaceCounters(COUNTED, "x", "gnmi", i + 1, i + 1, in_octets=i))
+            p.send(InterfaceCounters(COUNTED, "x", "gnmi", i + 1, i + 1, in_octets=i))
         assert p.flush(30) == 0 and p.delivered == 1000
         c = Consumer(consumer_settings(cfg.kafka, "restart-group"))
         c.subscribe([topic])
@@ -99,7 +99,7 @@ class CountedInput(threading.Thread):
         t_end = time.monotonic() + self.seconds
         while time.monotonic() < t_end:
             now = time.time_ns()
-            self.producer.send("interface_counters", InterfaceCounters(COUNTED, "x", "gnmi", now, now,
+            self.producer.send(InterfaceCounters(COUNTED, "x", "gnmi", now, now,
                                                                        in_octets=self.sent, out_octets=0))
             self.sent += 1
             self.producer.poll(0)

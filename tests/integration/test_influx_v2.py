@@ -65,10 +65,10 @@ def test_the_sink_writes_through_the_v2_api(influx18, config):
     t0 = time.time_ns()
     n = 300
     for i in range(n):
-        producer.send("interface_counters", InterfaceCounters("leaf1", f"ethernet-1/{i % 7}", "gnmi", t0 + i, t0 + i,
+        producer.send(InterfaceCounters("leaf1", f"ethernet-1/{i % 7}", "gnmi", t0 + i, t0 + i,
                                                               i, 2 * i, speed_bps=10**10))
     # the same field as a string, then as an integer: the server refuses the second (a field type conflict)
-    producer.send("interface_state", InterfaceState("leaf1", "ethernet-1/1", "gnmi", t0, t0, "enable", "up"))
+    producer.send(InterfaceState("leaf1", "ethernet-1/1", "gnmi", t0, t0, "enable", "up"))
     assert producer.flush() == 0
     sink = InfluxSink(cfg, group=f"t-v2-{time.time_ns()}")
     assert "v2 /api/v2/write" in sink.writer.describe()

@@ -80,16 +80,16 @@ class Feed:
         while not self.stop.wait(0.5):
             t = time.time_ns()
             for dev in {"leaf1", "leaf2", "leaf3"} - self.silent:
-                self.hb.send("interface_counters", InterfaceCounters(dev, "ethernet-1/2", "gnmi", t, t, 0, 0))
+                self.hb.send(InterfaceCounters(dev, "ethernet-1/2", "gnmi", t, t, 0, 0))
             self.hb.flush()
 
     def state(self, dev, intf, oper, admin="enable"):
         t = time.time_ns()
-        self.p.send("interface_state", InterfaceState(dev, intf, "gnmi", t, t, admin, oper))
+        self.p.send(InterfaceState(dev, intf, "gnmi", t, t, admin, oper))
 
     def bgp(self, dev, peer, st):
         t = time.time_ns()
-        self.p.send("bgp_session", BgpSession(dev, "default", peer, t, t, st))
+        self.p.send(BgpSession(dev, "default", peer, t, t, st))
 
     def leaf(self, dev, up=True):
         for i, u in enumerate(("ethernet-1/49", "ethernet-1/50")):
@@ -157,15 +157,15 @@ def test_lag_balance_stale_telemetry_sflow_and_dead_letters(worker):
     feed.leaf("leaf3")
     t0 = time.time_ns()
     for dev, partner in (("leaf1", 61), ("leaf2", 13)):
-        feed.p.send("lag_member", LagMemberState(dev, "lag1", "ethernet-1/1", "sflow", t0, t0, "up", "02:11:00:00:01",
+        feed.p.send(LagMemberState(dev, "lag1", "ethernet-1/1", "sflow", t0, t0, "up", "02:11:00:00:01",
                                                  "00:c1:c1:00:00:01", 100001, 61, 61, 61, partner))
     # leaf1's counter wraps at 2^32 while traffic flows; leaf2 carries a tenth of it.
     base = 2**32 - 3_000_000
     for i in range(12):
         t = t0 + i * S // 2
-        feed.p.send("interface_counters", InterfaceCounters("leaf1", "ethernet-1/1", "sflow", t, t,
+        feed.p.send(InterfaceCounters("leaf1", "ethernet-1/1", "sflow", t, t,
                                                             (base + i * 500_000) % 2**32, 0, speed_bps=10**10))
-        feed.p.send("interface_counters", InterfaceCounters("leaf2", "ethernet-1/1", "sflow", t, t,
+        feed.p.send(InterfaceCounters("leaf2", "ethernet-1/1", "sflow", t, t,
                                                             i * 50_000, 0, speed_bps=10**10))
         feed.p.flush()
         time.sleep(0.5)
@@ -188,7 +188,7 @@ def test_lag_balance_stale_telemetry_sflow_and_dead_letters(worker):
     sample = decode_datagram(encode_datagram("198.18.0.11", 0, 1, 1000, [
         sflow_counters(1, leaf1.index_of("ethernet-1/49"), 12345)]), time.time_ns()).samples[0]
     sample.device = "leaf1"
-    feed.p.send("sflow_samples", sample)
+    feed.p.send(sample)
     # A corrupt message on an input topic goes to the dead-letter topic.
     raw = Producer({"bootstrap.servers": cfg.kafka.bootstrap_servers})
     raw.produce(cfg.kafka.topic("interface_state"), b"\x00\x01not avro", b"leaf1")

@@ -60,8 +60,8 @@ def test_enforce_applies_once_even_when_delivered_twice(setup):
     ex = start("enforce")
     p = RecordProducer(cfg.kafka)
     cmd = command("c1", "leaf1", "ethernet-1/1", "disable")
-    p.send("commands", cmd)
-    p.send("commands", cmd)                     # delivered twice
+    p.send(cmd)
+    p.send(cmd)                     # delivered twice
     p.flush()
     assert wait(lambda: not runner.fabric.nodes["leaf1"].ports["ethernet-1/1"].admin_up)
     assert wait(lambda: ex.metrics.get("duplicates_total") == 1)
@@ -73,7 +73,7 @@ def test_enforce_applies_once_even_when_delivered_twice(setup):
     last = runner.fabric.ground_truth()[-1]
     assert "client1:eth1" not in last["links"] and last["blackholed_bytes"] == 0
     # The same disable under a new id finds it already done.
-    p.send("commands", command("c2", "leaf1", "ethernet-1/1", "disable"))
+    p.send(command("c2", "leaf1", "ethernet-1/1", "disable"))
     p.flush()
     assert wait(lambda: any(r.command_id == "c2" and r.outcome == "already_in_state" for r in results(cfg)))
 
@@ -82,12 +82,12 @@ def test_a_restarted_executor_does_not_apply_a_handled_command_again(setup):
     cfg, runner, start = setup
     start("enforce")
     p = RecordProducer(cfg.kafka)
-    p.send("commands", command("r1", "leaf2", "ethernet-1/1", "disable"))
+    p.send(command("r1", "leaf2", "ethernet-1/1", "disable"))
     p.flush()
     assert wait(lambda: any(r.command_id == "r1" for r in results(cfg)))
     runner.fabric.set_admin("leaf2", "ethernet-1/1", True, time.time_ns())     # an operator undid it
     ex2 = start("enforce")                                                       # a new executor, same history
-    p.send("commands", command("r1", "leaf2", "ethernet-1/1", "disable"))        # the command replayed
+    p.send(command("r1", "leaf2", "ethernet-1/1", "disable"))        # the command replayed
     p.flush()
     assert wait(lambda: ex2.metrics.get("duplicates_total") >= 1)
     assert runner.fabric.nodes["leaf2"].ports["ethernet-1/1"].admin_up
@@ -98,8 +98,8 @@ def test_propose_mode_stale_commands_and_an_unreachable_device(setup):
     cfg, runner, start = setup
     ex = start("propose")
     p = RecordProducer(cfg.kafka)
-    p.send("commands", command("p1", "leaf1", "ethernet-1/1", "disable"))
-    p.send("commands", command("s1", "leaf1", "ethernet-1/1", "disable", age_ms=60_000))
+    p.send(command("p1", "leaf1", "ethernet-1/1", "disable"))
+    p.send(command("s1", "leaf1", "ethernet-1/1", "disable", age_ms=60_000))
     p.flush()
     assert wait(lambda: {r.command_id: r.outcome for r in results(cfg)} == {"p1": "proposed", "s1": "skipped_stale"})
     assert runner.fabric.nodes["leaf1"].ports["ethernet-1/1"].admin_up         # propose changes nothing
@@ -107,8 +107,8 @@ def test_propose_mode_stale_commands_and_an_unreachable_device(setup):
     ex.stop_thread()
     runner.targets["leaf3"].stop()                                              # leaf3 is unreachable
     start("enforce")
-    p.send("commands", command("u1", "leaf3", "ethernet-1/1", "disable"))
-    p.send("commands", command("u2", "leaf2", "ethernet-1/1", "disable"))
+    p.send(command("u1", "leaf3", "ethernet-1/1", "disable"))
+    p.send(command("u2", "leaf2", "ethernet-1/1", "disable"))
     p.flush()
     t0 = time.monotonic()
     assert wait(lambda: any(r.command_id == "u2" and r.outcome == "applied" for r in results(cfg)), 15)

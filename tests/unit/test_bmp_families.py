@@ -182,12 +182,13 @@ def test_the_collector_records_routes_and_counts_problems():
     from conftest import EXAMPLE
     from fabtel.config import load_config
     from fabtel.connectors.bmp.collector import collector_metrics
+    from fabtel.kafka import topic_key_of
     config = load_config(EXAMPLE)
     from fabtel.records import BmpRoute
     collector = BmpCollector.__new__(BmpCollector)
     sent = []
     collector.cfg, collector.metrics = config, collector_metrics()
-    collector.producer = type("Capture", (), {"send": lambda self, topic, rec: sent.append((topic, rec))})()
+    collector.producer = type("Capture", (), {"send": lambda self, rec: sent.append((topic_key_of(rec), rec))})()
     session = Session("198.18.0.1")
     for raw in VECTORS["add-path evpn, negotiated in Peer Up"][0] + VECTORS["add-path vpnv4, negotiated in Peer Up"][0][1:]:
         collector.handle(session, raw)
