@@ -27,7 +27,7 @@ from fabtel.config import Config, OperGroup
 from fabtel.platforms import platform
 from fabtel.records import Evidence, OperGroupDecision, RemediationCommand
 from fabtel.pipeline.fabric_view import DeviceView
-from fabtel.pipeline.uplink_health import is_stale
+from fabtel.pipeline.uplink_health import is_stale, usable_uplinks
 
 ARMED, PENDING_DOWN, DOWN, PENDING_UP, SUPPRESSED = "armed", "pending_down", "down", "pending_up", "suppressed"
 
@@ -65,15 +65,13 @@ class OperGroupEngine:
     # ------------------------------------------------------------ conditions
 
     def _uplinks(self, g: OperGroup, view: DeviceView) -> tuple[int, int, int]:
-        """(watched uplinks oper up, of those able to forward, device ts of the newest change)."""
-        up = [u for u in g.watch if view.interface(u).oper == "up"]
+        """(watched uplinks oper up, of those able to forward, device ts of the newest change): the
+        uplink-health judgement (usable_uplinks) over the group's watched uplinks."""
+        up, usable, _ = usable_uplinks(view, g.watch, g.require_bgp)
         newest = max((view.interface(u).ts_ns for u in g.watch), default=0)
-        if not g.require_bgp:
-            return len(up), len(up), newest
-        # Without BGP telemetry from the device, nothing counts as forwarding:
-        # set require_bgp false for such devices.
-        established, bgp_ts = view.established()
-        return len(up), min(len(up), established), max(newest, bgp_ts)
+        if g.require_bgp and view.bgp:
+            newest = max(newest, view.established()[1])
+        return up, usable, newest
 
     def _segments(self, g: OperGroup) -> list[str]:
         device = self.cfg.fabric.device(g.device)
@@ -95,7 +93,7 @@ class OperGroupEngine:
                 ev.append(Evidence(f"esi {esi}", "evpn_es_routes", "; ".join(routes) or "none seen", ts))
         return ev
 
-    def _active_elsewhere(self, g: OperGroup, views: dict[str, DeviceView]) -> list[str]:
+    def _last_active_members(self, g: OperGroup, views: dict[str, DeviceView]) -> list[str]:
         """Down-links of this group that are the last active member of their
         ethernet segment: taking them down would cut the client off."""
         device = self.cfg.fabric.device(g.device)
@@ -182,7 +180,7 @@ class OperGroupEngine:
         safety = self.cfg.safety
         suppressed = None
         if action == "disable" and safety.protect_last_es_member:
-            last = self._active_elsewhere(g, views)
+            last = self._last_active_members(g, views)
             if last:
                 suppressed = f"would take down the last active member of the ethernet segment: {', '.join(last)}"
         self.recent = [t for t in self.recent if now_ns - t < 60_000_000_000]

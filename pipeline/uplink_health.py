@@ -9,18 +9,19 @@ telemetry from the device within stale_after_ms: never isolated on silence).
 """
 from __future__ import annotations
 
-import time
-
 from fabtel.config import Device, Thresholds
 from fabtel.records import UplinkHealth
 from fabtel.pipeline.fabric_view import DeviceView
 
 
-def usable_uplinks(view: DeviceView, device: Device) -> tuple[int, int, list[str]]:
-    """(links up, usable uplinks, names of the uplinks up)."""
-    up = [u for u in device.uplinks if view.interface(u).oper == "up"]
+def usable_uplinks(view: DeviceView, uplinks: tuple[str, ...], require_bgp: bool = True) -> tuple[int, int, list[str]]:
+    """(links up, usable uplinks, names of the uplinks up) among `uplinks`.
+    The one judgement of "can forward", for the health and the oper-groups: a
+    link up counts when a BGP session is established for it, or, for a device
+    that sends no BGP telemetry at all (or when BGP is not required), by itself."""
+    up = [u for u in uplinks if view.interface(u).oper == "up"]
     established, _ = view.established()
-    usable = min(len(up), established) if view.bgp else len(up)
+    usable = min(len(up), established) if view.bgp and require_bgp else len(up)
     return len(up), usable, up
 
 
@@ -28,10 +29,9 @@ def is_stale(view: DeviceView, thresholds: Thresholds, now_ns: int) -> bool:
     return view.last_seen_ns == 0 or now_ns - view.last_seen_ns > thresholds.stale_after_ms * 1_000_000
 
 
-def evaluate(view: DeviceView, device: Device, thresholds: Thresholds, now_ns: int | None = None) -> UplinkHealth:
-    now_ns = now_ns or time.time_ns()
+def evaluate(view: DeviceView, device: Device, thresholds: Thresholds, now_ns: int) -> UplinkHealth:
     total = len(device.uplinks)
-    links_up, usable, up_names = usable_uplinks(view, device)
+    links_up, usable, up_names = usable_uplinks(view, device.uplinks)
     established, _ = view.established()
     speeds = {u: view.interface(u).speed_bps or 0 for u in device.uplinks}
     capacity = int(sum(sorted((speeds[u] for u in up_names), reverse=True)[:usable]))

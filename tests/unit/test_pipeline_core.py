@@ -371,3 +371,27 @@ def test_an_ieee_order_agent_at_61_61_is_healthy_and_a_lost_sync_is_not(cfg):
 def test_a_configured_order_wins_over_detection(cfg):
     [(judged, order)] = _lag_states(cfg, "198.18.0.11", [(252, 252, 226, 2)], order="ieee8021ax")
     assert order == "ieee8021ax (configured)" and judged[0] is False        # read as told: expired, defaulted
+
+
+def test_a_leaf_without_bgp_telemetry_is_judged_the_same_by_health_and_oper_group(cfg):
+    """No BgpSession record ever arrives from leaf1: both judgements count its
+    links up (usable_uplinks), so the oper-group disables on the loss and
+    re-enables on the return, as the health goes isolated and healthy."""
+    d = Domain(cfg, "leaf1+leaf2")
+    for u in ("ethernet-1/49", "ethernet-1/50"):
+        d.apply(state("leaf1", u, "up", 0, "enable"), T0)
+    d.apply(state("leaf1", "ethernet-1/1", "up", 0, "enable"), T0)
+    healthy_leaf(d, "leaf2")
+    h = [o for o in d._decide(T0 + S, {"leaf1"}) if isinstance(o, UplinkHealth) and o.device == "leaf1"][-1]
+    assert h.state == "healthy" and h.uplinks_up == 2 and h.bgp_established == 0
+    out = []
+    for u in ("ethernet-1/49", "ethernet-1/50"):
+        out += d.apply(state("leaf1", u, "down", 10 * S), T0 + 10 * S)[0]
+    assert [x.action for x in of(OperGroupDecision, out)] == ["disable"]
+    assert [x.state for x in of(UplinkHealth, out) if x.device == "leaf1"][-1] == "isolated"
+    out = []
+    for u in ("ethernet-1/49", "ethernet-1/50"):
+        out += d.apply(state("leaf1", u, "up", 20 * S), T0 + 20 * S)[0]
+    assert [x.state for x in of(UplinkHealth, out) if x.device == "leaf1"][-1] == "healthy"
+    [dec] = of(OperGroupDecision, d.tick(T0 + 25 * S + 1)[0])
+    assert dec.action == "enable" and dec.trigger_ts_ns == T0 + 20 * S
