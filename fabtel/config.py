@@ -246,7 +246,7 @@ class Safety:
 
 
 @dataclass(frozen=True)
-class GnmiCollector:
+class GnmiSettings:
     sample_interval_ms: int = 1000
     queue_limit: int = 10000
     reconnect_min_ms: int = 200
@@ -292,7 +292,7 @@ class Config:
     oper_groups: tuple[OperGroup, ...] = ()
     thresholds: Thresholds = Thresholds()
     safety: Safety = Safety()
-    gnmi: GnmiCollector = GnmiCollector()
+    gnmi: GnmiSettings = GnmiSettings()
     sflow: SflowCollector = SflowCollector()
     remediation: Remediation = Remediation()
     bmp: BmpCollector = BmpCollector()
@@ -764,7 +764,7 @@ def parse_config(text: str, source: str = "configuration") -> Config:
         safety = r.section(top.get("safety"), "safety", Safety, {
             "act_on_unknown": r.boolean, "protect_last_es_member": r.boolean,
             "max_decisions_per_minute": r.integer})
-        gnmi = r.section(top.get("gnmi"), "gnmi", GnmiCollector, {
+        gnmi = r.section(top.get("gnmi"), "gnmi", GnmiSettings, {
             "sample_interval_ms": r.integer, "queue_limit": r.integer,
             "reconnect_min_ms": r.integer, "reconnect_max_ms": r.integer})
         sflow = r.section(top.get("sflow"), "sflow", SflowCollector, {

@@ -29,7 +29,7 @@ from pygnmi.spec.v080 import gnmi_pb2, gnmi_pb2_grpc
 
 from fabtel import gnmi_paths as gp
 from fabtel.platforms import base, platform
-from fabtel.lab.model import COUNTER_NAMES, Fabric, Node
+from fabtel.lab.model import COUNTER_NAMES, LabFabric, Node
 
 log = logging.getLogger("fabtel.lab.gnmi")
 
@@ -38,7 +38,7 @@ TARGET_DEFINED_SAMPLE_NS = 10_000_000_000
 MIN_SAMPLE_NS = 100_000_000
 
 
-def device_view(fabric: Fabric, node: Node) -> base.DeviceView:
+def device_view(fabric: LabFabric, node: Node) -> base.DeviceView:
     """The lab node's state in the platforms' neutral terms (a LAG's
     counters are its members' sums; its oper state: a member in the bundle)."""
     interfaces, members = [], []
@@ -61,7 +61,7 @@ def device_view(fabric: Fabric, node: Node) -> base.DeviceView:
     return base.DeviceView(tuple(interfaces), tuple(members), tuple(sessions))
 
 
-def snapshot(fabric: Fabric, node: Node) -> dict[gp.PathT, tuple[object, str]]:
+def snapshot(fabric: LabFabric, node: Node) -> dict[gp.PathT, tuple[object, str]]:
     """Every leaf of a device: path -> (value, STATE or COUNTER)."""
     with fabric.lock:
         view = device_view(fabric, node)
@@ -119,7 +119,7 @@ class _Stream:
 
 
 class DeviceServicer(gnmi_pb2_grpc.gNMIServicer):
-    def __init__(self, fabric: Fabric, node: Node, credentials: tuple[str, str] | None):
+    def __init__(self, fabric: LabFabric, node: Node, credentials: tuple[str, str] | None):
         self.fabric, self.node, self.credentials = fabric, node, credentials
         self.platform = platform(node.platform)
         self.schema = platform_schema(node.platform)
@@ -327,7 +327,7 @@ class DeviceServicer(gnmi_pb2_grpc.gNMIServicer):
 class DeviceTarget:
     """A gRPC server for one device; stop() and start() simulate a crash and a reboot."""
 
-    def __init__(self, fabric: Fabric, node: Node, address: str, credentials: tuple[str, str] | None = None,
+    def __init__(self, fabric: LabFabric, node: Node, address: str, credentials: tuple[str, str] | None = None,
                  tls: tuple[bytes, bytes] | None = None):
         self.fabric, self.node, self.address = fabric, node, address
         self.credentials, self.tls = credentials, tls

@@ -1,6 +1,6 @@
 """The simulated fabric's state and traffic model. Pure: no sockets, no
 threads of its own; the runner advances it and the gNMI targets and sFlow
-agents read it (under `Fabric.lock`).
+agents read it (under `LabFabric.lock`).
 
 Forwarding, as in an EVPN all-active fabric:
 - a client hashes each flow (by its 5-tuple) over its bond members that are
@@ -66,7 +66,7 @@ class Port:
 
 
 @dataclass
-class BgpSession:
+class LabBgpSession:
     device: str
     port: str
     peer_address: str
@@ -82,7 +82,7 @@ class Node:
     ports: dict[str, Port] = field(default_factory=dict)
     lags: dict[str, list[str]] = field(default_factory=dict)      # lag -> members
     system_id: str = "00:00:00:00:00:00"
-    bgp: dict[str, BgpSession] = field(default_factory=dict)      # peer address -> session
+    bgp: dict[str, LabBgpSession] = field(default_factory=dict)      # peer address -> session
     uplinks: tuple[str, ...] = ()
     access: tuple[str, ...] = ()
     ifindex: dict[str, int] = field(default_factory=dict)
@@ -120,7 +120,7 @@ class Second:
 Listener = Callable[[str, list[tuple[str, str, object]], int], None]   # (device, [(kind, key, value)], ts_ns)
 
 
-class Fabric:
+class LabFabric:
     """The lab fabric: nodes, links, flows, and the ground truth."""
 
     def __init__(self, cfg: Config, bgp_establish_s: float = BGP_ESTABLISH_S):
@@ -169,8 +169,8 @@ class Fabric:
                 base = (198 << 24) | (18 << 16) | (128 << 8)
                 addr_a = _ip(base + 2 * i)
                 addr_b = _ip(base + 2 * i + 1)
-                self.nodes[a.node].bgp[addr_b] = BgpSession(a.node, a.name, addr_b)
-                self.nodes[b.node].bgp[addr_a] = BgpSession(b.node, b.name, addr_a)
+                self.nodes[a.node].bgp[addr_b] = LabBgpSession(a.node, a.name, addr_b)
+                self.nodes[b.node].bgp[addr_a] = LabBgpSession(b.node, b.name, addr_a)
 
     def add_flows(self, src: str, dst: str, streams: int, rate_bps: float, first_port: int = 10000) -> None:
         for i in range(streams):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fabtel.config import Config, SecretError
 from fabtel.lab.gnmi_target import DeviceTarget
-from fabtel.lab.model import Fabric
+from fabtel.lab.model import LabFabric
 from fabtel.lab.scenario import Scenario
 from fabtel.lab.sflow_agent import SflowAgent, SflowSender
 
@@ -24,7 +24,7 @@ class LabRunner:
                  tick_s: float = 0.1, counter_interval_s: float = 1.0, sampling_rate: int = 256,
                  bgp_establish_s: float = 3.0, with_gnmi: bool = True):
         self.cfg, self.scenario = cfg, scenario
-        self.fabric = Fabric(cfg, bgp_establish_s)
+        self.fabric = LabFabric(cfg, bgp_establish_s)
         self.tick_s, self.counter_interval_s = tick_s, counter_interval_s
         for t in (scenario.traffic if scenario else ()):
             self.fabric.add_flows(t.src, t.dst, t.streams, t.rate_bps)

@@ -10,13 +10,13 @@ import time
 from fabtel.connectors.sflow.codec import build_header, encode_datagram
 from fabtel.records import (SflowEthernetCounters, SflowIfCounters, SflowLagPortStats, SflowSample,
                             SflowSampledHeader)
-from fabtel.lab.model import PACKET_BYTES, Fabric, Node
+from fabtel.lab.model import PACKET_BYTES, LabFabric, Node
 
 SAMPLES_PER_DATAGRAM = 5
 
 
 class SflowAgent:
-    def __init__(self, fabric: Fabric, node: Node, agent_address: str, sampling_rate: int = 1024):
+    def __init__(self, fabric: LabFabric, node: Node, agent_address: str, sampling_rate: int = 1024):
         self.fabric, self.node, self.agent = fabric, node, agent_address
         self.sampling_rate = sampling_rate
         self.sequence = 0

@@ -99,7 +99,7 @@ class RoutingMessage:
 
 
 @dataclass
-class Metrics:
+class ConvergenceMetrics:
     event: str
     messages: int
     bytes: int
@@ -120,7 +120,7 @@ def detectors_of(element: Element, topology: Topology) -> list[str]:
 
 
 def measure(topology: Topology, element: Element, messages: list[RoutingMessage],
-            detectors: list[str] | None = None) -> Metrics:
+            detectors: list[str] | None = None) -> ConvergenceMetrics:
     counted = sorted((m for m in messages if m.kind in COUNTED_KINDS), key=lambda m: m.t)
     detectors = detectors_of(element, topology) if detectors is None else detectors
     hops = topology.hops_from(element.nodes)
@@ -137,7 +137,7 @@ def measure(topology: Topology, element: Element, messages: list[RoutingMessage]
         depth[m.receiver] = depth[m.sender] + 1
         states += 1
     rounds = max(depth.values(), default=0)
-    return Metrics(event=element.name, messages=len(counted), bytes=sum(m.size for m in counted), locality=locality,
+    return ConvergenceMetrics(event=element.name, messages=len(counted), bytes=sum(m.size for m in counted), locality=locality,
                    blast_radius=sum(n * (i + 1) for i, n in enumerate(locality)), state_rounds=rounds,
                    state_changes=states, detectors=sorted(detectors),
                    first_t=counted[0].t if counted else None, last_t=counted[-1].t if counted else None)

@@ -15,7 +15,7 @@ from cryptography.x509.oid import NameOID
 from conftest import free_port, wait_until
 from fabtel.connectors.gnmi.collector import GnmiCollector
 from fabtel.lab.gnmi_target import DeviceTarget
-from fabtel.lab.model import Fabric
+from fabtel.lab.model import LabFabric
 
 
 def _cert(subject: str, issuer_key, issuer_name, key, ca: bool, san_ip: str | None = None):
@@ -37,7 +37,7 @@ def _serve_and_collect(config, tmp_path, server_cert, server_key, trusted_ca):
     leaf1 = config.fabric.device("leaf1")
     leaf1 = dataclasses.replace(leaf1, gnmi=dataclasses.replace(leaf1.gnmi, address=address, insecure=False,
                                                                 tls_ca=str(tmp_path / "ca.pem")))
-    fabric = Fabric(config)
+    fabric = LabFabric(config)
     target = DeviceTarget(fabric, fabric.nodes["leaf1"], address, tls=(
         server_cert.public_bytes(pem),
         server_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())))

@@ -11,7 +11,7 @@ import pytest
 from fabtel import gnmi_paths as gp
 from fabtel.platforms import PLATFORMS, base
 from fabtel.lab.gnmi_target import snapshot
-from fabtel.lab.model import Fabric
+from fabtel.lab.model import LabFabric
 
 STATE_KINDS = {base.ADMIN, base.OPER, base.MEMBER, base.BGP}
 
@@ -20,7 +20,7 @@ STATE_KINDS = {base.ADMIN, base.OPER, base.MEMBER, base.BGP}
 def leaves():
     from conftest import EXAMPLE
     from fabtel.config import load_config
-    fabric = Fabric(load_config(EXAMPLE))
+    fabric = LabFabric(load_config(EXAMPLE))
     out = {}
     for name in PLATFORMS:
         node = fabric.nodes["leaf1"]
