@@ -54,16 +54,18 @@ UNREACHABLE_CODES = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEE
 class DeviceWorker(threading.Thread):
     """Applies one device's commands in order, over fabtel's gNMI client."""
 
-    def __init__(self, device: Device, retries: int, done, backoff_s: float = 0.5, timeout_s: float = 5.0):
+    def __init__(self, device: Device, retries: int, done, backoff_s: float = 0.5, timeout_s: float = 5.0,
+                 connect=GnmiClient):
         super().__init__(name=f"remediate-{device.name}", daemon=True)
         self.device, self.timeout_s = device, timeout_s
+        self.connect = connect                      # (device, timeout) -> a gNMI client: fabtel's, or a test's
         self.client: GnmiClient | None = None
         self.retries, self.done, self.backoff_s = retries, done, backoff_s
         self.jobs: queue.Queue = queue.Queue()
 
     def _client(self) -> GnmiClient:
         if self.client is None:
-            self.client = GnmiClient(self.device, self.timeout_s)
+            self.client = self.connect(self.device, self.timeout_s)
         return self.client
 
     def reset(self) -> None:
