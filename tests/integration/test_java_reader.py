@@ -60,7 +60,7 @@ def demo_topics(config, tmp_path, request):
     tag = "j" + str(time.time_ns())[-6:]
     run_once(cfg, path, scenario, True, tmp, tag)
     # the worker logs each decision it makes, in one line
-    assert re.search(r"INFO fabtel.pipeline: decision \w+: leaf1 og-leaf1 disable: 0 of 2 watched uplinks up",
+    assert re.search(r"decision \w+: leaf1 og-leaf1 disable: 0 of 2 watched uplinks up",
                      (tmp / f"process-{tag}.log").read_text()), "the worker did not log its decision"
     run_cfg = _run_config(cfg, scenario, True, tag)
     run_path = tmp / f"fabric-{tag}.yaml"
