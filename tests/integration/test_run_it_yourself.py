@@ -1,7 +1,7 @@
-"""README "Run it yourself": its command block, run line by line as a new
-user would (pointed at the test stack through FABTEL_STATE_DIR, nothing
-else changed), disables leaf1's access link over gNMI when the lab's
-leaf1 loses its uplinks."""
+"""README "Run it yourself": its command block, run as a new user would on a
+fresh clone (its own state directory, so `stack up` starts a fresh Kafka and
+InfluxDB on the default ports; nothing else changed), disables leaf1's
+access link over gNMI when the lab's leaf1 loses its uplinks."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,10 +9,10 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
-from conftest import STATE_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,40 +23,30 @@ def readme_block() -> str:
     return re.search(r"```bash\n(.*?)```", section, re.S).group(1)
 
 
-def fresh_start(bootstrap: str) -> None:
-    """What a new user has: no fabtel.* topics, internal topics or consumer
-    groups of the default names (the test stack lives across runs)."""
-    from confluent_kafka.admin import AdminClient
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(("fabtel.", "fabtel-processor"))]
-    for future in (admin.delete_topics(topics).values() if topics else ()):
-        future.result()
-    groups = [g.group_id for g in admin.list_consumer_groups().result().valid
-              if g.group_id.startswith(("fabtel-processor", "fabtel-influx", "fabtel-remediation", "fabtel-sink"))]
-    for future in (admin.delete_consumer_groups(groups).values() if groups else ()):
-        future.result()
-    deadline = time.monotonic() + 30
-    while any(t.startswith("fabtel.") for t in admin.list_topics(timeout=10).topics) and time.monotonic() < deadline:
-        time.sleep(0.5)
+def listening(port: int) -> bool:
+    import socket
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_the_readme_commands_run_the_pipeline(stack, tmp_path):
+def test_the_readme_commands_run_the_pipeline(tmp_path):
     from fabtel.config import load_config
     from fabtel.kafka import read_topic
-    fresh_start(stack.bootstrap)
+    taken = [p for p in (9092, 9192, 8086, 6343, 57401, 57402, 57411, 57412, 57413) if listening(p)]
+    assert not taken, f"the README's commands use the default ports; these are taken: {taken} (a stack of yours?)"
+    state = tmp_path / "state"
     block = readme_block()
     assert "fabtel stack up" in block and "remediate --mode enforce" in block
     started_ns = time.time_ns()
     script = tmp_path / "run-it-yourself.sh"
     script.write_text("set -e\ncd " + str(ROOT) + "\n" + block + "\nwait\n")
-    env = {**os.environ, "FABTEL_STATE_DIR": str(STATE_DIR)}
+    env = {**os.environ, "FABTEL_STATE_DIR": str(state)}
     for key in ("FABTEL_KAFKA_BOOTSTRAP", "FABTEL_INFLUX_URL", "FABTEL_REGISTRY_URL", "FABTEL_CONFIG"):
         env.pop(key, None)
     log = tmp_path / "run.log"
     proc = subprocess.Popen(["bash", str(script)], cwd=tmp_path, env=env, stdout=log.open("w"),
                             stderr=subprocess.STDOUT, start_new_session=True)
-    kafka = dataclasses.replace(load_config(ROOT / "examples" / "fabric.yaml").kafka, bootstrap_servers=stack.bootstrap,
-                                schema_registry_url=stack.registry_url)
+    kafka = dataclasses.replace(load_config(ROOT / "examples" / "fabric.yaml").kafka, bootstrap_servers="127.0.0.1:9092")
     mine = []
     try:
         deadline = time.monotonic() + 150
@@ -75,6 +65,9 @@ def test_the_readme_commands_run_the_pipeline(stack, tmp_path):
             proc.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert mine, log.read_text()[-4000:]
+        subprocess.run([str(Path(sys.executable).parent / "fabtel"), "stack", "down", "--state-dir", str(state), "--purge"],
+                       capture_output=True, timeout=120)
+    lines = [x for x in log.read_text().splitlines() if "HTTP Request" not in x and not x.startswith(("[", "+", "|"))]
+    assert mine, "\n".join(lines[-60:])
     assert any(r.action == "disable" and r.outcome == "applied" for r in mine), mine
     assert "Traceback" not in log.read_text()
