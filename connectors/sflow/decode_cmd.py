@@ -39,10 +39,9 @@ def sample_json(s: SflowSample, orders: lacp.Orders | None = None) -> dict[str, 
                    input=s.input, input_format=PORT_FORMATS[s.input_format or 0],
                    output=s.output, output_format=PORT_FORMATS[s.output_format or 0])
     records: dict[str, Any] = {}
-    if s.if_counters is not None:
-        records["if_counters"] = s.if_counters.__dict__
-    if s.ethernet_counters is not None:
-        records["ethernet_counters"] = s.ethernet_counters.__dict__
+    for name in ("if_counters", "ethernet_counters"):
+        if getattr(s, name) is not None:
+            records[name] = getattr(s, name).__dict__
     if s.lag_port_stats is not None:
         lag = dict(s.lag_port_stats.__dict__)
         wire = tuple(lag[k] for k in LAG_STATES)
@@ -56,10 +55,9 @@ def sample_json(s: SflowSample, orders: lacp.Orders | None = None) -> dict[str, 
         h = _plain(s.sampled_header)
         h["headerBytes"] = s.sampled_header.headerBytes.hex()
         records["sampled_header"] = h
-    if s.extended_switch is not None:
-        records["extended_switch"] = s.extended_switch.__dict__
-    if s.extended_router is not None:
-        records["extended_router"] = s.extended_router.__dict__
+    for name in ("extended_switch", "extended_router"):
+        if getattr(s, name) is not None:
+            records[name] = getattr(s, name).__dict__
     if s.extended_gateway is not None:
         g = dict(s.extended_gateway.__dict__)
         g["dst_as_path"] = [seg.__dict__ for seg in s.extended_gateway.dst_as_path]
