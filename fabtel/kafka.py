@@ -296,20 +296,30 @@ def dead_letter(component: str, reason: str, payload: bytes, source_topic: str =
                       key=key, reason=reason, payload=payload or b"", ts_ns=time.time_ns())
 
 
+def decode_or_letter(codec: RecordCodec, component: str, value: bytes | None, topic: str, partition: int,
+                     offset: int, key: bytes | None = None, expect: str | None = None) -> tuple[Any, DeadLetter | None]:
+    """The one decode path of fabtel's consumers, whatever their client:
+    (record, None), or (None, a dead letter naming the reason) when the
+    message does not decode, logged in one line. Never raises for bad input;
+    the caller sends the letter on its own producer."""
+    try:
+        return codec.decode(value, expect), None
+    except CorruptMessage as exc:
+        log.warning("%s: dead-lettered %s[%d]@%d: %s", component, topic, partition, offset, exc.reason)
+        return None, dead_letter(component, exc.reason, value or b"", topic, partition, offset, key)
+
+
 def decode_or_dead_letter(producer: RecordProducer, component: str, msg, expect: str | None = None,
                           on_corrupt=None) -> Any | None:
-    """The one decode path of fabtel's consumers: the record of a consumed
-    message, or, when it does not decode, a dead letter naming the reason,
-    `on_corrupt(reason)` (the caller's counter) and None. Never raises for bad input."""
-    try:
-        return producer.codec.decode(msg.value(), expect)
-    except CorruptMessage as exc:
-        producer.send(dead_letter(component, exc.reason, msg.value() or b"", msg.topic(), msg.partition(), msg.offset(),
-                                  msg.key()))
-        log.warning("%s: dead-lettered %s[%d]@%d: %s", component, msg.topic(), msg.partition(), msg.offset(), exc.reason)
+    """decode_or_letter for a confluent-kafka message: the record, or None
+    after the letter is sent and `on_corrupt(reason)` (the caller's counter) called."""
+    record, letter = decode_or_letter(producer.codec, component, msg.value(), msg.topic(), msg.partition(),
+                                      msg.offset(), msg.key(), expect)
+    if letter is not None:
+        producer.send(letter)
         if on_corrupt is not None:
-            on_corrupt(exc.reason)
-        return None
+            on_corrupt(letter.reason)
+    return record
 
 
 @dataclass

@@ -10,11 +10,41 @@ still stay in order on one partition. May import: fabtel.config.
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
+from typing import Iterable
 
 from fabtel.config import Config
 
 
-def domains(cfg: Config) -> dict[str, str]:
+@dataclass(frozen=True, order=True)
+class DecisionDomain:
+    """The devices decided together. Its `name` ("leaf1+leaf2", the devices
+    sorted) is how it travels: the Kafka key of the worker's ticks and the key
+    of its state table."""
+    devices: tuple[str, ...]
+
+    SEPARATOR = "+"
+
+    @classmethod
+    def of(cls, devices: Iterable[str]) -> DecisionDomain:
+        return cls(tuple(sorted(set(devices))))
+
+    @classmethod
+    def parse(cls, name: str) -> DecisionDomain:
+        return cls.of(name.split(cls.SEPARATOR))
+
+    @property
+    def name(self) -> str:
+        return self.SEPARATOR.join(self.devices)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __contains__(self, device: str) -> bool:
+        return device in self.devices
+
+
+def domains(cfg: Config) -> dict[str, DecisionDomain]:
     """device -> domain name: connected components of devices sharing an ESI."""
     parent = {d.name: d.name for d in cfg.fabric.devices}
 
@@ -34,16 +64,21 @@ def domains(cfg: Config) -> dict[str, str]:
     groups: dict[str, list[str]] = {}
     for name in parent:
         groups.setdefault(find(name), []).append(name)
-    return {name: "+".join(sorted(groups[find(name)])) for name in parent}
+    return {name: DecisionDomain.of(groups[find(name)]) for name in parent}
 
 
 class DomainPartitioner:
     def __init__(self, cfg: Config):
         self.mapping = domains(cfg)
 
-    def domain(self, device: str) -> str:
+    def domain(self, device: str) -> DecisionDomain:
         """A device outside the inventory (an unknown sFlow agent) is its own domain."""
-        return self.mapping.get(device) or device
+        return self.mapping.get(device) or DecisionDomain((device,))
 
     def partition(self, device: str, partitions: int) -> int:
-        return zlib.crc32(self.domain(device).encode()) % partitions
+        return partition_of(self.domain(device), partitions)
+
+
+def partition_of(domain: DecisionDomain, partitions: int) -> int:
+    """The partition number of every topic that holds the domain's records."""
+    return zlib.crc32(domain.name.encode()) % partitions

@@ -24,11 +24,11 @@ import time
 import faust
 
 from fabtel.config import Config, KafkaSecurity, resolve_secret
-from fabtel.kafka import TOPIC_OF, dead_letter, topic_key_of
+from fabtel.kafka import TOPIC_OF, decode_or_letter, topic_key_of
 from fabtel.metrics import Metrics
 from fabtel.records import (ConvergenceResult, LagBalance, OperGroupDecision, RemediationCommand, UplinkHealth,
                             record_key)
-from fabtel.serde import CorruptMessage, RecordCodec
+from fabtel.serde import RecordCodec
 from fabtel.pipeline import faust_tuning
 from fabtel.pipeline.topics import APP_ID, internal_topics
 
@@ -75,7 +75,7 @@ def faust_credentials(sec: KafkaSecurity):
 
 def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
     from fabtel.connectors.sflow.normalize import Inventory, normalize
-    from fabtel.partitioning import DomainPartitioner
+    from fabtel.partitioning import DecisionDomain, DomainPartitioner, partition_of
     from fabtel.pipeline.convergence_events import ConvergenceTracker, matters, topology_of
     from fabtel.pipeline.domain import Domain
     from fabtel.pipeline.evpn_segments import SegmentRoutes, relevant, waiting_segments
@@ -124,19 +124,21 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
             log.info("decision %s: %s %s %s%s: %s", rec.decision_id, rec.device, rec.oper_group, rec.action,
                      " (suppressed)" if rec.suppressed else "", rec.reason)
 
-    async def to_dead_letters(agent: str, event, reason: str) -> None:
+    async def decoded(agent: str, event, expect: str | None = None):
+        """The record of an event, or None once it is dead-lettered (kafka.decode_or_letter)."""
         msg = event.message
-        metrics.inc("dead_letters_total", agent)
-        log.warning("%s: dead-lettered %s[%d]@%d: %s", agent, msg.topic, msg.partition, msg.offset, reason)
-        letter = dead_letter(f"pipeline-{agent}", reason, event.value or b"", msg.topic, msg.partition, msg.offset,
-                             event.key if isinstance(event.key, bytes) else None)
-        await outputs["dead_letters"].send(key=b"pipeline", value=codec.encode(letter, k.topic("dead_letters")))
+        rec, letter = decode_or_letter(codec, f"pipeline-{agent}", event.value, msg.topic, msg.partition, msg.offset,
+                                       event.key if isinstance(event.key, bytes) else None, expect)
+        if letter is not None:
+            metrics.inc("dead_letters_total", agent)
+            await send_record(letter)
+        return rec
 
-    def domain(name: str) -> Domain:
-        d = cache.get(name)
+    def domain(members: DecisionDomain) -> Domain:
+        d = cache.get(members)
         if d is None:
-            d = cache[name] = Domain(cfg, name)
-            saved = state_table.get(name)
+            d = cache[members] = Domain(cfg, members)
+            saved = state_table.get(members.name)
             if saved:
                 d.load(saved)
         return d
@@ -145,10 +147,8 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
     async def normalize_sflow(stream):
         async for event in stream.events():
             metrics.inc("events_total", "normalize_sflow")
-            try:
-                sample = codec.decode(event.value, "SflowSample")
-            except CorruptMessage as exc:
-                await to_dead_letters("normalize_sflow", event, exc.reason)
+            sample = await decoded("normalize_sflow", event, "SflowSample")
+            if sample is None:
                 continue
             for rec in normalize(sample, inventory):
                 await send_record(rec)
@@ -158,35 +158,31 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
     async def evaluate(stream):
         async for event in stream.events():
             if event.value == TICK:
-                name = event.key.decode()
-                out, changed = domain(name).tick(time.time_ns())
+                members = DecisionDomain.parse(event.key.decode())
+                out, changed = domain(members).tick(time.time_ns())
             elif event.value.startswith(SEGMENT):
-                name, seg = event.key.decode(), json.loads(event.value[len(SEGMENT):])
-                out, changed = domain(name).apply_segment(seg["device"], seg["esi"], seg["routers"], seg["routes"],
+                members, seg = DecisionDomain.parse(event.key.decode()), json.loads(event.value[len(SEGMENT):])
+                out, changed = domain(members).apply_segment(seg["device"], seg["esi"], seg["routers"], seg["routes"],
                                                           seg["ts_ns"], time.time_ns())
             else:
                 metrics.inc("events_total", "evaluate")
-                try:
-                    rec = codec.decode(event.value)
-                except CorruptMessage as exc:
-                    await to_dead_letters("evaluate", event, exc.reason)
+                rec = await decoded("evaluate", event)
+                if rec is None:
                     continue
-                name = partitioner.domain(rec.device)
-                out, changed = domain(name).apply(rec, time.time_ns())
+                members = partitioner.domain(rec.device)
+                out, changed = domain(members).apply(rec, time.time_ns())
             for o in out:
                 await send_record(o)
             if changed:
-                state_table[name] = cache[name].to_dict()
+                state_table[members.name] = cache[members].to_dict()
 
     @app.agent(app.topic(k.topic("bmp_messages"), k.topic("routing_events"), key_serializer="raw",
                          value_serializer="raw"), name="route_events")
     async def route_events(stream):
         async for event in stream.events():
             metrics.inc("events_total", "route_events")
-            try:
-                rec = codec.decode(event.value)
-            except CorruptMessage as exc:
-                await to_dead_letters("route_events", event, exc.reason)
+            rec = await decoded("route_events", event)
+            if rec is None:
                 continue
             if matters(rec) or (waiting and relevant(rec)):
                 await routing.send(key=b"fabric", value=event.value, partition=0)
@@ -202,10 +198,8 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
     async def convergence(stream):
         async for event in stream.events():
             metrics.inc("events_total", "convergence")
-            try:
-                rec = codec.decode(event.value)
-            except CorruptMessage as exc:
-                await to_dead_letters("convergence", event, exc.reason)
+            rec = await decoded("convergence", event)
+            if rec is None:
                 continue
             if matters(rec):
                 tracker.observe(rec, time.time_ns())
@@ -217,11 +211,11 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
             await close_events()
 
     async def send_segment(device: str, esi: str, presence) -> None:
-        name = partitioner.domain(device)
+        members = partitioner.domain(device)
         body = {"device": device, "esi": esi, "routers": presence.routers, "routes": presence.routes,
                 "ts_ns": presence.ts_ns}
-        await ticks.send(key=name.encode(), value=SEGMENT + json.dumps(body).encode(),
-                         partition=partitioner.partition(name, k.partitions))
+        await ticks.send(key=members.name.encode(), value=SEGMENT + json.dumps(body).encode(),
+                         partition=partition_of(members, k.partitions))
 
     @app.timer(interval=0.5)
     async def quiet_check():
@@ -236,9 +230,9 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
         # stale, a hold timer): ticking all of them every round cost a quarter
         # of a worker's throughput.
         now = time.time_ns()
-        for name, d in list(cache.items()):
+        for members, d in list(cache.items()):
             if d.next_due_ns(now) <= now:
-                await ticks.send(key=name.encode(), value=TICK, partition=partitioner.partition(name, k.partitions))
+                await ticks.send(key=members.name.encode(), value=TICK, partition=partition_of(members, k.partitions))
 
     @app.on_partitions_revoked.connect
     async def forget(app, revoked, **kwargs):

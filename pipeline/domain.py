@@ -6,6 +6,7 @@ and oper-group state machines, and turns records into outputs. Pure."""
 from __future__ import annotations
 
 from fabtel.config import Config
+from fabtel.partitioning import DecisionDomain
 from fabtel.records import BgpSession, InterfaceCounters, InterfaceState, LagMemberState
 from fabtel.pipeline.counters import RateTracker, Sample
 from fabtel.pipeline.fabric_view import DeviceView
@@ -15,9 +16,9 @@ from fabtel.pipeline.uplink_health import evaluate as uplink_health
 
 
 class Domain:
-    def __init__(self, cfg: Config, name: str):
-        self.cfg, self.name = cfg, name
-        self.devices = {d.name: d for d in cfg.fabric.devices if d.name in name.split("+")}
+    def __init__(self, cfg: Config, members: DecisionDomain):
+        self.cfg, self.members = cfg, members
+        self.devices = {d.name: d for d in cfg.fabric.devices if d.name in members}
         self.views = {n: DeviceView(n) for n in self.devices}
         self.rates = RateTracker()
         self.lags = LagBalanceTracker(cfg.fabric, cfg.thresholds, set(self.devices))

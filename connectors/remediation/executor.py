@@ -123,21 +123,35 @@ class DeviceWorker(threading.Thread):
 
 
 class Executor:
-    def __init__(self, cfg: Config, mode: str | None = None, group: str = "fabtel-remediation"):
+    """Consumes the commands, hands each to its device's worker and commits
+    behind the results. Its Kafka clients, its history of handled ids and its
+    gNMI connection are collaborators (the real ones by default), so that the
+    commit, dedup, age-limit and read-back paths are testable without servers."""
+
+    def __init__(self, cfg: Config, mode: str | None = None, group: str = "fabtel-remediation", *,
+                 producer=None, consumer=None, history=None, connect=GnmiClient):
         self.cfg = cfg
         self.mode = mode or cfg.remediation.mode
         self.metrics = executor_metrics()
-        self.producer = RecordProducer(cfg.kafka, **{"linger.ms": 0})
-        self.consumer = Consumer(consumer_settings(cfg.kafka, group, **{"fetch.wait.max.ms": 10}))
+        self.producer = producer if producer is not None else RecordProducer(cfg.kafka, **{"linger.ms": 0})
+        self.consumer = consumer if consumer is not None else Consumer(
+            consumer_settings(cfg.kafka, group, **{"fetch.wait.max.ms": 10}))
+        self.history = history if history is not None else self._results_on_kafka
+        self.connect = connect
         self.handled: set[str] = set()
         self.workers: dict[str, DeviceWorker] = {}
         self.lock = threading.Lock()
         self.inflight: dict[tuple[str, int], dict[int, bool]] = {}     # partition -> offset -> done
 
-    def load_history(self) -> None:
-        """Command ids already handled, from the results topic."""
+    def _results_on_kafka(self):
         for rec, _ in tail(self.cfg.kafka, self.cfg.kafka.topic("command_results"), None, 2, until_end=True):
-            if rec is not None and rec.outcome != "proposed":
+            if rec is not None:
+                yield rec
+
+    def load_history(self) -> None:
+        """Command ids already handled (a proposal handles nothing), from the results topic."""
+        for rec in self.history():
+            if rec.outcome != "proposed":
                 self.handled.add(rec.command_id)
         log.info("remediation (%s mode): %d commands already handled", self.mode, len(self.handled))
 
@@ -150,7 +164,8 @@ class Executor:
                 return None
             if dev.gnmi is None:
                 return None
-            w = self.workers[device] = DeviceWorker(dev, self.cfg.remediation.retries, self._done)
+            w = self.workers[device] = DeviceWorker(dev, self.cfg.remediation.retries, self._done,
+                                                          connect=self.connect)
             w.start()
         return w
 

@@ -24,6 +24,7 @@ from fabtel.connectors.bmp.codec import (decode, encode, encode_mp_update, encod
                                          encode_peer_up, tlv)
 from fabtel.connectors.bmp.collector import Session
 from fabtel.records import OperGroupDecision, RemediationCommand
+from fabtel.partitioning import DecisionDomain
 from fabtel.pipeline.domain import Domain
 from fabtel.pipeline.evpn_segments import SegmentRoutes, relevant, waiting_segments
 from test_pipeline_core import S, T0, bgp, healthy_leaf, lose_uplinks, of, state
@@ -99,7 +100,7 @@ def recovered_uplinks(d: Domain, t: int) -> None:
 
 
 def test_reenable_waits_for_the_segment_routes_at_the_spines(cfg):
-    d, segments = Domain(cfg, "leaf1+leaf2"), SegmentRoutes()
+    d, segments = Domain(cfg, DecisionDomain.parse("leaf1+leaf2")), SegmentRoutes()
     healthy_leaf(d, "leaf1")
     healthy_leaf(d, "leaf2")
     feed(d, cfg, segments, spine_stream("spine1", "198.19.0.1", 0, 1 * S), T0 + S)
@@ -135,7 +136,7 @@ def test_reenable_waits_for_the_segment_routes_at_the_spines(cfg):
 
 def test_without_the_wait_the_session_alone_reenables(cfg):
     plain = dataclasses.replace(cfg, oper_groups=tuple(dataclasses.replace(g, wait_for_evpn=False) for g in cfg.oper_groups))
-    d = Domain(plain, "leaf1+leaf2")
+    d = Domain(plain, DecisionDomain.parse("leaf1+leaf2"))
     healthy_leaf(d, "leaf1")
     healthy_leaf(d, "leaf2")
     lose_uplinks(d, "leaf1", 10 * S)
@@ -146,7 +147,7 @@ def test_without_the_wait_the_session_alone_reenables(cfg):
 
 def test_a_withdrawn_type_4_route_is_not_back(cfg):
     segments = SegmentRoutes()
-    d = Domain(cfg, "leaf1+leaf2")
+    d = Domain(cfg, DecisionDomain.parse("leaf1+leaf2"))
     feed(d, cfg, segments, spine_stream("spine1", "198.19.0.1", 0, S), T0 + S)
     assert segments.presence(LEAF1_ID, ESI, 0).routers == ["spine1"]
     peer = encode_peer_header("198.18.0.0", 65011, LEAF1_ID, T0 + 2 * S)

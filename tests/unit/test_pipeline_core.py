@@ -11,7 +11,7 @@ from fabtel.config import load_config
 from fabtel.records import (BgpSession, InterfaceCounters, InterfaceState, LagBalance, LagMemberState,
                             OperGroupDecision, RemediationCommand, UplinkHealth)
 from fabtel.pipeline.counters import RateTracker, Sample, delta
-from fabtel.partitioning import domains
+from fabtel.partitioning import DecisionDomain, DomainPartitioner, domains, partition_of
 from fabtel.pipeline.domain import Domain
 from fabtel.pipeline.lag_balance import lacp_health
 
@@ -70,7 +70,7 @@ def test_agent_restart_gives_no_rate_and_a_new_baseline():
 
 
 def test_counter_wrap_through_the_domain(cfg):
-    d = Domain(cfg, "leaf1+leaf2")
+    d = Domain(cfg, DecisionDomain.parse("leaf1+leaf2"))
     d.apply(counters("leaf1", "ethernet-1/1", 0, 2**32 - 1000), T0)
     d.apply(counters("leaf1", "ethernet-1/1", S, 1000), T0 + S)
     assert d.views["leaf1"].interface("ethernet-1/1").in_bps == 2000 * 8
@@ -92,7 +92,7 @@ def test_lacp_health(actor, partner, healthy, reason):
 
 def test_lag_balance_over_an_esi_lag_and_its_alerts(cfg):
     cfg = dataclasses.replace(cfg, thresholds=dataclasses.replace(cfg.thresholds, lag_imbalance=1.5, lag_imbalance_windows=2))
-    d = Domain(cfg, "leaf1+leaf2")
+    d = Domain(cfg, DecisionDomain.parse("leaf1+leaf2"))
     for dev, partner in (("leaf1", 61), ("leaf2", 13)):
         d.apply(LagMemberState(dev, "lag1", "ethernet-1/1", "sflow", T0, T0, "up", "02:11:00:00:01", "00:c1:c1:00:00:01",
                                100001, 61, 61, 61, partner), T0)
@@ -118,7 +118,7 @@ def test_lag_balance_over_an_esi_lag_and_its_alerts(cfg):
 # ------------------------------------------------------------ uplink health
 
 def test_uplink_health_states(cfg):
-    d = Domain(cfg, "leaf1+leaf2")
+    d = Domain(cfg, DecisionDomain.parse("leaf1+leaf2"))
     out = healthy_leaf(d, "leaf1")
     assert of(UplinkHealth, out)[-1].state == "healthy"
     out = d.apply(state("leaf1", "ethernet-1/49", "down", S), T0 + S)[0]
@@ -133,7 +133,7 @@ def test_uplink_health_states(cfg):
 
 
 def test_links_up_without_bgp_cannot_forward(cfg):
-    d = Domain(cfg, "leaf3")
+    d = Domain(cfg, DecisionDomain.parse("leaf3"))
     for u in ("ethernet-1/49", "ethernet-1/50"):
         d.apply(state("leaf3", u, "up", 0), T0)
     out = d.apply(bgp("leaf3", "198.18.128.9", "active", 0), T0)[0]
@@ -151,7 +151,7 @@ def lose_uplinks(d, dev, t):
 
 
 def test_uplink_loss_disables_the_access_link_at_once(cfg):
-    d = Domain(cfg, "leaf1+leaf2")
+    d = Domain(cfg, DecisionDomain.parse("leaf1+leaf2"))
     healthy_leaf(d, "leaf1")
     healthy_leaf(d, "leaf2")
     out = d.apply(state("leaf1", "ethernet-1/49", "down", 20 * S), T0 + 20 * S)[0]
@@ -168,7 +168,7 @@ def test_uplink_loss_disables_the_access_link_at_once(cfg):
 
 
 def test_recovery_waits_for_bgp_and_the_hold_up_time(cfg):
-    d = Domain(cfg, "leaf1+leaf2")
+    d = Domain(cfg, DecisionDomain.parse("leaf1+leaf2"))
     healthy_leaf(d, "leaf1")
     healthy_leaf(d, "leaf2")
     lose_uplinks(d, "leaf1", 10 * S)
@@ -188,7 +188,7 @@ def test_recovery_waits_for_bgp_and_the_hold_up_time(cfg):
 
 def test_flapping_inside_hold_down_does_nothing(cfg):
     groups = tuple(dataclasses.replace(g, hold_down_ms=2000) for g in cfg.oper_groups)
-    d = Domain(dataclasses.replace(cfg, oper_groups=groups), "leaf1+leaf2")
+    d = Domain(dataclasses.replace(cfg, oper_groups=groups), DecisionDomain.parse("leaf1+leaf2"))
     healthy_leaf(d, "leaf1")
     healthy_leaf(d, "leaf2")
     out = lose_uplinks(d, "leaf1", 15 * S)
@@ -204,7 +204,7 @@ def test_flapping_inside_hold_down_does_nothing(cfg):
 
 
 def test_both_leaves_of_a_segment_isolated_second_is_suppressed(cfg):
-    d = Domain(cfg, "leaf1+leaf2")
+    d = Domain(cfg, DecisionDomain.parse("leaf1+leaf2"))
     healthy_leaf(d, "leaf1")
     healthy_leaf(d, "leaf2")
     [first] = of(OperGroupDecision, lose_uplinks(d, "leaf1", 15 * S))
@@ -218,7 +218,7 @@ def test_both_leaves_of_a_segment_isolated_second_is_suppressed(cfg):
 
 
 def test_stale_telemetry_is_never_acted_on(cfg):
-    d = Domain(cfg, "leaf1+leaf2")
+    d = Domain(cfg, DecisionDomain.parse("leaf1+leaf2"))
     healthy_leaf(d, "leaf1")
     healthy_leaf(d, "leaf2")
     # The records say "down" but they arrive after 30 s of silence: evaluated 11 s after the last seen.
@@ -231,7 +231,7 @@ def test_stale_telemetry_is_never_acted_on(cfg):
 def test_a_device_heard_from_but_without_uplink_state_is_not_down(cfg):
     """Regression: counters from leaf2 arrived before any of its interface
     states; its uplinks' unknown state must not count as down."""
-    d = Domain(cfg, "leaf1+leaf2")
+    d = Domain(cfg, DecisionDomain.parse("leaf1+leaf2"))
     out = d.apply(counters("leaf2", "ethernet-1/2", 0, 0), T0)[0]
     out += healthy_leaf(d, "leaf1")
     assert not of(OperGroupDecision, out)
@@ -240,7 +240,7 @@ def test_a_device_heard_from_but_without_uplink_state_is_not_down(cfg):
 
 def test_rate_limit_suppresses_decisions(cfg):
     cfg = dataclasses.replace(cfg, safety=dataclasses.replace(cfg.safety, max_decisions_per_minute=1))
-    d = Domain(cfg, "leaf3")
+    d = Domain(cfg, DecisionDomain.parse("leaf3"))
     healthy_leaf(d, "leaf3")
     assert of(OperGroupDecision, lose_uplinks(d, "leaf3", S))[0].suppressed is False
     for u in ("ethernet-1/49", "ethernet-1/50"):
@@ -253,7 +253,7 @@ def test_rate_limit_suppresses_decisions(cfg):
 
 def test_replay_gives_the_same_decision_ids(cfg):
     def run():
-        d = Domain(cfg, "leaf1+leaf2")
+        d = Domain(cfg, DecisionDomain.parse("leaf1+leaf2"))
         healthy_leaf(d, "leaf1")
         healthy_leaf(d, "leaf2")
         return [o.decision_id for o in of(OperGroupDecision, lose_uplinks(d, "leaf1", 20 * S))]
@@ -261,11 +261,11 @@ def test_replay_gives_the_same_decision_ids(cfg):
 
 
 def test_state_survives_a_restart_through_its_snapshot(cfg):
-    d = Domain(cfg, "leaf1+leaf2")
+    d = Domain(cfg, DecisionDomain.parse("leaf1+leaf2"))
     healthy_leaf(d, "leaf1")
     healthy_leaf(d, "leaf2")
     lose_uplinks(d, "leaf1", 20 * S)
-    restored = Domain(cfg, "leaf1+leaf2")
+    restored = Domain(cfg, DecisionDomain.parse("leaf1+leaf2"))
     restored.load(d.to_dict())
     assert restored.engine.states["og-leaf1"].state == "down"
     # A replay of the same records after the restart decides nothing new.
@@ -274,11 +274,23 @@ def test_state_survives_a_restart_through_its_snapshot(cfg):
 
 def test_domains_group_devices_that_share_a_segment(cfg):
     m = domains(cfg)
-    assert m["leaf1"] == m["leaf2"] == "leaf1+leaf2" and m["leaf3"] == "leaf3" and m["spine1"] == "spine1"
+    assert m["leaf1"] == m["leaf2"] == DecisionDomain(("leaf1", "leaf2"))
+    assert m["leaf3"] == DecisionDomain(("leaf3",)) and m["spine1"].devices == ("spine1",)
+    assert "leaf2" in m["leaf1"] and "leaf3" not in m["leaf1"]
+
+
+def test_a_domain_travels_by_its_name_and_keeps_one_partition(cfg):
+    both = DecisionDomain.of(["leaf2", "leaf1", "leaf2"])
+    assert both.name == str(both) == "leaf1+leaf2" and DecisionDomain.parse(both.name) == both
+    p = DomainPartitioner(cfg)
+    # Every record of leaf1 and leaf2, and the domain's own ticks, share one partition number.
+    assert p.partition("leaf1", 12) == p.partition("leaf2", 12) == partition_of(both, 12)
+    # An sFlow agent outside the inventory is a domain of its own.
+    assert p.domain("10.9.9.9") == DecisionDomain(("10.9.9.9",))
 
 
 def test_a_domain_asks_for_a_tick_only_when_something_is_due(cfg):
-    d = Domain(cfg, "leaf1+leaf2")
+    d = Domain(cfg, DecisionDomain.parse("leaf1+leaf2"))
     assert d.next_due_ns(T0) == T0                          # no window yet, leaves never heard from
     healthy_leaf(d, "leaf1")
     healthy_leaf(d, "leaf2")
@@ -294,7 +306,7 @@ def test_a_domain_asks_for_a_tick_only_when_something_is_due(cfg):
     hold_up = cfg.oper_groups[0].hold_up_ms * 1_000_000
     assert d.next_due_ns(T0 + 2 * S) == T0 + 2 * S + min(hold_up, window - 2 * S)
     # leaves gone silent past stale_after_ms are due at once, until their health says unknown
-    quiet = Domain(cfg, "leaf1+leaf2")
+    quiet = Domain(cfg, DecisionDomain.parse("leaf1+leaf2"))
     healthy_leaf(quiet, "leaf1")
     healthy_leaf(quiet, "leaf2")
     quiet.tick(T0)
@@ -309,7 +321,7 @@ def test_a_domain_asks_for_a_tick_only_when_something_is_due(cfg):
 # ------------------------------------------------------------ gNMI deletes
 
 def test_a_deleted_neighbour_no_longer_counts_as_established(cfg):
-    d = Domain(cfg, "leaf3")
+    d = Domain(cfg, DecisionDomain.parse("leaf3"))
     for i, u in enumerate(("ethernet-1/49", "ethernet-1/50")):
         d.apply(state("leaf3", u, "up", 0), T0)
         d.apply(bgp("leaf3", f"198.18.128.{i}", "established", 0), T0)
@@ -321,7 +333,7 @@ def test_a_deleted_neighbour_no_longer_counts_as_established(cfg):
 
 
 def test_a_member_deleted_from_its_lag_leaves_the_balance(cfg):
-    d = Domain(cfg, "leaf1+leaf2")
+    d = Domain(cfg, DecisionDomain.parse("leaf1+leaf2"))
     for dev in ("leaf1", "leaf2"):
         d.apply(LagMemberState(dev, "lag1", "ethernet-1/1", "gnmi", T0, T0, "up", actor_oper_port_state=61), T0)
     d.tick(T0)
@@ -377,7 +389,7 @@ def test_a_leaf_without_bgp_telemetry_is_judged_the_same_by_health_and_oper_grou
     """No BgpSession record ever arrives from leaf1: both judgements count its
     links up (usable_uplinks), so the oper-group disables on the loss and
     re-enables on the return, as the health goes isolated and healthy."""
-    d = Domain(cfg, "leaf1+leaf2")
+    d = Domain(cfg, DecisionDomain.parse("leaf1+leaf2"))
     for u in ("ethernet-1/49", "ethernet-1/50"):
         d.apply(state("leaf1", u, "up", 0, "enable"), T0)
     d.apply(state("leaf1", "ethernet-1/1", "up", 0, "enable"), T0)
