@@ -318,6 +318,20 @@ def default_ifindex(interface: str) -> int:
 
 # ---------------------------------------------------------------- reading
 
+def host_port_ok(text: str) -> bool:
+    m = re.fullmatch(r"(.+):(\d{1,5})", text)
+    return bool(m) and 1 <= int(m.group(2)) <= 65535
+
+
+def child(node: yaml.Node | None, *keys: str) -> yaml.Node | None:
+    """The node under `keys` of a mapping node, for a line to point at (None when absent)."""
+    for key in keys:
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        node = next((v for k, v in node.value if getattr(k, "value", None) == key), None)
+    return node
+
+
 class YamlReader:
     """Walks the composed YAML node tree, turning nodes into values and
     collecting problems with their key path and line."""
@@ -385,6 +399,34 @@ class YamlReader:
         value = self.scalar(node, path, float, "a number")
         if value is not None and value < 0:
             self.problem(path, node, f"must be >= 0, got {value}")
+            return None
+        return value
+
+    def fraction(self, node, path):
+        """A share of something, as a number above 0 and at most 1 (0.8, not 80)."""
+        value = self.scalar(node, path, float, "a fraction")
+        if value is not None and not 0 < value <= 1:
+            self.problem(path, node, f"a fraction is above 0 and at most 1 (0.8 for 80 %), got {value:g}")
+            return None
+        return value
+
+    def ratio(self, node, path):
+        """A factor over a mean or a baseline: 1 or more."""
+        value = self.scalar(node, path, float, "a number")
+        if value is not None and value < 1:
+            self.problem(path, node, f"a ratio over the mean is 1 or more, got {value:g}")
+            return None
+        return value
+
+    def positive(self, node, path):
+        """A count or a time that must not be zero (a window, a timer, a queue)."""
+        return self.integer(node, path, minimum=1)
+
+    def endpoint(self, node, path):
+        """HOST:PORT with a port from 1 to 65535."""
+        value = self.string(node, path)
+        if value is not None and not host_port_ok(value):
+            self.problem(path, node, f"expected HOST:PORT with a port from 1 to 65535, got {value!r}")
             return None
         return value
 
@@ -461,6 +503,11 @@ def _read_kafka(r: YamlReader, node) -> KafkaConfig:
     for key, reader in (("bootstrap_servers", r.string), ("schema_registry_url", r.string)):
         if key in f:
             values[key] = reader(f[key], f"kafka.{key}")
+    for server in (values.get("bootstrap_servers") or "").split(","):
+        if not host_port_ok(server.strip()):
+            r.problem("kafka.bootstrap_servers", f["bootstrap_servers"],
+                      f"expected HOST:PORT[,HOST:PORT...] with ports from 1 to 65535, got {server.strip()!r}")
+            break
     for key in ("partitions", "replication", "retention_ms", "session_timeout_ms", "broker_wait_ms"):
         if key in f:
             values[key] = r.integer(f[key], f"kafka.{key}", minimum=1)
@@ -536,8 +583,8 @@ def _read_gnmi_target(r: YamlReader, node, path: str) -> GnmiTarget | None:
     if f is None:
         return None
     address = r.string(f["address"], f"{path}.address") if "address" in f else None
-    if address is not None and not re.fullmatch(r".+:\d{1,5}", address):
-        r.problem(f"{path}.address", f["address"], f"expected HOST:PORT, got {address!r}")
+    if address is not None and not host_port_ok(address):
+        r.problem(f"{path}.address", f["address"], f"expected HOST:PORT with a port from 1 to 65535, got {address!r}")
     username = r.string(f["username"], f"{path}.username") if "username" in f else _secret(r, f, path, "username")
     values = {k: r.string(f[k], f"{path}.{k}") for k in ("tls_ca", "tls_cert", "tls_key", "target") if k in f}
     for k in ("insecure", "skip_verify"):
@@ -621,9 +668,12 @@ def _endpoint(r: YamlReader, node, path: str) -> tuple[str, str] | None:
 
 def _read_fabric(r: YamlReader, node) -> tuple[Fabric, dict]:
     f = r.mapping(node, "fabric", {"devices", "clients", "links"}, {"devices"}) or {}
-    devices, dev_nodes = [], {}
+    devices, dev_nodes, broken = [], {}, set()
     for i, dnode in enumerate(r.seq(f["devices"], "fabric.devices") if "devices" in f else []):
         dev = _read_device(r, dnode, f"fabric.devices[{i}]")
+        name_node = child(dnode, "name")
+        if dev is None and isinstance(name_node, yaml.ScalarNode):
+            broken.add(str(name_node.value))    # reported already: references to it are not problems of their own
         if dev is not None:
             if dev.name in dev_nodes:
                 r.problem(f"fabric.devices[{i}].name", dnode, f"device {dev.name!r} is defined twice")
@@ -644,7 +694,7 @@ def _read_fabric(r: YamlReader, node) -> tuple[Fabric, dict]:
         name = r.string(cf["name"], f"{path}.name")
         if name:
             clients.append(Client(name, interfaces, bond, sysid))
-    links = []
+    links, link_nodes = [], []
     for i, lnode in enumerate(r.seq(f["links"], "fabric.links") if "links" in f else []):
         path = f"fabric.links[{i}]"
         lf = r.mapping(lnode, path, {"a", "b", "speed_bps"}, {"a", "b"})
@@ -654,29 +704,36 @@ def _read_fabric(r: YamlReader, node) -> tuple[Fabric, dict]:
         speed = r.integer(lf["speed_bps"], f"{path}.speed_bps", minimum=1) if "speed_bps" in lf else None
         if a and b:
             links.append(Link(a, b, speed or Link.speed_bps))
+            link_nodes.append((path, lf["a"], lf["b"]))
     fabric = Fabric(tuple(devices), tuple(clients), tuple(links))
-    _check_links(r, fabric, f.get("links"))
-    return fabric, dev_nodes
+    _check_links(r, fabric, link_nodes, broken)
+    return fabric, dev_nodes, broken
 
 
-def _check_links(r: YamlReader, fabric: Fabric, node) -> None:
+def _check_links(r: YamlReader, fabric: Fabric, link_nodes: list, broken: set[str]) -> None:
+    """Each end names a known device's or client's interface, cabled once; the
+    problem points at that end's line."""
     known: dict[str, set[str]] = {d.name: set(d.interfaces) for d in fabric.devices}
     known.update({c.name: set(c.interfaces) for c in fabric.clients})
     used: set[tuple[str, str]] = set()
-    for i, link in enumerate(fabric.links):
-        for end in (link.a, link.b):
+    for link, (path, a_node, b_node) in zip(fabric.links, link_nodes):
+        for end, side, node in ((link.a, "a", a_node), (link.b, "b", b_node)):
             dev, intf = end
-            path = f"fabric.links[{i}]"
+            if dev in broken:
+                continue
             if dev not in known:
-                r.problem(path, node, f"unknown device or client {dev!r}")
+                r.problem(f"{path}.{side}", node, f"unknown device or client {dev!r}")
             elif intf not in known[dev]:
-                r.problem(path, node, f"{dev} has no interface {intf!r} (list it under uplinks, access or lags)")
+                r.problem(f"{path}.{side}", node, f"{dev} has no interface {intf!r} (list it under uplinks, access or lags)")
             if end in used:
-                r.problem(path, node, f"{dev}:{intf} is cabled twice")
+                r.problem(f"{path}.{side}", node, f"{dev}:{intf} is cabled twice")
             used.add(end)
 
 
-def _read_oper_groups(r: YamlReader, node, fabric: Fabric) -> tuple[OperGroup, ...]:
+HOLD_TIMER_MAX_MS = {"hold_down_ms": 600_000, "hold_up_ms": 3_600_000}
+
+
+def _read_oper_groups(r: YamlReader, node, fabric: Fabric, broken: set[str] = frozenset()) -> tuple[OperGroup, ...]:
     groups = []
     names = set()
     for i, gnode in enumerate(r.seq(node, "oper_groups") if node is not None else []):
@@ -694,6 +751,10 @@ def _read_oper_groups(r: YamlReader, node, fabric: Fabric) -> tuple[OperGroup, .
         for key in ("required_up_uplinks", "hold_down_ms", "hold_up_ms"):
             if key in gf:
                 opts[key] = r.integer(gf[key], f"{path}.{key}", minimum=0 if key != "required_up_uplinks" else 1)
+        for key, most in HOLD_TIMER_MAX_MS.items():        # seconds typed where milliseconds are meant
+            if (opts.get(key) or 0) > most:
+                r.problem(f"{path}.{key}", gf[key], f"a hold timer is in milliseconds, at most {most} "
+                                                    f"({most // 60_000} min), got {opts[key]}")
         for key in ("require_bgp", "wait_for_evpn"):
             if key in gf:
                 opts[key] = r.boolean(gf[key], f"{path}.{key}")
@@ -703,7 +764,8 @@ def _read_oper_groups(r: YamlReader, node, fabric: Fabric) -> tuple[OperGroup, .
         try:
             dev = fabric.device(device) if device else None
         except KeyError:
-            r.problem(f"{path}.device", gf["device"], f"no device named {device!r} in fabric.devices")
+            if device not in broken:
+                r.problem(f"{path}.device", gf["device"], f"no device named {device!r} in fabric.devices")
             dev = None
         if dev is not None:
             for j, up in enumerate(watch):
@@ -756,27 +818,30 @@ def parse_config(text: str, source: str = "configuration") -> Config:
             raise ConfigError(r.problems, source)
         kafka = _read_kafka(r, top.get("kafka"))
         influx = _read_influx(r, top.get("influxdb"))
-        fabric, _ = _read_fabric(r, top["fabric"]) if "fabric" in top else (Fabric(()), {})
-        groups = _read_oper_groups(r, top.get("oper_groups"), fabric)
+        fabric, dev_nodes, broken = _read_fabric(r, top["fabric"]) if "fabric" in top else (Fabric(()), {}, set())
+        groups = _read_oper_groups(r, top.get("oper_groups"), fabric, broken)
         thresholds = r.section(top.get("thresholds"), "thresholds", Thresholds, {
-            "lag_imbalance": r.number, "lag_imbalance_windows": r.integer, "utilisation": r.number,
-            "window_ms": r.integer, "stale_after_ms": r.integer})
+            "lag_imbalance": r.ratio, "lag_imbalance_windows": r.positive, "utilisation": r.fraction,
+            "window_ms": r.positive, "stale_after_ms": r.positive})
         safety = r.section(top.get("safety"), "safety", Safety, {
             "act_on_unknown": r.boolean, "protect_last_es_member": r.boolean,
             "max_decisions_per_minute": r.integer})
         gnmi = r.section(top.get("gnmi"), "gnmi", GnmiSettings, {
-            "sample_interval_ms": r.integer, "queue_limit": r.integer,
-            "reconnect_min_ms": r.integer, "reconnect_max_ms": r.integer})
+            "sample_interval_ms": r.positive, "queue_limit": r.positive,
+            "reconnect_min_ms": r.positive, "reconnect_max_ms": r.positive})
+        if gnmi.reconnect_max_ms < gnmi.reconnect_min_ms:
+            r.problem("gnmi.reconnect_max_ms", child(top.get("gnmi"), "reconnect_max_ms") or top.get("gnmi"),
+                      f"below reconnect_min_ms ({gnmi.reconnect_max_ms} < {gnmi.reconnect_min_ms})")
         sflow = r.section(top.get("sflow"), "sflow", SflowCollector, {
-            "listen": r.string, "queue_limit": r.integer,
+            "listen": r.endpoint, "queue_limit": r.positive,
             "lacp_bit_order": lambda n, p: r.choice(n, p, LACP_BIT_ORDERS)})
         remediation = r.section(top.get("remediation"), "remediation", Remediation, {
             "mode": lambda n, p: r.choice(n, p, REMEDIATION_MODES),
-            "max_command_age_ms": r.integer, "retries": r.integer})
-        bmp = r.section(top.get("bmp"), "bmp", BmpCollector, {"listen": r.string, "max_message_bytes": r.integer})
+            "max_command_age_ms": r.positive, "retries": r.integer})
+        bmp = r.section(top.get("bmp"), "bmp", BmpCollector, {"listen": r.endpoint, "max_message_bytes": r.positive})
         convergence = r.section(top.get("convergence"), "convergence", Convergence, {
-            "quiet_ms": r.integer, "max_event_ms": r.integer, "topology": r.string, "families": _families(r)})
-        _check_devices(r, fabric)
+            "quiet_ms": r.positive, "max_event_ms": r.positive, "topology": r.string, "families": _families(r)})
+        _check_devices(r, fabric, dev_nodes)
         if r.problems:
             raise ConfigError(r.problems, source)
         return Config(kafka, influx, fabric, groups, thresholds, safety, gnmi, sflow, remediation, bmp, convergence,
@@ -785,22 +850,28 @@ def parse_config(text: str, source: str = "configuration") -> Config:
         loader.dispose()
 
 
-def _check_devices(r: YamlReader, fabric: Fabric) -> None:
+def _check_devices(r: YamlReader, fabric: Fabric, dev_nodes: dict) -> None:
+    """Addresses used twice and LAG members that are uplinks, at the line of the second use."""
     agents: dict[str, str] = {}
     addresses: dict[str, str] = {}
     for d in fabric.devices:
+        path, node = dev_nodes.get(d.name, (f"fabric.devices[{d.name}]", None))
         if d.sflow_agent:
             if d.sflow_agent in agents:
-                r.problem(f"fabric.devices[{d.name}].sflow_agent", None, f"agent address also used by {agents[d.sflow_agent]}")
+                r.problem(f"{path}.sflow_agent", child(node, "sflow_agent"),
+                          f"agent address {d.sflow_agent} also used by {agents[d.sflow_agent]}")
             agents[d.sflow_agent] = d.name
         if d.gnmi:
             if d.gnmi.address in addresses:
-                r.problem(f"fabric.devices[{d.name}].gnmi.address", None, f"address also used by {addresses[d.gnmi.address]}")
+                r.problem(f"{path}.gnmi.address", child(node, "gnmi", "address"),
+                          f"gNMI address {d.gnmi.address} also used by {addresses[d.gnmi.address]}")
             addresses[d.gnmi.address] = d.name
-        for lag in d.lags:
+        for i, lag in enumerate(d.lags):
             for m in lag.members:
                 if m in d.uplinks:
-                    r.problem(f"fabric.devices[{d.name}].lags[{lag.name}]", None, f"member {m!r} is also an uplink")
+                    lag_node = child(node, "lags")
+                    r.problem(f"{path}.lags[{i}].members", lag_node.value[i] if isinstance(lag_node, yaml.SequenceNode)
+                              and i < len(lag_node.value) else node, f"member {m!r} of {lag.name} is also an uplink")
 
 
 def load_config(path: str | os.PathLike) -> Config:

@@ -1,5 +1,6 @@
 """`fabtel config check`: the example is valid; each case in cases/config/ is
-the example with one mistake, and must exit 2 naming the problem."""
+the example with one mistake, and must exit 2 naming the problem at its line
+(and, with `count`, listing exactly that many problems)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -40,6 +41,9 @@ def test_invalid_config_exits_2_and_names_the_problem(case, tmp_path):
     assert "Traceback" not in out.stderr
     for expected in spec["expect"]:
         assert expected in out.stderr, f"{expected!r} not in {out.stderr!r}"
+    if "count" in spec:                       # the root cause once, no cascade of follow-on problems
+        listed = [line for line in out.stderr.splitlines() if line.startswith("  - ")]
+        assert len(listed) == spec["count"], out.stderr
 
 
 def test_unreadable_file_exits_2(tmp_path):
