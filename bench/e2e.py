@@ -4,6 +4,7 @@ the access link being disabled at the device by the remediation's gNMI Set."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from pathlib import Path
@@ -13,7 +14,7 @@ from fabtel.bench.common import machine, progress
 
 def run(config_path: str, runs: int) -> dict:
     from fabtel.config import load_config
-    from fabtel.shell.demo import build_report, run_once
+    from fabtel.shell.demo import build_report, remove_run, run_once
     from fabtel.shell.stack import ensure_stack
     from fabtel.lab.scenario import SCENARIO_DIR, load_scenario
     os.environ.setdefault("FABTEL_GNMI_USER", "admin")
@@ -24,8 +25,10 @@ def run(config_path: str, runs: int) -> dict:
     values = []
     for i in range(runs):
         progress(f"run {i + 1} of {runs}")
-        workdir = Path(tempfile.mkdtemp(prefix="fabtel-e2e-"))
-        result = run_once(base, Path(config_path), scenario, True, workdir, uuid.uuid4().hex[:6])
+        workdir, tag = Path(tempfile.mkdtemp(prefix="fabtel-e2e-")), uuid.uuid4().hex[:6]
+        result = run_once(base, Path(config_path), scenario, True, workdir, tag)
+        remove_run(base.kafka, tag)                # a run's topics and groups, as the demo does
+        shutil.rmtree(workdir, ignore_errors=True)
         report = build_report(scenario, result, None, {})
         values += [x["detect_to_apply_ms"] for x in report["detect_to_apply_ms"]]
         progress(f"run {i + 1}: detect_to_apply_ms {[x['detect_to_apply_ms'] for x in report['detect_to_apply_ms']]}")

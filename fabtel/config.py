@@ -123,6 +123,7 @@ class InfluxConfig:
     token: SecretRef | None = None
     batch_size: int = 5000
     flush_interval_ms: int = 1000
+    wait_ms: int = 60000                    # how long the sink waits for InfluxDB at start
 
 
 @dataclass(frozen=True)
@@ -558,7 +559,8 @@ def _read_kafka_security(r: YamlReader, node) -> KafkaSecurity | None:
 def _read_influx(r: YamlReader, node) -> InfluxConfig:
     if node is None:
         return InfluxConfig()
-    keys = {"url", "api", "database", "org", "bucket", "token_env", "token_file", "batch_size", "flush_interval_ms"}
+    keys = {"url", "api", "database", "org", "bucket", "token_env", "token_file", "batch_size", "flush_interval_ms",
+            "wait_ms"}
     f = r.mapping(node, "influxdb", keys) or {}
     values: dict[str, Any] = {}
     for key in ("url", "database", "org", "bucket"):
@@ -566,7 +568,7 @@ def _read_influx(r: YamlReader, node) -> InfluxConfig:
             values[key] = r.string(f[key], f"influxdb.{key}")
     if "api" in f:
         values["api"] = r.choice(f["api"], "influxdb.api", INFLUX_APIS)
-    for key in ("batch_size", "flush_interval_ms"):
+    for key in ("batch_size", "flush_interval_ms", "wait_ms"):
         if key in f:
             values[key] = r.integer(f[key], f"influxdb.{key}", minimum=1)
     values["token"] = _secret(r, f, "influxdb", "token")

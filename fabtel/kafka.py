@@ -62,6 +62,11 @@ class _OncePerMinute(logging.Filter):
 
 librdkafka_log = logging.getLogger("fabtel.librdkafka")
 librdkafka_log.addFilter(_OncePerMinute())
+# A topic full of records we cannot read (a registry-framed topic read
+# without the registry, say) is one line a minute per reason, not one per
+# record; the dead-letter topic and the components' counters keep them all.
+dead_letter_log = logging.getLogger("fabtel.dead_letters")
+dead_letter_log.addFilter(_OncePerMinute())
 
 
 def quiet_repeats(prefix: str) -> None:
@@ -214,7 +219,24 @@ def create_topics(cfg: KafkaConfig, timeout: float = 15.0) -> list[str]:
                     lines.append(f"{name}: exists")
                 else:
                     raise KafkaUnavailable(f"cannot create {name}: {exc.args[0].str()}") from None
+        _wait_until_served(admin, [t.topic for t in wanted], timeout)
     return sorted(lines)
+
+
+def _wait_until_served(admin: AdminClient, topics: list[str], timeout: float) -> None:
+    """A created topic is in the controller's log before every broker serves
+    it: wait until the metadata shows each with a leader for every partition,
+    so that a consumer started next does not find it unknown."""
+    deadline = time.monotonic() + timeout
+    while True:
+        meta = admin.list_topics(timeout=timeout).topics
+        missing = [t for t in topics if t not in meta or meta[t].error is not None
+                   or any(p.leader < 0 for p in meta[t].partitions.values())]
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise KafkaUnavailable(f"created {', '.join(missing)}, but the broker does not serve them after {timeout:.0f} s")
+        time.sleep(0.1)
 
 
 class KafkaUnavailable(Exception):
@@ -305,7 +327,8 @@ def decode_or_letter(codec: RecordCodec, component: str, value: bytes | None, to
     try:
         return codec.decode(value, expect), None
     except CorruptMessage as exc:
-        log.warning("%s: dead-lettered %s[%d]@%d: %s", component, topic, partition, offset, exc.reason)
+        dead_letter_log.warning("%s: dead-lettered %s[%d]@%d: %s (more for this reason: one line a minute)",
+                                component, topic, partition, offset, exc.reason)
         return None, dead_letter(component, exc.reason, value or b"", topic, partition, offset, key)
 
 
@@ -347,6 +370,10 @@ def read_topic(cfg: KafkaConfig, topic: str, start: str | int = "beginning", par
     consumer = Consumer(consumer_settings(cfg, f"fabtel-tail-{time.time_ns()}", **{"enable.partition.eof": until_end}))
     try:
         meta = consumer.list_topics(topic, timeout=10)
+        deadline = time.monotonic() + 5        # a topic created a moment ago may not be served yet
+        while meta.topics[topic].error is not None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            meta = consumer.list_topics(topic, timeout=10)
         if meta.topics[topic].error is not None:
             raise KafkaUnavailable(f"topic {topic}: {meta.topics[topic].error.str()}")
         partitions = list(meta.topics[topic].partitions)

@@ -28,14 +28,19 @@ AUTO = "auto"
 ORDERS = (AUTO, IEEE, MIB)
 
 
+# Both are asked for every LAG sample a decoder prints: looked up, not computed.
+_NAMES = tuple(tuple(name for i, name in enumerate(BITS) if octet >> i & 1) for octet in range(256))
+_REVERSED = tuple(int(f"{octet:08b}"[::-1], 2) for octet in range(256))
+
+
 def names(state: int) -> list[str]:
     """The flags set in an 802.1AX-order state octet."""
-    return [name for i, name in enumerate(BITS) if state >> i & 1]
+    return list(_NAMES[state & 0xFF])
 
 
 def reverse_bits(octet: int) -> int:
     """An octet with its bit order reversed: MIB BITS order <-> 802.1AX order."""
-    return int(f"{octet & 0xFF:08b}"[::-1], 2)
+    return _REVERSED[octet & 0xFF]
 
 
 def to_ieee(octet: int | None, order: str) -> int | None:

@@ -50,6 +50,11 @@ class Metrics:
             return [(name, dict(zip(labels, values)), v) for name, (_, _, labels) in self._meta.items()
                     for values, v in sorted(self._values[name].items())]
 
+    def totals(self) -> list[tuple[str, str, float]]:
+        """(name, kind, value summed over its labels) of each metric, in declaration order."""
+        with self._lock:
+            return [(name, kind, sum(self._values[name].values())) for name, (_, kind, _) in self._meta.items()]
+
     def render(self) -> str:
         out = []
         with self._lock:
@@ -76,8 +81,18 @@ def stop_on_signals():
     return stop
 
 
-def serve(listen: str | None, metrics: list[Metrics], healthy: Callable[[], bool] = lambda: True):
-    """Serve /metrics and /healthz on HOST:PORT in a daemon thread (None: off)."""
+def _verdict(check) -> tuple[bool, str]:
+    """A check answers a bool, or (bool, a body that says why)."""
+    answer = check()
+    ok, detail = answer if isinstance(answer, tuple) else (answer, "")
+    return bool(ok), ("ok\n" if ok else "unhealthy\n") + detail
+
+
+def serve(listen: str | None, metrics: list[Metrics], healthy: Callable = lambda: True, ready: Callable | None = None):
+    """Serve /metrics, /healthz (is the component doing its job), /readyz
+    (has it started to: `ready`, else the same as /healthz) and /livez (the
+    process answers) on HOST:PORT in a daemon thread (None: off). A check
+    returns a bool or (bool, text for the body)."""
     if not listen:
         return None
     host, _, port = listen.rpartition(":")
@@ -86,9 +101,12 @@ def serve(listen: str | None, metrics: list[Metrics], healthy: Callable[[], bool
         def do_GET(self):  # noqa: N802 (http.server's name)
             if self.path.startswith("/metrics"):
                 body, code = "".join(m.render() for m in metrics).encode(), 200
-            elif self.path.startswith("/healthz"):
-                ok = healthy()
-                body, code = (b"ok\n" if ok else b"unhealthy\n"), (200 if ok else 503)
+            elif self.path.startswith(("/healthz", "/readyz")):
+                check = ready if self.path.startswith("/readyz") and ready is not None else healthy
+                ok, text = _verdict(check)
+                body, code = text.encode(), (200 if ok else 503)
+            elif self.path.startswith("/livez"):
+                body, code = b"ok\n", 200
             else:
                 body, code = b"not found\n", 404
             self.send_response(code)

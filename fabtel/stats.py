@@ -23,6 +23,7 @@ from fabtel.records import ComponentStats, MetricLabel, MetricSample
 log = logging.getLogger("fabtel.stats")
 
 PUBLISH_INTERVAL_S = float(os.environ.get("FABTEL_STATS_INTERVAL_S", "10"))
+RATES_LINE_INTERVAL_S = float(os.environ.get("FABTEL_RATES_LINE_INTERVAL_S", "60"))
 
 
 def instance_name() -> str:
@@ -34,6 +35,23 @@ def snapshot(metrics: Metrics, instance: str) -> ComponentStats:
     samples = [MetricSample(name, [MetricLabel(k, str(v)) for k, v in labels.items()], float(value))
                for name, labels, value in metrics.samples()]
     return ComponentStats(metrics.subsystem, instance, samples, time.time_ns())
+
+
+def rates_line(subsystem: str, before: list[tuple[str, str, float]], now: list[tuple[str, str, float]],
+               seconds: float) -> str:
+    """One line of what a component did over the last `seconds`: each
+    counter that moved as a rate per second, each gauge that is not zero as
+    its value (lag, queue depth, devices connected); the rest left out."""
+    previous = {name: value for name, _, value in before}
+    parts = []
+    for name, kind, value in now:
+        if kind == "counter":
+            rate = (value - previous.get(name, 0)) / seconds if seconds > 0 else 0.0
+            if rate:
+                parts.append(f"{name.removesuffix('_total').replace('_', ' ')} {rate:,.{0 if rate >= 10 else 1}f}/s")
+        elif value:
+            parts.append(f"{name.replace('_', ' ')} {value:,g}")
+    return f"{subsystem}: " + (", ".join(parts) if parts else f"idle for {seconds:.0f} s")
 
 
 class StatsPublisher:
@@ -53,8 +71,14 @@ class StatsPublisher:
         self.producer.poll(0)
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.wait(self.interval_s):
+        last_line, before = time.monotonic(), [m.totals() for m in self.metrics]
+        while not stop.wait(min(self.interval_s, RATES_LINE_INTERVAL_S)):
             self.publish()
+            if time.monotonic() - last_line >= RATES_LINE_INTERVAL_S:
+                now, elapsed = [m.totals() for m in self.metrics], time.monotonic() - last_line
+                for m, b, n in zip(self.metrics, before, now):
+                    log.info("%s", rates_line(m.subsystem, b, n, elapsed))
+                last_line, before = time.monotonic(), now
         self.publish()
         self.producer.flush(5)
 
@@ -65,10 +89,10 @@ class StatsPublisher:
 
 
 def observe(cfg: Config, listen: str | None, metrics: list[Metrics], stop: threading.Event,
-            healthy: Callable[[], bool] = lambda: True) -> StatsPublisher:
-    """What every long-running component does beside its work: serve /metrics
-    and /healthz (when `listen` is set) and publish its stats to Kafka."""
-    serve(listen, metrics, healthy)
+            healthy: Callable = lambda: True, ready: Callable | None = None) -> StatsPublisher:
+    """What every long-running component does beside its work: serve /metrics,
+    /healthz, /readyz and /livez (when `listen` is set) and publish its stats to Kafka."""
+    serve(listen, metrics, healthy, ready)
     publisher = StatsPublisher(cfg, metrics)
     publisher.start(stop)
     return publisher

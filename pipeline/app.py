@@ -73,7 +73,7 @@ def faust_credentials(sec: KafkaSecurity):
                                  mechanism=sec.sasl_mechanism)
 
 
-def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
+def build_app(cfg: Config, app_id: str = APP_ID, data_dir: str | None = None) -> faust.App:
     from fabtel.connectors.sflow.normalize import Inventory, normalize
     from fabtel.partitioning import DecisionDomain, DomainPartitioner, partition_of
     from fabtel.pipeline.convergence_events import ConvergenceTracker, matters, topology_of
@@ -88,7 +88,7 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
         broker_request_timeout=max(40.0, k.session_timeout_ms / 1000 + 5), producer_linger=PRODUCER_LINGER_S,
         broker_commit_interval=1.0, consumer_auto_offset_reset="earliest", stream_wait_empty=False,
         table_cleanup_interval=3600.0, stream_buffer_maxsize=16384, broker_credentials=faust_credentials(k.security),
-        monitor=faust_tuning.lean_monitor())
+        monitor=faust_tuning.lean_monitor(), datadir=data_dir or f"{app_id}-data")
     app.codec_ = codec = RecordCodec(k.schema_registry_url)
     app.metrics_ = metrics = pipeline_metrics()
 
@@ -234,6 +234,10 @@ def build_app(cfg: Config, app_id: str = APP_ID) -> faust.App:
             if d.next_due_ns(now) <= now:
                 await ticks.send(key=members.name.encode(), value=TICK, partition=partition_of(members, k.partitions))
 
+    @app.on_partitions_assigned.connect
+    async def assigned(app, assigned, **kwargs):
+        log.info("pipeline: %d partitions assigned (%d topics)", len(assigned), len({tp.topic for tp in assigned}))
+
     @app.on_partitions_revoked.connect
     async def forget(app, revoked, **kwargs):
         # Domains of revoked partitions now belong to another worker; reload
@@ -263,19 +267,23 @@ def create_internal_topics(cfg: Config, app_id: str) -> None:
             log.info("internal topic %s: %s", name, exc)
 
 
-def run_worker(cfg: Config, metrics_listen: str | None, loglevel: str = "info", app_id: str = APP_ID) -> int:
+def run_worker(cfg: Config, metrics_listen: str | None, loglevel: str = "info", app_id: str = APP_ID,
+               data_dir: str | None = None) -> int:
     import threading
 
     from fabtel.kafka import quiet_repeats, wait_for_broker
     from fabtel.stats import observe
     wait_for_broker(cfg.kafka, "pipeline")
     create_internal_topics(cfg, app_id)
-    app = build_app(cfg, app_id)
+    app = build_app(cfg, app_id, data_dir)
     started = threading.Event()
     # /healthz answers 503 until the worker runs (its tables recovered): the
     # Kubernetes startupProbe waits for that, then the liveness probe takes over.
     observe(cfg, metrics_listen, [app.metrics_], threading.Event(), healthy=started.is_set)
-    worker = faust_tuning.worker(app, loglevel, on_started=started.set)
+    def ready() -> None:
+        started.set()
+        log.info("pipeline: worker ready (app %s): tables recovered, consuming", app_id)
+    worker = faust_tuning.worker(app, loglevel, on_started=ready)
     quiet_repeats("aiokafka")            # a broker outage: one line per failure a minute, not ten a second
     worker.execute_from_commandline()
     return 0

@@ -186,8 +186,14 @@ def worker(app: Any, loglevel: str, on_started=None):
             if on_started is not None:
                 on_started()
 
-    w = TunedWorker(app, loglevel=loglevel, quiet=True)
+    # fabtel's logging stays as the CLI set it (one format for every
+    # component): Faust's and aiokafka's start-up and shutdown tables (about
+    # 150 lines) go to DEBUG; warnings and errors still show.
+    w = TunedWorker(app, loglevel=loglevel, quiet=True, override_logging=False)
     w.spinner = None
+    quiet = logging.getLogger().level > logging.DEBUG
+    for name in ("faust", "mode", "aiokafka", __name__):
+        logging.getLogger(name).setLevel(logging.WARNING if quiet else logging.DEBUG)
     return w
 
 

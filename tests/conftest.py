@@ -30,7 +30,8 @@ os.environ.setdefault("FABTEL_GNMI_PASSWORD", "fabtel-lab-password")
 def fabtel(*args: str, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
     """Run the real `fabtel` console script."""
     exe = Path(sys.executable).parent / "fabtel"
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, **kw)
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=timeout, cwd=kw.pop("cwd", ROOT),
+                          **kw)
 
 
 def stack_args() -> list[str]:

@@ -73,48 +73,69 @@ class DeviceSubscriber:
         self.backoff_ms = backoff_ms
         self.last_update = time.monotonic()
         self.call = None
-        self.synced = False
+        self.synced = False               # the current stream finished its initial sync
+        self.session_synced = False       # ... at some point (the stream worked)
+        self.ever_synced = False
+        self.cancel_reason: str | None = None
         self.reconnects = 0
+        self.state, self.reason = "starting", "not connected yet"
 
     def run(self, stop: threading.Event) -> None:
-        try:
-            client = GnmiClient(self.device)
-        except (SecretError, OSError) as exc:
-            log.error("gnmi %s: cannot build the connection: %s", self.name, exc)
-            return
+        client = self._client(stop)
         delay = self.backoff_ms[0]
         first = True
-        failures = 0          # consecutive failed attempts: logged once, then at DEBUG
-        while not stop.is_set():
+        failures = 0          # failed attempts in this outage: the first is one WARNING, the rest DEBUG
+        while client is not None and not stop.is_set():
             if not first:
                 self.reconnects += 1
                 self.metrics.inc("reconnects_total", self.name)
             first = False
+            self.session_synced, self.cancel_reason = False, None
+            reason = "the device ended the stream"
             try:
-                if self._session(client, stop, failures):
-                    delay, failures = self.backoff_ms[0], 0
+                self._session(client, stop, failures)
             except grpc.RpcError as exc:
                 if stop.is_set():
                     break
-                code = exc.code()
-                if code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT) and self._drop_rejected(client):
+                if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT) and self._drop_rejected(client):
                     client.close()
                     continue
-                failures += 1
-                log.log(logging.WARNING if failures == 1 else logging.DEBUG,
-                        "gnmi %s (%s): stream down: %s; retrying with backoff up to %d ms", self.name, client.address,
-                        describe(exc), self.backoff_ms[1])
+                reason = self.cancel_reason if exc.code() == grpc.StatusCode.CANCELLED and self.cancel_reason \
+                    else describe(exc)
             except OSError as exc:        # TLS: the device's certificate could not be fetched
-                failures += 1
-                log.log(logging.WARNING if failures == 1 else logging.DEBUG, "gnmi %s (%s): cannot connect: %s",
-                        self.name, client.address, exc)
+                reason = f"cannot connect: {exc}"
             finally:
                 self.metrics.set("connected", self.name, value=0)
                 client.close()
+            if stop.is_set():
+                break
+            if self.session_synced:       # a working stream dropped: a new outage begins
+                failures, delay = 0, self.backoff_ms[0]
+            failures += 1
+            self.state, self.reason = "down", reason
+            log.log(logging.WARNING if failures == 1 else logging.DEBUG,
+                    "gnmi %s (%s): stream down: %s; retrying with backoff up to %d ms", self.name, client.address,
+                    reason, self.backoff_ms[1])
             # Exponential backoff with full jitter so that a fabric-wide event
             # does not make every collector reconnect in lockstep.
             stop.wait(random.uniform(delay / 2, delay) / 1000)
             delay = min(delay * 2, self.backoff_ms[1])
+
+    def _client(self, stop: threading.Event) -> GnmiClient | None:
+        """The device's client; without its credentials (a secret not mounted
+        yet), said once and tried again every reconnect_max_ms."""
+        said = False
+        while not stop.is_set():
+            try:
+                return GnmiClient(self.device)
+            except (SecretError, OSError) as exc:
+                self.state, self.reason = "no credentials", str(exc)
+                if not said:
+                    log.error("gnmi %s: cannot build the connection: %s; trying again every %g s", self.name, exc,
+                              self.backoff_ms[1] / 1000)
+                    said = True
+                stop.wait(self.backoff_ms[1] / 1000)
+        return None
 
     def _session(self, client: GnmiClient, stop: threading.Event, failures: int = 0) -> bool:
         done = threading.Event()
@@ -142,11 +163,12 @@ class DeviceSubscriber:
                         self.emit(records)
                         self.metrics.inc("records_total", self.name, by=len(records))
                 elif resp.sync_response and not synced:
-                    synced = self.synced = True
+                    synced = self.synced = self.session_synced = self.ever_synced = True
+                    self.state, self.reason = "streaming", ""
                     self.metrics.set("connected", self.name, value=1)
                     log.info("gnmi %s (%s): subscribed (%s), initial sync done%s", self.name, client.address,
                              gnmi_pb2.Encoding.Name(req.subscribe.encoding),
-                             f" (after {failures} failed attempts)" if failures else "")
+                             f" (after {failures} failed attempt{'s' if failures > 1 else ''})" if failures else "")
                 if stop.is_set():
                     break
         finally:
@@ -181,7 +203,8 @@ class DeviceSubscriber:
         age = time.monotonic() - self.last_update
         self.metrics.set("last_update_age_seconds", self.name, value=round(age, 3))
         if self.call is not None and self.synced and age > silence_s:
-            log.warning("gnmi %s: no update for %.1f s; the stream is dead, reconnecting", self.name, age)
+            # The run loop logs the drop, with this as its reason: one line per outage.
+            self.cancel_reason = f"no update for {age:.1f} s, the stream is dead"
             self.last_update = time.monotonic()
             self.call.cancel()
 
@@ -205,6 +228,20 @@ class GnmiCollector:
         self.subscribers = [DeviceSubscriber(d, interval_ns, self.emit, self.metrics, backoff) for d in self.devices]
         self.silence_s = max(3 * cfg.gnmi.sample_interval_ms / 1000, 3.0)
         self.threads: list[threading.Thread] = []
+
+    def health(self) -> tuple[bool, str]:
+        """Unhealthy when a device lacks its credentials or none of them
+        answers; the body lists each device's state and reason."""
+        subs = self.subscribers
+        lines = "".join(f"{s.name}: {s.state}{f' ({s.reason})' if s.reason else ''}\n" for s in subs)
+        ok = not any(s.state == "no credentials" for s in subs) and not (
+            subs and all(s.state in ("down", "no credentials") for s in subs))
+        return ok, lines
+
+    def ready(self) -> tuple[bool, str]:
+        """Ready once a device finished its initial sync (or there is none to collect)."""
+        ok, lines = self.health()
+        return ok and (not self.subscribers or any(s.ever_synced for s in self.subscribers)), lines
 
     def emit(self, records: list) -> None:
         for rec in records:
@@ -230,6 +267,14 @@ class GnmiCollector:
             self.threads.append(t)
         log.info("gnmi collector: %d devices, sample interval %d ms, producing to %s", len(self.subscribers),
                  self.cfg.gnmi.sample_interval_ms, self.cfg.kafka.bootstrap_servers)
+        threading.Thread(target=self._say_if_nothing_answers, args=(stop,), name="gnmi-start", daemon=True).start()
+
+    def _say_if_nothing_answers(self, stop: threading.Event, grace_s: float = 15.0) -> None:
+        """One line at start when no device has answered after a grace period."""
+        if stop.wait(grace_s) or not self.subscribers or any(s.ever_synced for s in self.subscribers):
+            return
+        log.error("gnmi collector: none of its %d devices streams after %.0f s: %s", len(self.subscribers), grace_s,
+                  "; ".join(f"{s.name} {s.state} ({s.reason})" for s in self.subscribers))
 
     def watch(self, stop: threading.Event) -> None:
         """Watchdog and producer service loop, until stop."""
@@ -263,7 +308,7 @@ def run_collector(cfg: Config, shard_spec: str | None, metrics_listen: str | Non
     stop = stop_on_signals()
     wait_for_broker(cfg.kafka, "gnmi", stop=stop)
     collector = GnmiCollector(cfg, devices)
-    observe(cfg, metrics_listen, [collector.metrics], stop)
+    observe(cfg, metrics_listen, [collector.metrics], stop, healthy=collector.health, ready=collector.ready)
     collector.start(stop)
     collector.watch(stop)
     pending = collector.close()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from fabtel.connectors.influx.lineproto import to_lines
-from fabtel.connectors.influx.writer import InfluxUnavailable, Writer
+from fabtel.connectors.influx.writer import InfluxRejected, InfluxUnavailable, InfluxUnreachable, Writer
 from fabtel.config import Config
 from fabtel.kafka import RecordProducer, commit, consumer_settings, dead_letter, decode_or_dead_letter
 from fabtel.metrics import Metrics
@@ -95,15 +95,32 @@ class InfluxSink:
             self.producer.flush(10)
 
     def _ensure_database(self, stop: threading.Event) -> None:
-        delay = 0.5
+        """Wait for InfluxDB as every component waits for the broker: one
+        line saying why, retries with backoff up to influxdb.wait_ms, then
+        InfluxUnreachable (one line and exit 2). Later outages are survived:
+        batches wait and are retried, and nothing is committed meanwhile."""
+        url, wait_s = self.cfg.influxdb.url, self.cfg.influxdb.wait_ms / 1000
+        deadline = time.monotonic() + wait_s
+        delay, said = 0.5, False
         while not stop.is_set():
             try:
+                self.writer.ping()
                 self.writer.ensure_database()
+                if said:
+                    log.info("influx sink: InfluxDB at %s answers", url)
                 return
+            except InfluxRejected as exc:
+                raise InfluxUnreachable(f"InfluxDB at {url} refused us ({exc}); check influxdb.url, api, database "
+                                        "and credentials") from None
             except InfluxUnavailable as exc:
-                log.warning("influx sink: InfluxDB at %s not available (%s); retrying", self.cfg.influxdb.url, exc)
-                stop.wait(delay)
-                delay = min(delay * 2, 10)
+                if time.monotonic() >= deadline:
+                    raise InfluxUnreachable(f"InfluxDB at {url} did not answer within {wait_s:.0f} s ({exc}); is it "
+                                            "running? (fabtel stack up, or --influx-url)") from None
+                if not said:
+                    log.warning("influx sink: waiting for InfluxDB at %s (%s)", url, exc)
+                    said = True
+                stop.wait(min(delay, max(0.0, deadline - time.monotonic())))
+                delay = min(delay * 2, 5.0)
 
     def _take(self, msg) -> None:
         if msg.error():

@@ -24,6 +24,10 @@ class InfluxUnavailable(Exception):
     """InfluxDB is down, slow or answered 5xx: retry later."""
 
 
+class InfluxUnreachable(Exception):
+    """InfluxDB did not answer within the wait at start, or refused us: the sink stops with this line."""
+
+
 class InfluxRejected(Exception):
     """InfluxDB refused the points (4xx): `message` is the server's."""
 
@@ -43,6 +47,16 @@ class Writer:
         if self.cfg.api == "v1":
             return f"{self.cfg.url} via the v1 /write API (database {self.cfg.database})"
         return f"{self.cfg.url} via the v2 /api/v2/write API (org {self.cfg.org}, bucket {self.cfg.bucket})"
+
+    def ping(self) -> None:
+        """InfluxUnavailable unless the server answers /ping (1.x and 2.x alike)."""
+        try:
+            with urllib.request.urlopen(f"{self.cfg.url.rstrip('/')}/ping", timeout=self.timeout_s) as resp:
+                resp.read()
+        except urllib.error.HTTPError as exc:
+            raise InfluxUnavailable(f"{exc.code} on /ping") from None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise InfluxUnavailable(str(getattr(exc, "reason", exc))) from None
 
     def ensure_database(self) -> None:
         if self.cfg.api != "v1":

@@ -19,6 +19,7 @@ from fabtel.connectors.common.pcap import CaptureError, read_packets
 from fabtel.connectors.sflow.codec import PORT_FORMATS, SFlowDecodeError, decode_datagram
 from fabtel.records import SflowSample
 
+dumps, LINE = orjson.dumps, orjson.OPT_APPEND_NEWLINE
 LAG_STATES = ("actorAdminPortState", "actorOperPortState", "partnerAdminPortState", "partnerOperPortState")
 
 
@@ -27,6 +28,8 @@ def _plain(rec) -> dict[str, Any]:
 
 
 def sample_json(s: SflowSample, orders: lacp.Orders | None = None) -> dict[str, Any]:
+    # Per sample, in the decoder's hot loop: records that print as they are
+    # go to orjson as dataclasses (it writes their fields itself).
     out: dict[str, Any] = {
         "agent": s.agent, "sub_agent_id": s.sub_agent_id, "datagram_sequence": s.datagram_sequence,
         "uptime_ms": s.uptime_ms, "sample_type": s.sample_type, "sample_sequence": s.sample_sequence,
@@ -39,9 +42,10 @@ def sample_json(s: SflowSample, orders: lacp.Orders | None = None) -> dict[str, 
                    input=s.input, input_format=PORT_FORMATS[s.input_format or 0],
                    output=s.output, output_format=PORT_FORMATS[s.output_format or 0])
     records: dict[str, Any] = {}
-    for name in ("if_counters", "ethernet_counters"):
-        if getattr(s, name) is not None:
-            records[name] = getattr(s, name).__dict__
+    if s.if_counters is not None:
+        records["if_counters"] = s.if_counters
+    if s.ethernet_counters is not None:
+        records["ethernet_counters"] = s.ethernet_counters
     if s.lag_port_stats is not None:
         lag = dict(s.lag_port_stats.__dict__)
         wire = tuple(lag[k] for k in LAG_STATES)
@@ -50,14 +54,15 @@ def sample_json(s: SflowSample, orders: lacp.Orders | None = None) -> dict[str, 
         lag["lacp"] = {k: lacp.names(lacp.to_ieee(v, order)) for k, v in zip(LAG_STATES, wire)}
         records["lag_port_stats"] = lag
     if s.processor is not None:
-        records["processor"] = s.processor.__dict__
+        records["processor"] = s.processor
     if s.sampled_header is not None:
         h = _plain(s.sampled_header)
         h["headerBytes"] = s.sampled_header.headerBytes.hex()
         records["sampled_header"] = h
-    for name in ("extended_switch", "extended_router"):
-        if getattr(s, name) is not None:
-            records[name] = getattr(s, name).__dict__
+    if s.extended_switch is not None:
+        records["extended_switch"] = s.extended_switch
+    if s.extended_router is not None:
+        records["extended_router"] = s.extended_router
     if s.extended_gateway is not None:
         g = dict(s.extended_gateway.__dict__)
         g["dst_as_path"] = [seg.__dict__ for seg in s.extended_gateway.dst_as_path]
@@ -96,7 +101,7 @@ def decode_capture(path: str, port: int, out=None, err=None) -> int:
                     err.write(orjson.dumps({"warning": f"{dg.leftover} bytes after the stated samples "
                                                        f"(decoded the samples, ignored the rest)",
                                             "packet": n, "src": pkt.src}).decode() + "\n")
-                out.write(b"".join(orjson.dumps(sample_json(s, orders)) + b"\n" for s in dg.samples))
+                out.write(b"".join(dumps(sample_json(s, orders), option=LINE) for s in dg.samples))
                 if interactive:
                     out.flush()
         out.flush()

@@ -231,10 +231,21 @@ def _subparser(parser: argparse.ArgumentParser, words: list[str]) -> argparse.Ar
     return parser
 
 
+def grpc_verbosity(log_level: str, environ) -> str:
+    """gRPC's C core writes to stderr on its own ("chttp2_transport.cc ... Got
+    goaway"), in another format: silent unless we debug, where it speaks at
+    INFO. Our own lines say what those would (a stream down, and why)."""
+    return environ.get("GRPC_VERBOSITY") or ("INFO" if log_level.upper() == "DEBUG" else "NONE")
+
+
 def main(argv: list[str] | None = None) -> int:
     from fabtel.shell import commands  # noqa: F401  registers the component commands
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Before any gRPC channel exists (the C core reads it once); the children
+    # the demo starts inherit it.
+    os.environ["GRPC_VERBOSITY"] = grpc_verbosity(str(args.log_level), os.environ)
+    logging.getLogger("grpc").setLevel(logging.DEBUG if str(args.log_level).upper() == "DEBUG" else logging.WARNING)
     logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for chatty in ("httpx", "httpx2", "httpcore"):       # the schema registry client logs every request at INFO
@@ -270,7 +281,9 @@ def _known_errors() -> tuple[type, ...]:
     from fabtel.kafka import KafkaAuthError, KafkaUnavailable
     from fabtel.shell.kafka_broker import BrokerError
     from fabtel.shell.stack import StackError
-    return (UsageError, KafkaUnavailable, KafkaAuthError, StackError, BrokerError)
+    from fabtel.connectors.influx.writer import InfluxUnreachable
+    from fabtel.shell.supervisor import ComponentFailed
+    return (UsageError, KafkaUnavailable, KafkaAuthError, StackError, BrokerError, ComponentFailed, InfluxUnreachable)
 
 
 if __name__ == "__main__":

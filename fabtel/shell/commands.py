@@ -67,12 +67,14 @@ def _process_parsers(sub, with_config, with_stack):
     p = with_config(sub.add_parser("process", help="run a Faust worker: LAG balance, uplink health, oper-group decisions"))
     p.add_argument("--metrics-listen", default=None, help="serve /metrics and /healthz on HOST:PORT (default off)")
     p.add_argument("--app-id", default="fabtel-processor", help="Faust app id = consumer group (default fabtel-processor)")
+    p.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="the worker's local data directory (default APP_ID-data in the current directory)")
 
 
 @command("process")
 def process(args) -> int:
     from fabtel.pipeline.app import run_worker
-    return run_worker(_config(args), args.metrics_listen, args.log_level.lower(), args.app_id)
+    return run_worker(_config(args), args.metrics_listen, args.log_level.lower(), args.app_id, args.data_dir)
 
 
 def _sink_parsers(sub, with_config, with_stack):
@@ -106,12 +108,15 @@ def _demo_parsers(sub, with_config, with_stack):
     d.add_argument("--no-baseline", action="store_true", help="skip the comparison run without the oper-group")
     d.add_argument("--report", default=None, metavar="FILE.json", help="write the report as JSON")
     d.add_argument("--plot", default=None, metavar="FILE.png", help="draw per-link throughput for both runs")
+    d.add_argument("--keep", action="store_true",
+                   help="keep the runs' topics, consumer groups, logs and worker data (default: removed at the end)")
 
 
 @command("demo")
 def demo(args) -> int:
     from fabtel.shell.demo import run_demo
-    return run_demo(args.config, args.scenario, args.no_oper_group, not args.no_baseline, args.report, args.plot)
+    return run_demo(args.config, args.scenario, args.no_oper_group, not args.no_baseline, args.report, args.plot,
+                    args.keep)
 
 
 EXTRA_PARSERS.extend([_sflow_parsers, _collect_parsers, _process_parsers, _sink_parsers, _demo_parsers])

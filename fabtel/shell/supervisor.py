@@ -15,6 +15,15 @@ import time
 from pathlib import Path
 
 
+class ComponentFailed(RuntimeError):
+    """A component exited or never got ready: one line naming it, its last log line and its log."""
+
+
+def _last_line(path: Path) -> str:
+    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "(no output)"
+
+
 class Components:
     """The pipeline's processes for one run; stopped together."""
 
@@ -37,14 +46,15 @@ class Components:
             if text in path.read_text(errors="replace"):
                 return
             if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited at start: {path.read_text(errors='replace')[-800:]}")
+                raise ComponentFailed(f"{name} exited at start: {_last_line(path)} (log {path})")
             time.sleep(0.2)
-        raise RuntimeError(f"{name} did not log {text!r} within {timeout:.0f} s (see {path})")
+        raise ComponentFailed(f"{name} did not log {text!r} within {timeout:.0f} s (log {path})")
 
     def check_alive(self) -> None:
         for name, proc in self.procs:
             if proc.poll() is not None:
-                raise RuntimeError(f"{name} died (exit {proc.returncode}); see {self.workdir / (name + '.log')}")
+                path = self.workdir / f"{name}.log"
+                raise ComponentFailed(f"{name} died (exit {proc.returncode}): {_last_line(path)} (log {path})")
 
     def stop(self) -> None:
         for _, proc in self.procs:

@@ -87,7 +87,7 @@ def run_frr_lab(config_path: str, spec: str, fail: str, report_path: str | None,
         comps.start("process", "process", "--config", str(path), "--app-id", f"fabtel-frr-{tag}")
         comps.start("sink", "sink", "influx", "--config", str(path), "--group", f"fabtel-frr-{tag}-sink")
         comps.wait_for_log("bmp", "listening on")
-        comps.wait_for_log("process", "Worker]: Ready")
+        comps.wait_for_log("process", "worker ready (app")
         t0 = time.monotonic()
         lab.start()
         _wait(lambda: lab.converged(), 120, "the fabric's first convergence", comps)

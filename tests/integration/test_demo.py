@@ -3,7 +3,9 @@ InfluxDB, the pipeline's components as processes."""
 from __future__ import annotations
 
 import json
+import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -18,10 +20,30 @@ def demo_config(config, tmp_path):
     return write_config(with_free_gnmi_ports(config), tmp_path / "fabric.yaml")
 
 
+def _run_topics(config, tag: str) -> list[str]:
+    from fabtel.config import load_config
+    from fabtel.kafka import admin_client
+    topics = admin_client(load_config(config).kafka).list_topics(timeout=10).topics
+    return sorted(t for t in topics if t.startswith((f"demo-{tag}", f"fabtel-demo-{tag}")))
+
+
+def _workdir(out) -> Path:
+    return Path(re.search(r"logs of this run: (\S+)", out.stderr).group(1))
+
+
 def test_main_scenario_with_baseline_report_and_plot(demo_config, tmp_path):
     report, png = tmp_path / "r.json", tmp_path / "r.png"
-    out = fabtel("demo", "--config", str(demo_config), "--report", str(report), "--plot", str(png), timeout=400)
+    state, cwd = tmp_path / "state", tmp_path / "cwd"
+    cwd.mkdir()
+    out = fabtel("demo", "--config", str(demo_config), "--report", str(report), "--plot", str(png), timeout=400,
+                 cwd=cwd, env={**os.environ, "FABTEL_STATE_DIR": str(state)})
     assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+    # No clutter: nothing in the current directory, the run's logs and worker data gone from the state
+    # directory, its topics and consumer groups deleted from the broker.
+    workdir = _workdir(out)
+    assert workdir.parent == state.resolve() / "demo" and not workdir.exists() and not list(cwd.iterdir())
+    assert _run_topics(demo_config, workdir.name) == []
+    assert re.search(r"removed this run's (1[5-9]|[2-9]\d) topics, [1-9]\d* consumer groups", out.stderr), out.stderr
     r = json.loads(report.read_text())
     assert r["scenario"] == "leaf1-uplinks-down" and r["recovered"] is True
     assert 19_900 <= r["uplinks_down_at_ms"] <= 20_300
@@ -30,6 +52,13 @@ def test_main_scenario_with_baseline_report_and_plot(demo_config, tmp_path):
     assert apply["device"] == "leaf1" and apply["interface"] == "ethernet-1/1" and 0 < apply["detect_to_apply_ms"] < 2000
     [d] = r["decisions"]
     assert (d["device"], d["oper_group"], d["action"], d["suppressed"]) == ("leaf1", "og-leaf1", "disable", False)
+    # The blackhole as client1's share and a duration; detect, decide and apply adding up; Grafana's ranges.
+    assert r["blackhole"]["clients"]["client1"]["lost_share"] < 0.05
+    assert abs(r["blackhole"]["duration_ms"] - apply["detect_to_apply_ms"]) <= 1
+    assert r["baseline_blackhole"]["clients"]["client1"]["lost_share"] > 0.2 and r["baseline_blackhole"]["until_end"]
+    assert abs(r["timeline_ms"]["total_ms"] - apply["detect_to_apply_ms"]) <= 1
+    assert [x["run"] for x in r["time_ranges"]] == ["with oper-group", "without oper-group"]
+    assert "client1 traffic lost" in out.stdout and "Grafana, with oper-group" in out.stdout
     assert r["influx_points_written"] > 500 and r["versions"]["influxdb"].startswith("1.6")
     assert png.stat().st_size > 20_000 and png.read_bytes()[:4] == b"\x89PNG"
     assert "expectations               met" in out.stdout
@@ -42,10 +71,15 @@ def test_main_scenario_with_baseline_report_and_plot(demo_config, tmp_path):
 @pytest.mark.parametrize("scenario", OTHER, ids=lambda p: p.stem)
 def test_every_scenario_behaves_as_stated(demo_config, tmp_path, scenario):
     report = tmp_path / "r.json"
-    out = fabtel("demo", "--config", str(demo_config), "--scenario", str(scenario), "--no-baseline",
-                 "--report", str(report), timeout=300)
+    out = fabtel("demo", "--config", str(demo_config), "--scenario", scenario.stem, "--no-baseline",
+                 "--report", str(report), "--keep", timeout=300, env={**os.environ, "FABTEL_STATE_DIR": str(tmp_path)})
     assert out.returncode == 0, out.stdout + out.stderr[-3000:]
     assert json.loads(report.read_text())["expectations_met"] is True
+    # --keep: the logs, the worker's data and the topics stay.
+    workdir = _workdir(out)
+    assert (workdir / f"process-{workdir.name}og.log").exists() and (workdir / f"faust-{workdir.name}og").is_dir()
+    assert any(t.startswith(f"demo-{workdir.name}og.") and t.endswith(".decisions")
+               for t in _run_topics(demo_config, workdir.name))
 
 
 def test_failed_expectations_are_named():

@@ -165,3 +165,21 @@ def test_counters_line_fast_and_field_by_field_paths_equal_the_generic_one(value
         rec = InterfaceCounters("leaf,2", "ethernet-1/1", "sflow", 7, 8, speed_bps=speed, **values)
         [(m, tags, fields, ts)] = _counters(rec)
         assert counters_line(rec) == line(m, tags, fields, ts)
+
+
+def test_no_influxdb_at_start_is_one_waiting_line_then_exit_2(config, tmp_path):
+    """As without a broker: one line saying what it waits for, retries, then one clear line and exit 2."""
+    from conftest import fabtel, write_config
+    from fabtel.shell.ports import free_port
+    import dataclasses
+    nowhere = dataclasses.replace(config, influxdb=dataclasses.replace(config.influxdb, url=f"http://127.0.0.1:{free_port()}"))
+    path = write_config(nowhere, tmp_path / "fabric.yaml", influxdb={"wait_ms": 3000})
+    started = time.monotonic()
+    out = fabtel("sink", "influx", "--config", str(path), "--group", f"t-sink-{time.time_ns()}", timeout=60)
+    took = time.monotonic() - started
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert sum("waiting for InfluxDB at" in line for line in lines) == 1, out.stderr
+    assert lines[-1].startswith("fabtel sink influx: InfluxDB at http://127.0.0.1:") and \
+        "did not answer within 3 s" in lines[-1], out.stderr
+    assert 3 <= took < 30

@@ -36,9 +36,12 @@ def worker(config, tmp_path):
         # Feed only a ready worker: records older than stale_after_ms when they
         # are processed describe a device we have not heard from lately.
         deadline = time.monotonic() + 60
-        while "Worker]: Ready" not in name.read_text() and time.monotonic() < deadline:
+        while "worker ready (app" not in name.read_text() and time.monotonic() < deadline:
             assert proc.poll() is None, name.read_text()[-2000:]
             time.sleep(0.2)
+        # Start-up in fabtel's one-line format: no Faust tables or service chatter at INFO.
+        started = name.read_text().splitlines()
+        assert len(started) <= 10 and not [x for x in started if "Starting..." in x or x[:1] in "+|┌│"], started
         return proc
     procs = [start()]
     yield config, procs, start

@@ -277,6 +277,10 @@ def test_services_and_probes_point_at_ports_that_exist(overlay):
             names = {p["name"] for p in c.get("ports", [])}
             for probe in ("livenessProbe", "readinessProbe"):
                 assert c[probe]["httpGet"]["port"] in names, f"{name}: {probe}"
+    # Devices that do not answer make the gNMI collector unhealthy, not dead: liveness asks the process
+    # only, readiness waits for a first sync (fabtel.metrics.serve).
+    gnmi = pods["fabtel-gnmi-collector"]["spec"]["containers"][0]
+    assert (gnmi["livenessProbe"]["httpGet"]["path"], gnmi["readinessProbe"]["httpGet"]["path"]) == ("/livez", "/readyz")
 
 
 # ------------------------------------------------------------ operational rules

@@ -1,0 +1,67 @@
+"""The demo's report from a run's ground truth, without running it: the
+blackhole as each client's share of traffic and a duration, detect, decide
+and apply split, each run's time range for Grafana, and the plot drawn."""
+from __future__ import annotations
+
+from fabtel.lab.scenario import Scenario
+from fabtel.records import OperGroupDecision
+from fabtel.shell.demo import LINKS, RunResult, build_report, plot
+
+S = 10**9
+START = 1_700_000_000 * S
+DOWN = START + 20 * S + 6_000_000                      # the uplinks go down 6 ms into second 20
+
+
+def truth(oper_group: bool) -> list[dict]:
+    out = []
+    for t in range(40):
+        lost = 0 if t < 20 else (2500 if t == 20 else 0) if oper_group else 25_000
+        links = {link: 12_500 for link in LINKS}
+        flows = {f"client1-client2-{i}": {"offered": 6250, "delivered": 6250 - lost / 8, "blackholed": lost / 8}
+                 for i in range(8)}
+        out.append({"t": t, "offered_bytes": 50_000, "delivered_bytes": 50_000 - lost, "blackholed_bytes": lost,
+                    "flows": flows, "links": links})
+    return out
+
+
+def run(oper_group: bool, start=START) -> RunResult:
+    down = DOWN + start - START
+    events = [{"at_ms": 20_006, "ts_ns": down, "device": "leaf1", "interfaces": ["ethernet-1/49", "ethernet-1/50"],
+               "admin_state": "disable", "link": None, "lacp_partner_state": None}]
+    if not oper_group:
+        return RunResult(False, truth(False), events, [], [], [], 100, start, {})
+    decision = OperGroupDecision("d1", "og-leaf1", "leaf1", "disable", ["ethernet-1/1"], False, "0 of 2 up", [],
+                                 down + 9_000_000, down + 12_000_000)
+    applied = [{"ts_ns": down + 24_500_000, "device": "leaf1", "interface": "ethernet-1/1", "admin_state": "disable",
+                "origin": "gnmi"}]
+    return RunResult(True, truth(True), events, applied, [decision], [], 100, start, {})
+
+
+def report():
+    return build_report(Scenario("leaf1-uplinks-down", 40, ()), run(True), run(False, START + 60 * S), {})
+
+
+def test_the_blackhole_is_a_share_of_the_clients_traffic_and_a_duration():
+    r = report()
+    with_og, without = r["blackhole"], r["baseline_blackhole"]
+    assert with_og == {"clients": {"client1": {"sent_bytes": 1_000_000, "lost_bytes": 2500, "lost_share": 0.0025}},
+                       "duration_ms": 24.5, "until_end": False}
+    assert without["clients"]["client1"]["lost_share"] == 0.5 and without["until_end"]
+    assert 19_990 <= without["duration_ms"] <= 20_000          # from the loss to the scenario's end
+
+
+def test_detect_decide_apply_add_up_to_the_uplink_loss_to_the_change():
+    assert report()["timeline_ms"] == {"detect_ms": 9.0, "decide_ms": 3.0, "apply_ms": 12.5, "total_ms": 24.5}
+
+
+def test_each_run_names_its_wall_clock_range_for_grafana():
+    with_og, without = report()["time_ranges"]
+    assert with_og == {"run": "with oper-group", "from": "2023-11-14T22:13:20+00:00", "to": "2023-11-14T22:14:00+00:00",
+                       "grafana": "from=1700000000000&to=1700000040000"}
+    assert without["grafana"] == "from=1700000060000&to=1700000100000"
+
+
+def test_the_plot_is_drawn(tmp_path):
+    png = tmp_path / "demo.png"
+    plot(str(png), Scenario("leaf1-uplinks-down", 40, ()), [run(True), run(False)], report())
+    assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 30_000
