@@ -20,6 +20,7 @@ TOPIC_KEYS = (
     "interface_state", "interface_counters", "lag_member", "bgp_session",
     "sflow_samples", "lag_balance", "uplink_health", "decisions", "commands",
     "command_results", "dead_letters", "pipeline_stats", "bmp_messages", "convergence", "routing_events",
+    "targets",
 )
 ROLES = ("leaf", "spine", "border")
 PLATFORMS = ("srlinux", "openconfig")
@@ -108,6 +109,7 @@ class KafkaConfig:
     security: KafkaSecurity = KafkaSecurity()
     broker_wait_ms: int = 60000             # how long a component waits for the broker at start
     implementation: str = "apache"          # apache (Apache Kafka, Strimzi) or tansu: its workarounds only for it
+    targets_partitions: int = 60            # the inventory topic: a multiple of the gNMI collectors you run
 
     def topic(self, key: str) -> str:
         return self.topics[key]
@@ -499,7 +501,7 @@ def _read_kafka(r: YamlReader, node) -> KafkaConfig:
         return KafkaConfig(topics=topics)
     f = r.mapping(node, "kafka", {"bootstrap_servers", "schema_registry_url", "partitions", "replication",
                                   "retention_ms", "topics", "session_timeout_ms", "security", "broker_wait_ms",
-                                  "implementation"}) or {}
+                                  "implementation", "targets_partitions"}) or {}
     values: dict[str, Any] = {}
     for key, reader in (("bootstrap_servers", r.string), ("schema_registry_url", r.string)):
         if key in f:
@@ -509,7 +511,7 @@ def _read_kafka(r: YamlReader, node) -> KafkaConfig:
             r.problem("kafka.bootstrap_servers", f["bootstrap_servers"],
                       f"expected HOST:PORT[,HOST:PORT...] with ports from 1 to 65535, got {server.strip()!r}")
             break
-    for key in ("partitions", "replication", "retention_ms", "session_timeout_ms", "broker_wait_ms"):
+    for key in ("partitions", "replication", "retention_ms", "session_timeout_ms", "broker_wait_ms", "targets_partitions"):
         if key in f:
             values[key] = r.integer(f[key], f"kafka.{key}", minimum=1)
     if "security" in f:

@@ -31,8 +31,13 @@ TOPIC_RECORDS = {
     "lag_balance": "LagBalance", "uplink_health": "UplinkHealth", "decisions": "OperGroupDecision",
     "commands": "RemediationCommand", "command_results": "RemediationResult", "dead_letters": "DeadLetter",
     "pipeline_stats": "ComponentStats", "bmp_messages": "BmpMessage", "convergence": "ConvergenceResult",
-    "routing_events": "RoutingEvent",
+    "routing_events": "RoutingEvent", "targets": "CollectorTarget",
 }
+# Topics that are not a log of events: the inventory the gNMI collectors share
+# out is compacted (the latest record per device; a tombstone removes one) and
+# has partitions enough to spread devices evenly over many collectors
+# (kafka.targets_partitions, 60 by default: it divides by 2, 3, 4, 5 and 6).
+TOPIC_SETTINGS = {"targets": ("targets_partitions", {"cleanup.policy": "compact"})}
 TOPIC_OF = {name: key for key, name in TOPIC_RECORDS.items()}      # record type name -> topic key
 
 
@@ -205,15 +210,16 @@ def create_topics(cfg: KafkaConfig, timeout: float = 15.0) -> list[str]:
         existing = set(admin.list_topics(timeout=timeout).topics)
     except KafkaException as exc:
         raise KafkaUnavailable(f"broker {cfg.bootstrap_servers} does not answer: {exc.args[0].str()}") from None
-    wanted = [NewTopic(name, num_partitions=cfg.partitions, replication_factor=cfg.replication,
-                       config={"retention.ms": str(cfg.retention_ms)})
-              for name in cfg.topics.values() if name not in existing]
+    wanted = [NewTopic(name, num_partitions=topic_partitions(cfg, key), replication_factor=cfg.replication,
+                       config=topic_config(cfg, key))
+              for key, name in cfg.topics.items() if name not in existing]
     lines = [f"{name}: exists" for name in sorted(set(cfg.topics.values()) & existing)]
     if wanted:
+        partitions = {t.topic: t.num_partitions for t in wanted}
         for name, future in admin.create_topics(wanted, request_timeout=timeout).items():
             try:
                 future.result()
-                lines.append(f"{name}: created ({cfg.partitions} partitions)")
+                lines.append(f"{name}: created ({partitions[name]} partitions)")
             except KafkaException as exc:
                 if exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
                     lines.append(f"{name}: exists")
@@ -237,6 +243,16 @@ def _wait_until_served(admin: AdminClient, topics: list[str], timeout: float) ->
         if time.monotonic() > deadline:
             raise KafkaUnavailable(f"created {', '.join(missing)}, but the broker does not serve them after {timeout:.0f} s")
         time.sleep(0.1)
+
+
+def topic_partitions(cfg: KafkaConfig, key: str) -> int:
+    return getattr(cfg, TOPIC_SETTINGS[key][0]) if key in TOPIC_SETTINGS else cfg.partitions
+
+
+def topic_config(cfg: KafkaConfig, key: str) -> dict[str, str]:
+    if key in TOPIC_SETTINGS:
+        return dict(TOPIC_SETTINGS[key][1])
+    return {"retention.ms": str(cfg.retention_ms)}
 
 
 class KafkaUnavailable(Exception):

@@ -361,6 +361,27 @@ class DeadLetter:
 
 
 @dataclass
+class CollectorTarget:
+    """A device as the gNMI collectors take it from the targets topic (no secrets)."""
+    device: str
+    platform: str
+    address: str
+    target: str | None
+    insecure: bool
+    skip_verify: bool
+    tls_ca: str | None
+    tls_cert: str | None
+    tls_key: str | None
+    username: str | None
+    username_env: str | None
+    username_file: str | None
+    password_env: str | None
+    password_file: str | None
+    sflow_agent: str | None
+    ts_ns: int
+
+
+@dataclass
 class MetricLabel:
     name: str
     value: str
@@ -451,7 +472,7 @@ class RoutingEvent:
 TOP_LEVEL: tuple[type, ...] = (
     InterfaceCounters, InterfaceState, LagMemberState, BgpSession, SflowSample, LagBalance,
     UplinkHealth, OperGroupDecision, RemediationCommand, RemediationResult, DeadLetter, ComponentStats,
-    BmpMessage, ConvergenceResult, RoutingEvent)
+    BmpMessage, ConvergenceResult, RoutingEvent, CollectorTarget)
 BY_NAME: dict[str, type] = {cls.__name__: cls for cls in TOP_LEVEL}
 
 

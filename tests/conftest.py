@@ -60,7 +60,7 @@ def config(stack):
     from fabtel.kafka import create_topics
     cfg = load_config(EXAMPLE)
     run = uuid.uuid4().hex[:8]
-    kafka = dataclasses.replace(cfg.kafka, bootstrap_servers=stack.bootstrap, partitions=2,
+    kafka = dataclasses.replace(cfg.kafka, bootstrap_servers=stack.bootstrap, partitions=2, targets_partitions=6,
                                 topics={k: f"t{run}.{v}" for k, v in cfg.kafka.topics.items()})
     influx = dataclasses.replace(cfg.influxdb, url=stack.influx_url, database=f"fabtel_t{run}")
     cfg = dataclasses.replace(cfg, kafka=kafka, influxdb=influx)
@@ -100,7 +100,7 @@ def write_config(cfg, path, **overrides) -> Path:
     InfluxDB and gNMI addresses), for components run as subprocesses."""
     import yaml
     data = yaml.safe_load(EXAMPLE.read_text())
-    data["kafka"].update(bootstrap_servers=cfg.kafka.bootstrap_servers, partitions=cfg.kafka.partitions,
+    data["kafka"].update(bootstrap_servers=cfg.kafka.bootstrap_servers, partitions=cfg.kafka.partitions, targets_partitions=cfg.kafka.targets_partitions,
                          topics=dict(cfg.kafka.topics))
     data["influxdb"].update(url=cfg.influxdb.url, database=cfg.influxdb.database)
     for dev in data["fabric"]["devices"]:

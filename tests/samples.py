@@ -49,4 +49,6 @@ def every_record() -> list:
                      peer_down_reason=5),
         r.RoutingEvent("leaf_1_0_1", "failure", NS, "lab"),
         r.ConvergenceResult("e1", "leaf_1_0_1", "failure", ["spine_1_1_1"], 6, 162, [0, 2, 2, 2], 18, 4, 7, NS, NS + 9, NS + 10),
+        r.CollectorTarget("leaf1", "srlinux", "198.18.0.11:57400", None, False, False, "/etc/fabtel/tls/ca.crt", None,
+                          None, None, "FABTEL_GNMI_USER", None, "FABTEL_GNMI_PASSWORD", None, "198.18.0.11", NS),
     ]

@@ -51,6 +51,8 @@ def collector_metrics(devices: list[str]) -> Metrics:
     m.declare("records_total", "Normalized records produced.", ("device",), zero_for=zero)
     m.declare("reconnects_total", "Subscriptions re-established after a failure.", ("device",), zero_for=zero)
     m.declare("connected", "1 while the device's stream is up.", ("device",), kind="gauge", zero_for=zero)
+    m.declare("held", "1 while this collector holds the device (its own, or assigned by the targets group).",
+              ("device",), kind="gauge", zero_for=zero)
     m.declare("last_update_age_seconds", "Seconds since the device's last update.", ("device",), kind="gauge", zero_for=zero)
     m.declare("rejected_paths_total", "Paths a device rejected.", ("device", "path"))
     m.declare("unknown_paths_total", "Updates on paths fabtel does not normalize.", ("device",), zero_for=zero)
@@ -223,11 +225,57 @@ class GnmiCollector:
         self.state = state_producer or RecordProducer(cfg.kafka, partitioner=partitioner,
                                                       **{"linger.ms": 0, "socket.nagle.disable": True,
                                                          "queue.buffering.max.messages": limit})
-        interval_ns = cfg.gnmi.sample_interval_ms * 1_000_000
-        backoff = (cfg.gnmi.reconnect_min_ms, cfg.gnmi.reconnect_max_ms)
-        self.subscribers = [DeviceSubscriber(d, interval_ns, self.emit, self.metrics, backoff) for d in self.devices]
+        self.interval_ns = cfg.gnmi.sample_interval_ms * 1_000_000
+        self.backoff = (cfg.gnmi.reconnect_min_ms, cfg.gnmi.reconnect_max_ms)
+        self._subs: dict[str, tuple[DeviceSubscriber, threading.Event, threading.Thread | None]] = {}
+        self._lock = threading.Lock()
+        self.started = False
+        for d in self.devices:
+            self._subs[d.name] = (DeviceSubscriber(d, self.interval_ns, self.emit, self.metrics, self.backoff),
+                                  threading.Event(), None)
         self.silence_s = max(3 * cfg.gnmi.sample_interval_ms / 1000, 3.0)
-        self.threads: list[threading.Thread] = []
+
+    @property
+    def subscribers(self) -> list[DeviceSubscriber]:
+        with self._lock:
+            return [sub for sub, _, _ in self._subs.values()]
+
+    def _run(self, name: str) -> None:
+        sub, stop, _ = self._subs[name]
+        thread = threading.Thread(target=sub.run, args=(stop,), name=f"gnmi-{name}", daemon=True)
+        self._subs[name] = (sub, stop, thread)
+        thread.start()
+
+    def add(self, device: Device) -> None:
+        """Collect `device` from now on (a target assigned to this collector);
+        a changed device is resubscribed with its new settings."""
+        with self._lock:
+            held = self._subs.get(device.name)
+            if held is not None and held[0].device == device:
+                return
+        if held is not None:
+            self.remove(device.name)
+        with self._lock:
+            self._subs[device.name] = (DeviceSubscriber(device, self.interval_ns, self.emit, self.metrics, self.backoff),
+                                       threading.Event(), None)
+            self.metrics.set("held", device.name, value=1)
+            if self.started:
+                self._run(device.name)
+        log.info("gnmi %s (%s): collecting it (%d devices held)", device.name, device.gnmi.address, len(self._subs))
+
+    def remove(self, name: str) -> None:
+        """Stop collecting `name` (moved to another collector, or out of the inventory)."""
+        with self._lock:
+            held = self._subs.pop(name, None)
+        if held is None:
+            return
+        sub, stop, _ = held
+        stop.set()
+        if sub.call is not None:
+            sub.call.cancel()
+        self.metrics.set("held", name, value=0)
+        self.metrics.set("connected", name, value=0)
+        log.info("gnmi %s: released (%d devices held)", name, len(self._subs))
 
     def health(self) -> tuple[bool, str]:
         """Unhealthy when a device lacks its credentials or none of them
@@ -261,10 +309,11 @@ class GnmiCollector:
 
     def start(self, stop: threading.Event) -> None:
         threading.Thread(target=self._serve_state_deliveries, args=(stop,), name="gnmi-acks", daemon=True).start()
-        for sub in self.subscribers:
-            t = threading.Thread(target=sub.run, args=(stop,), name=f"gnmi-{sub.name}", daemon=True)
-            t.start()
-            self.threads.append(t)
+        with self._lock:
+            self.started = True
+            for name in list(self._subs):
+                self.metrics.set("held", name, value=1)
+                self._run(name)
         log.info("gnmi collector: %d devices, sample interval %d ms, producing to %s", len(self.subscribers),
                  self.cfg.gnmi.sample_interval_ms, self.cfg.kafka.bootstrap_servers)
         threading.Thread(target=self._say_if_nothing_answers, args=(stop,), name="gnmi-start", daemon=True).start()
@@ -284,11 +333,15 @@ class GnmiCollector:
             self.counters.poll(0)
 
     def close(self) -> int:
-        for sub in self.subscribers:
+        with self._lock:
+            held = list(self._subs.values())
+        for sub, stop, _ in held:
+            stop.set()
             if sub.call is not None:
                 sub.call.cancel()
-        for t in self.threads:
-            t.join(5)
+        for _, _, thread in held:
+            if thread is not None:
+                thread.join(5)
         return self.state.flush(10) + self.counters.flush(10)
 
 
@@ -300,17 +353,45 @@ def shard(devices: list[Device], spec: str | None) -> list[Device]:
     return [d for i, d in enumerate(devices) if i % count == index]
 
 
-def run_collector(cfg: Config, shard_spec: str | None, metrics_listen: str | None) -> int:
+def run_collector(cfg: Config, shard_spec: str | None, metrics_listen: str | None, group: str | None = None,
+                  publish: bool = True) -> int:
+    """Static (every device, or shard I/N of them) or, with `group`, the
+    devices the targets group assigns this collector (publishing the
+    inventory to the targets topic first, unless `publish` is off)."""
     from fabtel.metrics import stop_on_signals
     from fabtel.stats import observe
     from fabtel.kafka import wait_for_broker
-    devices = shard([d for d in cfg.fabric.devices if d.gnmi], shard_spec)
     stop = stop_on_signals()
     wait_for_broker(cfg.kafka, "gnmi", stop=stop)
+    devices = [] if group else shard([d for d in cfg.fabric.devices if d.gnmi], shard_spec)
     collector = GnmiCollector(cfg, devices)
     observe(cfg, metrics_listen, [collector.metrics], stop, healthy=collector.health, ready=collector.ready)
     collector.start(stop)
+    if group:
+        from fabtel.connectors.gnmi.membership import TargetGroup, sync
+        from fabtel.connectors.gnmi.targets import device_of
+        if publish:
+            changes = sync(cfg)
+            log.info("gnmi collector: inventory published to %s (%d changes)", cfg.kafka.topic("targets"), len(changes))
+        members = TargetGroup(cfg, lambda t: collector.add(_with_local_credentials(cfg, device_of(t))),
+                              collector.remove, group)
+        threading.Thread(target=members.run, args=(stop,), name="gnmi-targets", daemon=True).start()
+        log.info("gnmi collector: taking devices from %s as a member of group %s", cfg.kafka.topic("targets"), group)
     collector.watch(stop)
     pending = collector.close()
     log.info("gnmi collector stopped (%d records still undelivered)", pending)
     return 0
+
+
+def _with_local_credentials(cfg: Config, device: Device) -> Device:
+    """The target's device, with this collector's own credential settings for
+    it when its configuration names the device (a record never holds secrets)."""
+    import dataclasses
+    try:
+        local = cfg.fabric.device(device.name)
+    except KeyError:
+        return device
+    if local.gnmi is None or (local.gnmi.username is None and local.gnmi.password is None):
+        return device
+    return dataclasses.replace(device, gnmi=dataclasses.replace(device.gnmi, username=local.gnmi.username,
+                                                                password=local.gnmi.password))

@@ -27,8 +27,15 @@ def _collect_parsers(sub, with_config, with_stack):
     sf.add_argument("--listen", default=None, help="HOST:PORT to receive on (default: sflow.listen of the config)")
     sf.add_argument("--metrics-listen", default=None, help="serve /metrics and /healthz on HOST:PORT (default off)")
     gn = with_config(col.add_parser("gnmi", help="subscribe to every device's gNMI telemetry"))
+    gn.add_argument("--group", dest="consumer_group", default=None, metavar="NAME", nargs="?",
+                    const="fabtel-gnmi-collectors",
+                    help="share the devices with the other collectors of consumer group NAME (default "
+                         "fabtel-gnmi-collectors) through the targets topic: a collector that dies hands its devices "
+                         "to the others; without it, this collector takes every device (or its --shard)")
+    gn.add_argument("--no-publish", action="store_true",
+                    help="with --group: do not publish the configuration's inventory to the targets topic")
     gn.add_argument("--shard", default=None, metavar="I/N",
-                    help="collect only devices I, I+N, I+2N, ... of the inventory (one replica of N)")
+                    help="static sharding: only devices I, I+N, I+2N, ... of the inventory (one replica of N)")
     gn.add_argument("--metrics-listen", default=None, help="serve /metrics and /healthz on HOST:PORT (default off)")
     bm = with_config(col.add_parser("bmp", help="accept BMP sessions from routers (FRR bgpd -M bmp)"))
     bm.add_argument("--listen", default=None, help="HOST:PORT to accept on (default: bmp.listen of the config)")
@@ -56,7 +63,9 @@ def collect_gnmi(args) -> int:
     from fabtel.connectors.gnmi.collector import run_collector
     if args.shard and not (re.fullmatch(r"\d+/\d+", args.shard) and int(args.shard.split("/")[0]) < int(args.shard.split("/")[1])):
         raise UsageError(f"--shard takes I/N with 0 <= I < N, got {args.shard!r}")
-    return run_collector(_config(args), args.shard, args.metrics_listen)
+    if args.shard and args.consumer_group:
+        raise UsageError("--shard and --group exclude each other: the group assigns the devices")
+    return run_collector(_config(args), args.shard, args.metrics_listen, args.consumer_group, not args.no_publish)
 
 
 def _config(args):

@@ -2,24 +2,28 @@
 KafkaTopic per topic (with the configuration's partitions, replication and
 retention), plus the Faust worker's internal topics. `fabtel deploy
 kafka-topics` prints them; deploy/k8s/base/kafka-topics.yaml is its output and
-a test keeps the two equal. May import: fabtel.config, fabtel.pipeline.topics, PyYAML."""
+a test keeps the two equal. May import: fabtel.config, fabtel.kafka, fabtel.pipeline.topics, PyYAML."""
 from __future__ import annotations
 
 import yaml
 
 from fabtel.config import Config
+from fabtel.kafka import topic_config, topic_partitions
 from fabtel.pipeline.topics import internal_topics
 
 KAFKA_CLUSTER = "fabtel"
 def kafka_topics(cfg: Config, cluster: str = KAFKA_CLUSTER) -> list[dict]:
     k = cfg.kafka
-    wanted: dict[str, tuple[int | None, dict]] = {name: (None, {}) for name in sorted(set(k.topics.values()))}
-    wanted.update(internal_topics())
+    wanted: dict[str, tuple[int | None, dict]] = {
+        name: (topic_partitions(k, key), {"cleanup.policy": "compact"} if topic_config(k, key).get("cleanup.policy")
+               == "compact" else {"retention.ms": k.retention_ms}) for key, name in sorted(k.topics.items(), key=lambda x: x[1])}
+    wanted.update({name: (partitions, {"retention.ms": k.retention_ms, **extra})
+                   for name, (partitions, extra) in internal_topics().items()})
     return [{"apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaTopic",
              "metadata": {"name": name, "labels": {"strimzi.io/cluster": cluster, "app.kubernetes.io/part-of": "fabtel"}},
              "spec": {"topicName": name, "partitions": partitions or k.partitions, "replicas": k.replication,
-                      "config": {"retention.ms": k.retention_ms, **extra}}}
-            for name, (partitions, extra) in wanted.items()]
+                      "config": config}}
+            for name, (partitions, config) in wanted.items()]
 
 
 def kafka_topics_yaml(cfg: Config, config_path: str) -> str:

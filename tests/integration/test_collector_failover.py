@@ -1,0 +1,115 @@
+"""gNMI collectors fail over through Kafka's group protocol, as real
+processes against the real broker and the lab: each device is streamed by
+exactly one collector; SIGKILL one and its devices stream again through the
+other within the session timeout plus a reconnect; a device added to the
+inventory is picked up and a removed one released, with no restart."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import signal
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from conftest import start_fabtel, wait_until, with_free_gnmi_ports, write_config
+from fabtel.lab.runner import LabRunner
+from fabtel.lab.scenario import Scenario, Traffic
+from fabtel.shell.ports import free_port
+
+DEVICES = ("spine1", "spine2", "leaf1", "leaf2", "leaf3")
+
+
+def held(port: int) -> set[str]:
+    """The devices a collector holds and streams, from its /metrics."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return set()
+    connected = set(re.findall(r'fabtel_gnmi_connected\{device="([^"]+)"\} 1\b', text))
+    return connected & set(re.findall(r'fabtel_gnmi_held\{device="([^"]+)"\} 1\b', text))
+
+
+@pytest.fixture()
+def lab(config):
+    cfg = with_free_gnmi_ports(config)
+    cfg = dataclasses.replace(cfg, gnmi=dataclasses.replace(cfg.gnmi, sample_interval_ms=500, reconnect_min_ms=100,
+                                                            reconnect_max_ms=1000))
+    runner = LabRunner(cfg, Scenario("t", 600, (Traffic("client1", "client2", 8, 50_000),)), bgp_establish_s=0.5)
+    runner.start()
+    stop = threading.Event()
+    threading.Thread(target=runner.run, args=(stop,), daemon=True).start()
+    yield cfg, runner
+    stop.set()
+    runner.stop()
+
+
+def streams(runner) -> dict[str, int]:
+    """Active STREAM subscriptions per device, as the lab's targets count them."""
+    return {name: len(t.servicer.streams) for name, t in runner.targets.items() if t.servicer is not None}
+
+
+def test_a_killed_collector_hands_its_devices_to_the_other(lab, tmp_path):
+    cfg, runner = lab
+    path = write_config(cfg, tmp_path / "fabric.yaml")
+    group = f"t-collectors-{time.time_ns()}"
+    ports, procs = [free_port(), free_port()], []
+    for i, port in enumerate(ports):
+        log = open(tmp_path / f"collector{i}.log", "w")
+        procs.append(start_fabtel("collect", "gnmi", "--config", str(path), "--group", group,
+                                  "--metrics-listen", f"127.0.0.1:{port}", log=log))
+    try:
+        # Each device streamed once, by one collector, and both collectors hold some.
+        assert wait_until(lambda: sorted(held(ports[0]) | held(ports[1])) == sorted(DEVICES)
+                          and not held(ports[0]) & held(ports[1]) and held(ports[0]) and held(ports[1]), 60), \
+            (held(ports[0]), held(ports[1]), (tmp_path / "collector0.log").read_text()[-2000:])
+        assert wait_until(lambda: all(n == 1 for n in streams(runner).values()), 10), streams(runner)
+        victim, survivor = (0, 1)
+        moved = held(ports[victim])
+        killed_at = time.monotonic()
+        procs[victim].send_signal(signal.SIGKILL)
+        procs[victim].wait(10)
+        assert wait_until(lambda: moved <= held(ports[survivor]), 60), held(ports[survivor])
+        failover_s = time.monotonic() - killed_at
+        # Within the session timeout and a reconnect (with the group's rebalance), not minutes.
+        assert failover_s < cfg.kafka.session_timeout_ms / 1000 + 10, failover_s
+        # After that, no device is streamed by two collectors, and none by none.
+        assert wait_until(lambda: all(n == 1 for n in streams(runner).values()), 10), streams(runner)
+        time.sleep(2)
+        assert all(n == 1 for n in streams(runner).values()), streams(runner)
+        (tmp_path.parent / "failover.json").write_text(json.dumps({"moved": sorted(moved), "failover_s": failover_s}))
+        print(f"collector failover: {len(moved)} devices ({', '.join(sorted(moved))}) streaming again through the "
+              f"other collector {failover_s:.1f} s after SIGKILL (session timeout {cfg.kafka.session_timeout_ms} ms)")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                p.wait(15)
+
+
+def test_devices_added_and_removed_without_a_restart(lab, tmp_path):
+    cfg, runner = lab
+    path = write_config(cfg, tmp_path / "fabric.yaml")
+    port = free_port()
+    proc = start_fabtel("collect", "gnmi", "--config", str(path), "--group", f"t-collectors-{time.time_ns()}",
+                        "--metrics-listen", f"127.0.0.1:{port}", log=open(tmp_path / "collector.log", "w"))
+    try:
+        assert wait_until(lambda: held(port) == set(DEVICES), 60), held(port)
+        # The inventory loses leaf3: `sync` tombstones it, and the running collector releases it.
+        from fabtel.connectors.gnmi.membership import read_targets, sync
+        smaller = dataclasses.replace(cfg, fabric=dataclasses.replace(
+            cfg.fabric, devices=tuple(d for d in cfg.fabric.devices if d.name != "leaf3")))
+        partition = read_targets(cfg)["leaf3"][0]
+        assert sync(smaller) == [f"leaf3: removed (partition {partition})"]
+        assert wait_until(lambda: held(port) == set(DEVICES) - {"leaf3"}, 20), held(port)
+        assert wait_until(lambda: streams(runner)["leaf3"] == 0, 10)
+        # And gets it back.
+        assert [line.split(":")[0] for line in sync(cfg)] == ["leaf3"]
+        assert wait_until(lambda: held(port) == set(DEVICES), 20), held(port)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
