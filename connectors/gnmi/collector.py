@@ -375,9 +375,14 @@ def run_collector(cfg: Config, shard_spec: str | None, metrics_listen: str | Non
             log.info("gnmi collector: inventory published to %s (%d changes)", cfg.kafka.topic("targets"), len(changes))
         members = TargetGroup(cfg, lambda t: collector.add(_with_local_credentials(cfg, device_of(t))),
                               collector.remove, group)
-        threading.Thread(target=members.run, args=(stop,), name="gnmi-targets", daemon=True).start()
+        membership = threading.Thread(target=members.run, args=(stop,), name="gnmi-targets", daemon=True)
+        membership.start()
         log.info("gnmi collector: taking devices from %s as a member of group %s", cfg.kafka.topic("targets"), group)
     collector.watch(stop)
+    if group:
+        # Leave the group before exiting: the others take our devices at the
+        # next rebalance, not a session timeout later.
+        membership.join(15)
     pending = collector.close()
     log.info("gnmi collector stopped (%d records still undelivered)", pending)
     return 0

@@ -12,6 +12,14 @@ Each device has its own worker thread, so an unreachable device never
 blocks commands for the others. A command id already handled (seen on the
 results topic, or earlier in this run) is not applied twice. Offsets are
 committed only once every command up to them has its result recorded.
+
+Several executors share the commands through one consumer group
+(cooperative-sticky): the commands topic is keyed by device, so each device's
+commands are applied by one executor at a time. Before it gives a partition
+up, an executor waits (boundedly) for the commands in flight there and
+commits behind them; an executor given a partition first reads the results
+topic again, so a command its previous owner applied is a duplicate here,
+not a second Set (and the read before every Set stops one anyway).
 """
 from __future__ import annotations
 
@@ -42,6 +50,7 @@ def executor_metrics() -> Metrics:
     m.declare("corrupt_messages_total", "Messages on the commands topic that did not decode.")
     m.declare("commits_refused_total", "Offset commits the group refused (the commands come again), by reason.",
               ("reason",))
+    m.declare("assigned", "1 for each partition of the commands topic this executor holds.", ("partition",), "gauge")
     return m
 
 
@@ -134,10 +143,11 @@ class Executor:
         self.mode = mode or cfg.remediation.mode
         self.metrics = executor_metrics()
         self.producer = producer if producer is not None else RecordProducer(cfg.kafka, **{"linger.ms": 0})
-        self.consumer = consumer if consumer is not None else Consumer(
-            consumer_settings(cfg.kafka, group, **{"fetch.wait.max.ms": 10}))
+        self.consumer = consumer if consumer is not None else Consumer(consumer_settings(
+            cfg.kafka, group, **{"fetch.wait.max.ms": 10, "partition.assignment.strategy": "cooperative-sticky"}))
         self.history = history if history is not None else self._results_on_kafka
         self.connect = connect
+        self.started = False
         self.handled: set[str] = set()
         self.workers: dict[str, DeviceWorker] = {}
         self.lock = threading.Lock()
@@ -214,6 +224,31 @@ class Executor:
             return self._finish(token)
         worker.jobs.put((cmd, token))
 
+    def _assigned(self, consumer, partitions) -> None:
+        if partitions and self.started:
+            self.load_history()           # what their previous owner applied is known before their commands come
+        for tp in partitions:
+            self.metrics.set("assigned", str(tp.partition), value=1)
+        log.info("remediation: assigned partitions %s", ",".join(str(tp.partition) for tp in partitions) or "none")
+
+    def _revoked(self, consumer, partitions, wait_s: float = 10.0) -> None:
+        """Finish (boundedly) what is in flight on the partitions leaving, and commit behind it."""
+        leaving = {(tp.topic, tp.partition) for tp in partitions}
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            with self.lock:
+                busy = [tp for tp in leaving if not all(self.inflight.get(tp, {}).values())]
+            if not busy:
+                break
+            time.sleep(0.02)
+        self.commit_ready()
+        with self.lock:
+            abandoned = sum(1 for tp in leaving for done in self.inflight.pop(tp, {}).values() if not done)
+        for tp in partitions:
+            self.metrics.set("assigned", str(tp.partition), value=0)
+        log.info("remediation: gave up partitions %s%s", ",".join(str(tp.partition) for tp in partitions) or "none",
+                 f" ({abandoned} commands abandoned in flight: their new owner reads before it sets)" if abandoned else "")
+
     def _finish(self, token) -> None:
         with self.lock:
             self.inflight[token[0]][token[1]] = True
@@ -238,12 +273,13 @@ class Executor:
 
     def run(self, stop: threading.Event) -> None:
         self.load_history()
+        self.started = True
         if self.mode == "enforce":
             for dev in self.cfg.fabric.devices:
                 if dev.gnmi is not None:
                     self._worker(dev.name)
-        self.consumer.subscribe([self.cfg.kafka.topic("commands")],
-                                on_assign=lambda c, parts: log.info("remediation: assigned %d partitions", len(parts)))
+        self.consumer.subscribe([self.cfg.kafka.topic("commands")], on_assign=self._assigned,
+                                on_revoke=self._revoked, on_lost=self._revoked)
         log.info("remediation: %s mode, consuming %s", self.mode, self.cfg.kafka.topic("commands"))
         last_commit = time.monotonic()
         try:

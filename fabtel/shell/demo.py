@@ -67,9 +67,11 @@ def _metric(port: int, name: str) -> float:
 
 
 def run_once(base: Config, config_path: Path, scenario, oper_group: bool, workdir: Path, tag: str,
-             hook=None) -> RunResult:
+             hook=None, executors: int = 1, on_started=None) -> RunResult:
     """One run of the scenario; `hook(seconds into the scenario)` is called
-    about twice a second while it runs (failure tests act there)."""
+    about twice a second while it runs (failure tests act there), with
+    `executors` remediation executors sharing the commands; `on_started(comps,
+    {executor name: its metrics port})` once the components run."""
     from fabtel.kafka import create_topics, tail
     from fabtel.lab.runner import LabRunner
     cfg = _run_config(base, scenario, oper_group, tag)
@@ -87,15 +89,23 @@ def run_once(base: Config, config_path: Path, scenario, oper_group: bool, workdi
         # Consumer groups of their own: a run never waits for the previous run's members to time out.
         comps.start(f"sink-{tag}", "sink", "influx", "--config", str(path), "--metrics-listen", f"127.0.0.1:{sink_metrics}",
                     "--group", f"fabtel-demo-{tag}-sink")
+        executor_ports = {}
         if oper_group:
-            comps.start(f"remediate-{tag}", "remediate", "--config", str(path), "--mode", "enforce",
-                        "--group", f"fabtel-demo-{tag}-remediation")
-            comps.wait_for_log(f"remediate-{tag}", "remediation: assigned")
+            for i in range(executors):
+                name = f"remediate-{tag}" + (f"-{i + 1}" if i else "")
+                executor_ports[name] = free_port()
+                comps.start(name, "remediate", "--config", str(path), "--mode", "enforce",
+                            "--group", f"fabtel-demo-{tag}-remediation",
+                            "--metrics-listen", f"127.0.0.1:{executor_ports[name]}")
+            for name in executor_ports:
+                comps.wait_for_log(name, "remediation: assigned")
         comps.wait_for_log(f"process-{tag}", "worker ready (app")
         runner = LabRunner(cfg, scenario, f"127.0.0.1:{sflow_port}")
         runner.start()
         comps.start(f"sflow-{tag}", "collect", "sflow", "--config", str(path), "--listen", f"127.0.0.1:{sflow_port}")
         comps.start(f"gnmi-{tag}", "collect", "gnmi", "--config", str(path))
+        if on_started is not None:
+            on_started(comps, executor_ports)
         stop = threading.Event()
         say(f"running scenario {scenario.name} for {scenario.duration_s:.0f} s")
         thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)

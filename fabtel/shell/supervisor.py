@@ -50,6 +50,13 @@ class Components:
             time.sleep(0.2)
         raise ComponentFailed(f"{name} did not log {text!r} within {timeout:.0f} s (log {path})")
 
+    def kill(self, name: str) -> None:
+        """SIGKILL one component, as a crash would (failure tests); it is no longer watched."""
+        proc = dict(self.procs)[name]
+        proc.kill()
+        proc.wait(10)
+        self.procs = [(n, p) for n, p in self.procs if n != name]
+
     def check_alive(self) -> None:
         for name, proc in self.procs:
             if proc.poll() is not None:
