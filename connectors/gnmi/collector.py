@@ -53,6 +53,7 @@ def collector_metrics(devices: list[str]) -> Metrics:
     m.declare("connected", "1 while the device's stream is up.", ("device",), kind="gauge", zero_for=zero)
     m.declare("held", "1 while this collector holds the device (its own, or assigned by the targets group).",
               ("device",), kind="gauge", zero_for=zero)
+    m.declare("stale_devices", "Devices held with no notification for thresholds.stale_after_ms.", kind="gauge")
     m.declare("last_update_age_seconds", "Seconds since the device's last update.", ("device",), kind="gauge", zero_for=zero)
     m.declare("rejected_paths_total", "Paths a device rejected.", ("device", "path"))
     m.declare("unknown_paths_total", "Updates on paths fabtel does not normalize.", ("device",), zero_for=zero)
@@ -327,9 +328,12 @@ class GnmiCollector:
 
     def watch(self, stop: threading.Event) -> None:
         """Watchdog and producer service loop, until stop."""
+        stale_s = self.cfg.thresholds.stale_after_ms / 1000
         while not stop.wait(0.5):
-            for sub in self.subscribers:
+            subs = self.subscribers
+            for sub in subs:
                 sub.cancel_if_silent(self.silence_s)
+            self.metrics.set("stale_devices", value=sum(1 for sub in subs if time.monotonic() - sub.last_update > stale_s))
             self.counters.poll(0)
 
     def close(self) -> int:

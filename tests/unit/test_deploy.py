@@ -330,12 +330,16 @@ def test_credentials_live_in_secrets_only(overlay):
 def test_scaling_rules(overlay):
     name, docs = overlay
     cfg, _ = shipped_config(docs)
-    gnmi = one(docs, "StatefulSet", "fabtel-gnmi-collector")
-    shard_count = {e["name"]: e.get("value") for e in fabtel_container(gnmi)["env"]}["FABTEL_SHARD_COUNT"]
-    assert int(shard_count) == gnmi["spec"]["replicas"], "each gNMI replica must know how many share the devices"
-    assert one(docs, "StatefulSet", "fabtel-processor")["spec"]["replicas"] <= cfg.kafka.partitions
+    # The gNMI collectors and the executors share their work through consumer groups (failover in seconds):
+    # Deployments that roll one pod at a time, never below their count.
+    gnmi = one(docs, "Deployment", "fabtel-gnmi-collector")
+    assert "--group" in fabtel_container(gnmi)["args"] and "--shard" not in fabtel_container(gnmi)["args"]
+    assert gnmi["spec"]["replicas"] <= cfg.kafka.targets_partitions, "a collector without a partition idles"
     rem = one(docs, "Deployment", "fabtel-remediation")
-    assert rem["spec"]["replicas"] == 1 and rem["spec"]["strategy"]["type"] == "Recreate"
+    assert rem["spec"]["replicas"] <= cfg.kafka.partitions
+    for w in (gnmi, rem):
+        assert w["spec"]["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+    assert one(docs, "StatefulSet", "fabtel-processor")["spec"]["replicas"] <= cfg.kafka.partitions
     pdbs = {p["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] for p in by_kind(docs, "PodDisruptionBudget")}
     processor = fabtel_container(one(docs, "StatefulSet", "fabtel-processor"))
     assert processor["startupProbe"]["failureThreshold"] * processor["startupProbe"]["periodSeconds"] >= 600
@@ -346,7 +350,7 @@ def test_scaling_rules(overlay):
         pool = one(docs, "KafkaNodePool", "dual-role")
         term = pool["spec"]["template"]["pod"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
         assert term["topologyKey"] == "kubernetes.io/hostname" and pool["spec"]["replicas"] == 3
-        assert pdbs == set(PIPELINE) - {"fabtel-remediation"}
+        assert pdbs == set(PIPELINE)
         for w in workloads(docs):
             if w["metadata"]["name"] in pdbs:
                 assert w["spec"]["replicas"] >= 2 and "podAntiAffinity" in w["spec"]["template"]["spec"]["affinity"]
