@@ -49,7 +49,9 @@ def _collector(cfg, latencies=None, watched=None):
     return collector, stop
 
 
-def run(config_path: str, seconds: float, toggles: int = 300, vs: str | None = None) -> dict:
+def run(config_path: str, seconds: float, toggles: int = 300, vs: str | None = None, collectors: int | None = None) -> dict:
+    if collectors:
+        return run_group(config_path, seconds, collectors)
     from fabtel.bench.common import bench_config
     from fabtel.connectors.gnmi.client import GnmiClient
     from fabtel.platforms import platform
@@ -172,3 +174,83 @@ def _gnmic(cfg, seconds: float) -> dict:
 
 def _updates(collector) -> float:
     return sum(collector.metrics.series("updates_total").values())
+
+
+GROUP_SPEC = "leaf-spine:spines=2,leaves=254,ports=4"       # 256 devices
+
+
+def run_group(config_path: str, seconds: float, collectors: int) -> dict:
+    """`--collectors N`: N collector processes in one targets group against a
+    lab of 256 devices: how the group spread the devices, and updates per
+    second of the collectors' own CPU time (all of them, and each)."""
+    import re
+    import tempfile
+    import urllib.request
+
+    import yaml
+
+    from fabtel.bench.common import bench_config, cpu_seconds
+    from fabtel.lab.generate import generate
+    from fabtel.shell.ports import free_port
+    base = bench_config(config_path, "gnmi-group")
+    data = yaml.safe_load(generate(GROUP_SPEC, base_port=24000))
+    data["kafka"] = {"bootstrap_servers": base.kafka.bootstrap_servers, "topics": dict(base.kafka.topics),
+                     "targets_partitions": 60}
+    data["gnmi"] = {"sample_interval_ms": 1000}
+    path = tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="fabtel-bench-", delete=False)
+    yaml.safe_dump(data, path, sort_keys=False)
+    path.close()
+    devices = [d["name"] for d in data["fabric"]["devices"]]
+
+    def scrape(port: int) -> dict:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=3) as resp:
+                text = resp.read().decode()
+        except OSError:
+            return {"held": set(), "connected": set(), "updates": 0.0}
+        return {"held": set(re.findall(r'fabtel_gnmi_held\{device="([^"]+)"\} 1\b', text)),
+                "connected": set(re.findall(r'fabtel_gnmi_connected\{device="([^"]+)"\} 1\b', text)),
+                "updates": sum(float(v) for v in re.findall(r'fabtel_gnmi_updates_total\{[^}]*\} (\S+)', text))}
+
+    progress(f"starting the lab ({GROUP_SPEC}: {len(devices)} devices) in its own process")
+    lab = subprocess.Popen([sys.executable, "-m", "fabtel", "lab", "run", "--generate", GROUP_SPEC,
+                            "--gnmi-base-port", "24000", "--duration", str(seconds + 300), "--no-sflow"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ports = [free_port() for _ in range(collectors)]
+    procs = []
+    try:
+        time.sleep(5)
+        group = f"bench-gnmi-{time.time_ns()}"
+        for i, port in enumerate(ports):
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "fabtel", "collect", "gnmi", "--config", path.name, "--group", group,
+                 "--metrics-listen", f"127.0.0.1:{port}"] + (["--no-publish"] if i else []),
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            if i == 0:
+                time.sleep(3)                 # the first publishes the inventory
+        progress(f"{collectors} collectors in group {group}; waiting until every device streams")
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            seen = [scrape(p) for p in ports]
+            if sum(len(s["connected"] & s["held"]) for s in seen) == len(devices):
+                break
+            time.sleep(1)
+        held = [len(s["held"]) for s in seen]
+        progress(f"devices held per collector: {held}; counting updates for {seconds:.0f} s")
+        u0, c0 = [s["updates"] for s in seen], [cpu_seconds(p.pid) for p in procs]
+        time.sleep(seconds)
+        seen = [scrape(p) for p in ports]
+        u1, c1 = [s["updates"] for s in seen], [cpu_seconds(p.pid) for p in procs]
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(20)
+        lab.terminate()
+        lab.wait(20)
+    per = [round((b - a) / max(d - c, 1e-9)) for a, b, c, d in zip(u0, u1, c0, c1)]
+    return {"collectors": collectors, "devices": len(devices), "devices_held": held,
+            "all_devices_streaming": sum(held) == len(devices),
+            "updates_per_s": round((sum(u1) - sum(u0)) / max(sum(c1) - sum(c0), 1e-9)),
+            "updates_per_s_each": per, "updates_per_s_wall": round((sum(u1) - sum(u0)) / seconds),
+            "sample_interval_ms": 1000, "machine": machine()}

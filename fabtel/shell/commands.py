@@ -139,6 +139,10 @@ def _bench_parsers(sub, with_config, with_stack):
         sp.add_argument("--seconds", type=float, default=5.0, help="how long each phase runs (default 5)")
         if name == "e2e":
             sp.add_argument("--runs", type=int, default=5, help="how many runs of the scenario (default 5)")
+        if name == "gnmi":
+            sp.add_argument("--collectors", type=int, default=None, metavar="N",
+                            help="N collector processes sharing 256 lab devices through the targets group: the "
+                                 "spread and updates per CPU second (instead of the single-collector run)")
         if name in PEERS_FOR:
             sp.add_argument("--vs", choices=PEERS_FOR[name], default=None,
                             help=f"measure {PEERS_FOR[name][0]} on the same load in the same run, and the ratio")
@@ -162,7 +166,7 @@ def _bench(args) -> int:
 
     from fabtel.bench.common import report
     module = importlib.import_module(f"fabtel.bench.{BENCHES[args.action][1]}")
-    options = {k: getattr(args, k) for k in ("runs", "vs") if getattr(args, k, None) is not None}
+    options = {k: getattr(args, k) for k in ("runs", "vs", "collectors") if getattr(args, k, None) is not None}
     first = args.runs if args.action == "e2e" else args.seconds
     options.pop("runs", None)
     report(module.run(args.config, first, **options), args.json)
