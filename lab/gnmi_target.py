@@ -339,13 +339,18 @@ class DeviceTarget:
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix=f"gnmi-{self.node.name}"),
                                   options=[("grpc.so_reuseport", 0)])
         gnmi_pb2_grpc.add_gNMIServicer_to_server(self.servicer, self.server)
-        if self.tls:
-            creds = grpc.ssl_server_credentials([(self.tls[1], self.tls[0])])
-            port = self.server.add_secure_port(self.address, creds)
-        else:
-            port = self.server.add_insecure_port(self.address)
+        try:
+            if self.tls:
+                creds = grpc.ssl_server_credentials([(self.tls[1], self.tls[0])])
+                port = self.server.add_secure_port(self.address, creds)
+            else:
+                port = self.server.add_insecure_port(self.address)
+        except RuntimeError:           # grpc >= 1.5x raises where older ones returned 0
+            port = 0
         if port == 0:
-            raise OSError(f"cannot listen on {self.address} for {self.node.name}")
+            self.server = None
+            raise OSError(f"cannot listen on {self.address} for {self.node.name}: the port is in use "
+                          "(another lab running?) or not this machine's")
         self.server.start()
 
     def stop(self, grace: float | None = 0) -> None:

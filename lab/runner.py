@@ -44,8 +44,15 @@ class LabRunner:
     # ------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        for name, target in self.targets.items():
-            target.start()
+        started = []
+        for target in self.targets.values():
+            try:
+                target.start()
+            except OSError:
+                for t in started:                # nothing left listening behind the error
+                    t.stop()
+                raise
+            started.append(target)
         self.fabric.start_ns = time.time_ns()
         log.info("lab: %d devices, %d gNMI targets, %d flows%s", len(self.fabric.nodes) - len(self.cfg.fabric.clients),
                  len(self.targets), len(self.fabric.flows),

@@ -93,6 +93,19 @@ def topics_create(args) -> int:
     return 0
 
 
+@command("topics sync-targets")
+def topics_sync_targets(args) -> int:
+    from fabtel.connectors.gnmi.membership import sync
+    from fabtel.kafka import wait_for_broker
+    cfg = _config(args)
+    wait_for_broker(cfg.kafka, "topics")
+    lines = sync(cfg)
+    for line in lines:
+        print(line)
+    print(f"{cfg.kafka.topic('targets')}: {len(lines)} change(s)", file=sys.stderr)
+    return 0
+
+
 @command("topics tail")
 def topics_tail(args) -> int:
     from fabtel.kafka import read_topic, wait_for_broker
@@ -184,6 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     tp = sub.add_parser("topics", help="create or read the Kafka topics").add_subparsers(dest="action", metavar="ACTION")
     with_config(tp.add_parser("create", help="create every configured topic (idempotent)"))
+    with_config(tp.add_parser(
+        "sync-targets", help="publish the configuration's inventory to the targets topic the gNMI collectors share",
+        description="Make the compacted targets topic hold the configuration's devices: new and changed ones "
+                    "published, removed ones tombstoned. Running `collect gnmi --group` collectors pick the "
+                    "changes up at once, without a restart."))
     tl = with_config(tp.add_parser(
         "tail", help="print a topic's decoded records as JSON lines",
         description="Print a topic's records, decoded, one JSON object per line: by default the ones that "

@@ -44,16 +44,16 @@ def run_lab(cfg_path, tmp_path, spec: str, fail: str, *extra: str) -> dict:
 
 
 def readme_table() -> dict[str, tuple]:
-    """The README's convergence table: fat-tree -> (messages, bytes, locality, blast radius, rounds, states)."""
-    text = (ROOT / "README.md").read_text()
+    """docs/convergence.md's table: fat-tree -> (messages, bytes, locality, blast radius, rounds, states)."""
+    text = (ROOT / "docs" / "convergence.md").read_text()
     rows = re.findall(r"^\| (\d,\d,\d) \| \d+ \| \d+ \| (\d+) \((\d+) B\) \| (\[[\d, ]+\]) \| (\d+) \| (\d+) \| (\d+) \|",
                       text, re.M)
     return {spec: (int(m), int(b), json.loads(loc), int(br), int(r), int(c)) for spec, m, b, loc, br, r, c in rows}
 
 
 def readme_family_table() -> dict[tuple[str, str], tuple]:
-    """The README's EVPN table: (fat-tree, family) -> (messages, bytes, locality, blast radius, rounds, states)."""
-    text = (ROOT / "README.md").read_text()
+    """docs/convergence.md's EVPN table: (fat-tree, family) -> (messages, bytes, locality, blast radius, rounds, states)."""
+    text = (ROOT / "docs" / "convergence.md").read_text()
     rows = re.findall(r"^\| (\d,\d,\d) \| ([a-z0-9-]+) \([^)]*\) \| (\d+) \((\d+) B\) \| (\[[\d, ]+\]) \| (\d+) \| (\d+) \| (\d+) \|",
                       text, re.M)
     return {(spec, fam): (int(m), int(b), json.loads(loc), int(br), int(r), int(c))
@@ -73,7 +73,7 @@ def test_the_readme_table_comes_from_a_leaf_failure_on_real_frr(frr_config, tmp_
     assert p["detectors"] == pod_spines and p["locality"][0] == 0
     assert r["versions"]["frr"].startswith("bgpd version 8")
     measured = (p["messages"], p["bytes"], p["locality"], p["blast_radius"], p["state_rounds"], p["state_changes"])
-    assert readme_table()[spec] == measured, f"README row for {spec} disagrees with FRR: {measured}"
+    assert readme_table()[spec] == measured, f"docs/convergence.md row for {spec} disagrees with FRR: {measured}"
 
 
 def test_a_link_failure_on_the_2_2_2_fat_tree(frr_config, tmp_path):
@@ -100,7 +100,7 @@ def test_the_readme_evpn_rows_come_from_real_frr_with_an_overlay(frr_config, tmp
     measured = {"all": p, **r["families"]}
     for fam, m in measured.items():
         row = (m["messages"], m["bytes"], m["locality"], m["blast_radius"], m["state_rounds"], m["state_changes"])
-        assert table[(spec, fam)] == row, f"README row {spec} {fam} disagrees with FRR: {row}"
+        assert table[(spec, fam)] == row, f"docs/convergence.md row {spec} {fam} disagrees with FRR: {row}"
     # the underlay family is what the underlay-only table says for this fat-tree
     assert table[(spec, "ipv4-unicast")] == readme_table()[spec]
     pod_spines = [f"spine_1_1_{n}" for n in range(1, int(spec.split(",")[0]) + 1)]

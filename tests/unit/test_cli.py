@@ -39,3 +39,26 @@ def test_scenarios_resolve_by_name(tmp_path):
     assert truth.stat().st_size > 0
     out = fabtel("lab", "run", "--simulate", "--scenario", "leaf9-uplinks-down")
     assert out.returncode == 2 and "(give a file, or one of: both-leaves-isolated" in out.stderr
+
+
+def test_a_lab_on_a_busy_port_is_one_line(tmp_path):
+    """A second `lab run` (or anything on a device's gNMI port) ends in one line, not a traceback."""
+    import socket
+
+    import yaml
+
+    from conftest import EXAMPLE
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["fabric"]["devices"][2]["gnmi"]["address"] = f"127.0.0.1:{port}"        # leaf1
+    path = tmp_path / "fabric.yaml"
+    path.write_text(yaml.safe_dump(data))
+    try:
+        out = fabtel("lab", "run", "--config", str(path), "--no-sflow", "--duration", "1", timeout=60)
+    finally:
+        busy.close()
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith(f"fabtel lab run: cannot listen on 127.0.0.1:{port} for leaf1")
