@@ -19,7 +19,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from fabtel.config import KafkaConfig, resolve_secret
 from fabtel.records import DeadLetter, record_key
-from fabtel.serde import CorruptMessage, RecordCodec
+from fabtel.serde import CorruptMessage, RecordCodec, RegistryUnavailable
 
 log = logging.getLogger("fabtel.kafka")
 
@@ -72,6 +72,8 @@ librdkafka_log.addFilter(_OncePerMinute())
 # record; the dead-letter topic and the components' counters keep them all.
 dead_letter_log = logging.getLogger("fabtel.dead_letters")
 dead_letter_log.addFilter(_OncePerMinute())
+registry_log = logging.getLogger("fabtel.registry")           # an outage: one line a minute, not one per record
+registry_log.addFilter(_OncePerMinute())
 
 
 def quiet_repeats(prefix: str) -> None:
@@ -295,10 +297,24 @@ class RecordProducer:
         self.failures[reason] = self.failures.get(reason, 0) + 1
 
     def send(self, record: Any, on_delivery=None) -> None:
-        """Produce `record` to its type's topic (TOPIC_RECORDS), waiting for room in the queue."""
+        """Produce `record` to its type's topic (TOPIC_RECORDS), waiting for
+        room in the queue, and for the schema registry when it is down (the
+        record's first of its type cannot be encoded without it)."""
         topic = self.cfg.topic(topic_key_of(record))
-        value = self.codec.encode(record, topic)
+        value = self._encode(record, topic, wait=True)
         self.produce_raw(topic, record_key(record), value, on_delivery, self.partition_for(topic, record))
+
+    def _encode(self, record: Any, topic: str, wait: bool) -> bytes | None:
+        delay = 0.5
+        while True:
+            try:
+                return self.codec.encode(record, topic)
+            except RegistryUnavailable as exc:
+                if not wait:
+                    return None
+                registry_log.warning("%s; records of this type wait and are retried", exc)
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     def produce_raw(self, topic: str, key: bytes | None, value: bytes, on_delivery=None, partition: int = -1) -> None:
         while True:
@@ -313,8 +329,11 @@ class RecordProducer:
         """Produce without waiting: False when the bounded local queue is full
         (the caller counts the drop instead of growing without bound)."""
         topic = self.cfg.topic(topic_key_of(record))
+        value = self._encode(record, topic, wait=False)         # the registry down: dropped and counted too
+        if value is None:
+            return False
         try:
-            self.producer.produce(topic, self.codec.encode(record, topic), record_key(record),
+            self.producer.produce(topic, value, record_key(record),
                                   partition=self.partition_for(topic, record), on_delivery=self._on_delivery)
             return True
         except BufferError:

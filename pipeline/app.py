@@ -16,6 +16,7 @@ offsets); outputs are idempotent (deterministic decision and command ids).
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -24,11 +25,11 @@ import time
 import faust
 
 from fabtel.config import Config, KafkaSecurity, resolve_secret
-from fabtel.kafka import TOPIC_OF, decode_or_letter, topic_key_of
+from fabtel.kafka import TOPIC_OF, decode_or_letter, registry_log, topic_key_of
 from fabtel.metrics import Metrics
 from fabtel.records import (ConvergenceResult, LagBalance, OperGroupDecision, RemediationCommand, UplinkHealth,
                             record_key)
-from fabtel.serde import RecordCodec
+from fabtel.serde import RecordCodec, RegistryUnavailable
 from fabtel.pipeline import faust_tuning
 from fabtel.pipeline.topics import APP_ID, internal_topics
 
@@ -117,12 +118,24 @@ def build_app(cfg: Config, app_id: str = APP_ID, data_dir: str | None = None) ->
     async def send_record(rec) -> None:
         key = topic_key_of(rec)
         partition = partitioner.partition(rec.device, k.partitions) if key in normalized else None
-        await outputs[key].send(key=record_key(rec), value=codec.encode(rec, k.topic(key)), partition=partition)
+        await outputs[key].send(key=record_key(rec), value=await encoded(rec, k.topic(key)), partition=partition)
         if isinstance(rec, OUTPUTS):
             metrics.inc("outputs_total", type(rec).__name__)
         if isinstance(rec, OperGroupDecision):
             log.info("decision %s: %s %s %s%s: %s", rec.decision_id, rec.device, rec.oper_group, rec.action,
                      " (suppressed)" if rec.suppressed else "", rec.reason)
+
+    async def encoded(rec, topic: str) -> bytes:
+        """The record's bytes; with the schema registry down, the agent waits
+        for it (one line a minute) rather than dropping a judgement."""
+        delay = 0.5
+        while True:
+            try:
+                return codec.encode(rec, topic)
+            except RegistryUnavailable as exc:
+                registry_log.warning("%s; the worker waits for it", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     async def decoded(agent: str, event, expect: str | None = None):
         """The record of an event, or None once it is dead-lettered (kafka.decode_or_letter)."""
