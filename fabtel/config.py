@@ -407,17 +407,16 @@ class YamlReader:
 
     def fraction(self, node, path):
         """A share of something, as a number above 0 and at most 1 (0.8, not 80)."""
-        value = self.scalar(node, path, float, "a fraction")
-        if value is not None and not 0 < value <= 1:
-            self.problem(path, node, f"a fraction is above 0 and at most 1 (0.8 for 80 %), got {value:g}")
-            return None
-        return value
+        return self._number_where(node, path, lambda v: 0 < v <= 1, "a fraction is above 0 and at most 1 (0.8 for 80 %)")
 
     def ratio(self, node, path):
         """A factor over a mean or a baseline: 1 or more."""
+        return self._number_where(node, path, lambda v: v >= 1, "a ratio over the mean is 1 or more")
+
+    def _number_where(self, node, path, ok, rule: str):
         value = self.scalar(node, path, float, "a number")
-        if value is not None and value < 1:
-            self.problem(path, node, f"a ratio over the mean is 1 or more, got {value:g}")
+        if value is not None and not ok(value):
+            self.problem(path, node, f"{rule}, got {value:g}")
             return None
         return value
 

@@ -382,7 +382,8 @@ def decode_or_dead_letter(producer: RecordProducer, component: str, msg, expect:
 
 @dataclass
 class Read:
-    """One consumed message: where it was, and its record (or why it did not decode)."""
+    """One consumed message: where it was, and its record (or why it did
+    not decode, or a tombstone: a compacted topic's deletion of its key)."""
     topic: str
     partition: int
     offset: int
@@ -390,6 +391,7 @@ class Read:
     key: bytes | None
     record: Any = None
     error: str | None = None
+    tombstone: bool = False
 
 
 def read_topic(cfg: KafkaConfig, topic: str, start: str | int = "beginning", partition: int | None = None,
@@ -433,10 +435,13 @@ def read_topic(cfg: KafkaConfig, topic: str, start: str | int = "beginning", par
             last = time.monotonic()
             seen += 1
             read = Read(msg.topic(), msg.partition(), msg.offset(), msg.timestamp()[1], msg.key())
-            try:
-                read.record = codec.decode(msg.value())
-            except CorruptMessage as exc:
-                read.error = f"{msg.topic()}[{msg.partition()}]@{msg.offset()}: {exc.reason}"
+            if msg.value() is None:
+                read.tombstone = True
+            else:
+                try:
+                    read.record = codec.decode(msg.value())
+                except CorruptMessage as exc:
+                    read.error = f"{msg.topic()}[{msg.partition()}]@{msg.offset()}: {exc.reason}"
             yield read
     except KafkaException as exc:
         raise KafkaUnavailable(f"broker {cfg.bootstrap_servers}: {exc.args[0].str()}") from None

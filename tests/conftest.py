@@ -3,10 +3,12 @@
 developer's own stack on the default ports is left alone."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -119,3 +121,30 @@ def start_fabtel(*args: str, log=None) -> subprocess.Popen:
     exe = Path(sys.executable).parent / "fabtel"
     return subprocess.Popen([str(exe), *args], cwd=ROOT, stdout=log or subprocess.DEVNULL,
                             stderr=subprocess.STDOUT if log else subprocess.DEVNULL)
+
+
+@contextlib.contextmanager
+def running_lab(cfg, scenario=None, **kw):
+    """The lab serving `cfg`'s devices, running `scenario` (default: steady
+    traffic from client1 to client2 for 10 minutes) in a thread."""
+    from fabtel.lab.runner import LabRunner
+    from fabtel.lab.scenario import Scenario, Traffic
+    runner = LabRunner(cfg, scenario or Scenario("t", 600, (Traffic("client1", "client2", 8, 50_000),)), **kw)
+    runner.start()
+    stop = threading.Event()
+    threading.Thread(target=runner.run, args=(stop,), daemon=True).start()
+    try:
+        yield runner
+    finally:
+        stop.set()
+        runner.stop()
+
+
+def scrape_metrics(port: int) -> str:
+    """A component's /metrics text ('' while it does not answer)."""
+    import urllib.request
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+            return resp.read().decode()
+    except OSError:
+        return ""

@@ -18,11 +18,11 @@ import threading
 import time
 from typing import Callable
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError
 
 from fabtel.config import Config
 from fabtel.connectors.gnmi.targets import plan
-from fabtel.kafka import RecordProducer, consumer_settings, create_topics, topic_partitions
+from fabtel.kafka import RecordProducer, consumer_settings, create_topics, read_topic, topic_partitions
 from fabtel.records import CollectorTarget
 from fabtel.serde import CorruptMessage, RecordCodec
 
@@ -33,34 +33,16 @@ GROUP = "fabtel-gnmi-collectors"
 
 def read_targets(cfg: Config, timeout_s: float = 10.0) -> dict[str, tuple[int, CollectorTarget]]:
     """device -> (partition, its latest target) on the topic now."""
-    topic = cfg.kafka.topic("targets")
-    codec = RecordCodec(cfg.kafka.schema_registry_url)
-    consumer = Consumer(consumer_settings(cfg.kafka, f"fabtel-targets-read-{time.time_ns()}",
-                                          **{"enable.partition.eof": True}))
     out: dict[str, tuple[int, CollectorTarget]] = {}
-    try:
-        parts = list(consumer.list_topics(topic, timeout=timeout_s).topics[topic].partitions)
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
-        remaining, deadline = set(parts), time.monotonic() + timeout_s
-        while remaining and time.monotonic() < deadline:
-            msg = consumer.poll(0.2)
-            if msg is None:
-                continue
-            if msg.error():
-                if msg.error().code() == KafkaError._PARTITION_EOF:
-                    remaining.discard(msg.partition())
-                continue
-            name = (msg.key() or b"").decode()
-            if msg.value() is None:
-                out.pop(name, None)
-                continue
-            try:
-                out[name] = (msg.partition(), codec.decode(msg.value(), "CollectorTarget"))
-            except CorruptMessage as exc:
-                log.warning("targets: %s[%d]@%d does not decode (%s); ignored", topic, msg.partition(), msg.offset(),
-                            exc.reason)
-    finally:
-        consumer.close()
+    for read in read_topic(cfg.kafka, cfg.kafka.topic("targets"), "beginning", timeout_s=timeout_s, until_end=True):
+        name = (read.key or b"").decode()
+        if read.tombstone:
+            out.pop(name, None)
+        elif isinstance(read.record, CollectorTarget):
+            out[name] = (read.partition, read.record)
+        else:
+            log.warning("targets: %s[%d]@%d is not a target (%s); ignored", read.topic, read.partition, read.offset,
+                        read.error or type(read.record).__name__)
     return out
 
 

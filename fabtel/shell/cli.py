@@ -121,7 +121,8 @@ def topics_tail(args) -> int:
         if read.error:
             print(json.dumps({"error": read.error}), file=sys.stderr)
             continue
-        payload = {"type": type(read.record).__name__, **to_json(read.record)}
+        payload = {"type": None, "tombstone": True} if read.tombstone else \
+            {"type": type(read.record).__name__, **to_json(read.record)}
         if args.envelope:
             payload = {"topic": read.topic, "partition": read.partition, "offset": read.offset,
                        "ts": read.timestamp_ms, "key": read.key.decode("utf-8", "replace") if read.key is not None else None,

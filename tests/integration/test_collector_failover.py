@@ -11,13 +11,10 @@ import re
 import signal
 import threading
 import time
-import urllib.request
 
 import pytest
 
-from conftest import fabtel, start_fabtel, wait_until, with_free_gnmi_ports, write_config
-from fabtel.lab.runner import LabRunner
-from fabtel.lab.scenario import Scenario, Traffic
+from conftest import fabtel, running_lab, scrape_metrics, start_fabtel, wait_until, with_free_gnmi_ports, write_config
 from fabtel.shell.ports import free_port
 
 DEVICES = ("spine1", "spine2", "leaf1", "leaf2", "leaf3")
@@ -25,11 +22,7 @@ DEVICES = ("spine1", "spine2", "leaf1", "leaf2", "leaf3")
 
 def held(port: int) -> set[str]:
     """The devices a collector holds and streams, from its /metrics."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
-            text = resp.read().decode()
-    except OSError:
-        return set()
+    text = scrape_metrics(port)
     connected = set(re.findall(r'fabtel_gnmi_connected\{device="([^"]+)"\} 1\b', text))
     return connected & set(re.findall(r'fabtel_gnmi_held\{device="([^"]+)"\} 1\b', text))
 
@@ -39,13 +32,8 @@ def lab(config):
     cfg = with_free_gnmi_ports(config)
     cfg = dataclasses.replace(cfg, gnmi=dataclasses.replace(cfg.gnmi, sample_interval_ms=500, reconnect_min_ms=100,
                                                             reconnect_max_ms=1000))
-    runner = LabRunner(cfg, Scenario("t", 600, (Traffic("client1", "client2", 8, 50_000),)), bgp_establish_s=0.5)
-    runner.start()
-    stop = threading.Event()
-    threading.Thread(target=runner.run, args=(stop,), daemon=True).start()
-    yield cfg, runner
-    stop.set()
-    runner.stop()
+    with running_lab(cfg, bgp_establish_s=0.5) as runner:
+        yield cfg, runner
 
 
 def streams(runner) -> dict[str, int]:

@@ -8,19 +8,14 @@ from __future__ import annotations
 
 import re
 import time
-import urllib.request
 
 import pytest
 
-from conftest import with_free_gnmi_ports, write_config
+from conftest import scrape_metrics, with_free_gnmi_ports, write_config
 
 
 def _assigned(port: int) -> set[int]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
-            text = resp.read().decode()
-    except OSError:
-        return set()
+    text = scrape_metrics(port)
     return {int(p) for p in re.findall(r'fabtel_remediation_assigned\{partition="(\d+)"\} 1\b', text)}
 
 

@@ -10,14 +10,12 @@ import dataclasses
 import json
 import os
 import subprocess
-import threading
 import time
 
 import pytest
 
+from conftest import running_lab
 from fabtel.bench import peers
-from fabtel.lab.runner import LabRunner
-from fabtel.lab.scenario import Scenario, Traffic
 
 USER, PASSWORD = os.environ["FABTEL_GNMI_USER"], os.environ["FABTEL_GNMI_PASSWORD"]
 
@@ -32,13 +30,8 @@ def lab(lab_config):
     devices = tuple(dataclasses.replace(d, platform="openconfig") if d.name == "leaf2" else d
                     for d in lab_config.fabric.devices)
     cfg = dataclasses.replace(lab_config, fabric=dataclasses.replace(lab_config.fabric, devices=devices))
-    runner = LabRunner(cfg, Scenario("t", 600, (Traffic("client1", "client2", 8, 50_000),)))
-    runner.start()
-    stop = threading.Event()
-    threading.Thread(target=runner.run, args=(stop,), daemon=True).start()
-    yield cfg, runner
-    stop.set()
-    runner.stop()
+    with running_lab(cfg) as runner:
+        yield cfg, runner
 
 
 def run(gnmic, cfg, device, *args, encoding="json_ietf", timeout=20):
