@@ -74,6 +74,12 @@ def wait_for(predicate, timeout=10.0):
         time.sleep(0.05)
 
 
+def test_a_collector_starting_is_healthy_but_not_ready():
+    cfg = load_config(EXAMPLE)
+    c = GnmiCollector(cfg, [cfg.fabric.device("leaf1")], producer=Producer(), state_producer=Producer())
+    assert c.health() == (True, "leaf1: starting (not connected yet)\n") and c.ready()[0] is False
+
+
 def test_missing_credentials_make_the_collector_unhealthy_and_are_said_once(monkeypatch, caplog):
     monkeypatch.delenv("FABTEL_GNMI_PASSWORD")
     caplog.set_level(logging.INFO, "fabtel.gnmi")
@@ -96,7 +102,7 @@ def test_no_device_answering_is_unhealthy_and_each_outage_is_one_warning(caplog)
     caplog.set_level(logging.DEBUG, "fabtel.gnmi")
     c, stop = collector(("leaf1",))
     try:
-        assert c.health()[0] and not c.ready()[0]            # starting: not known yet, not ready
+        assert not c.ready()[0]
         wait_for(lambda: c.subscribers[0].reconnects >= 3)
         ok, body = c.health()
         assert not ok and body.startswith("leaf1: down (UNAVAILABLE") and not c.ready()[0]
