@@ -42,10 +42,9 @@ def sample_json(s: SflowSample, orders: lacp.Orders | None = None) -> dict[str, 
                    input=s.input, input_format=PORT_FORMATS[s.input_format or 0],
                    output=s.output, output_format=PORT_FORMATS[s.output_format or 0])
     records: dict[str, Any] = {}
-    if s.if_counters is not None:
-        records["if_counters"] = s.if_counters
-    if s.ethernet_counters is not None:
-        records["ethernet_counters"] = s.ethernet_counters
+    for name in ("if_counters", "ethernet_counters"):
+        if (rec := getattr(s, name)) is not None:
+            records[name] = rec
     if s.lag_port_stats is not None:
         lag = dict(s.lag_port_stats.__dict__)
         wire = tuple(lag[k] for k in LAG_STATES)
@@ -59,10 +58,9 @@ def sample_json(s: SflowSample, orders: lacp.Orders | None = None) -> dict[str, 
         h = _plain(s.sampled_header)
         h["headerBytes"] = s.sampled_header.headerBytes.hex()
         records["sampled_header"] = h
-    if s.extended_switch is not None:
-        records["extended_switch"] = s.extended_switch
-    if s.extended_router is not None:
-        records["extended_router"] = s.extended_router
+    for name in ("extended_switch", "extended_router"):
+        if (rec := getattr(s, name)) is not None:
+            records[name] = rec
     if s.extended_gateway is not None:
         g = dict(s.extended_gateway.__dict__)
         g["dst_as_path"] = [seg.__dict__ for seg in s.extended_gateway.dst_as_path]

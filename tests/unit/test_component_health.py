@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 
-from conftest import EXAMPLE
+from conftest import EXAMPLE, wait_until
 from fabtel.config import load_config
 from fabtel.connectors.gnmi.collector import GnmiCollector
 from fabtel.metrics import Metrics, serve
@@ -67,12 +67,6 @@ def collector(devices=("leaf1", "leaf2"), **gnmi) -> tuple[GnmiCollector, thread
     return c, stop
 
 
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
 
 def test_a_collector_starting_is_healthy_but_not_ready():
     cfg = load_config(EXAMPLE)
@@ -85,7 +79,7 @@ def test_missing_credentials_make_the_collector_unhealthy_and_are_said_once(monk
     caplog.set_level(logging.INFO, "fabtel.gnmi")
     c, stop = collector()
     try:
-        wait_for(lambda: all(s.state == "no credentials" for s in c.subscribers))
+        assert wait_until(lambda: all(s.state == "no credentials" for s in c.subscribers))
         time.sleep(0.5)                                    # several retries of the secret
         ok, body = c.health()
         assert not ok and "leaf1: no credentials (environment variable FABTEL_GNMI_PASSWORD is not set)" in body
@@ -103,7 +97,7 @@ def test_no_device_answering_is_unhealthy_and_each_outage_is_one_warning(caplog)
     c, stop = collector(("leaf1",))
     try:
         assert not c.ready()[0]
-        wait_for(lambda: c.subscribers[0].reconnects >= 3)
+        assert wait_until(lambda: c.subscribers[0].reconnects >= 3)
         ok, body = c.health()
         assert not ok and body.startswith("leaf1: down (UNAVAILABLE") and not c.ready()[0]
         downs = [r for r in caplog.records if "stream down" in r.getMessage()]

@@ -12,7 +12,7 @@ import time
 
 from confluent_kafka import KafkaError, KafkaException
 
-from conftest import EXAMPLE
+from conftest import EXAMPLE, wait_until
 from fabtel.config import load_config
 from fabtel.connectors.remediation.executor import Executor
 from fabtel.records import DeadLetter, RemediationCommand, RemediationResult
@@ -117,12 +117,6 @@ def executor(mode="propose", device: Device | None = None, history=(), consumer:
     return ex
 
 
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-
 
 def test_propose_mode_records_what_it_would_do_and_commits_behind_it():
     ex = executor("propose")
@@ -137,7 +131,7 @@ def test_enforce_applies_once_and_a_second_delivery_is_a_duplicate():
     dev = Device()
     ex = executor("enforce", dev)
     ex.handle(message(command(), 0))
-    wait_for(lambda: ex.producer.results())
+    assert wait_until(lambda: ex.producer.results())
     ex.handle(message(command(), 1))                      # the same command again (a replay)
     ex.commit_ready()
     assert [r.outcome for r in ex.producer.results()] == ["applied"] and dev.sets == 1
@@ -151,7 +145,7 @@ def test_ids_handled_before_the_restart_are_not_applied_again_but_proposals_are(
     ex = executor("enforce", dev, history=[applied, proposed])
     ex.handle(message(command("old"), 0))
     ex.handle(message(command("new"), 1))
-    wait_for(lambda: ex.producer.results())
+    assert wait_until(lambda: ex.producer.results())
     assert [(r.command_id, r.outcome) for r in ex.producer.results()] == [("new", "applied")] and dev.sets == 1
 
 
@@ -182,7 +176,7 @@ def test_offsets_wait_for_the_command_still_in_flight():
     ex.commit_ready()
     assert ex.consumer.commits == []
     hold.set()
-    wait_for(lambda: ex.producer.results())
+    assert wait_until(lambda: ex.producer.results())
     ex.commit_ready()
     assert ex.consumer.commits == [[(TOPIC, 0, 12)]]
 
