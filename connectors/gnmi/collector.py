@@ -74,7 +74,8 @@ class DeviceSubscriber:
         self.rejected: set[str] = set()
         self.normalizer = DeviceNormalizer(device.name, device.platform)
         self.backoff_ms = backoff_ms
-        self.last_update = time.monotonic()
+        self.last_update = time.monotonic()          # the watchdog's clock: also reset by each new stream
+        self.last_notification = time.monotonic()    # staleness: only what the device sent
         self.call = None
         self.synced = False               # the current stream finished its initial sync
         self.session_synced = False       # ... at some point (the stream worked)
@@ -140,7 +141,7 @@ class DeviceSubscriber:
                 stop.wait(self.backoff_ms[1] / 1000)
         return None
 
-    def _session(self, client: GnmiClient, stop: threading.Event, failures: int = 0) -> bool:
+    def _session(self, client: GnmiClient, stop: threading.Event, failures: int = 0) -> None:
         done = threading.Event()
         req = client.subscription([p for p in self.paths if p[0] not in self.rejected], self.sample_interval_ns)
 
@@ -154,7 +155,7 @@ class DeviceSubscriber:
         synced = self.synced = False
         try:
             for resp in self.call:
-                self.last_update = time.monotonic()
+                self.last_update = self.last_notification = time.monotonic()
                 if resp.HasField("update"):
                     n = len(resp.update.update) + len(resp.update.delete)
                     self.metrics.inc("updates_total", self.name, by=n)
@@ -178,7 +179,6 @@ class DeviceSubscriber:
             self.synced = False
             done.set()
             self.call.cancel()
-        return synced
 
     def _drop_rejected(self, client: GnmiClient) -> bool:
         """Find which paths the device rejects (one ONCE probe each), report
@@ -333,7 +333,8 @@ class GnmiCollector:
             subs = self.subscribers
             for sub in subs:
                 sub.cancel_if_silent(self.silence_s)
-            self.metrics.set("stale_devices", value=sum(1 for sub in subs if time.monotonic() - sub.last_update > stale_s))
+            now = time.monotonic()
+            self.metrics.set("stale_devices", value=sum(1 for sub in subs if now - sub.last_notification > stale_s))
             self.counters.poll(0)
 
     def close(self) -> int:

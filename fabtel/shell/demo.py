@@ -158,7 +158,7 @@ def _ms(ts_ns: int, start_ns: int) -> int:
 
 def build_report(scenario, run: RunResult, baseline: RunResult | None, versions: dict) -> dict:
     start = run.start_ns
-    down_events = [e for e in run.events if e["admin_state"] == "disable" or e["link"] == "down"]
+    down_events = _down_events(run)
     uplinks_down_at = down_events[0]["at_ms"] if down_events else None
     applied = [a for a in run.admin_changes if a["admin_state"] == "disable"]
     detect = []
@@ -169,7 +169,7 @@ def build_report(scenario, run: RunResult, baseline: RunResult | None, versions:
                            "detect_to_apply_ms": round((a["ts_ns"] - before[-1]["ts_ns"]) / 1e6, 1),
                            "applied_at_ms": _ms(a["ts_ns"], start)})
     truth = run.ground_truth
-    first_down_ns = down_events[0]["ts_ns"] if down_events else None
+    first_down_ns = _first_down_ns(run)
     last_action = max([_ms(a["ts_ns"], start) for a in run.admin_changes] + [uplinks_down_at or 0])
     tail_secs = [s for s in truth if s["t"] * 1000 > last_action + 2000][:-1]
     recovered = bool(tail_secs) and all(s["delivered_bytes"] >= 0.99 * s["offered_bytes"] for s in tail_secs)
@@ -197,9 +197,13 @@ def build_report(scenario, run: RunResult, baseline: RunResult | None, versions:
     }
 
 
+def _down_events(run: RunResult) -> list[dict]:
+    return [e for e in run.events if e["admin_state"] == "disable" or e["link"] == "down"]
+
+
 def _first_down_ns(run: RunResult) -> int | None:
-    downs = [e["ts_ns"] for e in run.events if e["admin_state"] == "disable" or e["link"] == "down"]
-    return downs[0] if downs else None
+    downs = _down_events(run)
+    return downs[0]["ts_ns"] if downs else None
 
 
 def blackhole(run: RunResult, down_ns: int | None, applied: list[dict]) -> dict:

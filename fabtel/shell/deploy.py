@@ -8,15 +8,15 @@ from __future__ import annotations
 import yaml
 
 from fabtel.config import Config
-from fabtel.kafka import topic_config, topic_partitions
+from fabtel.kafka import TOPIC_SETTINGS, topic_partitions
 from fabtel.pipeline.topics import internal_topics
 
 KAFKA_CLUSTER = "fabtel"
 def kafka_topics(cfg: Config, cluster: str = KAFKA_CLUSTER) -> list[dict]:
     k = cfg.kafka
     wanted: dict[str, tuple[int | None, dict]] = {
-        name: (topic_partitions(k, key), {"cleanup.policy": "compact"} if topic_config(k, key).get("cleanup.policy")
-               == "compact" else {"retention.ms": k.retention_ms}) for key, name in sorted(k.topics.items(), key=lambda x: x[1])}
+        name: (topic_partitions(k, key), TOPIC_SETTINGS[key][1] if key in TOPIC_SETTINGS else {"retention.ms": k.retention_ms})
+        for key, name in sorted(k.topics.items(), key=lambda x: x[1])}
     wanted.update({name: (partitions, {"retention.ms": k.retention_ms, **extra})
                    for name, (partitions, extra) in internal_topics().items()})
     return [{"apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaTopic",

@@ -55,9 +55,11 @@ def test_health_ready_and_live_are_served_with_their_reasons():
         server.shutdown()
 
 
-def collector(devices=("leaf1", "leaf2"), **gnmi) -> tuple[GnmiCollector, threading.Event]:
+def collector(devices=("leaf1", "leaf2"), stale_after_ms=None, **gnmi) -> tuple[GnmiCollector, threading.Event]:
     cfg = load_config(EXAMPLE)
     cfg = dataclasses.replace(cfg, gnmi=dataclasses.replace(cfg.gnmi, reconnect_min_ms=50, reconnect_max_ms=200, **gnmi))
+    if stale_after_ms:
+        cfg = dataclasses.replace(cfg, thresholds=dataclasses.replace(cfg.thresholds, stale_after_ms=stale_after_ms))
     closed = {name: f"127.0.0.1:{free_port()}" for name in devices}       # nothing listens there
     devs = [dataclasses.replace(d, gnmi=dataclasses.replace(d.gnmi, address=closed[d.name]))
             for d in cfg.fabric.devices if d.name in devices]
@@ -94,10 +96,13 @@ def test_missing_credentials_make_the_collector_unhealthy_and_are_said_once(monk
 
 def test_no_device_answering_is_unhealthy_and_each_outage_is_one_warning(caplog):
     caplog.set_level(logging.DEBUG, "fabtel.gnmi")
-    c, stop = collector(("leaf1",))
+    c, stop = collector(("leaf1",), stale_after_ms=500)
+    threading.Thread(target=c.watch, args=(stop,), daemon=True).start()
     try:
         assert not c.ready()[0]
         assert wait_until(lambda: c.subscribers[0].reconnects >= 3)
+        # Stale although it is retried every 200 ms: each attempt is not a notification from the device.
+        assert wait_until(lambda: c.metrics.get("stale_devices") == 1, 5)
         ok, body = c.health()
         assert not ok and body.startswith("leaf1: down (UNAVAILABLE") and not c.ready()[0]
         downs = [r for r in caplog.records if "stream down" in r.getMessage()]
