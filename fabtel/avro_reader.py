@@ -86,6 +86,7 @@ class _Gen:
         self.counter = 0
         self.classes = classes
         self.namespace: dict[str, Any] = {}
+        self.named: dict[str, dict] = {}      # records defined so far: a later field may name one
 
     def var(self) -> str:
         self.counter += 1
@@ -96,6 +97,10 @@ class _Gen:
 
     def value(self, schema: Any, target: str, indent: int) -> None:
         """Emit code that reads a value of `schema` at `i` into `target` and advances `i`."""
+        if isinstance(schema, str) and schema in self.named:
+            schema = self.named[schema]
+        elif isinstance(schema, dict) and schema.get("type") == "record":
+            self.named[schema["name"]] = schema
         if isinstance(schema, dict) and schema.get("type") not in ("record", "array"):
             schema = schema["type"]
         if isinstance(schema, list):

@@ -70,6 +70,7 @@ class _Gen:
     def __init__(self):
         self.lines: list[str] = []
         self.counter = 0
+        self.named: dict[str, dict] = {}      # records defined so far: a later field may name one
 
     def var(self) -> str:
         self.counter += 1
@@ -80,6 +81,10 @@ class _Gen:
 
     def value(self, schema: Any, expr: str, indent: int) -> None:
         """Emit code appending the encoding of `expr` (of type `schema`) to `out`."""
+        if isinstance(schema, str) and schema in self.named:
+            schema = self.named[schema]
+        elif isinstance(schema, dict) and schema.get("type") == "record":
+            self.named[schema["name"]] = schema
         if isinstance(schema, dict) and schema.get("type") not in ("record", "array"):
             schema = schema["type"]
         if isinstance(schema, list):

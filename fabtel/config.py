@@ -20,7 +20,7 @@ TOPIC_KEYS = (
     "interface_state", "interface_counters", "lag_member", "bgp_session",
     "sflow_samples", "lag_balance", "uplink_health", "decisions", "commands",
     "command_results", "dead_letters", "pipeline_stats", "bmp_messages", "convergence", "routing_events",
-    "targets",
+    "targets", "flows", "flow_reports",
 )
 ROLES = ("leaf", "spine", "border")
 PLATFORMS = ("srlinux", "openconfig")
@@ -239,6 +239,9 @@ class Thresholds:
     utilisation: float = 0.8
     window_ms: int = 5000
     stale_after_ms: int = 10000
+    elephant_share: float = 0.05          # a flow above this share of a member's speed ...
+    elephant_windows: int = 2             # ... for this many windows is an elephant
+    blackholing_min_samples: int = 3      # discard samples in a window before "blackholing" is reported
 
 
 @dataclass(frozen=True)
@@ -257,6 +260,7 @@ class GnmiSettings:
 
 
 LACP_BIT_ORDERS = ("auto", "ieee8021ax", "mib-bits")
+FLOW_SAMPLE_MODES = ("both", "raw", "aggregate")
 
 
 @dataclass(frozen=True)
@@ -264,6 +268,10 @@ class SflowCollector:
     listen: str = "127.0.0.1:6343"
     queue_limit: int = 10000
     lacp_bit_order: str = "auto"       # how agents write LAG port states: detected per agent unless fixed here
+    flow_samples: str = "both"         # raw (each sample to Kafka), aggregate (flow windows only) or both
+    flow_window_ms: int = 5000         # flow estimates per interface over this window
+    flow_table_size: int = 256         # heavy-hitter table per interface and window (memory bound)
+    top_flows: int = 10                # flows reported per window
 
 
 @dataclass(frozen=True)
@@ -825,7 +833,8 @@ def parse_config(text: str, source: str = "configuration") -> Config:
         groups = _read_oper_groups(r, top.get("oper_groups"), fabric, broken)
         thresholds = r.section(top.get("thresholds"), "thresholds", Thresholds, {
             "lag_imbalance": r.ratio, "lag_imbalance_windows": r.positive, "utilisation": r.fraction,
-            "window_ms": r.positive, "stale_after_ms": r.positive})
+            "window_ms": r.positive, "stale_after_ms": r.positive, "elephant_share": r.fraction,
+            "elephant_windows": r.positive, "blackholing_min_samples": r.positive})
         safety = r.section(top.get("safety"), "safety", Safety, {
             "act_on_unknown": r.boolean, "protect_last_es_member": r.boolean,
             "max_decisions_per_minute": r.integer})
@@ -837,7 +846,9 @@ def parse_config(text: str, source: str = "configuration") -> Config:
                       f"below reconnect_min_ms ({gnmi.reconnect_max_ms} < {gnmi.reconnect_min_ms})")
         sflow = r.section(top.get("sflow"), "sflow", SflowCollector, {
             "listen": r.endpoint, "queue_limit": r.positive,
-            "lacp_bit_order": lambda n, p: r.choice(n, p, LACP_BIT_ORDERS)})
+            "lacp_bit_order": lambda n, p: r.choice(n, p, LACP_BIT_ORDERS),
+            "flow_samples": lambda n, p: r.choice(n, p, FLOW_SAMPLE_MODES), "flow_window_ms": r.positive,
+            "flow_table_size": r.positive, "top_flows": r.positive})
         remediation = r.section(top.get("remediation"), "remediation", Remediation, {
             "mode": lambda n, p: r.choice(n, p, REMEDIATION_MODES),
             "max_command_age_ms": r.positive, "retries": r.integer})

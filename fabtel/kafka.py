@@ -31,7 +31,8 @@ TOPIC_RECORDS = {
     "lag_balance": "LagBalance", "uplink_health": "UplinkHealth", "decisions": "OperGroupDecision",
     "commands": "RemediationCommand", "command_results": "RemediationResult", "dead_letters": "DeadLetter",
     "pipeline_stats": "ComponentStats", "bmp_messages": "BmpMessage", "convergence": "ConvergenceResult",
-    "routing_events": "RoutingEvent", "targets": "CollectorTarget",
+    "routing_events": "RoutingEvent", "targets": "CollectorTarget", "flows": "FlowWindow",
+    "flow_reports": "FlowReport",
 }
 # Topics that are not a log of events: the inventory the gNMI collectors share
 # out is compacted (the latest record per device; a tombstone removes one) and

@@ -281,6 +281,9 @@ class LagBalance:
     spread: float | None
     partner_consistent: bool
     alert: str | None = None
+    busiest_member: str | None = None       # device:interface
+    busiest_share: float | None = None      # of the group's traffic
+    explanation: str | None = None          # the flows behind the busiest member, from flow samples
 
 
 @dataclass
@@ -469,16 +472,108 @@ class RoutingEvent:
     source: str
 
 
+# ------------------------------------------------------------- flows
+
+@dataclass
+class FlowEstimate:
+    """One flow's share of a window, scaled from its samples."""
+    src_ip: str
+    dst_ip: str
+    protocol: int
+    src_port: int
+    dst_port: int
+    vlan: int | None
+    samples: int
+    bytes: float
+    bps: float
+    error_pct: float
+    overcount_bytes: float = 0.0
+    share: float = 0.0
+
+    def text(self) -> str:
+        proto = {6: "tcp", 17: "udp"}.get(self.protocol, str(self.protocol))
+        vlan = f" vlan {self.vlan}" if self.vlan is not None else ""
+        return f"{self.src_ip}:{self.src_port} \u2192 {self.dst_ip}:{self.dst_port} {proto}{vlan}"
+
+
+@dataclass
+class FlowWindow:
+    device: str
+    interface: str
+    direction: str                  # in (the data source), out (by output interface) or discard
+    discard_code: int | None
+    discard_reason: str | None
+    window_start_ns: int
+    window_end_ns: int
+    samples: int
+    sampling_rate: int
+    packets: float
+    bytes: float
+    bps: float
+    error_pct: float
+    sample_pool_packets: int | None
+    drops: int
+    effective_sampling_rate: float | None
+    undersampled: bool
+    table_capacity: int
+    table_error_bytes: float
+    top_flows: list[FlowEstimate]
+    outputs: list[FlowOutput] = field(default_factory=list)
+
+
+@dataclass
+class FlowOutput:
+    interface: str
+    samples: int
+    bytes: float
+
+
+@dataclass
+class FlowMember:
+    device: str
+    interface: str
+    estimated_bps: float
+    error_pct: float
+    samples: int
+    counter_bps: float | None
+    speed_bps: int | None
+    top_flows: list[FlowEstimate]
+
+
+@dataclass
+class FlowElephant:
+    device: str
+    interface: str
+    flow: FlowEstimate
+    capacity_share: float
+    windows: int
+
+
+@dataclass
+class FlowReport:
+    kind: str                       # lag, ecmp, blackholing or hash_polarization
+    group: str
+    devices: list[str]
+    window_end_ns: int
+    members: list[FlowMember]
+    elephants: list[FlowElephant]
+    blackholed_bps: float | None
+    blackholed_error_pct: float | None
+    stages: list[str]
+    verdict: str | None
+
+
 TOP_LEVEL: tuple[type, ...] = (
     InterfaceCounters, InterfaceState, LagMemberState, BgpSession, SflowSample, LagBalance,
     UplinkHealth, OperGroupDecision, RemediationCommand, RemediationResult, DeadLetter, ComponentStats,
-    BmpMessage, ConvergenceResult, RoutingEvent, CollectorTarget)
+    BmpMessage, ConvergenceResult, RoutingEvent, CollectorTarget, FlowWindow, FlowReport)
 BY_NAME: dict[str, type] = {cls.__name__: cls for cls in TOP_LEVEL}
 
 
 def record_key(record: Any) -> bytes:
     """The Kafka key: the device, so one device's records stay ordered."""
     key = (getattr(record, "device", None) or getattr(record, "lag_id", None) or getattr(record, "router", None)
+           or getattr(record, "group", None)
            or getattr(record, "element", None) or getattr(record, "component", ""))
     return key.encode()
 

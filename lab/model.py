@@ -12,11 +12,16 @@ Forwarding, as in an EVPN all-active fabric:
   reachable over a usable fabric port; the destination leaf forwards over
   its access port.
 Interface counters advance with the traffic; the ground truth keeps offered,
-delivered and blackholed bytes per flow and per second.
+delivered and blackholed bytes per flow and per second, and the bytes that
+arrived on and were discarded at each port. What arrived on a device's port
+in the last tick, and where it went (an output port, or a drop code), is
+what the sFlow agents sample (`arrivals`). A device in `polarized` hashes
+with the previous stage's bits, as two stages with the same hash function do.
 """
 from __future__ import annotations
 
 import hashlib
+import random
 import threading
 import zlib
 from collections import defaultdict
@@ -26,6 +31,7 @@ from typing import Callable
 from fabtel.config import Config
 
 PACKET_BYTES = 1000
+NET_UNREACHABLE = 0        # sFlow drop code: no route (ICMP net unreachable)
 LACP_HEALTHY = 61          # activity, aggregation, synchronization, collecting, distributing
 LACP_DOWN_ACTOR = 0x45     # activity, aggregation, defaulted
 BGP_ESTABLISH_S = 3.0
@@ -115,6 +121,9 @@ class Second:
     blackholed: float = 0.0
     flows: dict[str, list[float]] = field(default_factory=lambda: defaultdict(lambda: [0.0, 0.0, 0.0]))
     links: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    arrived: dict[str, float] = field(default_factory=lambda: defaultdict(float))      # port -> bytes received
+    discarded: dict[str, float] = field(default_factory=lambda: defaultdict(float))    # port -> bytes dropped on arrival
+    paths: dict[str, set] = field(default_factory=lambda: defaultdict(set))            # flow -> ports it arrived on
 
 
 Listener = Callable[[str, list[tuple[str, str, object]], int], None]   # (device, [(kind, key, value)], ts_ns)
@@ -132,7 +141,9 @@ class LabFabric:
         self.bgp_establish_s = bgp_establish_s
         self.listeners: list[Listener] = []
         self.events_log: list[dict] = []
-        self.flows_on: dict[str, list[Flow]] = defaultdict(list)     # port -> flows it sent in the last tick
+        # port -> [(flow, bytes, output port or None, drop code or None)] that arrived on it in the last tick
+        self.arrivals: dict[str, list[tuple]] = defaultdict(list)
+        self.polarized: set[str] = set()
         self.set_requests: dict[str, int] = defaultdict(int)          # device -> gNMI Set updates it accepted
         self._build(cfg)
 
@@ -172,11 +183,24 @@ class LabFabric:
                 self.nodes[a.node].bgp[addr_b] = LabBgpSession(a.node, a.name, addr_b)
                 self.nodes[b.node].bgp[addr_a] = LabBgpSession(b.node, b.name, addr_a)
 
-    def add_flows(self, src: str, dst: str, streams: int, rate_bps: float, first_port: int = 10000) -> None:
-        for i in range(streams):
+    def add_flows(self, src: str, dst: str, streams: int, rate_bps: float, first_port: int = 10000,
+                  skew: float | None = None, elephants: int = 0, elephant_factor: float = 10.0) -> None:
+        """`streams` UDP flows at rate_bps each (with `skew`, Pareto-distributed
+        rates of that mean, the same every run), plus `elephants` TCP flows at
+        elephant_factor x rate_bps."""
+        rates = [rate_bps] * streams
+        if skew:
+            rng = random.Random(f"{src}-{dst}-{streams}")
+            draws = [rng.paretovariate(skew) for _ in range(streams)]
+            rates = [rate_bps * streams * d / sum(draws) for d in draws]
+        for i, rate in enumerate(rates):
             tup = (f"198.18.{len(self.flows) // 250}.{len(self.flows) % 250 + 1}", f"198.18.200.{i % 250 + 1}",
                    17, first_port + i, 5201)
-            self.flows.append(Flow(f"{src}-{dst}-{i}", src, dst, rate_bps, tup))
+            self.flows.append(Flow(f"{src}-{dst}-{i}", src, dst, rate, tup))
+        for i in range(elephants):
+            tup = (f"198.18.{len(self.flows) // 250}.{len(self.flows) % 250 + 1}", f"198.18.201.{i % 250 + 1}",
+                   6, 443, 51514 + i)
+            self.flows.append(Flow(f"{src}-{dst}-elephant{i}", src, dst, rate_bps * elephant_factor, tup))
 
     # ------------------------------------------------------------ changes
 
@@ -292,7 +316,7 @@ class LabFabric:
         with self.lock:
             second = int((now_ns - self.start_ns) // 1_000_000_000)
             bucket = self.truth[second]
-            self.flows_on.clear()
+            self.arrivals.clear()
             for flow in self.flows:
                 nbytes = flow.rate_bps / 8 * dt_s
                 delivered = self._forward(flow, nbytes, bucket)
@@ -306,10 +330,21 @@ class LabFabric:
                     bucket.blackholed += nbytes
 
     def _carry(self, port: Port, nbytes: float, bucket: Second, flow: Flow) -> None:
-        self.flows_on[port.key].append(flow)
         port.add("out", nbytes)
         port.peer.add("in", nbytes)
         bucket.links[port.key] += nbytes
+
+    def _arrive(self, port: Port, flow: Flow, nbytes: float, bucket: Second, out: Port | None) -> None:
+        """`nbytes` of `flow` arrived on `port` and left on `out` (None: dropped, no route)."""
+        bucket.arrived[port.key] += nbytes
+        bucket.paths[flow.flow_id].add(port.key)
+        if out is None:
+            port.counters["in_discards"] += int(nbytes / PACKET_BYTES) or 1
+            bucket.discarded[port.key] += nbytes
+        self.arrivals[port.key].append((flow, nbytes, out.name if out else None, None if out else NET_UNREACHABLE))
+
+    def _stage(self, node: Node, stage: int) -> int:
+        return stage - 1 if node.name in self.polarized else stage
 
     def _forward(self, flow: Flow, nbytes: float, bucket: Second) -> bool:
         src = self.nodes[flow.src]
@@ -322,9 +357,10 @@ class LabFabric:
         ingress = first.peer
         uplinks = self.usable_uplinks(leaf)
         if not uplinks:
-            ingress.counters["in_discards"] += int(nbytes / PACKET_BYTES) or 1
+            self._arrive(ingress, flow, nbytes, bucket, None)
             return False
-        up = uplinks[flow.pick(1, len(uplinks))]
+        up = uplinks[flow.pick(self._stage(leaf, 1), len(uplinks))]
+        self._arrive(ingress, flow, nbytes, bucket, up)
         self._carry(up, nbytes, bucket, flow)
         spine = self.nodes[up.peer.node]
         dst = self.nodes[flow.dst]
@@ -335,10 +371,12 @@ class LabFabric:
                         s.port == p.name and s.state == "established" for s in spine.bgp.values()):
                     candidates.append((p, access))
         if not candidates:
-            up.peer.counters["in_discards"] += int(nbytes / PACKET_BYTES) or 1
+            self._arrive(up.peer, flow, nbytes, bucket, None)
             return False
-        down, access = candidates[flow.pick(2, len(candidates))]
+        down, access = candidates[flow.pick(self._stage(spine, 2), len(candidates))]
+        self._arrive(up.peer, flow, nbytes, bucket, down)
         self._carry(down, nbytes, bucket, flow)
+        self._arrive(down.peer, flow, nbytes, bucket, access)
         self._carry(access, nbytes, bucket, flow)
         return True
 
@@ -353,7 +391,10 @@ class LabFabric:
                             "blackholed_bytes": round(b.blackholed),
                             "flows": {k: {"offered": round(v[0]), "delivered": round(v[1]), "blackholed": round(v[2])}
                                       for k, v in b.flows.items()},
-                            "links": {k: round(v) for k, v in b.links.items()}})
+                            "links": {k: round(v) for k, v in b.links.items()},
+                            "arrived": {k: round(v) for k, v in b.arrived.items()},
+                            "discarded": {k: round(v) for k, v in b.discarded.items()},
+                            "paths": {k: sorted(v) for k, v in b.paths.items()}})
             return out
 
 

@@ -18,7 +18,10 @@ class Traffic:
     src: str
     dst: str
     streams: int
-    rate_bps: float
+    rate_bps: float                       # per stream (the mean, with skew)
+    skew: float | None = None             # Pareto shape of the streams' rates (1.2: a few large, many small)
+    elephants: int = 0                    # extra streams at elephant_factor x rate_bps
+    elephant_factor: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class Scenario:
     description: str = ""
     path: str = ""
     oper_group_overrides: dict = field(default_factory=dict)   # hold_down_ms / hold_up_ms for every group
+    sampling_rate: int | None = None      # the agents' flow sampling (1 in N); the runner's default otherwise
+    polarize: tuple[str, ...] = ()        # devices that hash with the previous stage's bits (hash polarization)
 
 
 def resolve_scenario(name: str | Path) -> Path:
@@ -76,7 +81,7 @@ def parse_scenario(text: str, source: str, cfg: Config | None = None) -> Scenari
     try:
         r = YamlReader(loader)
         top = r.mapping(root, "", {"name", "description", "duration_s", "traffic", "events", "expect",
-                                   "oper_group_overrides"},
+                                   "oper_group_overrides", "sampling_rate", "polarize"},
                         {"name", "duration_s", "traffic"})
         if top is None:
             raise ConfigError(r.problems, source)
@@ -89,7 +94,8 @@ def parse_scenario(text: str, source: str, cfg: Config | None = None) -> Scenari
         tnodes = r.seq(tnode, "traffic") if is_list else ([tnode] if tnode is not None else [])
         for i, tn in enumerate(tnodes):
             path = f"traffic[{i}]" if is_list else "traffic"
-            tf = r.mapping(tn, path, {"from", "to", "streams", "rate_bps"}, {"from", "to", "rate_bps"})
+            tf = r.mapping(tn, path, {"from", "to", "streams", "rate_bps", "skew", "elephants", "elephant_factor"},
+                           {"from", "to", "rate_bps"})
             if tf is None or not {"from", "to", "rate_bps"} <= set(tf):
                 continue
             src, dst = r.string(tf["from"], f"{path}.from"), r.string(tf["to"], f"{path}.to")
@@ -100,8 +106,13 @@ def parse_scenario(text: str, source: str, cfg: Config | None = None) -> Scenari
                 for key, value in (("from", src), ("to", dst)):
                     if value is not None and value not in clients:
                         r.problem(f"{path}.{key}", tf[key], f"{value!r} is not a client of the fabric ({', '.join(sorted(clients))})")
-            if None not in (src, dst, streams, rate):
-                traffic.append(Traffic(src, dst, streams, rate))
+            skew = r.number(tf["skew"], f"{path}.skew") if "skew" in tf else None
+            if skew is not None and skew <= 1:
+                r.problem(f"{path}.skew", tf["skew"], "a Pareto shape above 1 (1.2 is very skewed, 3 nearly even)")
+            elephants = r.integer(tf["elephants"], f"{path}.elephants") if "elephants" in tf else 0
+            factor = r.number(tf["elephant_factor"], f"{path}.elephant_factor") if "elephant_factor" in tf else 10.0
+            if None not in (src, dst, streams, rate, elephants, factor):
+                traffic.append(Traffic(src, dst, streams, rate, skew, elephants, factor))
         events = []
         for i, en in enumerate(r.seq(top["events"], "events") if "events" in top else []):
             ev = _event(r, en, f"events[{i}]", cfg, duration)
@@ -120,10 +131,17 @@ def parse_scenario(text: str, source: str, cfg: Config | None = None) -> Scenari
         if "oper_group_overrides" in top:
             of = r.mapping(top["oper_group_overrides"], "oper_group_overrides", {"hold_down_ms", "hold_up_ms"}) or {}
             overrides = {k: r.integer(v, f"oper_group_overrides.{k}") for k, v in of.items()}
+        sampling = r.integer(top["sampling_rate"], "sampling_rate", minimum=1) if "sampling_rate" in top else None
+        polarize = r.strings(top["polarize"], "polarize") if "polarize" in top else ()
+        if cfg is not None:
+            names = {d.name for d in cfg.fabric.devices}
+            for i, dev in enumerate(polarize):
+                if dev not in names:
+                    r.problem(f"polarize[{i}]", top["polarize"], f"no device named {dev!r}")
         if r.problems:
             raise ConfigError(r.problems, source)
         return Scenario(name, duration, tuple(traffic), tuple(sorted(events, key=lambda e: e.at_s)), expect, desc,
-                        source, overrides)
+                        source, overrides, sampling, tuple(polarize))
     finally:
         loader.dispose()
 

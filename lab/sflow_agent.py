@@ -1,9 +1,11 @@
 """An sFlow agent per lab device: counter samples for every interface at an
 interval (generic interface + ethernet counters, plus the LAG record on LAG
-members) and flow samples of the traffic at a sampling rate, sent over UDP
-with the codec's encoder, as a switch's agent does."""
+members) and flow samples of the traffic arriving on its ports at a sampling
+rate (discarded packets with their drop code), sent over UDP with the
+codec's encoder, as a switch's agent does."""
 from __future__ import annotations
 
+import random
 import socket
 import time
 
@@ -22,7 +24,10 @@ class SflowAgent:
         self.sequence = 0
         self.sample_seq: dict[int, int] = {}
         self.boot_ns = time.time_ns()
-        self.pool: dict[str, float] = {}       # per port: packets seen since the last flow sample
+        self.pool: dict[str, int] = {}         # per port: sample_pool, the packets seen (32 bits, wraps)
+        self.carry: dict[str, float] = {}      # per port: the fraction of a packet left over from the last tick
+        self.skip: dict[str, int] = {}         # per port: packets until the next sample
+        self.rng = random.Random(agent_address)
 
     def _next_seq(self, ifindex: int) -> int:
         self.sample_seq[ifindex] = self.sample_seq.get(ifindex, 0) + 1
@@ -53,28 +58,41 @@ class SflowAgent:
                 out.append(s)
         return out
 
-    def flow_samples(self, delta_bytes: dict[str, float], flows_on: dict[str, list]) -> list[SflowSample]:
-        """Flow samples for the packets each port sent since the last call."""
-        out = []
-        for key, nbytes in delta_bytes.items():
-            node_name, _, name = key.partition(":")
-            if node_name != self.node.name:
+    def flow_samples(self, arrivals: dict[str, list[tuple]]) -> list[SflowSample]:
+        """Flow samples of the packets that arrived on this device's ports in
+        the last tick, taken as a switch does: 1 in N at random (a skip drawn
+        uniformly from 1 to 2N-1), on ingress, with the cumulative sample_pool;
+        a packet the device dropped is sampled with its drop code as output."""
+        out, n_rate = [], self.sampling_rate
+        for name, port in self.node.ports.items():
+            arrived = arrivals.get(port.key)
+            if not arrived:
                 continue
-            pkts = self.pool.get(key, 0.0) + nbytes / PACKET_BYTES
-            n = int(pkts // self.sampling_rate)
-            self.pool[key] = pkts - n * self.sampling_rate
-            flows = flows_on.get(key) or []
             idx = self.node.ifindex.get(name, 0)
-            for i in range(min(n, 10)):
-                if not flows:
-                    break
-                f = flows[(self.sequence + i) % len(flows)]
-                src, dst, proto, sport, dport = f.five_tuple
-                hdr = build_header("00:c1:c1:00:00:01", "00:c2:c2:00:00:01", src, dst, proto, sport, dport,
-                                   payload_len=PACKET_BYTES - 28, snap=128)
-                out.append(SflowSample(self.agent, None, 0, 0, 0, "flow", self._next_seq(idx), 0, idx,
-                                       self.sampling_rate, int(pkts), 0, 0, idx,
-                                       sampled_header=SflowSampledHeader(1, PACKET_BYTES + 18, 4, len(hdr), hdr)))
+            packets = [nbytes / PACKET_BYTES for _, nbytes, _, _ in arrived]
+            total = sum(packets) + self.carry.get(name, 0.0)
+            whole = int(total)
+            self.carry[name] = total - whole
+            skip = self.skip.get(name) or self.rng.randint(1, 2 * n_rate - 1)
+            pos, i, seen = 0, 0, packets[0]
+            while skip <= whole - pos:
+                pos += skip
+                while pos > seen and i + 1 < len(arrived):
+                    i += 1
+                    seen += packets[i]
+                flow, _, out_port, drop = arrived[i]
+                src, dst, proto, sport, dport = flow.five_tuple
+                hdr = build_header(f"00:c1:c1:00:00:{idx & 0xFF:02x}", "00:c2:c2:00:00:01", src, dst, proto, sport,
+                                   dport, payload_len=PACKET_BYTES - 28, snap=128)
+                pool = (self.pool.get(name, 0) + pos) & 0xFFFFFFFF
+                out.append(SflowSample(
+                    self.agent, None, 0, 0, 0, "flow", self._next_seq(idx), 0, idx, n_rate, pool, 0, idx,
+                    self.node.ifindex.get(out_port, 0) if drop is None else drop,
+                    sampled_header=SflowSampledHeader(1, PACKET_BYTES + 18, 4, len(hdr), hdr),
+                    input_format=0, output_format=0 if drop is None else 1))
+                skip = self.rng.randint(1, 2 * n_rate - 1)
+            self.skip[name] = skip - (whole - pos)
+            self.pool[name] = (self.pool.get(name, 0) + whole) & 0xFFFFFFFF
         return out
 
     def datagrams(self, samples: list[SflowSample]) -> list[bytes]:

@@ -27,8 +27,8 @@ import faust
 from fabtel.config import Config, KafkaSecurity, resolve_secret
 from fabtel.kafka import TOPIC_OF, decode_or_letter, registry_log, topic_key_of
 from fabtel.metrics import Metrics
-from fabtel.records import (ConvergenceResult, LagBalance, OperGroupDecision, RemediationCommand, UplinkHealth,
-                            record_key)
+from fabtel.records import (ConvergenceResult, FlowReport, LagBalance, OperGroupDecision, RemediationCommand,
+                            UplinkHealth, record_key)
 from fabtel.serde import RecordCodec, RegistryUnavailable
 from fabtel.pipeline import faust_tuning
 from fabtel.pipeline.topics import APP_ID, internal_topics
@@ -41,7 +41,7 @@ PRODUCER_LINGER_S = float(os.environ.get("FABTEL_PRODUCER_LINGER_MS", "5")) / 10
 TICK_S = 0.25
 TICK = b"fabtel:tick"      # a timer event for a domain, sent through its own partition
 SEGMENT = b"fabtel:es:"    # + JSON: where a leaf's EVPN segment routes are, for its domain's partition
-OUTPUTS = (UplinkHealth, LagBalance, OperGroupDecision, RemediationCommand, ConvergenceResult)    # the worker's judgements
+OUTPUTS = (UplinkHealth, LagBalance, OperGroupDecision, RemediationCommand, ConvergenceResult, FlowReport)    # the worker's judgements
 AGENTS = ("evaluate", "normalize_sflow", "route_events", "convergence")
 
 
@@ -104,7 +104,8 @@ def build_app(cfg: Config, app_id: str = APP_ID, data_dir: str | None = None) ->
                         partitions=1)
     tracker = ConvergenceTracker(topology_of(cfg), cfg.convergence.quiet_ms * 1_000_000,
                                  cfg.convergence.max_event_ms * 1_000_000, cfg.convergence.families)
-    inputs = [topic("interface_state"), topic("interface_counters"), topic("lag_member"), topic("bgp_session"), ticks]
+    inputs = [topic("interface_state"), topic("interface_counters"), topic("lag_member"), topic("bgp_session"),
+              topic("flows"), ticks]
     sflow = topic("sflow_samples")
     normalized = ("interface_counters", "lag_member")          # what normalize_sflow writes, on the domain's partition
     outputs = {key: topic(key) for key in {TOPIC_OF[t.__name__] for t in OUTPUTS} | {*normalized, "dead_letters"}}
@@ -121,6 +122,8 @@ def build_app(cfg: Config, app_id: str = APP_ID, data_dir: str | None = None) ->
         await outputs[key].send(key=record_key(rec), value=await encoded(rec, k.topic(key)), partition=partition)
         if isinstance(rec, OUTPUTS):
             metrics.inc("outputs_total", type(rec).__name__)
+        if isinstance(rec, FlowReport) and rec.verdict:
+            log.info("flows %s %s: %s", rec.kind, rec.group, rec.verdict)
         if isinstance(rec, OperGroupDecision):
             log.info("decision %s: %s %s %s%s: %s", rec.decision_id, rec.device, rec.oper_group, rec.action,
                      " (suppressed)" if rec.suppressed else "", rec.reason)

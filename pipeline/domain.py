@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from fabtel.config import Config
 from fabtel.partitioning import DecisionDomain
-from fabtel.records import BgpSession, InterfaceCounters, InterfaceState, LagMemberState
+from fabtel.records import BgpSession, FlowWindow, InterfaceCounters, InterfaceState, LagMemberState
 from fabtel.pipeline.counters import RateTracker, Sample
 from fabtel.pipeline.fabric_view import DeviceView
+from fabtel.pipeline.flow_groups import FlowGroups
 from fabtel.pipeline.lag_balance import LagBalanceTracker
 from fabtel.pipeline.oper_group import OperGroupEngine
 from fabtel.pipeline.uplink_health import evaluate as uplink_health
@@ -22,6 +23,7 @@ class Domain:
         self.views = {n: DeviceView(n) for n in self.devices}
         self.rates = RateTracker()
         self.lags = LagBalanceTracker(cfg.fabric, cfg.thresholds, set(self.devices))
+        self.flows = FlowGroups(cfg.fabric, cfg.thresholds, set(self.devices), self.lags.group_of)
         self.engine = OperGroupEngine(cfg, [g for g in cfg.oper_groups if g.device in self.devices])
         self.last_health: dict[str, str] = {}
         self.window_start_ns = 0
@@ -36,6 +38,9 @@ class Domain:
     def apply(self, rec, now_ns: int) -> tuple[list, bool]:
         """Outputs caused by one record, and whether decision state changed
         (the caller persists the domain then)."""
+        if isinstance(rec, FlowWindow):
+            self.flows.observe(rec)
+            return [], False
         view = self.view(rec.device)
         view.last_seen_ns = max(view.last_seen_ns, rec.receive_ts_ns)
         if isinstance(rec, InterfaceCounters):
@@ -83,12 +88,19 @@ class Domain:
         changed = bool(out)
         if now_ns - self.window_start_ns >= self.cfg.thresholds.window_ms * 1_000_000:
             if self.window_start_ns:
-                out += self.lags.close_window(now_ns)
+                reports = self.flows.reports(now_ns, self._counter_rate)
+                by_group = {r.group: r for r in reports if r.kind == "lag"}
+                out += reports
+                out += [self.flows.explain(b, by_group.get(b.lag_id)) for b in self.lags.close_window(now_ns)]
                 out += [uplink_health(self.views[d], dev, self.cfg.thresholds, now_ns)
                         for d, dev in self.devices.items() if dev.role == "leaf" and dev.uplinks]
             self.window_start_ns = now_ns
             changed = True
         return out, changed
+
+    def _counter_rate(self, device: str, interface: str, direction: str) -> tuple[float | None, int | None]:
+        intf = self.view(device).interface(interface)
+        return (intf.in_bps if direction == "in" else intf.out_bps), intf.speed_bps
 
     def next_due_ns(self, now_ns: int) -> int:
         """When this domain next has work without new telemetry: the window's
@@ -120,6 +132,9 @@ class Domain:
                 out.append(h)
                 self.last_health[name] = h.state
         outcome = self.engine.evaluate(self.views, now_ns)
+        for d in outcome.decisions:
+            if d.action == "disable":          # what the flow samples saw being blackholed, when they saw it yet
+                d.evidence += self.flows.blackhole_evidence(d.device, now_ns)
         return out + outcome.decisions + outcome.commands
 
     # ------------------------------------------------------------ persistence

@@ -51,4 +51,13 @@ def every_record() -> list:
         r.ConvergenceResult("e1", "leaf_1_0_1", "failure", ["spine_1_1_1"], 6, 162, [0, 2, 2, 2], 18, 4, 7, NS, NS + 9, NS + 10),
         r.CollectorTarget("leaf1", "srlinux", "198.18.0.11:57400", None, False, False, "/etc/fabtel/tls/ca.crt", None,
                           None, None, "FABTEL_GNMI_USER", None, "FABTEL_GNMI_PASSWORD", None, "198.18.0.11", NS),
+        r.FlowWindow("leaf1", "ethernet-1/1", "in", None, None, NS - 5 * 10**9, NS, 400, 1000, 400000.0, 4e8, 6.4e8,
+                     9.8, 400210, 0, 1000.5, False, 256, 0.0,
+                     [r.FlowEstimate("198.18.0.1", "198.18.200.1", 17, 10000, 5201, 10, 300, 3e8, 4.8e8, 11.3, 0.0, 0.75)],
+                     [r.FlowOutput("ethernet-1/49", 200, 2e8), r.FlowOutput("(discard: net unreachable)", 200, 2e8)]),
+        r.FlowReport("lag", "esi:01:11:11:11:11:11:11:00:00:01", ["leaf1", "leaf2"], NS,
+                     [r.FlowMember("leaf1", "ethernet-1/1", 6.4e8, 9.8, 400, 6.5e8, 10**10, [])],
+                     [r.FlowElephant("leaf1", "ethernet-1/1", r.FlowEstimate("198.18.0.1", "198.18.200.1", 17, 10000,
+                                     5201, None, 300, 3e8, 4.8e8, 11.3, 0.0, 0.75), 0.048, 2)],
+                     None, None, [], "leaf1:ethernet-1/1 elephant"),
     ]

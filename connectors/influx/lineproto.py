@@ -102,7 +102,10 @@ def _bgp(x: r.BgpSession) -> list:
 def _lag_balance(x: r.LagBalance) -> list:
     out = [("lag_balance", {"lag_id": x.lag_id},
             {"imbalance": x.imbalance, "spread": x.spread, "partner_consistent": x.partner_consistent,
-             "members": len(x.members), "alert": x.alert or "", "alerting": int(bool(x.alert))}, x.window_end_ns)]
+             "members": len(x.members), "alert": x.alert or "", "alerting": int(bool(x.alert)),
+             "imbalance_alerting": int(bool(x.alert) and "imbalance" in x.alert),
+             "busiest_member": x.busiest_member, "busiest_share": x.busiest_share, "explanation": x.explanation},
+            x.window_end_ns)]
     for m in x.members:
         out.append(("lag_member_load", {"lag_id": x.lag_id, "device": m.device, "interface": m.interface},
                     {"rate_bps": m.rate_bps, "utilisation": m.utilisation, "speed_bps": m.speed_bps,
@@ -157,11 +160,45 @@ def _convergence(x: r.ConvergenceResult) -> list:
               "convergence_ms": (x.converged_ts_ns - x.detected_ts_ns) / 1e6}, x.detected_ts_ns)]
 
 
+def _flow_tag(f: r.FlowEstimate) -> str:
+    proto = {6: "tcp", 17: "udp"}.get(f.protocol, str(f.protocol))
+    return f"{f.src_ip}:{f.src_port}>{f.dst_ip}:{f.dst_port}/{proto}" + (f"/vlan{f.vlan}" if f.vlan is not None else "")
+
+
+def _flow_window(x: r.FlowWindow) -> list:
+    tags = {"device": x.device, "interface": x.interface, "direction": x.direction, "reason": x.discard_reason}
+    out = [("flow_window", tags,
+            {"bps": x.bps, "pps": x.packets * 1e9 / (x.window_end_ns - x.window_start_ns), "samples": x.samples,
+             "error_pct": x.error_pct, "sampling_rate": x.sampling_rate, "sample_pool_packets": x.sample_pool_packets,
+             "drops": x.drops, "effective_sampling_rate": x.effective_sampling_rate,
+             "undersampled": int(x.undersampled), "table_error_bytes": x.table_error_bytes}, x.window_end_ns)]
+    # The top flows only: a flow is a tag here, bounded by sflow.top_flows per interface and window.
+    out += [("flow_top", {**tags, "flow": _flow_tag(f)},
+             {"bps": f.bps, "share": f.share, "samples": f.samples, "error_pct": f.error_pct}, x.window_end_ns)
+            for f in x.top_flows]
+    return out
+
+
+def _flow_report(x: r.FlowReport) -> list:
+    out = [("flow_report", {"kind": x.kind, "group": x.group},
+            {"verdict": x.verdict or "", "alerting": int(bool(x.verdict)), "blackholed_bps": x.blackholed_bps,
+             "blackholed_error_pct": x.blackholed_error_pct, "elephants": len(x.elephants),
+             "stages": " | ".join(x.stages)}, x.window_end_ns)]
+    out += [("flow_member", {"kind": x.kind, "group": x.group, "device": m.device, "interface": m.interface},
+             {"estimated_bps": m.estimated_bps, "error_pct": m.error_pct, "samples": m.samples,
+              "counter_bps": m.counter_bps}, x.window_end_ns) for m in x.members]
+    out += [("flow_elephant", {"group": x.group, "device": e.device, "interface": e.interface, "flow": _flow_tag(e.flow)},
+             {"bps": e.flow.bps, "error_pct": e.flow.error_pct, "capacity_share": e.capacity_share, "windows": e.windows},
+             x.window_end_ns) for e in x.elephants]
+    return out
+
+
 CONVERTERS: dict[type, Callable[[Any], list]] = {
     r.InterfaceCounters: _counters, r.InterfaceState: _state, r.LagMemberState: _lag_member, r.BgpSession: _bgp,
     r.LagBalance: _lag_balance, r.UplinkHealth: _uplinks, r.OperGroupDecision: _decision,
     r.RemediationCommand: _command, r.RemediationResult: _result, r.DeadLetter: _dead_letter,
-    r.ComponentStats: _stats, r.ConvergenceResult: _convergence,
+    r.ComponentStats: _stats, r.ConvergenceResult: _convergence, r.FlowWindow: _flow_window,
+    r.FlowReport: _flow_report,
 }
 
 

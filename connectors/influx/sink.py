@@ -31,7 +31,8 @@ log = logging.getLogger("fabtel.influx")
 # Two batches written at once keep InfluxDB busy while the sink waits on one.
 MAX_INFLIGHT = 2
 TOPIC_KEYS = ("interface_state", "interface_counters", "lag_member", "bgp_session", "lag_balance", "uplink_health",
-              "decisions", "commands", "command_results", "dead_letters", "pipeline_stats", "convergence")
+              "decisions", "commands", "command_results", "dead_letters", "pipeline_stats", "convergence", "flows",
+              "flow_reports")
 
 
 def sink_metrics() -> Metrics:

@@ -29,6 +29,15 @@ MAX_DATAGRAM = 65535
 MAX_AS_PATH = 255           # ASNs in one extended gateway record
 PORT_FORMATS = {0: "ifIndex", 1: "dropCode", 2: "multiple", 3: "format==3"}    # sflowtool's words
 HEADER_ETHERNET, HEADER_IPV4, HEADER_IPV6 = 1, 11, 12
+# Drop codes of a discarded packet (output format 1), sFlow v5 section 5.3:
+# 0-255 are ICMP destination-unreachable codes, then sFlow's own.
+DROP_CODES = {0: "net unreachable", 1: "host unreachable", 2: "protocol unreachable", 3: "port unreachable",
+              4: "fragmentation needed", 5: "source route failed", 6: "destination network unknown",
+              7: "destination host unknown", 8: "source host isolated", 9: "destination network prohibited",
+              10: "destination host prohibited", 11: "network unreachable for TOS", 12: "host unreachable for TOS",
+              13: "communication prohibited", 14: "host precedence violation", 15: "precedence cutoff",
+              256: "unknown", 257: "ttl exceeded", 258: "ACL", 259: "no buffer space", 260: "RED",
+              261: "traffic shaping/rate limiting", 262: "packet too big"}
 
 _U32 = struct.Struct(">I")
 _HDR4 = struct.Struct(">II4sIIII")           # version, addr type, v4 agent, sub agent, seq, uptime, nsamples
@@ -63,6 +72,10 @@ class Datagram:
     samples: list[SflowSample]
     skipped: list[str] = field(default_factory=list)   # "sample 0:5", "counters 4413:1", ...
     leftover: int = 0          # bytes after the stated samples (decoded anyway, as sflowtool does)
+
+
+def drop_reason(code: int) -> str:
+    return DROP_CODES.get(code, f"code {code}")
 
 
 def mac_text(b: bytes) -> str:

@@ -3,7 +3,9 @@ its agent mapped to a device (an unknown agent is kept under its address),
 its sequence tracked, and each sample produced to Kafka as one Avro
 `SflowSample` keyed by device. The pipeline's sFlow normalizer turns them
 into interface counters and LAG member state (connectors/sflow/normalize.py),
-which keeps this hot loop to one record per sample.
+which keeps this hot loop to one record per sample. Flow samples also feed
+the flow estimates (connectors/sflow/flows.py): one FlowWindow record per
+interface and window (sflow.flow_samples: both, raw or aggregate).
 
 Memory is bounded: the producer's local queue has a fixed size and a full
 queue drops the datagram and counts it, as the network would.
@@ -16,7 +18,8 @@ import threading
 import time
 
 from fabtel.connectors.sflow.agents import AgentTracker
-from fabtel.connectors.sflow.codec import SFlowDecodeError, decode_datagram
+from fabtel.connectors.sflow.codec import SFlowDecodeError, decode_datagram, drop_reason
+from fabtel.connectors.sflow.flows import FlowAggregator
 from fabtel.connectors.sflow.normalize import Inventory
 from fabtel.config import Config
 from fabtel.kafka import RecordProducer, dead_letter
@@ -50,6 +53,8 @@ def collector_metrics(agents: list[str] = ()) -> Metrics:
               zero_for=zero)
     m.declare("dropped_total", "Records dropped because the Kafka queue was full.", ("reason",), zero_for=[("kafka_queue_full",)])
     m.declare("unknown_agents_total", "Datagrams from agents not in the inventory.", ("agent",))
+    m.declare("flow_windows_total", "Flow estimate windows produced.")
+    m.declare("undersampled_windows_total", "Flow windows whose agent dropped or lost samples.")
     return m
 
 
@@ -65,6 +70,9 @@ class SflowCollector:
         self.metrics = metrics or collector_metrics([d.sflow_agent for d in cfg.fabric.devices if d.sflow_agent])
         self.tracker = AgentTracker()
         self._dl_window = (0, 0)      # (second, dead letters sent in it)
+        s = cfg.sflow
+        self.raw_flows, self.aggregate = s.flow_samples in ("raw", "both"), s.flow_samples in ("aggregate", "both")
+        self.flows = FlowAggregator(s.flow_window_ms, s.flow_table_size, s.top_flows, self.inventory.interface)
 
     def handle(self, data: bytes, receive_ts_ns: int) -> int:
         """Decode one datagram and produce its records; return samples sent."""
@@ -93,14 +101,33 @@ class SflowCollector:
         for sample in dg.samples:
             sample.device = device
             m.inc("samples_total", sample.sample_type)
-            if sample.output_format == 1:
-                m.inc("discards_total", device or dg.agent, self.inventory.interface(device or dg.agent, sample.input),
-                      str(sample.output))
+            if sample.sample_type == "flow":
+                if sample.output_format == 1:
+                    m.inc("discards_total", device or dg.agent,
+                          self.inventory.interface(device or dg.agent, sample.input), drop_reason(sample.output))
+                if self.aggregate:
+                    self.flows.add_sample(device or dg.agent, sample, receive_ts_ns)
+                if not self.raw_flows:
+                    continue
             if self.producer.try_send(sample):
                 sent += 1
             else:
                 m.inc("dropped_total", "kafka_queue_full")
+        sent += self.send_windows(receive_ts_ns)
         self.producer.poll(0)
+        return sent
+
+    def send_windows(self, now_ns: int, every: bool = False) -> int:
+        """Produce the flow windows that ended (all of them at shutdown)."""
+        sent = 0
+        for rec in (self.flows.flush() if every else self.flows.due(now_ns)):
+            self.metrics.inc("flow_windows_total")
+            if rec.undersampled:
+                self.metrics.inc("undersampled_windows_total")
+            if self.producer.try_send(rec):
+                sent += 1
+            else:
+                self.metrics.inc("dropped_total", "kafka_queue_full")
         return sent
 
     def _dead_letter(self, data: bytes, reason: str) -> None:
@@ -131,11 +158,13 @@ class SflowCollector:
                 try:
                     data = sock.recv(65535)
                 except socket.timeout:
+                    self.send_windows(time.time_ns())
                     self.producer.poll(0)
                     continue
                 self.handle(data, time.time_ns())
         finally:
             sock.close()
+            self.send_windows(0, every=True)
             pending = self.producer.flush(10)
             log.info("sflow collector stopped (%d records still undelivered)", pending)
 

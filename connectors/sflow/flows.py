@@ -1,0 +1,195 @@
+"""Flow estimates from flow samples: per device, interface, direction and
+window, samples scaled by their sampling rate, with sFlow's error bound
+(196 x sqrt(1/n) % at 95 % confidence for n samples), under-sampling from
+sample_pool and drops, and the largest flows from a bounded heavy-hitter
+table (space-saving), so memory stays fixed whatever the number of flows.
+Pure: the collector feeds it decoded samples and sends what `due` returns.
+May import: the standard library, fabtel.records, fabtel.sampling, connectors.sflow.codec.
+
+A sample counts three ways: in the window of the interface it was taken on
+(direction "in", its data source, with sample_pool and drops), in the
+window of its output interface ("out": a LAG member's or an uplink's egress
+seen by ingress sampling), and, when the packet was discarded (output
+format 1), in the input interface's "discard" window for its drop code.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from typing import Callable
+
+from fabtel.connectors.sflow.codec import drop_reason
+from fabtel.records import FlowEstimate, FlowOutput, FlowWindow, SflowSample
+from fabtel.sampling import DISCARD, IN, OUT, error_pct
+
+FlowKey = tuple          # (src ip, dst ip, protocol, src port, dst port, vlan)
+
+
+class SpaceSaving:
+    """The top flows of a stream in `capacity` counters (Metwally et al.): a
+    new flow that finds the table full takes over the smallest counter and
+    inherits its count as possible over-count. Any flow with more than
+    total/capacity samples is in the table; a counter over-counts by at most
+    the count it inherited. Counts are samples; bytes ride along."""
+    __slots__ = ("capacity", "entries", "heap", "evicted")
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.entries: dict[FlowKey, list] = {}     # key -> [samples, bytes, inherited samples, inherited bytes]
+        self.heap: list = []                       # (samples, key), lazily updated
+        self.evicted = False
+
+    def add(self, key: FlowKey, nbytes: float) -> None:
+        e = self.entries.get(key)
+        if e is not None:
+            e[0] += 1
+            e[1] += nbytes
+            return
+        if len(self.entries) < self.capacity:
+            self.entries[key] = [1, nbytes, 0, 0.0]
+            heapq.heappush(self.heap, (1, key))
+            return
+        victim = self._smallest()
+        v = self.entries.pop(victim)
+        self.entries[key] = [v[0] + 1, v[1] + nbytes, v[0], v[1]]
+        heapq.heappush(self.heap, (v[0] + 1, key))
+        self.evicted = True
+
+    def _smallest(self) -> FlowKey:
+        heap, entries = self.heap, self.entries
+        while True:
+            count, key = heap[0]
+            e = entries.get(key)
+            if e is None:
+                heapq.heappop(heap)
+            elif e[0] != count:
+                heapq.heapreplace(heap, (e[0], key))
+            else:
+                heapq.heappop(heap)
+                return key
+
+    def min_count(self) -> tuple[int, float]:
+        """(samples, bytes) of the smallest counter once flows were evicted, else (0, 0)."""
+        if not self.evicted or not self.entries:
+            return 0, 0.0
+        e = min(self.entries.values(), key=lambda x: x[0])
+        return e[0], e[1]
+
+    def top(self, n: int) -> list[tuple[FlowKey, list]]:
+        return heapq.nlargest(n, self.entries.items(), key=lambda kv: kv[1][1])
+
+
+class _Window:
+    __slots__ = ("samples", "packets", "bytes", "rate", "pool", "drops", "table", "outputs")
+
+    def __init__(self, capacity: int):
+        self.samples, self.packets, self.bytes, self.rate = 0, 0.0, 0.0, 0
+        self.pool, self.drops = 0, 0
+        self.table = SpaceSaving(capacity)
+        self.outputs: dict[str, list] = {}
+
+
+class FlowAggregator:
+    """Windows of every interface of every agent, closed on the collector's clock."""
+
+    def __init__(self, window_ms: int, table_size: int, top_n: int,
+                 interface_name: Callable[[str, int], str]):
+        self.window_ns = window_ms * 1_000_000
+        self.table_size, self.top_n = table_size, top_n
+        self.interface_name = interface_name
+        self.windows: dict[int, dict[tuple, _Window]] = {}     # window start -> (device, interface, direction, code) -> window
+        self.last_pool: dict[tuple[str, int], tuple[int, int]] = {}   # (device, source) -> (sample_pool, drops)
+
+    def _window(self, start: int, key: tuple) -> _Window:
+        by_key = self.windows.get(start)
+        if by_key is None:
+            by_key = self.windows[start] = {}
+        w = by_key.get(key)
+        if w is None:
+            w = by_key[key] = _Window(self.table_size)
+        return w
+
+    def add_sample(self, device: str, s: SflowSample, ts_ns: int) -> None:
+        """One decoded flow sample (connectors/sflow/codec.py)."""
+        h = s.sampled_header
+        if h is None or h.srcIP is None:
+            return
+        key = (h.srcIP, h.dstIP, h.IPProtocol, h.srcPort or 0, h.dstPort or 0, h.vlan)
+        source = s.source_id_index if s.source_id_type == 0 else s.input
+        self.add(device, source, s.sampling_rate, s.sample_pool, s.drops, s.output_format or 0, s.output,
+                 h.sampledPacketSize, key, ts_ns)
+
+    def add(self, device: str, source: int, rate: int, pool: int, drops: int, out_format: int, output: int,
+            frame_len: int, key: FlowKey, ts_ns: int) -> None:
+        start = ts_ns - ts_ns % self.window_ns
+        scaled = rate * frame_len
+        name = self.interface_name
+        in_name = name(device, source)
+        w = self._window(start, (device, in_name, IN, None))
+        self._count(w, rate, scaled, key)
+        last = self.last_pool.get((device, source))
+        if last is not None:
+            grown = (pool - last[0]) & 0xFFFFFFFF            # a 32-bit counter: wraps
+            if grown < 1 << 31:                              # else it went back: the agent restarted
+                w.pool += grown
+                w.drops += (drops - last[1]) & 0xFFFFFFFF
+        self.last_pool[(device, source)] = (pool, drops)
+        if out_format == 1:
+            where = f"(discard: {drop_reason(output)})"
+            self._count(self._window(start, (device, in_name, DISCARD, output)), rate, scaled, key)
+        elif out_format == 0 and output not in (0, 0x3FFFFFFF):
+            where = name(device, output)
+            self._count(self._window(start, (device, where, OUT, None)), rate, scaled, key)
+        else:
+            where = "(unknown)" if out_format == 0 else "(multiple)"
+        o = w.outputs.get(where)
+        if o is None:
+            o = w.outputs[where] = [0, 0.0]
+        o[0] += 1
+        o[1] += scaled
+
+    @staticmethod
+    def _count(w: _Window, rate: int, scaled: float, key: FlowKey) -> None:
+        w.samples += 1
+        w.packets += rate
+        w.bytes += scaled
+        w.rate = rate
+        w.table.add(key, scaled)
+
+    def due(self, now_ns: int) -> list[FlowWindow]:
+        """The windows that ended by now_ns, as records; forgets them."""
+        out = []
+        for start in sorted(s for s in self.windows if s + self.window_ns <= now_ns):
+            for key, w in self.windows.pop(start).items():
+                out.append(self._record(key, w, start, start + self.window_ns))
+        return out
+
+    def flush(self) -> list[FlowWindow]:
+        """Every window, ended or not (at shutdown)."""
+        return self.due(1 << 62)
+
+    def _record(self, key: tuple, w: _Window, start: int, end: int) -> FlowWindow:
+        device, interface, direction, code = key
+        seconds = (end - start) / 1e9
+        scale, effective, under = 1.0, None, w.drops > 0
+        if direction == IN and w.pool:
+            effective = w.pool / w.samples
+            expected = w.pool / w.rate if w.rate else 0.0
+            # Fewer samples than the pool says were taken (beyond chance: 3 sigma): lost in transit.
+            if w.samples < expected - 3 * math.sqrt(expected):
+                under = True
+            if under:
+                scale = w.pool / w.packets
+        total = w.bytes * scale
+        min_samples, min_bytes = w.table.min_count()
+        top = []
+        for fk, (n, nbytes, inherited, _) in w.table.top(self.top_n):
+            b = nbytes * scale
+            top.append(FlowEstimate(fk[0], fk[1], fk[2], fk[3], fk[4], fk[5], n, b, b * 8 / seconds, error_pct(n),
+                                    inherited * (nbytes / n) * scale if inherited else 0.0,
+                                    b / total if total else 0.0))
+        outputs = [FlowOutput(name, n, b * scale) for name, (n, b) in sorted(w.outputs.items())]
+        return FlowWindow(device, interface, direction, code, drop_reason(code) if code is not None else None,
+                          start, end, w.samples, w.rate, w.packets * scale, total, total * 8 / seconds,
+                          error_pct(w.samples), w.pool if direction == IN else None, w.drops, effective, under,
+                          self.table_size, min_bytes * scale, top, outputs)

@@ -1,0 +1,199 @@
+"""Flow estimates, heavy hitters, elephants, blackholing and hash polarization.
+
+The scenarios run the lab's model on a virtual clock with its sFlow agents
+(random 1-in-N sampling on ingress, discards with their drop code); their
+datagrams go through the codec, the collector's aggregator and the
+processor's domains as in the pipeline, without Kafka. Every estimate is
+checked against the lab's ground truth with the error bound it states.
+"""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from fabtel.config import load_config
+from fabtel.connectors.sflow.codec import build_header, decode_datagram, encode_datagram
+from fabtel.connectors.sflow.flows import FlowAggregator, SpaceSaving
+from fabtel.sampling import error_pct
+from fabtel.connectors.sflow.normalize import Inventory, normalize
+from fabtel.lab.runner import LabRunner
+from fabtel.lab.scenario import SCENARIO_DIR, load_scenario
+from fabtel.partitioning import DomainPartitioner
+from fabtel.pipeline.domain import Domain
+from fabtel.records import FlowReport, LagBalance, SflowSample, SflowSampledHeader
+
+from conftest import EXAMPLE
+
+WINDOW_S = 5
+
+
+def run_chain(name: str, **changes):
+    """Run a shipped scenario through lab -> datagrams -> codec -> aggregator -> domains."""
+    cfg = load_config(EXAMPLE)
+    scenario = load_scenario(SCENARIO_DIR / f"{name}.yaml", cfg)
+    if changes:
+        import dataclasses
+        scenario = dataclasses.replace(scenario, **changes)
+    runner = LabRunner(cfg, scenario, None, with_gnmi=False)
+    inv = Inventory(cfg.fabric)
+    agg = FlowAggregator(WINDOW_S * 1000, 256, 10, inv.interface)
+    part = DomainPartitioner(cfg)
+    domains: dict = {}
+    out: list = []
+    windows: list = []
+    last_tick = [0]
+
+    def domain(device):
+        members = part.domain(device)
+        if members not in domains:
+            domains[members] = Domain(cfg, members)
+        return domains[members]
+
+    def sink(data: bytes, ts: int) -> None:
+        dg = decode_datagram(data, ts)
+        device = inv.device(dg.agent)
+        for s in dg.samples:
+            if s.sample_type == "flow":
+                agg.add_sample(device, s, ts)
+            else:
+                s.device = device
+                for rec in normalize(s, inv):
+                    domain(device).apply(rec, ts)
+        for w in agg.due(ts):
+            windows.append(w)
+            domain(w.device).apply(w, ts)
+        if ts - last_tick[0] >= 250_000_000:
+            last_tick[0] = ts
+            for d in list(domains.values()):
+                out.extend(d.tick(ts)[0])
+
+    runner.simulate(sflow=sink)
+    return runner, out, windows
+
+
+def truth_bps(runner, key: str, end_ns: int, what: str = "arrived") -> float:
+    """The lab's true rate on a port over the window that ends at end_ns."""
+    truth = {s["t"]: s for s in runner.fabric.ground_truth()}
+    end = end_ns // 1_000_000_000
+    return sum(truth.get(t, {}).get(what, {}).get(key, 0) for t in range(end - WINDOW_S, end)) * 8 / WINDOW_S
+
+
+def test_error_bound_is_sflows():
+    assert error_pct(100) == pytest.approx(19.6)
+    assert error_pct(10_000) == pytest.approx(1.96)
+
+
+def test_space_saving_keeps_every_heavy_flow_and_bounds_its_overcount():
+    rng = random.Random(7)
+    table = SpaceSaving(50)
+    stream = [("heavy", i % 5) for i in range(3000)] + [("mouse", rng.randrange(100_000)) for _ in range(7000)]
+    rng.shuffle(stream)
+    truth: dict = {}
+    for key in stream:
+        table.add(key, 1000.0)
+        truth[key] = truth.get(key, 0) + 1
+    min_samples, _ = table.min_count()
+    assert 0 < min_samples <= len(stream) / 50 and len(table.entries) == 50
+    for i in range(5):                      # 600 samples each, far above total/capacity = 200
+        n, _, inherited, _ = table.entries[("heavy", i)]
+        assert truth[("heavy", i)] <= n <= truth[("heavy", i)] + inherited and inherited <= min_samples
+    assert {k for k, _ in table.top(5)} == {("heavy", i) for i in range(5)}
+
+
+def _flow_sample(pool: int, seq: int, sport: int, *, rate: int = 100, output: int = 2, discard: bool = False):
+    hdr = build_header("00:00:00:00:00:01", "00:00:00:00:00:02", "10.0.1.5", "10.0.2.9", 6, sport, 443,
+                       payload_len=1400, snap=128)
+    sample = SflowSample("198.18.0.11", None, 0, 0, 0, "flow", seq, 0, 1, rate, pool, 0, 1, output,
+                         sampled_header=SflowSampledHeader(1, 1518, 4, len(hdr), hdr), input_format=0,
+                         output_format=1 if discard else 0)
+    return decode_datagram(encode_datagram("198.18.0.11", 0, seq, 0, [sample])).samples[0]    # as received
+
+
+def test_lost_datagrams_are_seen_in_the_sample_pool_and_corrected():
+    agg = FlowAggregator(1000, 16, 5, lambda d, i: f"ethernet-1/{i}")
+    for seq in range(1, 401):               # one sample per 100 packets; every other datagram lost
+        if seq % 2:
+            agg.add_sample("leaf1", _flow_sample(seq * 100, seq, 1000), 10_000_000 + seq)
+    (w_in, w_out) = sorted(agg.flush(), key=lambda w: w.direction)
+    assert (w_in.direction, w_in.samples, w_in.sample_pool_packets) == ("in", 200, 39_800)
+    assert w_in.undersampled and w_in.effective_sampling_rate == pytest.approx(199)
+    assert w_in.packets == pytest.approx(39_800)          # corrected by the pool: the true count
+    assert not w_out.undersampled and w_out.packets == pytest.approx(20_000)   # per output: uncorrected
+
+
+def test_a_restarted_agent_or_a_wrapped_pool_counts_no_negative_packets():
+    agg = FlowAggregator(1000, 16, 5, lambda d, i: f"ethernet-1/{i}")
+    for ts, pool in ((1, 2**32 - 100), (2, 100), (3, 50)):      # wraps (+200), then goes back (restart)
+        agg.add_sample("leaf1", _flow_sample(pool, ts, 1), ts)
+    w_in = next(w for w in agg.flush() if w.direction == "in")
+    assert w_in.sample_pool_packets == 200
+
+
+def test_discards_are_their_own_window_with_the_reason():
+    agg = FlowAggregator(1000, 16, 5, lambda d, i: f"ethernet-1/{i}")
+    for seq in range(10):
+        agg.add_sample("leaf1", _flow_sample(seq * 100, seq, 7, output=0, discard=True), seq)
+    windows = {w.direction: w for w in agg.flush()}
+    assert set(windows) == {"in", "discard"}
+    d = windows["discard"]
+    assert (d.interface, d.discard_code, d.discard_reason, d.samples) == ("ethernet-1/1", 0, "net unreachable", 10)
+    assert windows["in"].outputs[0].interface == "(discard: net unreachable)"
+
+
+def test_memory_stays_bounded_whatever_the_number_of_flows():
+    agg = FlowAggregator(60_000, 64, 10, lambda d, i: f"ethernet-1/{i}")
+    for i in range(50_000):
+        agg.add("leaf1", 1, 1000, i, 0, 0, 2, 1500, (f"10.{i >> 16}.{i >> 8 & 255}.{i & 255}", "10.9.9.9", 17, i, 53, None), i)
+    tables = [w.table for ws in agg.windows.values() for w in ws.values()]
+    assert len(tables) == 2 and all(len(t.entries) == 64 and len(t.heap) == 64 for t in tables)
+
+
+# ------------------------------------------------------------------ scenarios
+
+def test_lag_elephant_names_the_flow_and_member_and_estimates_within_the_bound():
+    runner, out, _ = run_chain("lag-elephant")
+    elephant = next(f for f in runner.fabric.flows if "elephant" in f.flow_id)
+    src, dst, _, sport, dport = elephant.five_tuple
+    truth = runner.fabric.ground_truth()
+    member = next(p for p in truth[-1]["paths"][elephant.flow_id] if p.endswith("ethernet-1/1"))   # its leaf's LAG port
+    device, interface = member.split(":")
+    alerts = [b for b in out if isinstance(b, LagBalance) and b.alert and "imbalance" in b.alert]
+    assert alerts, "the elephant unbalances client1's LAG"
+    for b in alerts:
+        assert f"{member} carries" in b.alert and f"{src}:{sport} \u2192 {dst}:{dport}" in b.alert, b.alert
+        assert b.busiest_member == member and b.busiest_share > 0.6
+    lag_reports = [r for r in out if isinstance(r, FlowReport) and r.kind == "lag" and r.members[0].samples]
+    assert len(lag_reports) >= 5
+    checked = 0
+    for r in lag_reports:
+        for m in r.members:
+            true = truth_bps(runner, f"{m.device}:{m.interface}", r.window_end_ns)
+            assert abs(m.estimated_bps - true) <= true * m.error_pct / 100, (m, true)
+            checked += 1
+        assert [(e.device, e.interface, e.flow.src_port) for e in r.elephants] in ([], [(device, interface, sport)])
+    assert checked >= 10 and any(r.elephants for r in lag_reports)
+
+
+def test_leaf1_uplinks_down_discards_estimate_the_blackholed_rate_within_the_bound():
+    runner, out, windows = run_chain("leaf1-uplinks-down")       # the lab alone: no oper-group acts
+    reports = [r for r in out if isinstance(r, FlowReport) and r.kind == "blackholing"]
+    assert reports and all(r.window_end_ns > 20e9 for r in reports)      # nothing before the uplinks go down
+    full = [r for r in reports if r.window_end_ns >= 25e9 and r.window_end_ns <= 40e9]
+    assert len(full) >= 3
+    for r in full:
+        true = truth_bps(runner, "leaf1:ethernet-1/1", r.window_end_ns, "discarded")
+        assert true > 0 and abs(r.blackholed_bps - true) <= true * r.blackholed_error_pct / 100, (r, true)
+        assert r.verdict.startswith("leaf1 blackholes ~") and "ethernet-1/1 (net unreachable)" in r.verdict
+    assert {w.discard_reason for w in windows if w.direction == "discard"} == {"net unreachable"}
+
+
+def test_hash_polarization_names_the_stages_and_no_false_alarm_without_it():
+    _, out, _ = run_chain("hash-polarization")
+    found = {r.group: r for r in out if isinstance(r, FlowReport) and r.kind == "hash_polarization"}
+    assert set(found) == {"spine1:ethernet-1/3", "spine2:ethernet-1/3"}
+    r = found["spine1:ethernet-1/3"]
+    assert r.stages[0] == "leaf3 ethernet-1/49 \u2192 spine1 ethernet-1/3"
+    assert "100%" in r.stages[1] and "0%" in r.stages[1] and len(r.members[0].top_flows) >= 4
+    _, out, _ = run_chain("hash-polarization", polarize=())
+    assert not [r for r in out if isinstance(r, FlowReport) and r.kind == "hash_polarization"]
