@@ -284,6 +284,7 @@ class LagBalance:
     busiest_member: str | None = None       # device:interface
     busiest_share: float | None = None      # of the group's traffic
     explanation: str | None = None          # the flows behind the busiest member, from flow samples
+    elephant_flows: list[str] = field(default_factory=list)    # the busiest member's elephants, src:port>dst:port/proto
 
 
 @dataclass
@@ -491,9 +492,17 @@ class FlowEstimate:
     share: float = 0.0
 
     def text(self) -> str:
-        proto = {6: "tcp", 17: "udp"}.get(self.protocol, str(self.protocol))
+        """As the alerts say it: 10.0.1.5:443 \u2192 10.0.2.9:51514 tcp."""
         vlan = f" vlan {self.vlan}" if self.vlan is not None else ""
-        return f"{self.src_ip}:{self.src_port} \u2192 {self.dst_ip}:{self.dst_port} {proto}{vlan}"
+        return f"{self.src_ip}:{self.src_port} \u2192 {self.dst_ip}:{self.dst_port} {self._proto()}{vlan}"
+
+    def tag(self) -> str:
+        """As a compact, stable name (an InfluxDB tag): 10.0.1.5:443>10.0.2.9:51514/tcp."""
+        vlan = f"/vlan{self.vlan}" if self.vlan is not None else ""
+        return f"{self.src_ip}:{self.src_port}>{self.dst_ip}:{self.dst_port}/{self._proto()}{vlan}"
+
+    def _proto(self) -> str:
+        return {6: "tcp", 17: "udp"}.get(self.protocol, str(self.protocol))
 
 
 @dataclass

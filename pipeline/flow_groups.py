@@ -49,6 +49,7 @@ class FlowGroups:
         self.es_peers = {d.name: set().union(*(s for s in es.values() if d.name in s)) if any(
             d.name in s for s in es.values()) else {d.name} for d in fabric.devices}
         self.latest: dict[tuple, FlowWindow] = {}          # (device, interface, direction, code) -> newest window
+        self.reported: dict[tuple, int] = {}               # ... -> the end of the newest window reported on
         self.elephant_runs: dict[tuple, tuple[int, int]] = {}   # (device, interface, flow key) -> (windows, last end)
 
     def observe(self, w: FlowWindow) -> None:
@@ -64,37 +65,42 @@ class FlowGroups:
             if now_ns - w.window_end_ns <= 2 * (w.window_end_ns - w.window_start_ns) + self.t.window_ms * 1_000_000:
                 keep[key] = w
         self.latest = keep
+        self.reported = {k: v for k, v in self.reported.items() if k in keep}
         return keep
 
     # ------------------------------------------------------------ reports
 
     def reports(self, now_ns: int, rate_of: RateOf) -> list[FlowReport]:
+        """Reports on the windows that arrived since the last call: each window once."""
         fresh = self._fresh(now_ns)
+        new = {k: w for k, w in fresh.items() if self.reported.get(k, 0) < w.window_end_ns}
+        self.reported.update({k: w.window_end_ns for k, w in new.items()})
         out = []
         for lag_id, members in sorted(self.lags.items()):
-            totals = {d: sum(fresh[(dev, i, d, None)].bytes for dev, i in members if (dev, i, d, None) in fresh)
+            totals = {d: sum(new[(dev, i, d, None)].bytes for dev, i in members if (dev, i, d, None) in new)
                       for d in (IN, OUT)}
             if any(totals.values()):
                 direction = IN if totals[IN] >= totals[OUT] else OUT
                 out.append(self._group("lag", lag_id, members, direction, fresh, rate_of))
         for device, uplinks in sorted(self.uplinks.items()):
             members = [(device, u) for u in uplinks]
-            if any((device, u, OUT, None) in fresh for u in uplinks):
+            if any((device, u, OUT, None) in new for u in uplinks):
                 out.append(self._group("ecmp", f"{device}/uplinks", members, OUT, fresh, rate_of))
-        out += self._blackholing(fresh, now_ns)
-        out += self._polarization(fresh, now_ns)
+        out += self._blackholing(new, now_ns)
+        out += self._polarization(new, now_ns)
         return out
 
     def _group(self, kind: str, group: str, members: list[tuple[str, str]], direction: str,
                fresh: dict[tuple, FlowWindow], rate_of: RateOf) -> FlowReport:
-        rows, elephants, end = [], [], 0
+        rows, elephants = [], []
+        # The members' windows of the newest window: a member without one had no samples in it.
+        end = max((fresh[k].window_end_ns for dev, i in members if (k := (dev, i, direction, None)) in fresh), default=0)
         for dev, intf in members:
             w = fresh.get((dev, intf, direction, None))
             counter, speed = rate_of(dev, intf, direction)
-            if w is None:
+            if w is None or w.window_end_ns != end:
                 rows.append(FlowMember(dev, intf, 0.0, 100.0, 0, counter, speed, []))
                 continue
-            end = max(end, w.window_end_ns)
             rows.append(FlowMember(dev, intf, w.bps, w.error_pct, w.samples, counter, speed, w.top_flows))
             elephants += self._elephants(dev, intf, w, speed)
         verdict = None
@@ -119,9 +125,9 @@ class FlowGroups:
             self.elephant_runs = {k: v for k, v in self.elephant_runs.items() if v[1] >= horizon}
         return out
 
-    def _blackholing(self, fresh: dict[tuple, FlowWindow], now_ns: int) -> list[FlowReport]:
+    def _blackholing(self, new: dict[tuple, FlowWindow], now_ns: int) -> list[FlowReport]:
         by_device: dict[str, list[FlowWindow]] = {}
-        for (dev, _, direction, _), w in fresh.items():
+        for (dev, _, direction, _), w in new.items():
             if direction == DISCARD:
                 by_device.setdefault(dev, []).append(w)
         out = []
@@ -138,9 +144,9 @@ class FlowGroups:
                                   error_pct(n), [], verdict))
         return out
 
-    def _polarization(self, fresh: dict[tuple, FlowWindow], now_ns: int) -> list[FlowReport]:
+    def _polarization(self, new: dict[tuple, FlowWindow], now_ns: int) -> list[FlowReport]:
         out = []
-        for (dev, intf, direction, _), w in sorted(fresh.items(), key=lambda kv: kv[0][:3]):
+        for (dev, intf, direction, _), w in sorted(new.items(), key=lambda kv: kv[0][:3]):
             if direction != IN or w.samples < POLARIZATION_MIN_SAMPLES or len(w.top_flows) < POLARIZATION_MIN_FLOWS:
                 continue
             upstream = self.peer.get((dev, intf))
@@ -185,7 +191,7 @@ class FlowGroups:
             return balance
         busiest = max(loads, key=lambda m: m.rate_bps)
         name, share = f"{busiest.device}:{busiest.interface}", busiest.rate_bps / total
-        explanation = f"{name} carries {share:.0%}"
+        explanation, elephant_flows = f"{name} carries {share:.0%}", []
         row = next((r for r in report.members if (r.device, r.interface) == (busiest.device, busiest.interface)),
                    None) if report else None
         if row is None or not row.samples:
@@ -196,6 +202,7 @@ class FlowGroups:
                 flows = ", ".join(f"{e.flow.text()} at ~{rate_text(e.flow.bps)} \u00b1{e.flow.error_pct:.0f} %"
                                   for e in mine[:3])
                 explanation += f": {len(mine)} elephant{'s' if len(mine) > 1 else ''}, {flows}"
+                elephant_flows = [e.flow.tag() for e in mine[:3]]
             elif row.top_flows:
                 f = row.top_flows[0]
                 explanation += (f": no elephant; its largest flow {f.text()} at ~{rate_text(f.bps)} "
@@ -203,7 +210,8 @@ class FlowGroups:
         alert = balance.alert
         if alert and "imbalance" in alert:
             alert = alert.replace(" windows", f" windows: {explanation}", 1)
-        return replace(balance, busiest_member=name, busiest_share=share, explanation=explanation, alert=alert)
+        return replace(balance, busiest_member=name, busiest_share=share, explanation=explanation, alert=alert,
+                       elephant_flows=elephant_flows)
 
     def blackhole_evidence(self, device: str, now_ns: int) -> list[Evidence]:
         """The discard samples behind a decision, when there are any yet."""

@@ -106,6 +106,13 @@ def _lag_balance(x: r.LagBalance) -> list:
              "imbalance_alerting": int(bool(x.alert) and "imbalance" in x.alert),
              "busiest_member": x.busiest_member, "busiest_share": x.busiest_share, "explanation": x.explanation},
             x.window_end_ns)]
+    if x.alert and "imbalance" in x.alert and x.busiest_member:
+        # What the LAG imbalance alert rule reads: its cause as a tag (the elephants' names, no rates: few series).
+        cause = ("elephants " + " ".join(x.elephant_flows) if x.elephant_flows else
+                 "no elephant" if x.explanation and "no flow samples" not in x.explanation else "no flow samples")
+        out.append(("lag_imbalance", {"lag_id": x.lag_id, "busiest_member": x.busiest_member, "cause": cause},
+                    {"imbalance": x.imbalance, "busiest_share": x.busiest_share, "explanation": x.explanation},
+                    x.window_end_ns))
     for m in x.members:
         out.append(("lag_member_load", {"lag_id": x.lag_id, "device": m.device, "interface": m.interface},
                     {"rate_bps": m.rate_bps, "utilisation": m.utilisation, "speed_bps": m.speed_bps,
@@ -160,11 +167,6 @@ def _convergence(x: r.ConvergenceResult) -> list:
               "convergence_ms": (x.converged_ts_ns - x.detected_ts_ns) / 1e6}, x.detected_ts_ns)]
 
 
-def _flow_tag(f: r.FlowEstimate) -> str:
-    proto = {6: "tcp", 17: "udp"}.get(f.protocol, str(f.protocol))
-    return f"{f.src_ip}:{f.src_port}>{f.dst_ip}:{f.dst_port}/{proto}" + (f"/vlan{f.vlan}" if f.vlan is not None else "")
-
-
 def _flow_window(x: r.FlowWindow) -> list:
     tags = {"device": x.device, "interface": x.interface, "direction": x.direction, "reason": x.discard_reason}
     out = [("flow_window", tags,
@@ -173,7 +175,7 @@ def _flow_window(x: r.FlowWindow) -> list:
              "drops": x.drops, "effective_sampling_rate": x.effective_sampling_rate,
              "undersampled": int(x.undersampled), "table_error_bytes": x.table_error_bytes}, x.window_end_ns)]
     # The top flows only: a flow is a tag here, bounded by sflow.top_flows per interface and window.
-    out += [("flow_top", {**tags, "flow": _flow_tag(f)},
+    out += [("flow_top", {**tags, "flow": f.tag()},
              {"bps": f.bps, "share": f.share, "samples": f.samples, "error_pct": f.error_pct}, x.window_end_ns)
             for f in x.top_flows]
     return out
@@ -187,7 +189,7 @@ def _flow_report(x: r.FlowReport) -> list:
     out += [("flow_member", {"kind": x.kind, "group": x.group, "device": m.device, "interface": m.interface},
              {"estimated_bps": m.estimated_bps, "error_pct": m.error_pct, "samples": m.samples,
               "counter_bps": m.counter_bps}, x.window_end_ns) for m in x.members]
-    out += [("flow_elephant", {"group": x.group, "device": e.device, "interface": e.interface, "flow": _flow_tag(e.flow)},
+    out += [("flow_elephant", {"group": x.group, "device": e.device, "interface": e.interface, "flow": e.flow.tag()},
              {"bps": e.flow.bps, "error_pct": e.flow.error_pct, "capacity_share": e.capacity_share, "windows": e.windows},
              x.window_end_ns) for e in x.elephants]
     return out

@@ -120,7 +120,7 @@ class SflowCollector:
     def send_windows(self, now_ns: int, every: bool = False) -> int:
         """Produce the flow windows that ended (all of them at shutdown)."""
         sent = 0
-        for rec in (self.flows.flush() if every else self.flows.due(now_ns)):
+        for rec in (self.flows.flush(now_ns) if every else self.flows.due(now_ns)):
             self.metrics.inc("flow_windows_total")
             if rec.undersampled:
                 self.metrics.inc("undersampled_windows_total")
@@ -164,7 +164,7 @@ class SflowCollector:
                 self.handle(data, time.time_ns())
         finally:
             sock.close()
-            self.send_windows(0, every=True)
+            self.send_windows(time.time_ns(), every=True)
             pending = self.producer.flush(10)
             log.info("sflow collector stopped (%d records still undelivered)", pending)
 

@@ -164,9 +164,13 @@ class FlowAggregator:
                 out.append(self._record(key, w, start, start + self.window_ns))
         return out
 
-    def flush(self) -> list[FlowWindow]:
-        """Every window, ended or not (at shutdown)."""
-        return self.due(1 << 62)
+    def flush(self, now_ns: int) -> list[FlowWindow]:
+        """Every window (at shutdown); one not ended yet ends now, its rate over the time it ran."""
+        out = self.due(now_ns)
+        for start in sorted(self.windows):
+            end = max(now_ns, start + 1)
+            out += [self._record(key, w, start, end) for key, w in self.windows.pop(start).items()]
+        return out
 
     def _record(self, key: tuple, w: _Window, start: int, end: int) -> FlowWindow:
         device, interface, direction, code = key

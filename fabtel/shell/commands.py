@@ -143,6 +143,9 @@ def _bench_parsers(sub, with_config, with_stack):
             sp.add_argument("--collectors", type=int, default=None, metavar="N",
                             help="N collector processes sharing 256 lab devices through the targets group: the "
                                  "spread and updates per CPU second (instead of the single-collector run)")
+        if name == "flows":
+            sp.add_argument("--flows", type=int, default=None, metavar="N",
+                            help="distinct 5-tuples in the load (default 1,000,000): memory must not grow with it")
         if name in PEERS_FOR:
             sp.add_argument("--vs", choices=PEERS_FOR[name], default=None,
                             help=f"measure {PEERS_FOR[name][0]} on the same load in the same run, and the ratio")
@@ -157,6 +160,7 @@ BENCHES = {
     "faust-ceiling": ("events per second a do-nothing Faust agent reads: the ceiling for `bench process`", "faust_ceiling"),
     "influx": ("points per second from Kafka into the local InfluxDB", "influx"),
     "e2e": ("the main demo scenario N times: uplink-down to access-link-disabled latency", "e2e"),
+    "flows": ("flow samples per second per core from datagram to flow windows in Kafka, memory with 1M flows", "flows"),
 }
 PEERS_FOR = {"sflow": ["goflow2"], "gnmi": ["gnmic"]}
 
@@ -166,7 +170,7 @@ def _bench(args) -> int:
 
     from fabtel.bench.common import report
     module = importlib.import_module(f"fabtel.bench.{BENCHES[args.action][1]}")
-    options = {k: getattr(args, k) for k in ("runs", "vs", "collectors") if getattr(args, k, None) is not None}
+    options = {k: getattr(args, k) for k in ("runs", "vs", "collectors", "flows") if getattr(args, k, None) is not None}
     first = args.runs if args.action == "e2e" else args.seconds
     options.pop("runs", None)
     report(module.run(args.config, first, **options), args.json)
@@ -279,12 +283,15 @@ def _deploy_parsers(sub, with_config, with_stack):
     dp = sub.add_parser("deploy", help="generate Kubernetes resources from the configuration").add_subparsers(
         dest="action", metavar="WHAT")
     with_config(dp.add_parser("kafka-topics", help="print a Strimzi KafkaTopic for every topic of the configuration"))
-    db = sub.add_parser("dashboards", help="check the Grafana dashboards").add_subparsers(dest="action", metavar="ACTION")
+    db = sub.add_parser("dashboards", help="check the Grafana dashboards and alert rules").add_subparsers(
+        dest="action", metavar="ACTION")
     chk = with_config(db.add_parser(
-        "check", help="run every dashboard query against InfluxDB; exit 1 if one errors or returns no series"))
+        "check", help="run every dashboard and alert rule query against InfluxDB; exit 1 if one errors, a dashboard "
+                      "query returns no series, or a rule names a query, label, measurement or field that is not there"))
     chk.add_argument("--since", type=float, default=60, metavar="MINUTES",
                      help="the dashboards' time range: the last MINUTES minutes (default 60)")
     chk.add_argument("--dir", default=None, help="dashboard directory (default deploy/k8s/base/dashboards)")
+    chk.add_argument("--rules", default=None, help="alert rule directory (default deploy/k8s/base/alerting)")
 
 
 @command("deploy kafka-topics")
@@ -302,16 +309,19 @@ def dashboards_check(args) -> int:
     from fabtel.connectors.influx.writer import InfluxUnavailable
     from fabtel.shell import dashboards
     directory = Path(args.dir) if args.dir else dashboards.DASHBOARD_DIR
-    if not directory.is_dir():
-        raise UsageError(f"no dashboard directory at {directory}")
+    rules = Path(args.rules) if args.rules else dashboards.ALERTING_DIR
+    for d, what in ((directory, "dashboard"), (rules, "alert rule")):
+        if not d.is_dir():
+            raise UsageError(f"no {what} directory at {d}")
     end = int(time.time() * 1000)
     try:
-        ran, problems = dashboards.check(_config(args).influxdb, end - int(args.since * 60_000), end, directory)
+        ran, rules_ran, problems = dashboards.check_all(_config(args).influxdb, end - int(args.since * 60_000), end,
+                                                        directory, rules)
     except InfluxUnavailable as exc:
         raise UsageError(f"InfluxDB not available: {exc}") from None
     for p in problems:
         print(f"  - {p}")
-    print(f"{ran} dashboard queries run, {len(problems)} problem(s)")
+    print(f"{ran} dashboard queries run, {rules_ran} alert rule queries run, {len(problems)} problem(s)")
     return 1 if problems else 0
 
 

@@ -3,8 +3,15 @@ template variable is run against InfluxDB with Grafana's macros substituted as
 Grafana would ($timeFilter, $__interval, $interval, template variables set to
 "All"), and any query that errors or returns no series is a problem.
 
+The provisioned alert rules (deploy/k8s/base/alerting) are checked too: each
+rule's condition and expressions name queries it has, its annotations use
+only labels its query groups by, and its InfluxQL query runs. A rule may find
+nothing (a healthy fabric has no blackholing) when it says noDataState OK,
+but then every measurement, field and tag it names must exist in InfluxDB,
+so a misspelt name is still caught.
+
 `fabtel dashboards check --config FILE` runs it against a live InfluxDB (the
-tests run it after a demo). May import: fabtel.config, connectors.influx.
+tests run it after a demo). May import: fabtel.config, connectors.influx, PyYAML.
 """
 from __future__ import annotations
 
@@ -13,10 +20,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from fabtel.connectors.influx.query import InfluxQueryError, influxql
 from fabtel.config import InfluxConfig
 
 DASHBOARD_DIR = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "base" / "dashboards"
+ALERTING_DIR = DASHBOARD_DIR.parent / "alerting"
+EXPRESSIONS = "__expr__"
 
 
 @dataclass(frozen=True)
@@ -88,3 +99,87 @@ def check(cfg: InfluxConfig, start_ms: int, end_ms: int, directory: Path = DASHB
                 problems.append(f"{name}: {q.where}: {exc}")
         problems += [f"{name}: variable {n}: no values" for n, vs in values.items() if vs == ["-none-"]]
     return ran, problems
+
+
+def check_all(cfg: InfluxConfig, start_ms: int, end_ms: int, directory: Path = DASHBOARD_DIR,
+              rules: Path = ALERTING_DIR) -> tuple[int, int, list[str]]:
+    """(dashboard queries run, alert rule queries run, problems)."""
+    ran, problems = check(cfg, start_ms, end_ms, directory)
+    rules_ran, rule_problems_ = check_rules(cfg, f"time >= {start_ms}ms AND time <= {end_ms}ms", rules)
+    return ran, rules_ran, problems + rule_problems_
+
+
+# ------------------------------------------------------------------ alert rules
+
+def load_rules(directory: Path = ALERTING_DIR) -> list[tuple[str, dict]]:
+    """(file, rule) for every rule of every provisioning file."""
+    out = []
+    for path in sorted(directory.glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text()) or {}
+        for group in doc.get("groups", []):
+            out += [(path.name, rule) for rule in group.get("rules", [])]
+    return out
+
+
+def rule_problems(file: str, rule: dict) -> list[str]:
+    """What is wrong in a rule without asking InfluxDB."""
+    where = f"{file}: rule {rule.get('title') or rule.get('uid')!r}"
+    data = {d.get("refId"): d for d in rule.get("data", [])}
+    problems = []
+    if rule.get("condition") not in data:
+        problems.append(f"{where}: condition {rule.get('condition')!r} is none of its queries {sorted(data)}")
+    grouped: set[str] = set()
+    for ref, d in data.items():
+        model = d.get("model", {})
+        if d.get("datasourceUid") == EXPRESSIONS:
+            for name in re.findall(r"\$(\w+)", str(model.get("expression", ""))) or [model.get("expression")]:
+                if name not in data:
+                    problems.append(f"{where}: {ref} reads {name!r}, which is none of its queries")
+        elif d.get("datasourceUid") != "fabtel-influxdb":
+            problems.append(f"{where}: {ref} uses data source {d.get('datasourceUid')!r}, not fabtel-influxdb")
+        else:
+            grouped |= set(re.findall(r'"(\w+)"', model.get("query", "").partition("GROUP BY")[2]))
+    for key, text in rule.get("annotations", {}).items():
+        for label in re.findall(r"\$labels\.(\w+)", text):
+            if label not in grouped:
+                problems.append(f"{where}: annotation {key} uses $labels.{label}, which its query does not group by")
+        for ref in re.findall(r"\$values\.(\w+)", text):
+            if ref not in data:
+                problems.append(f"{where}: annotation {key} uses $values.{ref}, which is none of its queries")
+    return problems
+
+
+def check_rules(cfg: InfluxConfig, time_filter: str, directory: Path = ALERTING_DIR) -> tuple[int, list[str]]:
+    """(queries run, problems) for every provisioned alert rule."""
+    problems, ran = [], 0
+    for file, rule in load_rules(directory):
+        problems += rule_problems(file, rule)
+        for d in rule.get("data", []):
+            if d.get("datasourceUid") != "fabtel-influxdb":
+                continue
+            where = f"{file}: rule {rule.get('title')!r} {d.get('refId')}"
+            query = d["model"]["query"]
+            ran += 1
+            try:
+                if influxql(cfg, query.replace("$timeFilter", time_filter)):
+                    continue
+                if rule.get("noDataState") != "OK":
+                    problems.append(f"{where}: no series, and the rule does not say noDataState: OK")
+                problems += [f"{where}: {p}" for p in _unknown_names(cfg, query)]
+            except InfluxQueryError as exc:
+                problems.append(f"{where}: {exc}")
+    return ran, problems
+
+
+def _unknown_names(cfg: InfluxConfig, query: str) -> list[str]:
+    """The measurement, fields and tags a query names that InfluxDB has never seen."""
+    measurement = re.search(r'FROM\s+"(\w+)"', query)
+    if measurement is None:
+        return ["names no measurement"]
+    m = measurement.group(1)
+    fields = {row[0] for s in influxql(cfg, f'SHOW FIELD KEYS FROM "{m}"') for row in s.get("values", [])}
+    if not fields:
+        return [f"no measurement {m!r} in InfluxDB"]
+    tags = {row[0] for s in influxql(cfg, f'SHOW TAG KEYS FROM "{m}"') for row in s.get("values", [])}
+    names = set(re.findall(r'"(\w+)"', query)) - {m}
+    return [f"{m!r} has no field or tag {n!r}" for n in sorted(names - fields - tags)]

@@ -30,6 +30,7 @@ from pathlib import Path
 import yaml
 
 from fabtel.config import Config, load_config
+from fabtel.sampling import rate_text
 from fabtel.shell.ports import free_port
 from fabtel.shell.supervisor import Components
 
@@ -52,6 +53,8 @@ class RunResult:
     points_written: int = 0
     start_ns: int = 0
     set_requests: dict = field(default_factory=dict)      # device -> gNMI Set updates the lab accepted
+    flow_reports: list = field(default_factory=list)      # FlowReport records with a verdict
+    lag_alerts: list = field(default_factory=list)        # LagBalance records whose alert is explained by flows
 
     @property
     def blackholed(self) -> int:
@@ -127,9 +130,12 @@ def run_once(base: Config, config_path: Path, scenario, oper_group: bool, workdi
             runner.stop()
     decisions = [r for r, _ in tail(cfg.kafka, cfg.kafka.topic("decisions"), None, 2, until_end=True) if r]
     results = [r for r, _ in tail(cfg.kafka, cfg.kafka.topic("command_results"), None, 2, until_end=True) if r]
+    flows = [r for r, _ in tail(cfg.kafka, cfg.kafka.topic("flow_reports"), None, 2, until_end=True) if r and r.verdict]
+    lags = [r for r, _ in tail(cfg.kafka, cfg.kafka.topic("lag_balance"), None, 2, until_end=True)
+            if r and r.alert and r.explanation and "imbalance" in r.alert]
     admin = [e for e in runner.fabric.events_log if e["origin"] == "gnmi"]
     return RunResult(oper_group, runner.fabric.ground_truth(), runner.applied, admin, decisions, results, points,
-                     runner.fabric.start_ns, dict(runner.fabric.set_requests))
+                     runner.fabric.start_ns, dict(runner.fabric.set_requests), flows, lags)
 
 
 def _run_config(base: Config, scenario, oper_group: bool, tag: str) -> Config:
@@ -192,6 +198,9 @@ def build_report(scenario, run: RunResult, baseline: RunResult | None, versions:
         "blackhole": blackhole(run, first_down_ns, applied),
         "baseline_blackhole": blackhole(baseline, _first_down_ns(baseline), []) if baseline else None,
         "timeline_ms": timeline(first_down_ns, run.decisions, applied),
+        "flow_findings": flow_findings(run),
+        "baseline_flow_findings": flow_findings(baseline) if baseline else None,
+        "blackhole_estimates": blackhole_estimates(baseline or run),
         "time_ranges": [time_range(r) for r in (run, baseline) if r is not None],
         "versions": versions,
     }
@@ -239,6 +248,43 @@ def blackhole(run: RunResult, down_ns: int | None, applied: list[dict]) -> dict:
                             "lost_share": round(lost[c] / sent[c], 4) if sent[c] else 0.0}
                         for c in sorted(sent) if lost[c]},
             "duration_ms": round(duration, 1), "until_end": until_end}
+
+
+def flow_findings(run: RunResult) -> list[dict]:
+    """What the flow samples said, once per kind and group: the LAG imbalance
+    explanations and the flow reports' verdicts, with when they first and
+    last stood and their last words."""
+    seen: dict[tuple[str, str], dict] = {}
+    items = [("lag_imbalance", b.lag_id, b.window_end_ns, b.alert) for b in run.lag_alerts]
+    items += [(r.kind, r.group, r.window_end_ns, r.verdict) for r in run.flow_reports]
+    for kind, group, ts, text in sorted(items, key=lambda x: x[2]):
+        f = seen.setdefault((kind, group), {"kind": kind, "group": group, "first_at_ms": _ms(ts, run.start_ns),
+                                            "windows": 0})
+        f.update(last_at_ms=_ms(ts, run.start_ns), verdict=text)
+        f["windows"] += 1
+    return list(seen.values())
+
+
+def blackhole_estimates(run: RunResult) -> list[dict]:
+    """Each blackholing report's estimate beside the lab's truth over the same
+    window (whole seconds inside it), and whether it lies within its bound."""
+    out = []
+    by_second = {s["t"]: sum(s.get("discarded", {}).values()) for s in run.ground_truth}
+    lossy = [t for t, b in by_second.items() if b]
+    if not lossy:
+        return out
+    for r in run.flow_reports:
+        if r.kind != "blackholing" or r.blackholed_bps is None:
+            continue
+        end = (r.window_end_ns - run.start_ns) / 1e9
+        seconds = [t for t in by_second if end - 5 <= t and t + 1 <= end]
+        if len(seconds) < 4 or min(seconds) <= lossy[0] or max(seconds) >= max(by_second):
+            continue                      # a window the change or the end cut through: no steady truth
+        true = sum(by_second[t] for t in seconds) / len(seconds) * 8
+        out.append({"window_end_ms": _ms(r.window_end_ns, run.start_ns), "estimated_bps": round(r.blackholed_bps),
+                    "error_pct": round(r.blackholed_error_pct, 1), "true_bps": round(true),
+                    "within_bound": abs(r.blackholed_bps - true) <= true * r.blackholed_error_pct / 100})
+    return out
 
 
 def timeline(down_ns: int | None, decisions: list, applied: list[dict]) -> dict | None:
@@ -492,6 +538,14 @@ def _summary(report: dict, report_path, plot_path) -> None:
     else:
         print(f"  blackholed                 {report['blackholed_bytes']} B")
     print(f"  recovered                  {'yes, traffic back at the offered rate' if report['recovered'] else 'no'}")
+    for label, findings in (("", report.get("flow_findings")), (" (without)", report.get("baseline_flow_findings"))):
+        for f in findings or []:
+            print(f"  flows{label}: {f['kind']} {f['group']} ({f['windows']} windows): {f['verdict']}")
+    est = report.get("blackhole_estimates") or []
+    if est:
+        e = est[-1]
+        print(f"  blackholed, from samples   ~{rate_text(e['estimated_bps'])} \u00b1{e['error_pct']:.0f} %, truth "
+              f"{rate_text(e['true_bps'])} ({sum(x['within_bound'] for x in est)} of {len(est)} windows within the bound)")
     print(f"  InfluxDB points written    {report['influx_points_written']}")
     for r in report.get("time_ranges", []):
         print(f"  Grafana, {r['run']:<18} {r['from']} to {r['to']} ({r['grafana']})")

@@ -62,6 +62,14 @@ def test_main_scenario_with_baseline_report_and_plot(demo_config, tmp_path):
     assert r["influx_points_written"] > 500 and r["versions"]["influxdb"].startswith("1.6")
     assert png.stat().st_size > 20_000 and png.read_bytes()[:4] == b"\x89PNG"
     assert "expectations               met" in out.stdout
+    # Flow samples through the pipeline: without the oper-group, leaf1's discard samples estimate what the lab
+    # blackholed (95 % bounds: most windows inside, none far out); the LAG imbalance names the elephant.
+    est = r["blackhole_estimates"]
+    assert len(est) >= 2 and sum(e["within_bound"] for e in est) >= len(est) / 2, est
+    assert all(abs(e["estimated_bps"] - e["true_bps"]) <= 2 * e["true_bps"] * e["error_pct"] / 100 for e in est), est
+    kinds = {(f["kind"], f["group"]) for f in r["baseline_flow_findings"]}
+    assert ("blackholing", "leaf1") in kinds, r["baseline_flow_findings"]
+    assert any(f["kind"] == "lag_imbalance" and "elephant" in f["verdict"] for f in r["flow_findings"]), r["flow_findings"]
     # Every Grafana dashboard query works on the demo's data (errors or no series fail).
     check = fabtel("dashboards", "check", "--config", str(demo_config), "--since", "20", timeout=120)
     ran = re.search(r"(\d+) dashboard queries run, 0 problem\(s\)", check.stdout)
@@ -74,7 +82,14 @@ def test_every_scenario_behaves_as_stated(demo_config, tmp_path, scenario):
     out = fabtel("demo", "--config", str(demo_config), "--scenario", scenario.stem, "--no-baseline",
                  "--report", str(report), "--keep", timeout=300, env={**os.environ, "FABTEL_STATE_DIR": str(tmp_path)})
     assert out.returncode == 0, out.stdout + out.stderr[-3000:]
-    assert json.loads(report.read_text())["expectations_met"] is True
+    r = json.loads(report.read_text())
+    assert r["expectations_met"] is True
+    findings = {f["kind"]: f for f in r["flow_findings"]}
+    if scenario.stem == "lag-elephant":           # the alert names the elephant and its member
+        verdict = findings["lag_imbalance"]["verdict"]
+        assert "ethernet-1/1 carries" in verdict and "1 elephant, 198.18.0.7:443 \u2192 198.18.201.1:51514 tcp" in verdict
+    if scenario.stem == "hash-polarization":
+        assert findings["hash_polarization"]["verdict"].startswith("hash polarization: the flows leaf3 sends up")
     # --keep: the logs, the worker's data and the topics stay.
     workdir = _workdir(out)
     assert (workdir / f"process-{workdir.name}og.log").exists() and (workdir / f"faust-{workdir.name}og").is_dir()

@@ -78,10 +78,11 @@ def test_leaf1_uplinks_down_blackholes_half_from_20s(tmp_path):
     seconds = [json.loads(line) for line in gt.read_text().splitlines()]
     assert len(seconds) == 40
     before, after = seconds[:20], seconds[20:]
-    offered = 8 * 100_000_000 // 8            # 8 streams of 100 Mb/s, in bytes a second
+    offered = (8 * 100_000_000 + 1_000_000_000) // 8       # 8 streams of 100 Mb/s and a 1 Gb/s elephant, bytes a second
     assert all(s["blackholed_bytes"] == 0 and s["delivered_bytes"] == s["offered_bytes"] == offered for s in before)
-    # About half of the 8 flows hash to leaf1 and are lost; leaf2 picks up nothing new.
-    assert all(0.3 * offered <= s["blackholed_bytes"] <= 0.7 * offered for s in after)
+    # What client1 hashed to leaf1 (the elephant and about half the streams) is lost; leaf2 picks up nothing new.
+    assert all(s["blackholed_bytes"] == before[-1]["links"]["client1:eth1"] for s in after)
+    assert 0.3 * offered <= after[0]["blackholed_bytes"] <= 0.9 * offered
     # ... dropped where they arrive on leaf1 (what its discard samples see)
     assert all(s["discarded"] == {"leaf1:ethernet-1/1": s["blackholed_bytes"]} for s in after)
     assert len({s["blackholed_bytes"] for s in after}) == 1

@@ -358,11 +358,19 @@ def test_scaling_rules(overlay):
         assert not pdbs and all(w["spec"]["replicas"] == 1 for w in workloads(docs))
 
 
-def test_grafana_gets_the_datasource_and_every_dashboard(overlay):
+def test_grafana_gets_the_datasource_every_dashboard_and_the_alert_rules(overlay):
     _, docs = overlay
     dashboards = one(docs, "ConfigMap", "fabtel-grafana-dashboards")["data"]
     shipped = {p.name for p in (K8S / "base" / "dashboards").glob("*.json")}
-    assert set(dashboards) == shipped and len(shipped) == 4
+    assert set(dashboards) == shipped and len(shipped) == 5
+    rules = one(docs, "ConfigMap", "fabtel-grafana-alerting")["data"]
+    assert set(rules) == {"fabtel-rules.yaml"}
+    assert yaml.safe_load(rules["fabtel-rules.yaml"]) == yaml.safe_load((K8S / "base" / "alerting" / "fabtel-rules.yaml").read_text())
+    grafana = one(docs, "Deployment", "fabtel-grafana")["spec"]["template"]["spec"]
+    mounts = {m["mountPath"]: m for m in grafana["containers"][0]["volumeMounts"]}
+    alerting = mounts["/etc/grafana/provisioning/alerting/fabtel-rules.yaml"]
+    assert next(v for v in grafana["volumes"] if v["name"] == alerting["name"])["configMap"]["name"].startswith(
+        "fabtel-grafana-alerting")
     prov = yaml.safe_load(one(docs, "ConfigMap", "fabtel-grafana-provisioning")["data"]["datasources.yaml"])
     [ds] = prov["datasources"]
     assert ds["type"] == "influxdb" and ds["uid"] == "fabtel-influxdb" and "$__env{FABTEL_INFLUX_TOKEN}" in str(ds)

@@ -115,7 +115,7 @@ def test_lost_datagrams_are_seen_in_the_sample_pool_and_corrected():
     for seq in range(1, 401):               # one sample per 100 packets; every other datagram lost
         if seq % 2:
             agg.add_sample("leaf1", _flow_sample(seq * 100, seq, 1000), 10_000_000 + seq)
-    (w_in, w_out) = sorted(agg.flush(), key=lambda w: w.direction)
+    (w_in, w_out) = sorted(agg.flush(1 << 62), key=lambda w: w.direction)
     assert (w_in.direction, w_in.samples, w_in.sample_pool_packets) == ("in", 200, 39_800)
     assert w_in.undersampled and w_in.effective_sampling_rate == pytest.approx(199)
     assert w_in.packets == pytest.approx(39_800)          # corrected by the pool: the true count
@@ -126,7 +126,7 @@ def test_a_restarted_agent_or_a_wrapped_pool_counts_no_negative_packets():
     agg = FlowAggregator(1000, 16, 5, lambda d, i: f"ethernet-1/{i}")
     for ts, pool in ((1, 2**32 - 100), (2, 100), (3, 50)):      # wraps (+200), then goes back (restart)
         agg.add_sample("leaf1", _flow_sample(pool, ts, 1), ts)
-    w_in = next(w for w in agg.flush() if w.direction == "in")
+    w_in = next(w for w in agg.flush(1 << 62) if w.direction == "in")
     assert w_in.sample_pool_packets == 200
 
 
@@ -134,7 +134,7 @@ def test_discards_are_their_own_window_with_the_reason():
     agg = FlowAggregator(1000, 16, 5, lambda d, i: f"ethernet-1/{i}")
     for seq in range(10):
         agg.add_sample("leaf1", _flow_sample(seq * 100, seq, 7, output=0, discard=True), seq)
-    windows = {w.direction: w for w in agg.flush()}
+    windows = {w.direction: w for w in agg.flush(1 << 62)}
     assert set(windows) == {"in", "discard"}
     d = windows["discard"]
     assert (d.interface, d.discard_code, d.discard_reason, d.samples) == ("ethernet-1/1", 0, "net unreachable", 10)
@@ -197,3 +197,12 @@ def test_hash_polarization_names_the_stages_and_no_false_alarm_without_it():
     assert "100%" in r.stages[1] and "0%" in r.stages[1] and len(r.members[0].top_flows) >= 4
     _, out, _ = run_chain("hash-polarization", polarize=())
     assert not [r for r in out if isinstance(r, FlowReport) and r.kind == "hash_polarization"]
+
+
+def test_a_window_cut_short_at_shutdown_has_its_rate_over_the_time_it_ran():
+    agg = FlowAggregator(10_000, 16, 5, lambda d, i: f"ethernet-1/{i}")
+    for seq in range(1, 11):
+        agg.add_sample("leaf1", _flow_sample(seq * 100, seq, 1), 1_000_000_000 + seq)
+    w_in = next(w for w in agg.flush(2_000_000_000) if w.direction == "in")
+    assert (w_in.window_start_ns, w_in.window_end_ns) == (0, 2_000_000_000)
+    assert w_in.bps == pytest.approx(10 * 100 * 1518 * 8 / 2)
