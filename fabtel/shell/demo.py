@@ -253,14 +253,14 @@ def blackhole(run: RunResult, down_ns: int | None, applied: list[dict]) -> dict:
 def flow_findings(run: RunResult) -> list[dict]:
     """What the flow samples said, once per kind and group: the LAG imbalance
     explanations and the flow reports' verdicts, with when they first and
-    last stood and their last words."""
+    last stood, their first words and their last."""
     seen: dict[tuple[str, str], dict] = {}
     items = [("lag_imbalance", b.lag_id, b.window_end_ns, b.alert) for b in run.lag_alerts]
     items += [(r.kind, r.group, r.window_end_ns, r.verdict) for r in run.flow_reports]
     for kind, group, ts, text in sorted(items, key=lambda x: x[2]):
         f = seen.setdefault((kind, group), {"kind": kind, "group": group, "first_at_ms": _ms(ts, run.start_ns),
-                                            "windows": 0})
-        f.update(last_at_ms=_ms(ts, run.start_ns), verdict=text)
+                                            "windows": 0, "verdict": text})
+        f.update(last_at_ms=_ms(ts, run.start_ns), last_verdict=text)
         f["windows"] += 1
     return list(seen.values())
 
@@ -540,7 +540,8 @@ def _summary(report: dict, report_path, plot_path) -> None:
     print(f"  recovered                  {'yes, traffic back at the offered rate' if report['recovered'] else 'no'}")
     for label, findings in (("", report.get("flow_findings")), (" (without)", report.get("baseline_flow_findings"))):
         for f in findings or []:
-            print(f"  flows{label}: {f['kind']} {f['group']} ({f['windows']} windows): {f['verdict']}")
+            print(f"  flows{label}: {f['kind']} {f['group']}, {f['first_at_ms'] / 1000:.0f}-{f['last_at_ms'] / 1000:.0f} s "
+                  f"({f['windows']} windows): {f['verdict']}")
     est = report.get("blackhole_estimates") or []
     if est:
         e = est[-1]

@@ -206,3 +206,38 @@ def test_a_window_cut_short_at_shutdown_has_its_rate_over_the_time_it_ran():
     w_in = next(w for w in agg.flush(2_000_000_000) if w.direction == "in")
     assert (w_in.window_start_ns, w_in.window_end_ns) == (0, 2_000_000_000)
     assert w_in.bps == pytest.approx(10 * 100 * 1518 * 8 / 2)
+
+
+def test_an_imbalance_without_elephants_says_so_and_the_alert_measurement_tags_the_cause():
+    from fabtel.config import Thresholds
+    from fabtel.connectors.influx.lineproto import to_lines
+    from fabtel.pipeline.flow_groups import FlowGroups
+    from fabtel.records import FlowEstimate, FlowMember, LagMemberLoad
+    cfg = load_config(EXAMPLE)
+    groups = FlowGroups(cfg.fabric, Thresholds(), {"leaf1", "leaf2"}, {})
+    balance = LagBalance("esi:x", ["leaf1", "leaf2"], 10**10, 5000,
+                         [LagMemberLoad("leaf1", "ethernet-1/1", 3e9), LagMemberLoad("leaf2", "ethernet-1/1", 1e9)],
+                         1.5, 0.2, True, "imbalance 1.50 above 1.4 for 3 windows")
+    mouse = FlowEstimate("10.0.0.1", "10.0.0.2", 17, 1000, 53, None, 50, 1e8, 1.6e8, 27.7)
+    report = FlowReport("lag", "esi:x", ["leaf1", "leaf2"], 10**10,
+                        [FlowMember("leaf1", "ethernet-1/1", 3e9, 5.0, 1500, 3e9, 10**10, [mouse])], [], None, None, [], None)
+    explained = groups.explain(balance, report)
+    assert explained.alert == ("imbalance 1.50 above 1.4 for 3 windows: leaf1:ethernet-1/1 carries 75%: no elephant; its "
+                               "largest flow 10.0.0.1:1000 \u2192 10.0.0.2:53 udp at ~160.0 Mb/s \u00b128 % of 1 sampled")
+    assert explained.busiest_member == "leaf1:ethernet-1/1" and explained.elephant_flows == []
+    [line] = [x for x in to_lines(explained) if x.startswith("lag_imbalance")]
+    assert line.startswith("lag_imbalance,busiest_member=leaf1:ethernet-1/1,cause=no\\ elephant,lag_id=esi:x ")
+    unexplained = groups.explain(balance, None)
+    assert unexplained.alert.endswith("carries 75%: no flow samples for it")
+    assert "cause=no\\ flow\\ samples" in next(x for x in to_lines(unexplained) if x.startswith("lag_imbalance"))
+
+
+def test_flow_settings_are_checked_like_the_rest():
+    from fabtel.config import ConfigError, parse_config
+    text = EXAMPLE.read_text().replace("sflow:\n  listen: 127.0.0.1:6343",
+                                       "sflow:\n  listen: 127.0.0.1:6343\n  flow_samples: some\n  flow_table_size: 0")
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "x.yaml")
+    problems = "\n".join(err.value.problems)
+    assert "sflow.flow_samples" in problems and "must be one of both, raw, aggregate" in problems
+    assert "sflow.flow_table_size" in problems
