@@ -241,3 +241,30 @@ def test_flow_settings_are_checked_like_the_rest():
     problems = "\n".join(err.value.problems)
     assert "sflow.flow_samples" in problems and "must be one of both, raw, aggregate" in problems
     assert "sflow.flow_table_size" in problems
+
+
+def _discard_window(device, interface, samples, end_ns, code=0):
+    from fabtel.records import FlowWindow
+    from fabtel.sampling import error_pct as err
+    return FlowWindow(device, interface, "discard", code, "net unreachable" if code == 0 else "ACL", end_ns - 5 * 10**9,
+                      end_ns, samples, 1000, samples * 1000.0, samples * 1e6, samples * 1.6e6, err(samples), None, 0,
+                      None, False, 256, 0.0, [])
+
+
+def test_blackholing_is_reported_where_no_uplink_went_down_and_backs_a_decision():
+    from fabtel.config import Thresholds
+    from fabtel.pipeline.flow_groups import FlowGroups
+    cfg = load_config(EXAMPLE)
+    groups = FlowGroups(cfg.fabric, Thresholds(), {"spine1"}, {})
+    groups.observe(_discard_window("spine1", "ethernet-1/3", 2, 10 * 10**9))          # below the minimum
+    [quiet] = groups.reports(11 * 10**9, lambda *a: (None, None))
+    assert quiet.kind == "blackholing" and quiet.verdict is None
+    groups.observe(_discard_window("spine1", "ethernet-1/3", 40, 15 * 10**9, code=258))
+    [report] = groups.reports(16 * 10**9, lambda *a: (None, None))
+    assert report.verdict == "spine1 blackholes ~64.0 Mb/s \u00b131 % arriving on ethernet-1/3 (ACL)"
+    assert groups.reports(17 * 10**9, lambda *a: (None, None)) == []          # each window is reported once
+    [evidence] = groups.blackhole_evidence("spine1", 17 * 10**9)
+    # both windows are recent: the evidence sums them
+    assert (evidence.kind, evidence.interface) == ("blackholed_rate", "ethernet-1/3 (ACL), ethernet-1/3 (net unreachable)")
+    assert evidence.value == "~67.2 Mb/s \u00b130 % in 42 discard samples"
+    assert groups.blackhole_evidence("spine1", 60 * 10**9) == []            # forgotten once old
