@@ -17,11 +17,12 @@ from fabtel.lab.scenario import Scenario
 from fabtel.lab.sflow_agent import SflowAgent, SflowSender
 
 log = logging.getLogger("fabtel.lab")
+DEFAULT_SAMPLING = 256          # 1 in N, when neither the caller nor the scenario says
 
 
 class LabRunner:
     def __init__(self, cfg: Config, scenario: Scenario | None = None, sflow_to: str | None = None,
-                 tick_s: float = 0.1, counter_interval_s: float = 1.0, sampling_rate: int = 256,
+                 tick_s: float = 0.1, counter_interval_s: float = 1.0, sampling_rate: int | None = None,
                  bgp_establish_s: float = 3.0, with_gnmi: bool = True):
         self.cfg, self.scenario = cfg, scenario
         self.fabric = LabFabric(cfg, bgp_establish_s)
@@ -31,7 +32,7 @@ class LabRunner:
                                   elephant_factor=t.elephant_factor)
         if scenario:
             self.fabric.polarized = set(scenario.polarize)
-            sampling_rate = scenario.sampling_rate or sampling_rate
+            sampling_rate = sampling_rate or scenario.sampling_rate       # an explicit rate wins over the scenario's
         self.targets: dict[str, DeviceTarget] = {}
         if with_gnmi:
             for dev in cfg.fabric.devices:
@@ -39,7 +40,7 @@ class LabRunner:
                     self.targets[dev.name] = DeviceTarget(self.fabric, self.fabric.nodes[dev.name], dev.gnmi.address,
                                                           _credentials(dev.gnmi))
         self.sender = SflowSender(sflow_to) if sflow_to else None
-        self.agents = [SflowAgent(self.fabric, self.fabric.nodes[d.name], d.sflow_agent, sampling_rate)
+        self.agents = [SflowAgent(self.fabric, self.fabric.nodes[d.name], d.sflow_agent, sampling_rate or DEFAULT_SAMPLING)
                        for d in cfg.fabric.devices if d.sflow_agent]
         self.pending = list(scenario.events) if scenario else []
         self.applied: list[dict] = []

@@ -205,7 +205,8 @@ def _lab_parsers(sub, with_config, with_stack):
     run.add_argument("--gnmi-base-port", type=int, default=28000, help="first gNMI port of a generated fabric (default 28000)")
     run.add_argument("--duration", type=float, default=None, help="stop after S seconds (default: the scenario's)")
     run.add_argument("--counter-interval", type=float, default=1.0, help="sFlow counter interval in seconds (default 1)")
-    run.add_argument("--sampling-rate", type=int, default=256, help="sFlow 1-in-N packet sampling (default 256)")
+    run.add_argument("--sampling-rate", type=int, default=None,
+                     help="sFlow 1-in-N packet sampling (default: the scenario's sampling_rate, else 256)")
     run.add_argument("--simulate", action="store_true",
                      help="run the scenario on a virtual clock as fast as possible (no gNMI, no sFlow): ground truth only")
 

@@ -72,8 +72,9 @@ def test_main_scenario_with_baseline_report_and_plot(demo_config, tmp_path):
     assert any(f["kind"] == "lag_imbalance" and "elephant" in f["verdict"] for f in r["flow_findings"]), r["flow_findings"]
     # Every Grafana dashboard query works on the demo's data (errors or no series fail).
     check = fabtel("dashboards", "check", "--config", str(demo_config), "--since", "20", timeout=120)
-    ran = re.search(r"(\d+) dashboard queries run, 0 problem\(s\)", check.stdout)
-    assert check.returncode == 0 and ran and int(ran.group(1)) >= 30, check.stdout + check.stderr[-2000:]
+    ran = re.search(r"(\d+) dashboard queries run, (\d+) alert rule queries run, 0 problem\(s\)", check.stdout)
+    assert check.returncode == 0 and ran and int(ran.group(1)) >= 40 and int(ran.group(2)) >= 7, \
+        check.stdout + check.stderr[-2000:]
 
 
 @pytest.mark.parametrize("scenario", OTHER, ids=lambda p: p.stem)
