@@ -253,15 +253,20 @@ def blackhole(run: RunResult, down_ns: int | None, applied: list[dict]) -> dict:
 def flow_findings(run: RunResult) -> list[dict]:
     """What the flow samples said, once per kind and group: the LAG imbalance
     explanations and the flow reports' verdicts, with when they first and
-    last stood, their first words and their last."""
+    last stood, and their words in the middle of that span (the first and
+    last windows are often cut by the event or the end)."""
     seen: dict[tuple[str, str], dict] = {}
+    said: dict[tuple[str, str], list[str]] = {}
     items = [("lag_imbalance", b.lag_id, b.window_end_ns, b.alert) for b in run.lag_alerts]
     items += [(r.kind, r.group, r.window_end_ns, r.verdict) for r in run.flow_reports]
     for kind, group, ts, text in sorted(items, key=lambda x: x[2]):
         f = seen.setdefault((kind, group), {"kind": kind, "group": group, "first_at_ms": _ms(ts, run.start_ns),
-                                            "windows": 0, "verdict": text})
-        f.update(last_at_ms=_ms(ts, run.start_ns), last_verdict=text)
+                                            "windows": 0})
+        f.update(last_at_ms=_ms(ts, run.start_ns))
         f["windows"] += 1
+        said.setdefault((kind, group), []).append(text)
+    for key, f in seen.items():
+        f["verdict"] = said[key][len(said[key]) // 2]
     return list(seen.values())
 
 
@@ -364,15 +369,17 @@ def plot(path: str, scenario, runs: list[RunResult], report: dict) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(len(runs), 1, figsize=(12, 4.2 * len(runs)), sharex=True, sharey=True, squeeze=False)
-    top = max([s["links"].get(link, 0) * 8 / 1000 for r in runs for s in r.ground_truth for link in LINKS]
-              + [s["blackholed_bytes"] * 8 / 1000 for r in runs for s in r.ground_truth] + [1])
+    peak = max([s["links"].get(link, 0) * 8 for r in runs for s in r.ground_truth for link in LINKS]
+               + [s["blackholed_bytes"] * 8 for r in runs for s in r.ground_truth] + [1000])
+    unit, scale = next((u, f) for u, f in (("Gb/s", 1e9), ("Mb/s", 1e6), ("kb/s", 1e3), ("b/s", 1)) if peak >= f)
+    top = peak / scale
     for ax, run in zip(axes[:, 0], runs):
         secs = [s["t"] for s in run.ground_truth]
-        lost = [s["blackholed_bytes"] * 8 / 1000 for s in run.ground_truth]
+        lost = [s["blackholed_bytes"] * 8 / scale for s in run.ground_truth]
         ax.fill_between(secs, lost, step="post", color="red", alpha=0.18, label="blackholed", zorder=1)
         for link in DRAW_ORDER:
             colour, dash, width = STYLES[link]
-            ax.plot(secs, [s["links"].get(link, 0) * 8 / 1000 for s in run.ground_truth], label=link, color=colour,
+            ax.plot(secs, [s["links"].get(link, 0) * 8 / scale for s in run.ground_truth], label=link, color=colour,
                     linestyle=dash, linewidth=width, drawstyle="steps-post", zorder=5 if link == "client1:eth1" else 3)
         ax.set_ylim(0, top * 1.5)                 # headroom for the labels and the zoomed inset
         for i, e in enumerate(run.events):
@@ -388,7 +395,7 @@ def plot(path: str, scenario, runs: list[RunResult], report: dict) -> None:
         share = ", ".join(f"{c} lost {_share(x['lost_share'])} of its traffic" for c, x in b["clients"].items())
         ax.set_title(f"{scenario.name}, {'with' if run.oper_group else 'without'} the oper-group: "
                      + (f"{share} {_span(b)}" if share else "no traffic lost"), fontsize=10)
-        ax.set_ylabel("kb/s (lab ground truth, per second)")
+        ax.set_ylabel(f"{unit} (lab ground truth, per second)")
         ax.grid(alpha=0.3)
         if run.oper_group and report.get("timeline_ms"):
             _zoom(ax, run, report["timeline_ms"])

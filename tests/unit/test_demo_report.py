@@ -65,3 +65,26 @@ def test_the_plot_is_drawn(tmp_path):
     png = tmp_path / "demo.png"
     plot(str(png), Scenario("leaf1-uplinks-down", 40, ()), [run(True), run(False)], report())
     assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 30_000
+
+
+def test_flow_findings_and_the_blackhole_estimated_against_the_truth():
+    from fabtel.records import FlowReport
+    from fabtel.shell.demo import blackhole_estimates, flow_findings
+    base = run(False)
+    for sec in base.ground_truth:
+        sec["discarded"] = {"leaf1:ethernet-1/1": sec["blackholed_bytes"]}
+    true_bps = 25_000 * 8
+
+    def report(end_s: float, bps: float, n: int) -> FlowReport:
+        err = 196 / n ** 0.5
+        return FlowReport("blackholing", "leaf1", ["leaf1"], START + int(end_s * S), [], [], bps, err, [],
+                          f"leaf1 blackholes {bps}")
+    base.flow_reports = [report(22.5, 90_000, 30), report(27.5, true_bps * 1.05, 400), report(32.5, true_bps * 1.5, 400),
+                         report(37.5, true_bps * 0.99, 400), report(40.5, 10_000, 5)]
+    est = blackhole_estimates(base)
+    # the window the event cuts (ends 22.5 s) and the one past the end are not compared
+    assert [(e["window_end_ms"], e["within_bound"]) for e in est] == [(27_500, True), (32_500, False), (37_500, True)]
+    assert est[0]["true_bps"] == true_bps and est[0]["error_pct"] == 9.8
+    [f] = flow_findings(base)
+    assert (f["kind"], f["group"], f["windows"], f["first_at_ms"], f["last_at_ms"]) == ("blackholing", "leaf1", 5, 22_500, 40_500)
+    assert f["verdict"] == f"leaf1 blackholes {true_bps * 1.5}"          # the middle of the span
