@@ -116,7 +116,8 @@ class FlowGroups:
             big = bool(speed) and f.bps / speed > self.t.elephant_share
             runs, last = self.elephant_runs.get(key, (0, 0))
             if w.window_end_ns != last:
-                runs = runs + 1 if big else 0
+                # consecutive windows only: the last one counted ended where this one starts
+                runs = (runs + 1 if last == w.window_start_ns else 1) if big else 0
                 self.elephant_runs[key] = (runs, w.window_end_ns)
             if big and runs >= self.t.elephant_windows:
                 out.append(FlowElephant(dev, intf, f, f.bps / speed, runs))

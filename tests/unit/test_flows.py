@@ -268,3 +268,21 @@ def test_blackholing_is_reported_where_no_uplink_went_down_and_backs_a_decision(
     assert (evidence.kind, evidence.interface) == ("blackholed_rate", "ethernet-1/3 (ACL), ethernet-1/3 (net unreachable)")
     assert evidence.value == "~67.2 Mb/s \u00b130 % in 42 discard samples"
     assert groups.blackhole_evidence("spine1", 60 * 10**9) == []            # forgotten once old
+
+
+def test_an_elephant_needs_consecutive_windows_above_the_share():
+    from fabtel.config import Thresholds
+    from fabtel.pipeline.flow_groups import FlowGroups
+    from fabtel.records import FlowEstimate, FlowWindow
+    cfg = load_config(EXAMPLE)
+    groups = FlowGroups(cfg.fabric, Thresholds(elephant_share=0.05, elephant_windows=2), {"leaf1", "leaf2"}, {})
+
+    def window(end_s: int, bps: float) -> FlowWindow:
+        f = FlowEstimate("10.0.1.5", "10.0.2.9", 6, 443, 51514, None, 500, bps * 5 / 8, bps, 8.8)
+        return FlowWindow("leaf1", "ethernet-1/1", "in", None, None, (end_s - 5) * 10**9, end_s * 10**9, 500, 1000,
+                          5e5, bps * 5 / 8, bps, 8.8, None, 0, None, False, 256, 0.0, [f])
+    speed = 10**10
+    seen = [len(groups._elephants("leaf1", "ethernet-1/1", window(end, bps), speed))
+            for end, bps in ((5, 1e9), (15, 1e9), (20, 1e9), (25, 1e8), (30, 1e9), (35, 1e9))]
+    # 5 s, then a gap (no window ending at 10 s): 15 s starts again; 25 s is below the share
+    assert seen == [0, 0, 1, 0, 0, 1]
