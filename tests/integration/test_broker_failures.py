@@ -13,7 +13,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 import yaml
 from confluent_kafka import Consumer, TopicPartition
 

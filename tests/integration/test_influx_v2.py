@@ -20,7 +20,7 @@ from conftest import free_port, wait_until
 from fabtel.bench import peers
 from fabtel.config import SecretRef
 from fabtel.connectors.influx.sink import InfluxSink
-from fabtel.kafka import RecordProducer, tail
+from fabtel.kafka import RecordProducer
 from fabtel.records import InterfaceCounters, InterfaceState
 
 

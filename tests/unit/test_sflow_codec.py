@@ -18,7 +18,7 @@ from conftest import fabtel
 from fabtel.connectors.common.pcap import write_udp_pcap
 from fabtel import lacp
 from fabtel.connectors.sflow.codec import PORT_FORMATS, SFlowDecodeError, decode_datagram, encode_datagram
-from sflow_cases import HEALTHY, MIB_HEALTHY, SYNC_ONLY, counters, every_case
+from sflow_cases import HEALTHY, SYNC_ONLY, counters, every_case
 
 BAD_CASES = sorted((Path(__file__).parent.parent / "cases" / "sflow_bad").glob("*.yaml"))
 
