@@ -190,6 +190,12 @@ class SflowSampledHeader:
     srcPort: int | None = None
     dstPort: int | None = None
     TCPFlags: int | None = None
+    vni: int | None = None                 # VXLAN: the VNI, and the inner packet's addresses and ports
+    innerSrcIP: str | None = None
+    innerDstIP: str | None = None
+    innerIPProtocol: int | None = None
+    innerSrcPort: int | None = None
+    innerDstPort: int | None = None
 
 
 @dataclass
@@ -490,16 +496,19 @@ class FlowEstimate:
     error_pct: float
     overcount_bytes: float = 0.0
     share: float = 0.0
+    vni: int | None = None
 
     def text(self) -> str:
         """As the alerts say it: 10.0.1.5:443 \u2192 10.0.2.9:51514 tcp."""
         vlan = f" vlan {self.vlan}" if self.vlan is not None else ""
-        return f"{self.src_ip}:{self.src_port} \u2192 {self.dst_ip}:{self.dst_port} {self._proto()}{vlan}"
+        vni = f" vni {self.vni}" if self.vni is not None else ""
+        return f"{self.src_ip}:{self.src_port} \u2192 {self.dst_ip}:{self.dst_port} {self._proto()}{vlan}{vni}"
 
     def tag(self) -> str:
         """As a compact, stable name (an InfluxDB tag): 10.0.1.5:443>10.0.2.9:51514/tcp."""
         vlan = f"/vlan{self.vlan}" if self.vlan is not None else ""
-        return f"{self.src_ip}:{self.src_port}>{self.dst_ip}:{self.dst_port}/{self._proto()}{vlan}"
+        vni = f"/vni{self.vni}" if self.vni is not None else ""
+        return f"{self.src_ip}:{self.src_port}>{self.dst_ip}:{self.dst_port}/{self._proto()}{vlan}{vni}"
 
     def _proto(self) -> str:
         return {6: "tcp", 17: "udp"}.get(self.protocol, str(self.protocol))

@@ -112,7 +112,7 @@ class FlowGroups:
     def _elephants(self, dev: str, intf: str, w: FlowWindow, speed: int | None) -> list[FlowElephant]:
         out = []
         for f in w.top_flows:
-            key = (dev, intf, (f.src_ip, f.dst_ip, f.protocol, f.src_port, f.dst_port, f.vlan))
+            key = (dev, intf, (f.src_ip, f.dst_ip, f.protocol, f.src_port, f.dst_port, f.vlan, f.vni))
             big = bool(speed) and f.bps / speed > self.t.elephant_share
             runs, last = self.elephant_runs.get(key, (0, 0))
             if w.window_end_ns != last:

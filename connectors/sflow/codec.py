@@ -4,7 +4,8 @@ Decodes the datagram header (IPv4 and IPv6 agents); flow samples (compact 0:1
 and expanded 0:3) and counter samples (0:2 and 0:4); counter records generic
 interface (0:1), ethernet (0:2), LAG port stats (0:7, 56-byte padded or 52-byte
 unpadded) and processor (0:1001); the flow record raw packet header (0:1) with
-its Ethernet, VLAN, IPv4, IPv6, TCP and UDP fields. Unknown enterprises and
+its Ethernet, VLAN, IPv4, IPv6, TCP and UDP fields (and, in VXLAN, the VNI and
+the inner packet's addresses and ports). Unknown enterprises and
 formats are skipped by their length and reported in `Datagram.skipped`.
 
 Anything whose declared count or length does not fit rejects the whole
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import zlib
 from dataclasses import dataclass, field
 
 from fabtel.records import (SflowAsPathSegment, SflowEthernetCounters, SflowExtendedGateway, SflowExtendedRouter,
@@ -29,6 +31,7 @@ MAX_DATAGRAM = 65535
 MAX_AS_PATH = 255           # ASNs in one extended gateway record
 PORT_FORMATS = {0: "ifIndex", 1: "dropCode", 2: "multiple", 3: "format==3"}    # sflowtool's words
 HEADER_ETHERNET, HEADER_IPV4, HEADER_IPV6 = 1, 11, 12
+VXLAN_PORT = 4789          # IANA; a sampled VXLAN packet's VNI and inner 5-tuple are read too
 # Drop codes of a discarded packet (output format 1), sFlow v5 section 5.3:
 # 0-255 are ICMP destination-unreachable codes, then sFlow's own.
 DROP_CODES = {0: "net unreachable", 1: "host unreachable", 2: "protocol unreachable", 3: "port unreachable",
@@ -373,6 +376,17 @@ def parse_ip(h: bytes, off: int, rec: SflowSampledHeader) -> None:
         rec.srcPort, rec.dstPort = (h[l4] << 8) | h[l4 + 1], (h[l4 + 2] << 8) | h[l4 + 3]
         if rec.IPProtocol == 6 and n >= l4 + 14:
             rec.TCPFlags = h[l4 + 13]
+        elif rec.dstPort == VXLAN_PORT and n >= l4 + 16 and h[l4 + 8] & 0x08:
+            _parse_vxlan(h, l4 + 8, rec)
+
+
+def _parse_vxlan(h: bytes, off: int, rec: SflowSampledHeader) -> None:
+    """A VXLAN header (RFC 7348: I flag, 24-bit VNI) and the inner Ethernet frame after it."""
+    rec.vni = (h[off + 4] << 16) | (h[off + 5] << 8) | h[off + 6]
+    inner = SflowSampledHeader(0, 0, 0, 0, b"")
+    parse_ethernet(h[off + 8:], inner)
+    rec.innerSrcIP, rec.innerDstIP, rec.innerIPProtocol = inner.srcIP, inner.dstIP, inner.IPProtocol
+    rec.innerSrcPort, rec.innerDstPort = inner.srcPort, inner.dstPort
 
 
 # ------------------------------------------------------------------ encode
@@ -462,11 +476,23 @@ def _encode_flow(s: SflowSample, expanded: bool) -> bytes:
     return head + b"".join(recs)
 
 
+def build_vxlan_header(src_vtep: str, dst_vtep: str, vni: int, inner: bytes, *, snap: int = 128) -> bytes:
+    """A VXLAN packet (outer Ethernet/IPv4/UDP 4789, RFC 7348 header) around
+    the inner frame `inner`, as a spine samples it; the outer UDP source port
+    is the inner frame's hash, as VTEPs do."""
+    entropy = 49152 + zlib.crc32(inner[:64]) % 16384
+    vxlan = struct.pack(">II", 0x08000000, vni << 8) + inner
+    return build_header("00:0c:00:00:00:01", "00:0c:00:00:00:02", src_vtep, dst_vtep, 17, entropy, VXLAN_PORT,
+                        payload=vxlan, snap=snap)
+
+
 def build_header(src_mac: str, dst_mac: str, src_ip: str, dst_ip: str, proto: int, src_port: int, dst_port: int,
                  *, vlan: int | None = None, ttl: int = 64, tos: int = 0, tcp_flags: int = 0x10,
-                 payload_len: int = 0, snap: int = 128) -> bytes:
+                 payload_len: int = 0, snap: int = 128, payload: bytes | None = None) -> bytes:
     """An Ethernet/IP/TCP-or-UDP header as a switch would sample it (first
     `snap` bytes); used by the lab's agents and the tests."""
+    if payload is not None:
+        payload_len = len(payload)
     v6 = ":" in src_ip
     eth = _mac(dst_mac) + _mac(src_mac)
     if vlan is not None:
@@ -481,4 +507,4 @@ def build_header(src_mac: str, dst_mac: str, src_ip: str, dst_ip: str, proto: in
         ip = struct.pack(">BBHHHBBH4s4s", 0x45, tos, 20 + len(l4) + payload_len, 0, 0, ttl, proto, 0,
                          socket.inet_pton(socket.AF_INET, src_ip), socket.inet_pton(socket.AF_INET, dst_ip))
         eth += b"\x08\x00"
-    return (eth + ip + l4 + b"\x00" * payload_len)[:snap]
+    return (eth + ip + l4 + (payload if payload is not None else b"\x00" * payload_len))[:snap]

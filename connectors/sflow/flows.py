@@ -6,6 +6,7 @@ table (space-saving), so memory stays fixed whatever the number of flows.
 Pure: the collector feeds it decoded samples and sends what `due` returns.
 May import: the standard library, fabtel.records, fabtel.sampling, connectors.sflow.codec.
 
+Flows are keyed by 5-tuple, VLAN and, for VXLAN, the inner 5-tuple and VNI.
 A sample counts three ways: in the window of the interface it was taken on
 (direction "in", its data source, with sample_pool and drops), in the
 window of its output interface ("out": a LAG member's or an uplink's egress
@@ -22,7 +23,7 @@ from fabtel.connectors.sflow.codec import drop_reason
 from fabtel.records import FlowEstimate, FlowOutput, FlowWindow, SflowSample
 from fabtel.sampling import DISCARD, IN, OUT, error_pct
 
-FlowKey = tuple          # (src ip, dst ip, protocol, src port, dst port, vlan)
+FlowKey = tuple          # (src ip, dst ip, protocol, src port, dst port, vlan, vni)
 
 
 class SpaceSaving:
@@ -114,7 +115,11 @@ class FlowAggregator:
         h = s.sampled_header
         if h is None or h.srcIP is None:
             return
-        key = (h.srcIP, h.dstIP, h.IPProtocol, h.srcPort or 0, h.dstPort or 0, h.vlan)
+        if h.vni is not None and h.innerSrcIP is not None:      # a tunnelled flow: the inner packet, and its VNI
+            key = (h.innerSrcIP, h.innerDstIP, h.innerIPProtocol, h.innerSrcPort or 0, h.innerDstPort or 0, h.vlan,
+                   h.vni)
+        else:
+            key = (h.srcIP, h.dstIP, h.IPProtocol, h.srcPort or 0, h.dstPort or 0, h.vlan, None)
         source = s.source_id_index if s.source_id_type == 0 else s.input
         self.add(device, source, s.sampling_rate, s.sample_pool, s.drops, s.output_format or 0, s.output,
                  h.sampledPacketSize, key, ts_ns)
@@ -191,7 +196,7 @@ class FlowAggregator:
             b = nbytes * scale
             top.append(FlowEstimate(fk[0], fk[1], fk[2], fk[3], fk[4], fk[5], n, b, b * 8 / seconds, error_pct(n),
                                     inherited * (nbytes / n) * scale if inherited else 0.0,
-                                    b / total if total else 0.0))
+                                    b / total if total else 0.0, fk[6]))
         outputs = [FlowOutput(name, n, b * scale) for name, (n, b) in sorted(w.outputs.items())]
         return FlowWindow(device, interface, direction, code, drop_reason(code) if code is not None else None,
                           start, end, w.samples, w.rate, w.packets * scale, total, total * 8 / seconds,

@@ -144,7 +144,7 @@ def test_discards_are_their_own_window_with_the_reason():
 def test_memory_stays_bounded_whatever_the_number_of_flows():
     agg = FlowAggregator(60_000, 64, 10, lambda d, i: f"ethernet-1/{i}")
     for i in range(50_000):
-        agg.add("leaf1", 1, 1000, i, 0, 0, 2, 1500, (f"10.{i >> 16}.{i >> 8 & 255}.{i & 255}", "10.9.9.9", 17, i, 53, None), i)
+        agg.add("leaf1", 1, 1000, i, 0, 0, 2, 1500, (f"10.{i >> 16}.{i >> 8 & 255}.{i & 255}", "10.9.9.9", 17, i, 53, None, None), i)
     tables = [w.table for ws in agg.windows.values() for w in ws.values()]
     assert len(tables) == 2 and all(len(t.entries) == 64 and len(t.heap) == 64 for t in tables)
 
@@ -286,3 +286,20 @@ def test_an_elephant_needs_consecutive_windows_above_the_share():
             for end, bps in ((5, 1e9), (15, 1e9), (20, 1e9), (25, 1e8), (30, 1e9), (35, 1e9))]
     # 5 s, then a gap (no window ending at 10 s): 15 s starts again; 25 s is below the share
     assert seen == [0, 0, 1, 0, 0, 1]
+
+
+def test_vxlan_flows_are_the_inner_packets_with_their_vni():
+    from fabtel.connectors.sflow.codec import build_vxlan_header
+    agg = FlowAggregator(1000, 16, 5, lambda d, i: f"ethernet-1/{i}")
+    for seq, vni in ((1, 10010), (2, 10010), (3, 10020)):
+        inner = build_header("00:c1:c1:00:00:01", "00:c2:c2:00:00:01", "10.0.1.5", "10.0.2.9", 6, 443, 51514,
+                             payload_len=1400, snap=1500)
+        outer = build_vxlan_header("198.18.255.11", "198.18.255.13", vni, inner)
+        sample = SflowSample("198.18.0.1", None, 0, 0, 0, "flow", seq, 0, 1, 100, seq * 100, 0, 1, 2,
+                             sampled_header=SflowSampledHeader(1, 1564, 4, len(outer), outer), input_format=0,
+                             output_format=0)
+        agg.add_sample("spine1", decode_datagram(encode_datagram("198.18.0.1", 0, seq, 0, [sample])).samples[0], seq)
+    w_in = next(w for w in agg.flush(1 << 62) if w.direction == "in")
+    assert [(f.text(), f.samples) for f in w_in.top_flows] == [
+        ("10.0.1.5:443 \u2192 10.0.2.9:51514 tcp vni 10010", 2), ("10.0.1.5:443 \u2192 10.0.2.9:51514 tcp vni 10020", 1)]
+    assert w_in.top_flows[0].tag() == "10.0.1.5:443>10.0.2.9:51514/tcp/vni10010"

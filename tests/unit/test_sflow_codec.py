@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 from conftest import fabtel
 from fabtel.connectors.common.pcap import write_udp_pcap
 from fabtel import lacp
-from fabtel.connectors.sflow.codec import PORT_FORMATS, SFlowDecodeError, decode_datagram, encode_datagram
+from fabtel.connectors.sflow.codec import (PORT_FORMATS, SFlowDecodeError, build_header, build_vxlan_header,
+                                           decode_datagram, encode_datagram)
+from fabtel.records import SflowSample, SflowSampledHeader
 from sflow_cases import HEALTHY, SYNC_ONLY, counters, every_case
 
 BAD_CASES = sorted((Path(__file__).parent.parent / "cases" / "sflow_bad").glob("*.yaml"))
@@ -364,3 +366,29 @@ def test_decode_streams_from_a_pipe(capture):
     proc.stdin.close()
     rest = proc.stdout.read().splitlines()
     assert proc.wait(20) == 0 and len(rest) == 11
+
+
+def test_vxlan_inner_flow_and_vni_agree_with_tshark(tmp_path):
+    """A spine's sample of VXLAN traffic: the VNI and the inner packet's
+    addresses and ports, as tshark dissects the same sampled bytes."""
+    inner = build_header("00:c1:c1:00:00:01", "00:c2:c2:00:00:01", "10.0.1.5", "10.0.2.9", 6, 443, 51514,
+                         vlan=None, payload_len=1400, snap=1500)
+    sampled = build_vxlan_header("198.18.255.11", "198.18.255.13", 10010, inner, snap=128)
+    sample = SflowSample("198.18.0.1", None, 0, 0, 0, "flow", 1, 0, 1, 1000, 1000, 0, 1, 2,
+                         sampled_header=SflowSampledHeader(1, 1564, 4, len(sampled), sampled))
+    [got] = decode_datagram(encode_datagram("198.18.0.1", 0, 1, 1, [sample])).samples
+    h = got.sampled_header
+    assert (h.srcIP, h.dstIP, h.dstPort, h.vni) == ("198.18.255.11", "198.18.255.13", 4789, 10010)
+    assert (h.innerSrcIP, h.innerDstIP, h.innerIPProtocol, h.innerSrcPort, h.innerDstPort) == \
+        ("10.0.1.5", "10.0.2.9", 6, 443, 51514)
+    pcap = tmp_path / "vxlan.pcap"
+    with open(pcap, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))         # link type 1: Ethernet
+        f.write(struct.pack("<IIII", 1, 0, len(sampled), len(sampled)) + sampled)
+    out = subprocess.run(["tshark", "-r", str(pcap), "-T", "fields", "-E", "aggregator=;", "-e", "vxlan.vni",
+                          "-e", "ip.src", "-e", "ip.dst", "-e", "tcp.srcport", "-e", "tcp.dstport"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    vni, srcs, dsts, sport, dport = out.split("\t")
+    assert int(vni) == h.vni
+    assert srcs.split(";") == [h.srcIP, h.innerSrcIP] and dsts.split(";") == [h.dstIP, h.innerDstIP]
+    assert (int(sport), int(dport)) == (h.innerSrcPort, h.innerDstPort)
