@@ -90,16 +90,16 @@ def run(config_path: str, seconds: float, flows: int = 1_000_000) -> dict:
         if time.perf_counter() >= next_note:
             progress(f"{samples:,} samples, {samples / cpu:,.0f} per CPU-second")
             next_note += 5
+    largest = max((len(w.table.entries) for ws in collector.flows.windows.values() for w in ws.values()), default=0)
     c0 = time.process_time()
     collector.send_windows(time.time_ns(), every=True)
     pending = collector.producer.flush(60)
     cpu += time.process_time() - c0
-    tables = [w.table for ws in collector.flows.windows.values() for w in ws.values()]
     rss_end = _rss_mb()
     progress(f"{samples:,} samples in {cpu:.1f} s of CPU; RSS {rss_early:.0f} MB after {total // 10:,} flows, "
              f"{rss_end:.0f} MB after {flows:,}")
     return {"flow_samples_per_s": round(samples / cpu), "samples": samples, "distinct_flows": flows,
             "flow_windows_produced": int(collector.metrics.get("flow_windows_total")),
             "records_delivered": collector.producer.delivered, "undelivered": pending,
-            "table_size": cfg.sflow.flow_table_size, "largest_table_left": max((len(t.entries) for t in tables), default=0),
+            "table_size": cfg.sflow.flow_table_size, "largest_table": largest,
             "rss_mb_after_tenth": round(rss_early, 1), "rss_mb_at_end": round(rss_end, 1), "machine": machine()}

@@ -13,7 +13,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Iterable
 
-from fabtel.config import Config
+from fabtel.config import Config, Fabric
 
 
 @dataclass(frozen=True, order=True)
@@ -45,8 +45,12 @@ class DecisionDomain:
 
 
 def domains(cfg: Config) -> dict[str, DecisionDomain]:
-    """device -> domain name: connected components of devices sharing an ESI."""
-    parent = {d.name: d.name for d in cfg.fabric.devices}
+    """device -> its domain: connected components of devices sharing an ESI."""
+    return fabric_domains(cfg.fabric)
+
+
+def fabric_domains(fabric: Fabric) -> dict[str, DecisionDomain]:
+    parent = {d.name: d.name for d in fabric.devices}
 
     def find(x):
         while parent[x] != x:
@@ -54,7 +58,7 @@ def domains(cfg: Config) -> dict[str, DecisionDomain]:
             x = parent[x]
         return x
     by_esi: dict[str, list[str]] = {}
-    for d in cfg.fabric.devices:
+    for d in fabric.devices:
         for lag in d.lags:
             if lag.esi:
                 by_esi.setdefault(lag.esi, []).append(d.name)

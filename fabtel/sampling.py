@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 IN, OUT, DISCARD = "in", "out", "discard"
+RATE_UNITS = (("Gb/s", 1e9), ("Mb/s", 1e6), ("kb/s", 1e3), ("b/s", 1.0))
 
 
 def error_pct(samples: int) -> float:
@@ -15,7 +16,10 @@ def error_pct(samples: int) -> float:
 
 def rate_text(bps: float) -> str:
     """A rate as an operator reads it: 3.1 Gb/s, 250.0 Mb/s."""
-    for unit, scale in (("Gb/s", 1e9), ("Mb/s", 1e6), ("kb/s", 1e3)):
-        if bps >= scale:
-            return f"{bps / scale:.1f} {unit}"
-    return f"{bps:.0f} b/s"
+    unit, scale = rate_unit(bps)
+    return f"{bps / scale:.1f} {unit}" if scale > 1 else f"{bps:.0f} b/s"
+
+
+def rate_unit(bps: float) -> tuple[str, float]:
+    """The largest unit the rate reaches: ("Gb/s", 1e9), ... ("b/s", 1)."""
+    return next(((u, f) for u, f in RATE_UNITS if bps >= f), RATE_UNITS[-1])

@@ -13,7 +13,7 @@ and the counter rates the domain already has, once per window it reports:
 - hash polarization: the flows arriving on one port (from the stage before)
   all leave on one of several equal next-stage links (ports to devices that
   share an ethernet segment), as the device's own samples show.
-May import: fabtel.config, fabtel.records, fabtel.sampling.
+May import: fabtel.config, fabtel.partitioning, fabtel.records, fabtel.sampling.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from dataclasses import replace
 from typing import Callable
 
 from fabtel.config import Fabric, Thresholds
+from fabtel.partitioning import fabric_domains
 from fabtel.records import Evidence, FlowElephant, FlowMember, FlowReport, FlowWindow, LagBalance
 from fabtel.sampling import DISCARD, IN, OUT, error_pct, rate_text
 
@@ -33,7 +34,6 @@ RateOf = Callable[[str, str, str], tuple[float | None, int | None]]   # (device,
 class FlowGroups:
     def __init__(self, fabric: Fabric, thresholds: Thresholds, devices: set[str], lag_of: dict[tuple[str, str], str]):
         self.t = thresholds
-        self.devices = devices
         self.lags: dict[str, list[tuple[str, str]]] = {}
         for member, lag_id in sorted(lag_of.items()):
             self.lags.setdefault(lag_id, []).append(member)
@@ -41,13 +41,7 @@ class FlowGroups:
         self.peer: dict[tuple[str, str], tuple[str, str]] = {}
         for link in fabric.links:
             self.peer[link.a], self.peer[link.b] = link.b, link.a
-        es: dict[str, set[str]] = {}
-        for d in fabric.devices:
-            for lag in d.lags:
-                if lag.esi:
-                    es.setdefault(lag.esi, set()).add(d.name)
-        self.es_peers = {d.name: set().union(*(s for s in es.values() if d.name in s)) if any(
-            d.name in s for s in es.values()) else {d.name} for d in fabric.devices}
+        self.segment_of = fabric_domains(fabric)          # devices that share an ethernet segment
         self.latest: dict[tuple, FlowWindow] = {}          # (device, interface, direction, code) -> newest window
         self.reported: dict[tuple, int] = {}               # ... -> the end of the newest window reported on
         self.elephant_runs: dict[tuple, tuple[int, int]] = {}   # (device, interface, flow key) -> (windows, last end)
@@ -86,8 +80,8 @@ class FlowGroups:
             members = [(device, u) for u in uplinks]
             if any((device, u, OUT, None) in new for u in uplinks):
                 out.append(self._group("ecmp", f"{device}/uplinks", members, OUT, fresh, rate_of))
-        out += self._blackholing(new, now_ns)
-        out += self._polarization(new, now_ns)
+        out += self._blackholing(new)
+        out += self._polarization(new)
         return out
 
     def _group(self, kind: str, group: str, members: list[tuple[str, str]], direction: str,
@@ -126,26 +120,27 @@ class FlowGroups:
             self.elephant_runs = {k: v for k, v in self.elephant_runs.items() if v[1] >= horizon}
         return out
 
-    def _blackholing(self, new: dict[tuple, FlowWindow], now_ns: int) -> list[FlowReport]:
-        by_device: dict[str, list[FlowWindow]] = {}
+    def _blackholing(self, new: dict[tuple, FlowWindow]) -> list[FlowReport]:
+        """One report per device and window of discard samples."""
+        by_window: dict[tuple[str, int], list[FlowWindow]] = {}
         for (dev, _, direction, _), w in new.items():
             if direction == DISCARD:
-                by_device.setdefault(dev, []).append(w)
+                by_window.setdefault((dev, w.window_end_ns), []).append(w)
         out = []
-        for dev, ws in sorted(by_device.items()):
+        for (dev, end), ws in sorted(by_window.items()):
+            ws.sort(key=lambda x: -x.bps)
             n = sum(w.samples for w in ws)
             bps = sum(w.bps for w in ws)
             members = [FlowMember(w.device, w.interface, w.bps, w.error_pct, w.samples, None, None, w.top_flows)
-                       for w in sorted(ws, key=lambda x: -x.bps)]
+                       for w in ws]
             verdict = None
             if n >= self.t.blackholing_min_samples:
-                where = ", ".join(f"{w.interface} ({w.discard_reason})" for w in sorted(ws, key=lambda x: -x.bps))
+                where = ", ".join(f"{w.interface} ({w.discard_reason})" for w in ws)
                 verdict = f"{dev} blackholes ~{rate_text(bps)} \u00b1{error_pct(n):.0f} % arriving on {where}"
-            out.append(FlowReport("blackholing", dev, [dev], max(w.window_end_ns for w in ws), members, [], bps,
-                                  error_pct(n), [], verdict))
+            out.append(FlowReport("blackholing", dev, [dev], end, members, [], bps, error_pct(n), [], verdict))
         return out
 
-    def _polarization(self, new: dict[tuple, FlowWindow], now_ns: int) -> list[FlowReport]:
+    def _polarization(self, new: dict[tuple, FlowWindow]) -> list[FlowReport]:
         out = []
         for (dev, intf, direction, _), w in sorted(new.items(), key=lambda kv: kv[0][:3]):
             if direction != IN or w.samples < POLARIZATION_MIN_SAMPLES or len(w.top_flows) < POLARIZATION_MIN_FLOWS:
@@ -163,7 +158,8 @@ class FlowGroups:
                 continue
             # Equal next-stage links: this device's ports to the devices that share a segment with the chosen one.
             alternatives = sorted(p for (d, p), (pd, _) in self.peer.items()
-                                  if d == dev and p != top.interface and pd != nxt[0] and pd in self.es_peers.get(nxt[0], ()))
+                                  if d == dev and p != top.interface and pd != nxt[0]
+                                  and pd in self.segment_of.get(nxt[0], ()))
             if not alternatives:
                 continue
             share = {o.interface: o.samples / total for o in forwarded}
@@ -208,9 +204,9 @@ class FlowGroups:
                 f = row.top_flows[0]
                 explanation += (f": no elephant; its largest flow {f.text()} at ~{rate_text(f.bps)} "
                                 f"\u00b1{f.error_pct:.0f} % of {len(row.top_flows)} sampled")
-        alert = balance.alert
-        if alert and "imbalance" in alert:
-            alert = alert.replace(" windows", f" windows: {explanation}", 1)
+        # The alert is "; "-separated findings: the explanation follows the imbalance one.
+        alert = balance.alert and "; ".join(f"{part}: {explanation}" if part.startswith("imbalance") else part
+                                            for part in balance.alert.split("; "))
         return replace(balance, busiest_member=name, busiest_share=share, explanation=explanation, alert=alert,
                        elephant_flows=elephant_flows)
 

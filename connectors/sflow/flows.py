@@ -113,19 +113,21 @@ class FlowAggregator:
     def add_sample(self, device: str, s: SflowSample, ts_ns: int) -> None:
         """One decoded flow sample (connectors/sflow/codec.py)."""
         h = s.sampled_header
-        if h is None or h.srcIP is None:
+        if h is None:                   # no frame length to scale: nothing to estimate from
             return
         if h.vni is not None and h.innerSrcIP is not None:      # a tunnelled flow: the inner packet, and its VNI
             key = (h.innerSrcIP, h.innerDstIP, h.innerIPProtocol, h.innerSrcPort or 0, h.innerDstPort or 0, h.vlan,
                    h.vni)
-        else:
+        elif h.srcIP is not None:
             key = (h.srcIP, h.dstIP, h.IPProtocol, h.srcPort or 0, h.dstPort or 0, h.vlan, None)
+        else:
+            key = None                  # not IP (ARP, LLDP, a header too short): counted in the rate, in no flow
         source = s.source_id_index if s.source_id_type == 0 else s.input
         self.add(device, source, s.sampling_rate, s.sample_pool, s.drops, s.output_format or 0, s.output,
                  h.sampledPacketSize, key, ts_ns)
 
     def add(self, device: str, source: int, rate: int, pool: int, drops: int, out_format: int, output: int,
-            frame_len: int, key: FlowKey, ts_ns: int) -> None:
+            frame_len: int, key: FlowKey | None, ts_ns: int) -> None:
         start = ts_ns - ts_ns % self.window_ns
         scaled = rate * frame_len
         name = self.interface_name
@@ -154,12 +156,13 @@ class FlowAggregator:
         o[1] += scaled
 
     @staticmethod
-    def _count(w: _Window, rate: int, scaled: float, key: FlowKey) -> None:
+    def _count(w: _Window, rate: int, scaled: float, key: FlowKey | None) -> None:
         w.samples += 1
         w.packets += rate
         w.bytes += scaled
         w.rate = rate
-        w.table.add(key, scaled)
+        if key is not None:
+            w.table.add(key, scaled)
 
     def due(self, now_ns: int) -> list[FlowWindow]:
         """The windows that ended by now_ns, as records; forgets them."""
@@ -190,13 +193,12 @@ class FlowAggregator:
             if under:
                 scale = w.pool / w.packets
         total = w.bytes * scale
-        min_samples, min_bytes = w.table.min_count()
+        _, min_bytes = w.table.min_count()
         top = []
-        for fk, (n, nbytes, inherited, _) in w.table.top(self.top_n):
+        for fk, (n, nbytes, _, inherited_bytes) in w.table.top(self.top_n):
             b = nbytes * scale
             top.append(FlowEstimate(fk[0], fk[1], fk[2], fk[3], fk[4], fk[5], n, b, b * 8 / seconds, error_pct(n),
-                                    inherited * (nbytes / n) * scale if inherited else 0.0,
-                                    b / total if total else 0.0, fk[6]))
+                                    inherited_bytes * scale, b / total if total else 0.0, fk[6]))
         outputs = [FlowOutput(name, n, b * scale) for name, (n, b) in sorted(w.outputs.items())]
         return FlowWindow(device, interface, direction, code, drop_reason(code) if code is not None else None,
                           start, end, w.samples, w.rate, w.packets * scale, total, total * 8 / seconds,

@@ -105,8 +105,8 @@ def check_all(cfg: InfluxConfig, start_ms: int, end_ms: int, directory: Path = D
               rules: Path = ALERTING_DIR) -> tuple[int, int, list[str]]:
     """(dashboard queries run, alert rule queries run, problems)."""
     ran, problems = check(cfg, start_ms, end_ms, directory)
-    rules_ran, rule_problems_ = check_rules(cfg, f"time >= {start_ms}ms AND time <= {end_ms}ms", rules)
-    return ran, rules_ran, problems + rule_problems_
+    rules_ran, rule_faults = check_rules(cfg, f"time >= {start_ms}ms AND time <= {end_ms}ms", rules)
+    return ran, rules_ran, problems + rule_faults
 
 
 # ------------------------------------------------------------------ alert rules

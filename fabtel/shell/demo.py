@@ -30,7 +30,7 @@ from pathlib import Path
 import yaml
 
 from fabtel.config import Config, load_config
-from fabtel.sampling import rate_text
+from fabtel.sampling import rate_text, rate_unit
 from fabtel.shell.ports import free_port
 from fabtel.shell.supervisor import Components
 
@@ -55,6 +55,7 @@ class RunResult:
     set_requests: dict = field(default_factory=dict)      # device -> gNMI Set updates the lab accepted
     flow_reports: list = field(default_factory=list)      # FlowReport records with a verdict
     lag_alerts: list = field(default_factory=list)        # LagBalance records whose alert is explained by flows
+    flow_window_ms: int = 5000                            # the collector's flow windows (sflow.flow_window_ms)
 
     @property
     def blackholed(self) -> int:
@@ -135,7 +136,7 @@ def run_once(base: Config, config_path: Path, scenario, oper_group: bool, workdi
             if r and r.alert and r.explanation and "imbalance" in r.alert]
     admin = [e for e in runner.fabric.events_log if e["origin"] == "gnmi"]
     return RunResult(oper_group, runner.fabric.ground_truth(), runner.applied, admin, decisions, results, points,
-                     runner.fabric.start_ns, dict(runner.fabric.set_requests), flows, lags)
+                     runner.fabric.start_ns, dict(runner.fabric.set_requests), flows, lags, cfg.sflow.flow_window_ms)
 
 
 def _run_config(base: Config, scenario, oper_group: bool, tag: str) -> Config:
@@ -281,9 +282,9 @@ def blackhole_estimates(run: RunResult) -> list[dict]:
     for r in run.flow_reports:
         if r.kind != "blackholing" or r.blackholed_bps is None:
             continue
-        end = (r.window_end_ns - run.start_ns) / 1e9
-        seconds = [t for t in by_second if end - 5 <= t and t + 1 <= end]
-        if len(seconds) < 4 or min(seconds) <= lossy[0] or max(seconds) >= max(by_second):
+        end, length = (r.window_end_ns - run.start_ns) / 1e9, run.flow_window_ms / 1000
+        seconds = [t for t in by_second if end - length <= t and t + 1 <= end]
+        if len(seconds) < max(1, length - 1) or min(seconds) <= lossy[0] or max(seconds) >= max(by_second):
             continue                      # a window the change or the end cut through: no steady truth
         true = sum(by_second[t] for t in seconds) / len(seconds) * 8
         out.append({"window_end_ms": _ms(r.window_end_ns, run.start_ns), "estimated_bps": round(r.blackholed_bps),
@@ -371,7 +372,7 @@ def plot(path: str, scenario, runs: list[RunResult], report: dict) -> None:
     fig, axes = plt.subplots(len(runs), 1, figsize=(12, 4.2 * len(runs)), sharex=True, sharey=True, squeeze=False)
     peak = max([s["links"].get(link, 0) * 8 for r in runs for s in r.ground_truth for link in LINKS]
                + [s["blackholed_bytes"] * 8 for r in runs for s in r.ground_truth] + [1000])
-    unit, scale = next((u, f) for u, f in (("Gb/s", 1e9), ("Mb/s", 1e6), ("kb/s", 1e3), ("b/s", 1)) if peak >= f)
+    unit, scale = rate_unit(peak)
     top = peak / scale
     for ax, run in zip(axes[:, 0], runs):
         secs = [s["t"] for s in run.ground_truth]

@@ -303,3 +303,16 @@ def test_vxlan_flows_are_the_inner_packets_with_their_vni():
     assert [(f.text(), f.samples) for f in w_in.top_flows] == [
         ("10.0.1.5:443 \u2192 10.0.2.9:51514 tcp vni 10010", 2), ("10.0.1.5:443 \u2192 10.0.2.9:51514 tcp vni 10020", 1)]
     assert w_in.top_flows[0].tag() == "10.0.1.5:443>10.0.2.9:51514/tcp/vni10010"
+
+
+def test_a_sample_that_is_not_ip_counts_in_the_rate_and_in_no_flow():
+    agg = FlowAggregator(1000, 16, 5, lambda d, i: f"ethernet-1/{i}")
+    arp = bytes.fromhex("ffffffffffff" "00c1c1000001" "0806") + b"\x00" * 28
+    for seq in (1, 2):
+        sample = SflowSample("198.18.0.11", None, 0, 0, 0, "flow", seq, 0, 1, 100, seq * 100, 0, 1, 2,
+                             sampled_header=SflowSampledHeader(1, 64, 4, len(arp), arp), input_format=0, output_format=0)
+        agg.add_sample("leaf1", decode_datagram(encode_datagram("198.18.0.11", 0, seq, 0, [sample])).samples[0], seq)
+    agg.add_sample("leaf1", _flow_sample(300, 3, 1000), 3)
+    w_in = next(w for w in agg.flush(1 << 62) if w.direction == "in")
+    assert w_in.samples == 3 and w_in.bytes == pytest.approx(2 * 100 * 64 + 100 * 1518)
+    assert [f.src_port for f in w_in.top_flows] == [1000] and w_in.top_flows[0].share == pytest.approx(1518 / (1518 + 128))
