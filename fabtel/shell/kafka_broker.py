@@ -184,9 +184,14 @@ def command(node: Node, libs: Path) -> list[str]:
 
 
 def new_cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding."""
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding.
+    Never one that starts with "-" (one in 64 would): kafka-storage would take
+    it for an option, which is why Kafka's own Uuid.randomUuid() redraws too."""
     import base64
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
 
 
 def failure_reason(log_text: str) -> str:

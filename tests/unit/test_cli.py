@@ -62,3 +62,16 @@ def test_a_lab_on_a_busy_port_is_one_line(tmp_path):
         busy.close()
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
     assert out.stderr.strip().splitlines()[-1].startswith(f"fabtel lab run: cannot listen on 127.0.0.1:{port} for leaf1")
+
+
+def test_a_kafka_cluster_id_never_reads_as_an_option(monkeypatch):
+    """One random id in 64 starts with "-", which kafka-storage format takes for an option (seen in CI)."""
+    import uuid
+
+    from fabtel.shell import kafka_broker
+    draws = iter([uuid.UUID(bytes=b"\xf8" + b"\x00" * 15), uuid.UUID(bytes=b"\x00" * 16)])   # "-A..." then "AAA..."
+    monkeypatch.setattr(kafka_broker.uuid, "uuid4", lambda: next(draws))
+    assert kafka_broker.new_cluster_id() == "A" * 22
+    monkeypatch.undo()
+    ids = [kafka_broker.new_cluster_id() for _ in range(2000)]
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)
