@@ -11,7 +11,7 @@ COPY connectors connectors
 COPY schemas schemas
 COPY lab lab
 COPY bench bench
-RUN pip install --no-cache-dir --prefix=/install .
+RUN pip install --no-cache-dir --prefix=/install ".[registry]"
 
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 FABTEL_CONFIG=/etc/fabtel/fabric.yaml

@@ -133,7 +133,7 @@ class GnmiTarget:
     address: str
     username: SecretRef | str | None = None
     password: SecretRef | None = None
-    insecure: bool = True
+    insecure: bool = False             # plaintext only when the configuration says so
     tls_ca: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -601,8 +601,10 @@ def _read_gnmi_target(r: YamlReader, node, path: str) -> GnmiTarget | None:
     for k in ("insecure", "skip_verify"):
         if k in f:
             values[k] = r.boolean(f[k], f"{path}.{k}")
-    if values.get("insecure") is None and any(values.get(k) for k in ("tls_ca", "tls_cert")):
-        values["insecure"] = False
+    if not {"insecure", "tls_ca", "tls_cert", "skip_verify"} & set(f):
+        # Secure by default: plaintext gNMI sends the password in clear, so it must be asked for.
+        r.problem(path, node, "no TLS settings: give tls_ca (or skip_verify: true) to use TLS, or insecure: true "
+                              "to send the credentials in clear")
     return GnmiTarget(address=address or "", username=username, password=_secret(r, f, path, "password"),
                       **{k: v for k, v in values.items() if v is not None})
 

@@ -15,7 +15,7 @@ send it to the dead-letter topic. Values written with the current schema are
 read by the compiled reader (fabtel.avro_reader); values written with a
 released earlier version (schemas/released/) or framed for a registry are
 resolved to the current schema by fastavro.
-May import: fabtel.records, fabtel.avro_reader, fabtel.avro_writer, schemas.
+May import: fabtel.records, fabtel.avro_reader, fabtel.avro_writer, fabtel.extras, schemas.
 """
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ from fabtel import schemas
 from fabtel import records
 from fabtel.avro_reader import compile_reader
 from fabtel.avro_writer import compile_writer
+from fabtel.extras import require
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 CONFLUENT_MAGIC = 0
@@ -86,8 +87,8 @@ class RecordCodec:
         self._mock_registry = bool(schema_registry_url and schema_registry_url.startswith("mock://"))
         self._by_id: dict[int, tuple[str, Any]] = {}
         if schema_registry_url:
-            from confluent_kafka.schema_registry import SchemaRegistryClient
-            self._registry = SchemaRegistryClient.new_client({"url": schema_registry_url})
+            registry = require("confluent_kafka.schema_registry", "registry", "kafka.schema_registry_url")
+            self._registry = registry.SchemaRegistryClient.new_client({"url": schema_registry_url})
         for name in records.BY_NAME:
             for _, schema in schemas.released_versions(name):
                 fp = fingerprint_of(schema)

@@ -28,7 +28,7 @@ def generate(spec: str, base_port: int = 28000) -> str:
     lines = ["fabric:", "  devices:"]
     port = base_port
     for s in range(1, spines + 1):
-        lines.append(f"    - name: spine{s}\n      role: spine\n      gnmi: {{address: \"127.0.0.1:{port}\"}}\n"
+        lines.append(f"    - name: spine{s}\n      role: spine\n      gnmi: {{address: \"127.0.0.1:{port}\", insecure: true}}\n"
                      f"      sflow_agent: 198.18.{s // 250}.{s % 250 + 1}\n"
                      f"      fabric_ports: [{', '.join(f'ethernet-1/{i}' for i in range(1, leaves + 1))}]")
         port += 1
@@ -39,7 +39,7 @@ def generate(spec: str, base_port: int = 28000) -> str:
         lags = ", ".join(
             f"{{name: lag{p}, members: [ethernet-1/{p}], esi: \"01:00:00:00:{pair >> 8:02x}:{pair & 255:02x}:00:00:00:{p:02x}\"}}"
             for p in range(1, ports + 1))
-        lines.append(f"    - name: leaf{leaf}\n      role: leaf\n      gnmi: {{address: \"127.0.0.1:{port}\"}}\n"
+        lines.append(f"    - name: leaf{leaf}\n      role: leaf\n      gnmi: {{address: \"127.0.0.1:{port}\", insecure: true}}\n"
                      f"      sflow_agent: 198.19.{leaf // 250}.{leaf % 250 + 1}\n"
                      f"      uplinks: [{uplinks}]\n      access: [{', '.join(access)}]\n      lags: [{lags}]")
         port += 1

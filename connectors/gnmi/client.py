@@ -13,7 +13,9 @@ pygnmi's stubs.
 from __future__ import annotations
 
 import json
+import logging
 import ssl
+import threading
 
 import grpc
 from pygnmi.spec.v080 import gnmi_pb2, gnmi_pb2_grpc
@@ -28,6 +30,25 @@ from fabtel.platforms import platform
 PREFERRED = ("JSON_IETF", "JSON", "PROTO")
 CHANNEL_OPTIONS = [("grpc.keepalive_time_ms", 10_000), ("grpc.keepalive_timeout_ms", 5_000),
                    ("grpc.max_receive_message_length", 64 << 20)]
+
+
+log = logging.getLogger("fabtel.gnmi")
+_warned_clear: set[str] = set()          # devices whose plaintext credentials were said, once per process
+_warned_lock = threading.Lock()
+
+
+def warn_credentials_in_clear(device: Device, has_credentials: bool) -> bool:
+    """One WARNING per device and process when its gNMI runs without TLS
+    (`insecure: true`) and a password is sent; True when it was said now."""
+    if device.gnmi is None or not device.gnmi.insecure or not has_credentials:
+        return False
+    with _warned_lock:
+        if device.name in _warned_clear:
+            return False
+        _warned_clear.add(device.name)
+    log.warning("gnmi %s: insecure: true, so its username and password cross the network to %s in clear "
+                "(give tls_ca for TLS)", device.name, device.gnmi.address)
+    return True
 
 
 class GnmiError(Exception):
@@ -57,6 +78,7 @@ class GnmiClient:
         user = self.target.username if isinstance(self.target.username, str) else resolve_secret(self.target.username)
         password = resolve_secret(self.target.password)
         self.metadata = [("username", user), ("password", password)] if user and password else []
+        warn_credentials_in_clear(device, bool(self.metadata))
         self._channel: grpc.Channel | None = None
         self.encoding: int | None = None            # agreed with the device (gnmi_pb2 Encoding)
         self._get_unimplemented = False

@@ -302,7 +302,9 @@ def _known_errors() -> tuple[type, ...]:
     from fabtel.shell.stack import StackError
     from fabtel.connectors.influx.writer import InfluxUnreachable
     from fabtel.shell.supervisor import ComponentFailed
-    return (UsageError, KafkaUnavailable, KafkaAuthError, StackError, BrokerError, ComponentFailed, InfluxUnreachable)
+    from fabtel.extras import MissingExtra
+    return (UsageError, KafkaUnavailable, KafkaAuthError, StackError, BrokerError, ComponentFailed, InfluxUnreachable,
+            MissingExtra)
 
 
 if __name__ == "__main__":

