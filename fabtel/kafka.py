@@ -87,11 +87,19 @@ def quiet_repeats(prefix: str) -> None:
             logger.addFilter(once)
 
 
+# After a broker outage, every client is back within a few hundred ms of the
+# broker: librdkafka's reconnect backoff would grow to 10 s, and its
+# re-bootstrap after "all brokers down" retries only about once a second
+# (both measured: a producer's first ack 1-2 s after the broker returned).
+RECONNECT_SETTINGS = {"reconnect.backoff.max.ms": 500, "metadata.recovery.strategy": "none"}
+
+
 def client_settings(cfg: KafkaConfig) -> dict:
     """What every confluent-kafka client of fabtel sets: the brokers, the
     security settings (credentials read now, from the environment or a file;
     never logged), and librdkafka's log through fabtel's, rate-limited."""
-    settings: dict[str, Any] = {"bootstrap.servers": cfg.bootstrap_servers, "log_level": 3, "logger": librdkafka_log}
+    settings: dict[str, Any] = {"bootstrap.servers": cfg.bootstrap_servers, "log_level": 3, "logger": librdkafka_log,
+                                **RECONNECT_SETTINGS}
     sec = cfg.security
     settings["security.protocol"] = sec.protocol
     if sec.sasl:
@@ -111,12 +119,55 @@ def producer_settings(cfg: KafkaConfig, **extra: Any) -> dict:
 
 
 def consumer_settings(cfg: KafkaConfig, group: str, **extra: Any) -> dict:
-    settings = {**client_settings(cfg), "group.id": group,
-                "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                "session.timeout.ms": cfg.session_timeout_ms,
-                "heartbeat.interval.ms": max(500, cfg.session_timeout_ms // 3)}
+    """A group consumer's settings. On Apache Kafka it speaks KIP-848's
+    consumer protocol: a member cut off from the coordinator (a broker
+    restart) rejoins as itself at once, where the classic protocol makes the
+    group wait out the member's old session (6 s measured after every broker
+    restart); its session timeout is then the group's (`configure_group`).
+    Tansu speaks only the classic protocol."""
+    settings = {**client_settings(cfg), "group.id": group, "enable.auto.commit": False,
+                "auto.offset.reset": "earliest"}
+    if cfg.implementation == "tansu":
+        settings.update({"session.timeout.ms": cfg.session_timeout_ms,
+                         "heartbeat.interval.ms": max(500, cfg.session_timeout_ms // 3)})
+    else:
+        settings["group.protocol"] = "consumer"
     settings.update(extra)
+    if settings.get("group.protocol") == "consumer":
+        # its assignment is incremental by design, and done by the coordinator
+        settings.pop("partition.assignment.strategy", None)
     return settings
+
+
+def group_settings(cfg: KafkaConfig) -> dict[str, str]:
+    """A consumer group's own configuration (KIP-848): kafka.session_timeout_ms
+    and a heartbeat a sixth of it, so a member that dies hands its partitions
+    over in about the session timeout, and one that stays learns of a new
+    assignment within a heartbeat."""
+    return {"consumer.session.timeout.ms": str(cfg.session_timeout_ms),
+            "consumer.heartbeat.interval.ms": str(max(100, cfg.session_timeout_ms // 6))}
+
+
+def configure_group(cfg: KafkaConfig, group: str, component: str) -> bool:
+    """Set `group`'s session timeout and heartbeat (group_settings) before
+    joining it; a broker whose bounds refuse them keeps its own (45 s by
+    default), said in one line. False when they were not set."""
+    if cfg.implementation == "tansu":
+        return False
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
+    entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in group_settings(cfg).items()]
+    admin = admin_client(cfg)             # held until the answer: a collected client cancels its requests
+    try:
+        for future in admin.incremental_alter_configs(
+                [ConfigResource(ResourceType.GROUP, group, incremental_configs=entries)]).values():
+            future.result(timeout=15)
+        return True
+    except (KafkaException, TimeoutError) as exc:
+        reason = exc.args[0].str() if exc.args and hasattr(exc.args[0], "str") else str(exc)
+        log.warning("%s: consumer group %s keeps the broker's session timeout, not kafka.session_timeout_ms "
+                    "%d ms (%s); a member that dies hands its partitions over only after that", component, group,
+                    cfg.session_timeout_ms, reason)
+        return False
 
 
 def admin_client(cfg: KafkaConfig, **extra: Any) -> AdminClient:

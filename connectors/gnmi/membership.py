@@ -22,7 +22,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError
 
 from fabtel.config import Config
 from fabtel.connectors.gnmi.targets import plan
-from fabtel.kafka import RecordProducer, consumer_settings, create_topics, read_topic, topic_partitions
+from fabtel.kafka import (RecordProducer, configure_group, consumer_settings, create_topics, read_topic,
+                          topic_partitions)
 from fabtel.records import CollectorTarget
 from fabtel.serde import CorruptMessage, RecordCodec
 
@@ -69,6 +70,7 @@ class TargetGroup:
         self.cfg, self.add, self.remove = cfg, add, remove
         self.topic = cfg.kafka.topic("targets")
         self.codec = RecordCodec(cfg.kafka.schema_registry_url)
+        configure_group(cfg.kafka, group, "targets")
         self.consumer = Consumer(consumer_settings(cfg.kafka, group, **{
             "partition.assignment.strategy": "cooperative-sticky", "enable.auto.commit": False,
             "auto.offset.reset": "earliest", "fetch.wait.max.ms": 100}))

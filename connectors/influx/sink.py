@@ -23,7 +23,8 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from fabtel.connectors.influx.lineproto import to_lines
 from fabtel.connectors.influx.writer import InfluxRejected, InfluxUnavailable, InfluxUnreachable, Writer
 from fabtel.config import Config
-from fabtel.kafka import RecordProducer, commit, consumer_settings, dead_letter, decode_or_dead_letter
+from fabtel.kafka import (RecordProducer, commit, configure_group, consumer_settings, dead_letter,
+                          decode_or_dead_letter)
 from fabtel.metrics import Metrics
 
 log = logging.getLogger("fabtel.influx")
@@ -58,6 +59,7 @@ class InfluxSink:
         self.producer = RecordProducer(cfg.kafka)
         self.metrics = sink_metrics()
         self.topics = [cfg.kafka.topic(k) for k in topics]
+        self.group = group
         self.consumer = Consumer(consumer_settings(cfg.kafka, group, **{"fetch.wait.max.ms": 100}))
         self.lines: list[str] = []
         self.offsets: dict[tuple[str, int], int] = {}
@@ -72,6 +74,7 @@ class InfluxSink:
         self._ensure_database(stop)
         log.info("influx sink: writing to %s, batches of %d points or %d ms", self.writer.describe(),
                  self.cfg.influxdb.batch_size, self.cfg.influxdb.flush_interval_ms)
+        configure_group(self.cfg.kafka, self.group, "influx sink")
         self.consumer.subscribe(self.topics, on_revoke=self._on_revoke)
         try:
             while not stop.is_set():

@@ -34,7 +34,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from fabtel.connectors.gnmi.client import GnmiClient, GnmiError, describe
 from fabtel.config import Config, Device, SecretError
-from fabtel.kafka import RecordProducer, commit, consumer_settings, decode_or_dead_letter, tail
+from fabtel.kafka import RecordProducer, commit, configure_group, consumer_settings, decode_or_dead_letter, tail
 from fabtel.metrics import Metrics
 from fabtel.records import RemediationCommand, RemediationResult
 
@@ -143,8 +143,11 @@ class Executor:
         self.mode = mode or cfg.remediation.mode
         self.metrics = executor_metrics()
         self.producer = producer if producer is not None else RecordProducer(cfg.kafka, **{"linger.ms": 0})
-        self.consumer = consumer if consumer is not None else Consumer(consumer_settings(
-            cfg.kafka, group, **{"fetch.wait.max.ms": 10, "partition.assignment.strategy": "cooperative-sticky"}))
+        if consumer is None:
+            configure_group(cfg.kafka, group, "remediation")
+            consumer = Consumer(consumer_settings(
+                cfg.kafka, group, **{"fetch.wait.max.ms": 10, "partition.assignment.strategy": "cooperative-sticky"}))
+        self.consumer = consumer
         self.history = history if history is not None else self._results_on_kafka
         self.connect = connect
         self.started = False

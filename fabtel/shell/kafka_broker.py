@@ -115,6 +115,10 @@ def properties(node: Node, cluster: list[Node]) -> str:
         # old session (9 s by default): a local stack restarts faster with 3 s.
         "broker.session.timeout.ms=3000",
         "broker.heartbeat.interval.ms=1000",
+        # KIP-848 groups: fabtel sets each group's session timeout (kafka.session_timeout_ms,
+        # 6 s) and heartbeat; the broker's lower bounds (45 s and 5 s by default) would refuse them.
+        "group.consumer.min.session.timeout.ms=1000",
+        "group.consumer.min.heartbeat.interval.ms=100",
     ]
     if len(cluster) == 1:
         lines.append(f"controller.quorum.bootstrap.servers={node.host}:{node.controller_port}")
