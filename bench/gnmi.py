@@ -18,6 +18,7 @@ import threading
 import time
 
 from fabtel.bench.common import machine, progress
+from fabtel.shell.supervisor import spawn
 
 SPLITS: list = []
 WARMUP = 30          # toggles (about 1 s) left out of the percentiles
@@ -60,7 +61,7 @@ def run(config_path: str, seconds: float, toggles: int = 300, vs: str | None = N
     base = bench_config(config_path, "gnmi")
     cfg = dataclasses.replace(parse_config(generate(SPEC, base_port=24000)), kafka=base.kafka)
     progress(f"starting the lab ({SPEC}) in its own process")
-    lab = subprocess.Popen([sys.executable, "-m", "fabtel", "lab", "run", "--generate", SPEC,
+    lab = spawn([sys.executable, "-m", "fabtel", "lab", "run", "--generate", SPEC,
                             "--gnmi-base-port", "24000", "--duration", str(seconds + 120)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -142,7 +143,7 @@ def _gnmic(cfg, seconds: float) -> dict:
         path = os.path.join(d, "gnmic.yaml")
         with open(path, "w") as f:
             yaml.safe_dump(conf, f)
-        proc = subprocess.Popen([gnmic, "--config", path, "subscribe"], stdout=subprocess.DEVNULL,
+        proc = spawn([gnmic, "--config", path, "subscribe"], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         try:
             time.sleep(5)                                # connected, initial syncs done
@@ -213,7 +214,7 @@ def run_group(config_path: str, seconds: float, collectors: int) -> dict:
                 "updates": sum(float(v) for v in re.findall(r'fabtel_gnmi_updates_total\{[^}]*\} (\S+)', text))}
 
     progress(f"starting the lab ({GROUP_SPEC}: {len(devices)} devices) in its own process")
-    lab = subprocess.Popen([sys.executable, "-m", "fabtel", "lab", "run", "--generate", GROUP_SPEC,
+    lab = spawn([sys.executable, "-m", "fabtel", "lab", "run", "--generate", GROUP_SPEC,
                             "--gnmi-base-port", "24000", "--duration", str(seconds + 300), "--no-sflow"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ports = [free_port() for _ in range(collectors)]
@@ -222,7 +223,7 @@ def run_group(config_path: str, seconds: float, collectors: int) -> dict:
         time.sleep(5)
         group = f"bench-gnmi-{time.time_ns()}"
         for i, port in enumerate(ports):
-            procs.append(subprocess.Popen(
+            procs.append(spawn(
                 [sys.executable, "-m", "fabtel", "collect", "gnmi", "--config", path.name, "--group", group,
                  "--metrics-listen", f"127.0.0.1:{port}"] + (["--no-publish"] if i else []),
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))

@@ -23,6 +23,7 @@ import yaml
 from confluent_kafka import Consumer, TopicPartition
 
 from fabtel.bench.common import bench_config, machine, progress
+from fabtel.shell.supervisor import spawn
 from fabtel.config import parse_config
 from fabtel.kafka import RecordProducer
 from fabtel.partitioning import DomainPartitioner
@@ -76,7 +77,7 @@ def run(config_path: str, seconds: float, events: int = 300_000) -> dict:
     p.flush(60)
     progress("starting one worker")
     url = f"http://{METRICS}/metrics"
-    worker = subprocess.Popen([sys.executable, "-m", "fabtel", "--log-level", "WARNING", "process", "--config", str(path),
+    worker = spawn([sys.executable, "-m", "fabtel", "--log-level", "WARNING", "process", "--config", str(path),
                                "--app-id", f"bench-{time.time_ns()}", "--metrics-listen", METRICS],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -19,6 +19,7 @@ import sys
 import time
 
 from fabtel.bench.common import bench_config, cpu_seconds, machine, progress, topic_count
+from fabtel.shell.supervisor import spawn
 from fabtel.connectors.sflow.codec import build_header, decode_datagram, encode_datagram
 from fabtel.records import (SflowEthernetCounters, SflowIfCounters, SflowLagPortStats, SflowSample,
                             SflowSampledHeader)
@@ -110,7 +111,7 @@ def side_by_side(config_path: str, seconds: float) -> dict:
                     "-transport", "kafka", "-transport.kafka.brokers", cfg.kafka.bootstrap_servers,
                     "-transport.kafka.topic", topic, "-transport.kafka.flushfreq", "100ms",
                     "-addr", f"127.0.0.1:{free_port()}", "-loglevel", "warn"]
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = spawn(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             time.sleep(4)                                         # started, connected to the broker
             progress(f"{name}: {count} datagrams ({samples_sent} flow samples) at {SEND_RATE}/s over UDP")

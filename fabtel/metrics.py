@@ -72,15 +72,6 @@ def _esc(v: str) -> str:
     return str(v).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def stop_on_signals():
-    """An Event set by SIGTERM or SIGINT: the way every long-running component stops cleanly."""
-    import signal
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    return stop
-
-
 def _verdict(check) -> tuple[bool, str]:
     """A check answers a bool, or (bool, a body that says why)."""
     answer = check()

@@ -1,7 +1,7 @@
 """Adjustments to faust-streaming 0.15, installed once by `install()` before
 the app is built, and the worker to run it with (`worker()`). They keep
 Faust's behaviour; they only remove waiting and per-message overhead.
-May import: faust, mode, aiokafka, the standard library.
+May import: faust, mode, aiokafka, fabtel.signals, the standard library.
 
 1. A short fetch wait, on Tansu only. aiokafka waits up to
    `fetch_max_wait_ms` for data; Faust hard-codes 1.5 s, and Tansu does not
@@ -72,6 +72,8 @@ import logging
 import os
 import types
 from typing import Any, Coroutine
+
+from fabtel.signals import arm_exit_deadline
 
 log = logging.getLogger("fabtel.pipeline")
 
@@ -180,6 +182,12 @@ def worker(app: Any, loglevel: str, on_started=None):
     import faust
 
     class TunedWorker(faust.Worker):
+        def _schedule_shutdown(self, signal) -> None:
+            # Faust's clean stop commits and flushes, and waits as long as the
+            # broker does not answer (11 s and more measured): it gets STOP_GRACE_S.
+            arm_exit_deadline("pipeline")
+            super()._schedule_shutdown(signal)
+
         async def on_startup_finished(self) -> None:
             await super().on_startup_finished()
             settle_garbage_collector()

@@ -363,10 +363,10 @@ def run_collector(cfg: Config, shard_spec: str | None, metrics_listen: str | Non
     """Static (every device, or shard I/N of them) or, with `group`, the
     devices the targets group assigns this collector (publishing the
     inventory to the targets topic first, unless `publish` is off)."""
-    from fabtel.metrics import stop_on_signals
+    from fabtel.signals import stop_on_signals
     from fabtel.stats import observe
     from fabtel.kafka import wait_for_broker
-    stop = stop_on_signals()
+    stop = stop_on_signals("gnmi collector")
     wait_for_broker(cfg.kafka, "gnmi", stop=stop)
     devices = [] if group else shard([d for d in cfg.fabric.devices if d.gnmi], shard_spec)
     collector = GnmiCollector(cfg, devices)
@@ -387,7 +387,7 @@ def run_collector(cfg: Config, shard_spec: str | None, metrics_listen: str | Non
     if group:
         # Leave the group before exiting: the others take our devices at the
         # next rebalance, not a session timeout later.
-        membership.join(15)
+        membership.join(3)
     pending = collector.close()
     log.info("gnmi collector stopped (%d records still undelivered)", pending)
     return 0

@@ -301,7 +301,7 @@ class Executor:
         finally:
             for w in self.workers.values():
                 w.jobs.put(None)
-            deadline = time.monotonic() + 10          # a worker stuck on an unreachable device is a daemon
+            deadline = time.monotonic() + 3           # a worker stuck on an unreachable device is a daemon
             for w in self.workers.values():
                 w.join(max(0.0, deadline - time.monotonic()))
             self.commit_ready()

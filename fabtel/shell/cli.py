@@ -15,6 +15,7 @@ import sys
 
 from fabtel.config import ConfigError, load_config
 from fabtel.shell.command_table import COMMANDS, EXTRA_PARSERS, UsageError, command, load_with_endpoints
+from fabtel.signals import log_thread_deaths
 
 def _default_config() -> str:
     """FABTEL_CONFIG, else examples/fabric.yaml of the current directory (a
@@ -267,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("grpc").setLevel(logging.DEBUG if str(args.log_level).upper() == "DEBUG" else logging.WARNING)
     logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    log_thread_deaths()
     for chatty in ("httpx", "httpx2", "httpcore"):       # the schema registry client logs every request at INFO
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
     name = " ".join(x for x in (args.group, getattr(args, "action", None)) if x)

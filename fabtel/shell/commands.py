@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 from fabtel.shell.command_table import EXTRA_PARSERS, UsageError, command, load_with_endpoints  # noqa: F401
+from fabtel.signals import interrupt_on_sigterm
 
 
 def _sflow_parsers(sub, with_config, with_stack):
@@ -124,6 +125,7 @@ def _demo_parsers(sub, with_config, with_stack):
 @command("demo")
 def demo(args) -> int:
     from fabtel.shell.demo import run_demo
+    interrupt_on_sigterm()
     return run_demo(args.config, args.scenario, args.no_oper_group, not args.no_baseline, args.report, args.plot,
                     args.keep)
 
@@ -169,6 +171,7 @@ def _bench(args) -> int:
     import importlib
 
     from fabtel.bench.common import report
+    interrupt_on_sigterm()
     module = importlib.import_module(f"fabtel.bench.{BENCHES[args.action][1]}")
     options = {k: getattr(args, k) for k in ("runs", "vs", "collectors", "flows") if getattr(args, k, None) is not None}
     first = args.runs if args.action == "e2e" else args.seconds
@@ -217,6 +220,7 @@ def lab_frr(args) -> int:
     from fabtel.lab.frr.netlab import LabUnavailable
     from fabtel.lab.frr.run import run_frr_lab
     from fabtel.pipeline.convergence import TopologyError
+    interrupt_on_sigterm()
     try:
         return run_frr_lab(args.config, args.fat_tree, args.fail, args.report, args.events_out, args.evpn)
     except (FatTreeError, TopologyError, LabUnavailable) as exc:
@@ -228,15 +232,14 @@ def lab_frr(args) -> int:
 
 @command("lab run")
 def lab_run(args) -> int:
-    import signal
     import sys
-    import threading
     import time
 
     from fabtel.config import parse_config
     from fabtel.lab.generate import GenerateError, generate
     from fabtel.lab.runner import LabRunner
     from fabtel.lab.scenario import load_scenario
+    from fabtel.signals import stop_on_signals
     if args.generate:
         try:
             cfg = parse_config(generate(args.generate, args.gnmi_base_port), args.generate)
@@ -258,9 +261,7 @@ def lab_run(args) -> int:
     sflow_to = args.sflow_to or (None if args.no_sflow else cfg.sflow.listen)
     runner = LabRunner(cfg, scenario, sflow_to, counter_interval_s=args.counter_interval,
                        sampling_rate=args.sampling_rate)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = stop_on_signals("lab")
     try:
         runner.start()
     except OSError as exc:

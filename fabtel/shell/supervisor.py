@@ -1,9 +1,11 @@
 """The process supervisor the demo, the FRR lab and the benchmarks share:
 fabtel's components started as their own processes (`python -m fabtel ...`),
 each logging to a file of the run's work directory, watched for an early
-exit, and stopped together (SIGTERM, then SIGKILL after 20 s).
+exit, and stopped together (SIGTERM, then SIGKILL if one outlives its grace). Every process
+it starts (`spawn`) gets SIGTERM when the thread that started it dies, so a
+run killed outright leaves nothing behind.
 
-May import: the standard library.
+May import: the standard library, fabtel.signals.
 """
 from __future__ import annotations
 
@@ -13,6 +15,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from fabtel.signals import STOP_GRACE_S, die_with_parent
+
+
+def spawn(argv: list[str], **popen) -> subprocess.Popen:
+    """A child process that dies with its parent (fabtel.signals.die_with_parent)."""
+    return subprocess.Popen(argv, preexec_fn=die_with_parent, **popen)
 
 
 class ComponentFailed(RuntimeError):
@@ -33,8 +42,8 @@ class Components:
 
     def start(self, name: str, *args: str) -> subprocess.Popen:
         log = open(self.workdir / f"{name}.log", "w")
-        proc = subprocess.Popen([sys.executable, "-m", "fabtel", *args], stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=os.environ.copy())
+        proc = spawn([sys.executable, "-m", "fabtel", *args], stdout=log, stderr=subprocess.STDOUT,
+                     stdin=subprocess.DEVNULL, env=os.environ.copy())
         self.procs.append((name, proc))
         return proc
 
@@ -64,12 +73,15 @@ class Components:
                 raise ComponentFailed(f"{name} died (exit {proc.returncode}): {_last_line(path)} (log {path})")
 
     def stop(self) -> None:
+        """SIGTERM to all; SIGKILL to any still there when their grace (fabtel.signals.STOP_GRACE_S) is long over."""
         for _, proc in self.procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S + 5
         for _, proc in self.procs:
             try:
-                proc.wait(20)
+                proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait()
         self.procs.clear()

@@ -1,0 +1,100 @@
+"""How fabtel's processes stop. A component stops on SIGTERM or SIGINT
+(`stop_on_signals`) and is gone within `STOP_GRACE_S` whatever it waits for,
+a broker that is gone included (`arm_exit_deadline`); a second signal ends it
+at once. A command that starts components (the demo, the benchmarks, the
+lab) turns SIGTERM into KeyboardInterrupt so its cleanup runs
+(`interrupt_on_sigterm`), and its children die with it however it dies
+(`die_with_parent`). A thread that dies of an exception says so in one line
+(`log_thread_deaths`).
+
+May import: the standard library.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+
+log = logging.getLogger("fabtel")
+
+STOP_GRACE_S = float(os.environ.get("FABTEL_STOP_GRACE_S", "5"))
+_deadline_armed = threading.Event()
+
+
+def arm_exit_deadline(component: str, seconds: float = STOP_GRACE_S) -> None:
+    """End the process with one line if it still runs `seconds` from now
+    (its clean stop waits on something that will not answer). Once per process."""
+    if _deadline_armed.is_set():
+        return
+    _deadline_armed.set()
+
+    def expire() -> None:
+        log.warning("%s: not stopped %.0f s after the signal (waiting on something that does not answer, such as "
+                    "a broker that is gone); exiting now", component, seconds)
+        logging.shutdown()
+        os._exit(1)
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+
+
+def stop_on_signals(component: str) -> threading.Event:
+    """An Event set by SIGTERM or SIGINT, the way every long-running component
+    stops cleanly, with the exit deadline armed; a second signal exits at once."""
+    stop = threading.Event()
+
+    def handle(signum, _frame) -> None:
+        if stop.is_set():
+            os._exit(128 + signum)
+        stop.set()
+        arm_exit_deadline(component)
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    return stop
+
+
+def log_thread_deaths() -> None:
+    """An exception that ends a thread (a library's, while the process stops
+    under it, say) is one line naming the thread, the exception and where it
+    was raised, never a traceback on stderr."""
+    import traceback
+
+    def hook(args) -> None:
+        if args.exc_type is SystemExit:
+            return
+        frames = traceback.extract_tb(args.exc_traceback)
+        where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+        name = args.thread.name if args.thread is not None else "a thread"
+        log.warning("%s ended by %s%s%s", name, args.exc_type.__name__, f": {args.exc_value}" if str(args.exc_value)
+                    else "", where)
+    threading.excepthook = hook
+
+
+def interrupt_on_sigterm() -> None:
+    """SIGTERM raises KeyboardInterrupt in the main thread, as Ctrl-C does, so
+    that a command's `finally` stops what it started."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _prctl():
+    try:
+        import ctypes
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):       # not Linux
+        return None
+
+
+_PRCTL = _prctl()          # looked up now: the child between fork and exec only calls it
+
+
+def die_with_parent() -> None:
+    """For subprocess's preexec_fn: SIGTERM this child when the thread that
+    started it dies (a SIGKILLed demo leaves no component behind). Linux
+    only; elsewhere a no-op."""
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
