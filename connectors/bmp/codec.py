@@ -1,14 +1,17 @@
 """BMP v3 (RFC 7854) and the BGP-4 messages inside it (RFC 4271, 4760, 6793,
 7911), with the routes of every family connectors/bmp/nlri.py knows.
 Pure: bytes in, dataclasses out; `encode_*` builds messages for tests and the
-lab. A malformed message raises BmpError with a stable reason; a malformed
-NLRI inside an otherwise good UPDATE only marks that attribute (`problems`)
-and the message is kept, as RFC 7606 treats an attribute error.
+lab. A malformed message raises BmpError with a stable reason. An UPDATE with
+a malformed attribute is kept, as RFC 7606 keeps the session: the problem is
+recorded on it (`problems`) and, where RFC 7606 says "treat-as-withdraw"
+(a malformed AS_PATH, say), its announced routes are taken as withdrawn; a
+malformed NLRI only marks its attribute, and the routes before it stay.
 
 May import: the standard library, fabtel.connectors.bmp.nlri.
 """
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import struct
 from dataclasses import dataclass, field
@@ -75,7 +78,8 @@ class BgpMessage:
     as_path: list[int] = field(default_factory=list)
     next_hop: str | None = None
     end_of_rib: str | None = None                    # the family an End-of-RIB marker closes
-    problems: list[str] = field(default_factory=list)     # malformed NLRI, attribute by attribute
+    problems: list[str] = field(default_factory=list)     # malformed attributes and NLRI, one line each
+    treat_as_withdraw: bool = False                  # RFC 7606: an attribute error withdrew its announcements
     open_caps: Capabilities | None = None
     encapsulation: int | None = None                 # tunnel type of the Encapsulation extended community
 
@@ -284,6 +288,17 @@ def _update(b: memoryview, msg: BgpMessage, two_byte_as: bool, add_path: set) ->
     for afi, safi, action, nlri, where in mp:
         _routes(msg, nlri, afi, safi, action, add_path, where)
     _routes(msg, b[start + alen:], AFI_IPV4, SAFI_UNICAST, "announce", add_path, "NLRI")
+    announced = [r for r in msg.routes if r.action == "announce"]
+    if announced:
+        missing = [ATTRIBUTES[c][0] for c in (ATTR_ORIGIN, ATTR_AS_PATH) if c not in codes]
+        if ATTR_NEXT_HOP not in codes and any(r.family == family(*IPV4_UNICAST) for r in announced) \
+                and len(b) > start + alen:
+            missing.append(ATTRIBUTES[ATTR_NEXT_HOP][0])
+        for name in missing:
+            _malformed(msg, name, "missing (well-known mandatory)", WITHDRAW)
+    if msg.treat_as_withdraw:
+        # RFC 7606 2: the routes stay in the message, as the router itself takes them: withdrawn
+        msg.routes = [dataclasses.replace(r, action="withdraw") if r.action == "announce" else r for r in msg.routes]
     # End-of-RIB (RFC 4724): an empty UPDATE for IPv4 unicast; for another
     # family, an UPDATE whose only attribute is an MP_UNREACH_NLRI without routes.
     if len(b) == 4:
@@ -292,28 +307,94 @@ def _update(b: memoryview, msg: BgpMessage, two_byte_as: bool, add_path: set) ->
         msg.end_of_rib = family(mp[0][0], mp[0][1])
 
 
+# RFC 7606's ways to handle a malformed attribute and keep the session (and here, the message)
+WITHDRAW, DISCARD = "routes treated as withdrawn", "attribute discarded"
+ATTR_ORIGIN, ATTR_MED, ATTR_LOCAL_PREF, ATTR_ATOMIC_AGGREGATE, ATTR_AGGREGATOR = 1, 4, 5, 6, 7
+ATTR_COMMUNITIES, ATTR_ORIGINATOR_ID, ATTR_CLUSTER_LIST = 8, 9, 10
+ATTR_AS4_PATH, ATTR_AS4_AGGREGATOR, ATTR_LARGE_COMMUNITIES = 17, 18, 32
+# code -> (name, optional bit, transitive bit, what a malformed one costs: RFC 7606 7)
+ATTRIBUTES = {
+    ATTR_ORIGIN: ("ORIGIN", 0, 1, WITHDRAW), ATTR_AS_PATH: ("AS_PATH", 0, 1, WITHDRAW),
+    ATTR_NEXT_HOP: ("NEXT_HOP", 0, 1, WITHDRAW), ATTR_MED: ("MULTI_EXIT_DISC", 1, 0, WITHDRAW),
+    # LOCAL_PREF: RFC 7606 7.5 discards it from an eBGP peer; the monitor cannot tell, so the stricter way
+    ATTR_LOCAL_PREF: ("LOCAL_PREF", 0, 1, WITHDRAW), ATTR_ATOMIC_AGGREGATE: ("ATOMIC_AGGREGATE", 0, 1, DISCARD),
+    ATTR_AGGREGATOR: ("AGGREGATOR", 1, 1, DISCARD), ATTR_COMMUNITIES: ("COMMUNITIES", 1, 1, WITHDRAW),
+    ATTR_ORIGINATOR_ID: ("ORIGINATOR_ID", 1, 0, WITHDRAW), ATTR_CLUSTER_LIST: ("CLUSTER_LIST", 1, 0, WITHDRAW),
+    ATTR_MP_REACH: ("MP_REACH_NLRI", 1, 0, WITHDRAW), ATTR_MP_UNREACH: ("MP_UNREACH_NLRI", 1, 0, WITHDRAW),
+    ATTR_EXT_COMMUNITIES: ("EXTENDED_COMMUNITIES", 1, 1, WITHDRAW), ATTR_AS4_PATH: ("AS4_PATH", 1, 1, DISCARD),
+    ATTR_AS4_AGGREGATOR: ("AS4_AGGREGATOR", 1, 1, DISCARD), ATTR_LARGE_COMMUNITIES: ("LARGE_COMMUNITY", 1, 1, WITHDRAW),
+}
+
+
+def _malformed(msg: BgpMessage, name: str, what: str, action: str) -> None:
+    """Record an attribute error on the message (RFC 7606): its routes are
+    then withdrawn, or the attribute is only ignored."""
+    msg.problems.append(f"{name}: {what} ({action}, RFC 7606)")
+    if action == WITHDRAW:
+        msg.treat_as_withdraw = True
+
+
+def _length_fault(code: int, n: int, two_byte_as: bool) -> str | None:
+    """What is wrong with an attribute's length, by its definition (RFC 7606 7)."""
+    fixed = {ATTR_ORIGIN: 1, ATTR_NEXT_HOP: 4, ATTR_MED: 4, ATTR_LOCAL_PREF: 4, ATTR_ATOMIC_AGGREGATE: 0,
+             ATTR_AGGREGATOR: 6 if two_byte_as else 8, ATTR_ORIGINATOR_ID: 4, ATTR_AS4_AGGREGATOR: 8}
+    multiple = {ATTR_COMMUNITIES: 4, ATTR_CLUSTER_LIST: 4, ATTR_EXT_COMMUNITIES: 8, ATTR_LARGE_COMMUNITIES: 12}
+    if code in fixed and n != fixed[code]:
+        return f"length {n}, not {fixed[code]}"
+    if code in multiple and n % multiple[code]:
+        return f"length {n}, not a multiple of {multiple[code]}"
+    if code == ATTR_CLUSTER_LIST and n == 0:
+        return "empty"
+    return None
+
+
 def _attributes(b: memoryview, msg: BgpMessage, two_byte_as: bool) -> tuple[list[int], list[tuple]]:
-    """Decode the path attributes; return their codes and the MP_REACH/MP_UNREACH
-    NLRI fields, (afi, safi, action, bytes, attribute name) each, still to read."""
+    """Decode the path attributes; return the codes of those present (well
+    formed or not) and the MP_REACH/MP_UNREACH NLRI fields, (afi, safi, action, bytes, attribute
+    name) each, still to read. A malformed attribute is handled as RFC 7606
+    says (`_malformed`); only a second MP_REACH or MP_UNREACH, after which
+    no route can be trusted, refuses the message."""
     codes, i, mp = [], 0, []
     while i < len(b):
-        if i + 3 > len(b):
-            raise BmpError("truncated path attribute")
+        if i + 3 > len(b) or (b[i] & 0x10 and i + 4 > len(b)):
+            _malformed(msg, "path attributes", "an attribute's header past their length", WITHDRAW)   # RFC 7606 4
+            break
         flags, code = b[i], b[i + 1]
         if flags & 0x10:
-            if i + 4 > len(b):
-                raise BmpError("truncated path attribute")
             n, i = struct.unpack_from("!H", b, i + 2)[0], i + 4
         else:
             n, i = b[i + 2], i + 3
+        name, optional, transitive, action = ATTRIBUTES.get(code, (f"attribute {code}", None, None, DISCARD))
         if i + n > len(b):
-            raise BmpError("path attribute past the UPDATE", f"type {code}")
+            codes.append(code)
+            _malformed(msg, name, "past the path attributes' length", WITHDRAW)                          # RFC 7606 4
+            break
         value = b[i:i + n]
         i += n
+        if code in codes:
+            if code in (ATTR_MP_REACH, ATTR_MP_UNREACH):                                                   # RFC 7606 3.g
+                raise BmpError("MP_REACH_NLRI or MP_UNREACH_NLRI twice in an UPDATE", name)
+            msg.problems.append(f"{name}: repeated (the first kept, RFC 7606)")
+            continue
         codes.append(code)
-        if code == ATTR_AS_PATH:
-            msg.as_path = _as_path(value, 2 if two_byte_as else 4)
-        elif code == ATTR_NEXT_HOP and n == 4:
+        if optional is not None and (bool(flags & 0x80), bool(flags & 0x40)) != (bool(optional), bool(transitive)):
+            _malformed(msg, name, f"flags 0x{flags:02x} disagree with its definition", action)               # RFC 7606 3.c
+            continue
+        fault = _length_fault(code, n, two_byte_as)
+        if fault:
+            _malformed(msg, name, fault, action)
+            continue
+        if code == ATTR_ORIGIN and value[0] > 2:
+            _malformed(msg, name, f"undefined value {value[0]}", WITHDRAW)                                 # RFC 7606 7.1
+        elif code in (ATTR_AS_PATH, ATTR_AS4_PATH):
+            try:
+                path = _as_path(value, 4 if code == ATTR_AS4_PATH else 2 if two_byte_as else 4)
+            except BmpError as exc:
+                _malformed(msg, name, exc.reason, action)                                                  # RFC 7606 7.2
+                continue
+            if code == ATTR_AS_PATH:
+                msg.as_path = path
+        elif code == ATTR_NEXT_HOP:
             msg.next_hop = str(ipaddress.IPv4Address(bytes(value)))
         elif code == ATTR_EXT_COMMUNITIES:
             for k in range(0, n - 7, 8):
@@ -321,25 +402,30 @@ def _attributes(b: memoryview, msg: BgpMessage, two_byte_as: bool) -> tuple[list
                     msg.encapsulation = struct.unpack_from("!H", value, k + 6)[0]
         elif code == ATTR_MP_REACH:
             if n < 5 or 4 + value[3] + 1 > n:
-                msg.problems.append("MP_REACH_NLRI: truncated")
+                _malformed(msg, name, "truncated", WITHDRAW)
                 continue
             afi, safi, nh_len = struct.unpack_from("!H", value)[0], value[2], value[3]
             msg.next_hop = _mp_next_hop(bytes(value[4:4 + nh_len])) or msg.next_hop
-            mp.append((afi, safi, "announce", value[5 + nh_len:], "MP_REACH_NLRI"))
+            mp.append((afi, safi, "announce", value[5 + nh_len:], name))
         elif code == ATTR_MP_UNREACH:
             if n < 3:
-                msg.problems.append("MP_UNREACH_NLRI: truncated")
+                _malformed(msg, name, "truncated", WITHDRAW)
                 continue
-            mp.append((struct.unpack_from("!H", value)[0], value[2], "withdraw", value[3:], "MP_UNREACH_NLRI"))
+            mp.append((struct.unpack_from("!H", value)[0], value[2], "withdraw", value[3:], name))
     return codes, mp
 
 
 def _as_path(b: memoryview, width: int) -> list[int]:
+    """An AS_PATH's numbers; BmpError naming the fault of a malformed one (RFC 7606 7.2)."""
     out, i = [], 0
     while i < len(b):
         if i + 2 > len(b):
             raise BmpError("truncated AS_PATH segment")
-        count = b[i + 1]
+        kind, count = b[i], b[i + 1]
+        if kind not in (1, 2, 3, 4):
+            raise BmpError("undefined AS_PATH segment type", str(kind))
+        if count == 0:
+            raise BmpError("empty AS_PATH segment")
         end = i + 2 + count * width
         if end > len(b):
             raise BmpError("AS_PATH segment past the attribute")
@@ -373,15 +459,18 @@ def encode_update(announced: list[str] = (), withdrawn: list[str] = (), as_path:
             net = ipaddress.IPv4Network(p)
             out += bytes([net.prefixlen]) + net.network_address.packed[:(net.prefixlen + 7) // 8]
         return out
-    attrs = b"\x40\x01\x01\x00"                                              # ORIGIN IGP
-    if as_path:
-        seg = bytes([2, len(as_path)]) + b"".join(struct.pack("!I", a) for a in as_path)
-        attrs += bytes([0x40, ATTR_AS_PATH, len(seg)]) + seg
+    attrs = b"\x40\x01\x01\x00" + _as_path_attribute(as_path)                  # ORIGIN IGP, AS_PATH
     if next_hop:
         attrs += bytes([0x40, ATTR_NEXT_HOP, 4]) + ipaddress.IPv4Address(next_hop).packed
     w = prefixes(withdrawn)
     a = attrs if announced else b""
     return encode_bgp("update", struct.pack("!H", len(w)) + w + struct.pack("!H", len(a)) + a + prefixes(announced))
+
+
+def _as_path_attribute(as_path) -> bytes:
+    """AS_PATH, one AS_SEQUENCE of 4-byte numbers; empty (a route of the peer's own AS) when none."""
+    seg = bytes([2, len(as_path)]) + b"".join(struct.pack("!I", a) for a in as_path) if as_path else b""
+    return bytes([0x40, ATTR_AS_PATH, len(seg)]) + seg
 
 
 def encode_peer_header(address: str, asn: int, bgp_id: str, ts_ns: int, flags: int = 0) -> bytes:
@@ -405,10 +494,7 @@ def encode_mp_update(reach: tuple[int, int, bytes] | None = None, unreach: tuple
                      next_hop: bytes = b"", as_path: list[int] = (), encapsulation: int | None = None) -> bytes:
     """An UPDATE with MP_REACH_NLRI and/or MP_UNREACH_NLRI: (afi, safi, NLRI bytes) each;
     `encapsulation` adds the Encapsulation extended community (8: VXLAN)."""
-    attrs = b"\x40\x01\x01\x00" if reach else b""
-    if reach and as_path:
-        seg = bytes([2, len(as_path)]) + b"".join(struct.pack("!I", a) for a in as_path)
-        attrs += bytes([0x40, ATTR_AS_PATH, len(seg)]) + seg
+    attrs = b"\x40\x01\x01\x00" + _as_path_attribute(as_path) if reach else b""
     if encapsulation is not None:
         attrs += bytes([0xC0, ATTR_EXT_COMMUNITIES, 8]) + b"\x03\x0c\x00\x00\x00\x00" + struct.pack("!H", encapsulation)
     if reach:

@@ -5,8 +5,9 @@ keyed by the router, produced to the bmp_messages topic.
 Per session it remembers the router's name (sysName of the Initiation), its
 BGP identifier (from the OPEN it sent, in Peer Up) and, per peer, what the
 two OPENs of the Peer Up negotiated (add-path, 4-byte AS), which later
-messages about that peer need to decode. An UPDATE with a malformed NLRI is
-kept with its good routes and its `problems`, and counted. A message that does not
+messages about that peer need to decode. An UPDATE with a malformed attribute
+or NLRI is kept as RFC 7606 says (its announced routes withdrawn, or the
+attribute ignored), with its `problems`, and counted. A message that does not
 decode is counted by reason and dead-lettered, and the session goes on; only
 a broken framing (wrong version, impossible length) ends the session, since
 the stream cannot be resynchronised; the router reconnects by itself.
@@ -39,7 +40,8 @@ def collector_metrics() -> Metrics:
                                        "initiation", "termination")])
     m.declare("malformed_total", "BMP messages that did not decode (dead-lettered), by reason.", ("reason",))
     m.declare("framing_errors_total", "Sessions ended because their framing broke.")
-    m.declare("nlri_problems_total", "Malformed NLRI in UPDATEs kept with their other routes, by reason.", ("reason",))
+    m.declare("attribute_problems_total", "Malformed attributes and NLRI of UPDATEs kept as RFC 7606 says (routes "
+              "withdrawn, or the attribute ignored), by attribute and fault.", ("reason",))
     m.declare("routes_total", "Routes decoded, by family and action.", ("family", "action"))
     return m
 
@@ -109,7 +111,7 @@ class BmpCollector:
         self.metrics.inc("messages_total", msg.type)
         if msg.bgp is not None:
             for problem in msg.bgp.problems:
-                self.metrics.inc("nlri_problems_total", problem.partition(": ")[2] or problem)
+                self.metrics.inc("attribute_problems_total", problem.split(" (")[0])
             for r in msg.bgp.routes:
                 self.metrics.inc("routes_total", r.family, r.action)
         self.producer.send(session.record(msg, now))

@@ -64,10 +64,14 @@ def test_malformed_messages_name_the_problem(reason):
 
 
 @pytest.mark.parametrize("case", CASES["partial"], ids=lambda c: c["case"])
-def test_a_malformed_nlri_marks_its_attribute_and_keeps_the_message(case):
+def test_a_malformed_attribute_is_recorded_and_the_message_kept(case):
+    """RFC 7606: the problem on the message; its routes kept, withdrawn where it says treat-as-withdraw."""
     msg = decode(bytes.fromhex(case["hex"]))
     assert msg.bgp.problems == case["problems"]
     assert msg.bgp.announced + msg.bgp.withdrawn == case["kept"]
+    assert msg.bgp.treat_as_withdraw == case.get("withdrawn", False)
+    if case.get("withdrawn"):
+        assert msg.bgp.announced == [] and msg.bgp.withdrawn == case["kept"]
 
 
 @settings(max_examples=400, deadline=None)

@@ -85,7 +85,7 @@ VECTORS = {
         N.encode_evpn(1, "198.19.0.1:3", ESI) + N.encode_evpn(4, "198.19.0.1:0", ESI, ip="198.19.0.1"))))],
         [f"evpn ethernet-ad rd 198.19.0.1:3 esi {ESI} tag 0 label 0", f"evpn ethernet-segment rd 198.19.0.1:0 esi {ESI} ip 198.19.0.1"]),
     "add-path ipv4 unicast, negotiated in Peer Up": ([peer_up([(1, 1)], {(1, 1): 3}), monitored(
-        encode_bgp("update", struct.pack("!H", 0) + struct.pack("!H", 4) + b"\x40\x01\x01\x00"
+        encode_bgp("update", struct.pack("!H", 0) + struct.pack("!H", 14) + b"\x40\x01\x01\x00\x40\x02\x00\x40\x03\x04" + NH4
                    + struct.pack("!I", 1) + N.encode_prefix("198.19.3.0/24") + struct.pack("!I", 2) + N.encode_prefix("198.19.3.0/24")))],
         ["path-id 1 198.19.3.0/24", "path-id 2 198.19.3.0/24"]),
     "add-path evpn, negotiated in Peer Up": ([peer_up([(25, 70), (1, 128)], {(25, 70): 3, (1, 128): 3}), monitored(
@@ -198,7 +198,7 @@ def test_the_collector_records_routes_and_counts_problems():
     assert [r.type for r in records] == ["peer_up", "route_monitoring", "route_monitoring", "route_mirroring"]
     assert records[1].routes == [BmpRoute("evpn", "announce", rd="198.19.0.1:0", path_id=9, route_type=4, esi=ESI, ip="198.19.0.1")]
     assert records[3].problems == ["MP_REACH_NLRI vpnv4: bad label stack"] and len(records[3].routes) == 1
-    assert collector.metrics.get("nlri_problems_total", "bad label stack") == 1
+    assert collector.metrics.get("attribute_problems_total", "MP_REACH_NLRI vpnv4: bad label stack") == 1
     assert collector.metrics.get("routes_total", "evpn", "announce") == 1
     assert collector.metrics.get("routes_total", "vpnv4", "announce") == 2
 
