@@ -3,6 +3,7 @@ count, an outage in the middle loses and doubles nothing, a rejected point is
 dead-lettered with the server's message."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -15,9 +16,11 @@ import pytest
 
 
 from conftest import wait_until as wait
+from influx_proxy import WriteCounter
 
 from fabtel.connectors.influx.lineproto import to_lines
 from fabtel.connectors.influx.sink import InfluxSink
+from fabtel.connectors.influx.writer import Writer
 from fabtel.kafka import RecordProducer, tail
 from fabtel.records import InterfaceCounters, InterfaceState
 from samples import every_record
@@ -81,36 +84,66 @@ def test_points_match_records_count_for_count(config):
     assert count(config, "interface_counters", "in_octets") == n
 
 
-def test_influx_outage_loses_nothing_and_doubles_nothing(config, stack):
-    producer = RecordProducer(config.kafka)
-    sink, stop, t = run_sink(config)
-    t0 = time.time_ns()
-    sent = 0
+def _outage_run(config, stack, writer=None):
+    """1000 counters records through the sink into InfluxDB behind a
+    WriteCounter, InfluxDB stopped after the first 300 and started again:
+    (points InfluxDB holds, how often the server accepted each, the sink)."""
+    with WriteCounter(config.influxdb.url) as counter:
+        cfg = dataclasses.replace(config, influxdb=dataclasses.replace(config.influxdb, url=counter.url))
+        producer = RecordProducer(cfg.kafka)
+        sink = InfluxSink(cfg, group=f"t-sink-{time.time_ns()}",
+                          writer=writer(cfg.influxdb) if writer else None)
+        stop = threading.Event()
+        t = threading.Thread(target=sink.run, args=(stop,), daemon=True)
+        t.start()
+        t0 = time.time_ns()
+        sent = 0
 
-    def send(k):
-        nonlocal sent
-        for i in range(k):
-            producer.send(InterfaceCounters("leaf1", f"ethernet-1/{sent % 48}", "gnmi",
-                                                                  t0 + sent, t0 + sent, sent, sent))
-            sent += 1
-        producer.flush()
-    send(300)
-    assert wait(lambda: count(config, "interface_counters", "in_octets") == 300)
-    pid = stack.influx.pid()
-    os.kill(pid, signal.SIGTERM)                      # InfluxDB goes away mid-run
-    assert wait(lambda: stack.influx.pid() is None, 20)
-    send(700)
-    assert wait(lambda: sink.metrics.get("paused") == 1, 20)
-    time.sleep(2)
-    stack.up()                                        # and comes back
-    assert wait(lambda: count(config, "interface_counters", "in_octets") == 1000, 60)
-    assert wait(lambda: sink.metrics.get("paused") == 0)
-    stop.set()
-    t.join(20)
-    # No duplicates: every (series, time) once, values as sent.
-    rows = query(config, 'SELECT in_octets FROM interface_counters')["results"][0]["series"][0]["values"]
-    assert len(rows) == 1000 and sorted(r[1] for r in rows) == list(range(1000))
+        def send(k):
+            nonlocal sent
+            for i in range(k):
+                producer.send(InterfaceCounters("leaf1", f"ethernet-1/{sent % 48}", "gnmi",
+                                                t0 + sent, t0 + sent, sent, sent))
+                sent += 1
+            producer.flush()
+        send(300)
+        assert wait(lambda: count(cfg, "interface_counters", "in_octets") == 300)
+        pid = stack.influx.pid()
+        os.kill(pid, signal.SIGTERM)                      # InfluxDB goes away mid-run
+        assert wait(lambda: stack.influx.pid() is None, 20)
+        send(700)
+        assert wait(lambda: sink.metrics.get("paused") == 1, 20)
+        time.sleep(2)
+        stack.up()                                        # and comes back
+        assert wait(lambda: count(cfg, "interface_counters", "in_octets") == 1000, 60)
+        assert wait(lambda: sink.metrics.get("paused") == 0)
+        stop.set()
+        t.join(20)
+        rows = query(cfg, 'SELECT in_octets FROM interface_counters')["results"][0]["series"][0]["values"]
+        return rows, counter.written("interface_counters"), sink
+
+
+def test_influx_outage_loses_nothing_and_doubles_nothing(config, stack):
+    rows, written, sink = _outage_run(config, stack)
+    assert len(rows) == 1000 and sorted(r[1] for r in rows) == list(range(1000))     # nothing lost
+    # Nothing written twice: counted on the wire, since InfluxDB keeps a point
+    # written twice as one row (the next test shows the check catches it).
+    assert len(written) == 1000 and set(written.values()) == {1}, written.most_common(3)
     assert sink.metrics.get("outages_total") == 1
+
+
+class DoublingWriter(Writer):
+    """A faulty sink's writer: every batch twice."""
+
+    def write(self, lines):
+        super().write(lines)
+        return super().write(lines)
+
+
+def test_the_doubles_check_catches_a_sink_that_writes_twice(config, stack):
+    rows, written, _ = _outage_run(config, stack, DoublingWriter)
+    assert len(rows) == 1000                                  # InfluxDB's rows cannot tell...
+    assert set(written.values()) == {2}                       # ...the wire count can
 
 
 def test_a_rejected_point_goes_to_the_dead_letter_topic(config):
