@@ -1,7 +1,8 @@
 """Independent peers that fabtel is checked and measured against, built from
 pinned versions on the Go module proxy into fabtel's cache (never into the
 checkout; nothing of theirs is committed): gnmic, goflow2, gobmp,
-lemming (OpenConfig's reference device) and InfluxDB 1.8 (the v2 write API). `./run setup` builds them once (python -m
+lemming (OpenConfig's reference device), InfluxDB 1.8 (the v2 write API) and
+Alertmanager (notification routing). `./run setup` builds them once (python -m
 fabtel.bench.peers); the tests and `fabtel bench ... --vs PEER` find them here.
 
 Each is built as `go install MODULE@VERSION` would, from a throw-away module
@@ -43,6 +44,9 @@ PEERS = {p.name: p for p in (
     # InfluxDB 1.8, the oldest server with the v2 write API (/api/v2/write) production uses
     Peer("influxd", "github.com/influxdata/influxdb", "v1.8.10", "github.com/influxdata/influxdb/cmd/influxd",
          env={"GOSUMDB": "off"}),
+    # Prometheus Alertmanager: the routing tree Grafana's notification policies are built on
+    Peer("alertmanager", "github.com/prometheus/alertmanager", "v0.28.1",
+         "github.com/prometheus/alertmanager/cmd/alertmanager"),
 )}
 
 

@@ -330,6 +330,31 @@ def dashboards_check(args) -> int:
 EXTRA_PARSERS.append(_deploy_parsers)
 
 
+def _alerts_parsers(sub, with_config, with_stack):
+    al = sub.add_parser("alerts", help="receive alert notifications").add_subparsers(dest="action", metavar="ACTION")
+    rc = al.add_parser("receive", help="log each alert Grafana or Alertmanager posts to this webhook, one line each",
+                       description="A small webhook receiver: point a Grafana contact point (or an Alertmanager "
+                                   "webhook) at http://HOST:PORT/alerts and every alert is logged in one line.")
+    rc.add_argument("--listen", default="127.0.0.1:9095", metavar="HOST:PORT",
+                    help="where to receive (default 127.0.0.1:9095; 0.0.0.0:9095 in a pod)")
+
+
+@command("alerts receive")
+def alerts_receive(args) -> int:
+    from fabtel.shell.alerts import AlertReceiver
+    from fabtel.signals import stop_on_signals
+    stop = stop_on_signals("alerts")
+    try:
+        receiver = AlertReceiver(args.listen)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot listen on {args.listen}: {exc}") from None
+    receiver.run(stop)
+    return 0
+
+
+EXTRA_PARSERS.append(_alerts_parsers)
+
+
 def _convergence_parsers(sub, with_config, with_stack):
     cv = sub.add_parser("convergence", help="Sibyl's convergence metrics of routing-protocol events").add_subparsers(
         dest="action", metavar="ACTION")

@@ -11,7 +11,7 @@ but then every measurement, field and tag it names must exist in InfluxDB,
 so a misspelt name is still caught.
 
 `fabtel dashboards check --config FILE` runs it against a live InfluxDB (the
-tests run it after a demo). May import: fabtel.config, connectors.influx, PyYAML.
+tests run it after a demo). May import: fabtel.config, connectors.influx, fabtel.shell.alert_rules, PyYAML.
 """
 from __future__ import annotations
 
@@ -20,14 +20,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 
 from fabtel.connectors.influx.query import InfluxQueryError, influxql
 from fabtel.config import InfluxConfig
+from fabtel.shell.alert_rules import ALERTING_DIR, EXPRESSIONS, load_rules
 
-DASHBOARD_DIR = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "base" / "dashboards"
-ALERTING_DIR = DASHBOARD_DIR.parent / "alerting"
-EXPRESSIONS = "__expr__"
+DASHBOARD_DIR = ALERTING_DIR.parent / "dashboards"
 
 
 @dataclass(frozen=True)
@@ -111,16 +109,6 @@ def check_all(cfg: InfluxConfig, start_ms: int, end_ms: int, directory: Path = D
 
 # ------------------------------------------------------------------ alert rules
 
-def load_rules(directory: Path = ALERTING_DIR) -> list[tuple[str, dict]]:
-    """(file, rule) for every rule of every provisioning file."""
-    out = []
-    for path in sorted(directory.glob("*.yaml")):
-        doc = yaml.safe_load(path.read_text()) or {}
-        for group in doc.get("groups", []):
-            out += [(path.name, rule) for rule in group.get("rules", [])]
-    return out
-
-
 def rule_problems(file: str, rule: dict) -> list[str]:
     """What is wrong in a rule without asking InfluxDB."""
     where = f"{file}: rule {rule.get('title') or rule.get('uid')!r}"
@@ -152,7 +140,7 @@ def rule_problems(file: str, rule: dict) -> list[str]:
 def check_rules(cfg: InfluxConfig, time_filter: str, directory: Path = ALERTING_DIR) -> tuple[int, list[str]]:
     """(queries run, problems) for every provisioned alert rule."""
     problems, ran = [], 0
-    for file, rule in load_rules(directory):
+    for file, _, rule in load_rules(directory):
         problems += rule_problems(file, rule)
         for d in rule.get("data", []):
             if d.get("datasourceUid") != "fabtel-influxdb":

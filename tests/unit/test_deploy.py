@@ -200,11 +200,15 @@ def _allows(rules: list, port: int, peer=None) -> bool:
 
 
 def test_network_policies_allow_only_the_data_flow(overlay):
-    _, docs = overlay
+    name, docs = overlay
     kafka = {"strimzi.io/cluster": "fabtel"}
     for w in workloads(docs):
         app = w["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
         p = _policy_for(docs, app)["spec"]
+        if app == "fabtel-alert-receiver":          # dev's receiver: Grafana in, nothing out
+            assert p["egress"] == [] and [x["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+                                          for r in p["ingress"] for x in r["from"]] == ["grafana"]
+            continue
         assert p["policyTypes"] == ["Ingress", "Egress"] and _allows(p["egress"], 53)
         if app in PIPELINE:
             assert _allows(p["egress"], 9093, kafka) and _allows(p["ingress"], 9100)
@@ -215,6 +219,17 @@ def test_network_policies_allow_only_the_data_flow(overlay):
     influx = _policy_for(docs, "influxdb")["spec"]["ingress"]
     assert {x["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for r in influx for x in r["from"]} \
         == {"fabtel-influx-sink", "grafana"}
+    # Grafana reaches InfluxDB, DNS and the alert webhook, exactly: dev's receiver, or prod's Alertmanager address
+    grafana = _policy_for(docs, "grafana")["spec"]["egress"]
+    assert len(grafana) == 3 and _allows(grafana, 8086) and _allows(grafana, 53)
+    [webhook] = [r for r in grafana if not _allows([r], 8086) and not _allows([r], 53)]
+    if name == "dev":
+        assert webhook == {"to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "fabtel-alert-receiver"}}}],
+                           "ports": [{"port": 9095, "protocol": "TCP"}]}
+        assert one(docs, "Service", "fabtel-alert-receiver")["spec"]["ports"][0]["port"] == 9095
+    else:
+        assert [list(x) for x in webhook["to"]] == [["ipBlock"]] and "/" in webhook["to"][0]["ipBlock"]["cidr"]
+        assert not [d for d in workloads(docs) if d["metadata"]["name"] == "fabtel-alert-receiver"]
 
 
 @pytest.mark.parametrize("config", ["base", "overlays/prod"])
@@ -322,7 +337,8 @@ def test_credentials_live_in_secrets_only(overlay):
             assert not any(p in text for p in plain), f"{cm['metadata']['name']} holds a credential"
     else:
         assert not generated, "prod must not ship credentials"
-        assert secret_refs == {"fabtel-gnmi-credentials", "fabtel-influxdb-auth", "fabtel-grafana-admin"}
+        assert secret_refs == {"fabtel-gnmi-credentials", "fabtel-influxdb-auth", "fabtel-grafana-admin",
+                               "fabtel-alert-webhook"}
     _, raw = shipped_config(docs)
     assert not re.search(r"\b(password|token):", yaml.safe_dump(raw))
 
@@ -364,13 +380,29 @@ def test_grafana_gets_the_datasource_every_dashboard_and_the_alert_rules(overlay
     shipped = {p.name for p in (K8S / "base" / "dashboards").glob("*.json")}
     assert set(dashboards) == shipped and len(shipped) == 5
     rules = one(docs, "ConfigMap", "fabtel-grafana-alerting")["data"]
-    assert set(rules) == {"fabtel-rules.yaml"}
-    assert yaml.safe_load(rules["fabtel-rules.yaml"]) == yaml.safe_load((K8S / "base" / "alerting" / "fabtel-rules.yaml").read_text())
+    shipped_alerting = {p.name for p in (K8S / "base" / "alerting").glob("*.yaml")}
+    assert set(rules) == shipped_alerting == {"fabtel-rules.yaml", "notifications.yaml"}
     grafana = one(docs, "Deployment", "fabtel-grafana")["spec"]["template"]["spec"]
     mounts = {m["mountPath"]: m for m in grafana["containers"][0]["volumeMounts"]}
-    alerting = mounts["/etc/grafana/provisioning/alerting/fabtel-rules.yaml"]
-    assert next(v for v in grafana["volumes"] if v["name"] == alerting["name"])["configMap"]["name"].startswith(
-        "fabtel-grafana-alerting")
+    for name in shipped_alerting:
+        assert yaml.safe_load(rules[name]) == yaml.safe_load((K8S / "base" / "alerting" / name).read_text())
+        alerting = mounts[f"/etc/grafana/provisioning/alerting/{name}"]
+        assert alerting["subPath"] == name and next(v for v in grafana["volumes"] if v["name"] == alerting["name"])[
+            "configMap"]["name"].startswith("fabtel-grafana-alerting")
+    # alerts go somewhere: a contact point every policy route names, its URL from a Secret Grafana reads
+    notifications = yaml.safe_load(rules["notifications.yaml"])
+    points = {cp["name"]: cp for cp in notifications["contactPoints"]}
+
+    def receivers(policy):
+        return [policy["receiver"]] + [r for sub in policy.get("routes", []) for r in receivers(sub)]
+    [policy] = notifications["policies"]
+    assert set(receivers(policy)) <= set(points) and policy["receiver"] in points
+    env = {e["name"]: e for e in grafana["containers"][0]["env"]}
+    for cp in points.values():
+        for r in cp["receivers"]:
+            [var] = re.findall(r"\$__env\{(\w+)\}", r["settings"]["url"])
+            ref = env[var]["valueFrom"]["secretKeyRef"]           # dev's generated Secret has a hash suffix
+            assert ref["key"] == "url" and ref["name"].startswith("fabtel-alert-webhook")
     prov = yaml.safe_load(one(docs, "ConfigMap", "fabtel-grafana-provisioning")["data"]["datasources.yaml"])
     [ds] = prov["datasources"]
     assert ds["type"] == "influxdb" and ds["uid"] == "fabtel-influxdb" and "$__env{FABTEL_INFLUX_TOKEN}" in str(ds)
@@ -436,3 +468,32 @@ def test_readme_secret_commands_create_what_prod_reads():
     for name in [u["metadata"]["name"] for u in by_kind(docs, "KafkaUser")] + ["fabtel-cluster-ca-cert"]:
         read.pop(name)                                  # made by Strimzi's operators, not by hand
     assert created == read
+
+
+def test_the_operator_the_readme_installs_watches_every_overlay():
+    """The README's install block: the operator's namespace, the namespaces its
+    STRIMZI_NAMESPACE lists, and the RoleBindings it is given in each other
+    one; every overlay's Strimzi resources must be in one it watches."""
+    section = readme_deploy_section()
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    installed_in = re.search(r"strimzi-cluster-operator-1\.2\.0\.yaml.*?kubectl create -n ([\w-]+) -f -", block, re.S).group(1)
+    watched = re.search(r"set env deployment/strimzi-cluster-operator STRIMZI_NAMESPACE=([\w,-]+)", block).group(1).split(",")
+    created = set(re.findall(r"kubectl create namespace ([\w-]+)", block))
+    [bindings_file] = re.findall(r"kubectl apply -f (deploy/k8s/strimzi/[\w./-]+)", block)
+    bindings = [d for d in yaml.safe_load_all((ROOT / bindings_file).read_text()) if d]
+    needed = {"strimzi-cluster-operator": "strimzi-cluster-operator-namespaced",
+              "strimzi-cluster-operator-watched": "strimzi-cluster-operator-watched",
+              "strimzi-cluster-operator-entity-operator-delegation": "strimzi-entity-operator"}
+    for namespace in watched:
+        assert namespace in created, f"{namespace} is watched but the README does not create it"
+        if namespace == installed_in:
+            continue                                  # the install files bind the operator in its own namespace
+        given = {b["metadata"]["name"]: b["roleRef"]["name"] for b in bindings
+                 if b["kind"] == "RoleBinding" and b["metadata"]["namespace"] == namespace
+                 and b["subjects"] == [{"kind": "ServiceAccount", "name": "strimzi-cluster-operator",
+                                        "namespace": installed_in}]}
+        assert given == needed, (namespace, given)
+    for name in OVERLAYS:
+        docs = render(name)
+        namespaces = {d["metadata"].get("namespace") for d in docs if d["apiVersion"].startswith("kafka.strimzi.io/")}
+        assert len(namespaces) == 1 and namespaces <= set(watched), (name, namespaces, watched)
