@@ -4,7 +4,7 @@ a broker that is gone included (`arm_exit_deadline`); a second signal ends it
 at once. A command that starts components (the demo, the benchmarks, the
 lab) turns SIGTERM into KeyboardInterrupt so its cleanup runs
 (`interrupt_on_sigterm`), and its children die with it however it dies
-(`die_with_parent`). A thread that dies of an exception says so in one line
+(`dying_with_parent`). A thread that dies of an exception says so in one line
 (`log_thread_deaths`).
 
 May import: the standard library.
@@ -78,23 +78,13 @@ def interrupt_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
-PR_SET_PDEATHSIG = 1
-
-
-def _prctl():
-    try:
-        import ctypes
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):       # not Linux
-        return None
-
-
-_PRCTL = _prctl()          # looked up now: the child between fork and exec only calls it
-
-
-def die_with_parent() -> None:
-    """For subprocess's preexec_fn: SIGTERM this child when the thread that
-    started it dies (a SIGKILLed demo leaves no component behind). Linux
-    only; elsewhere a no-op."""
-    if _PRCTL is not None:
-        _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+def dying_with_parent(argv: list[str]) -> list[str]:
+    """`argv` run so that it gets SIGTERM when the thread that started it
+    dies (a SIGKILLed demo leaves no component behind): util-linux's setpriv
+    sets PR_SET_PDEATHSIG and execs it. Not a preexec_fn: that makes Python
+    fork instead of vfork, and gRPC's fork handlers abort a child forked
+    from a process with gRPC threads (the demo's lab). Without setpriv, argv
+    as it is."""
+    import shutil
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--", *argv] if setpriv else list(argv)

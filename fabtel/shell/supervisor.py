@@ -16,12 +16,12 @@ import sys
 import time
 from pathlib import Path
 
-from fabtel.signals import STOP_GRACE_S, die_with_parent
+from fabtel.signals import STOP_GRACE_S, dying_with_parent
 
 
 def spawn(argv: list[str], **popen) -> subprocess.Popen:
-    """A child process that dies with its parent (fabtel.signals.die_with_parent)."""
-    return subprocess.Popen(argv, preexec_fn=die_with_parent, **popen)
+    """A child process that dies with its parent (fabtel.signals.dying_with_parent)."""
+    return subprocess.Popen(dying_with_parent(argv), **popen)
 
 
 class ComponentFailed(RuntimeError):
