@@ -14,8 +14,9 @@ from fabtel.bench.common import machine, progress
 
 def run(config_path: str, runs: int) -> dict:
     from fabtel.config import load_config
-    from fabtel.shell.demo import build_report, remove_run, run_once
-    from fabtel.shell.stack import ensure_stack
+    from fabtel.demo.report import build_report
+    from fabtel.demo.run import remove_run, run_once
+    from fabtel.localstack.stack import ensure_stack
     from fabtel.lab.scenario import SCENARIO_DIR, load_scenario
     os.environ.setdefault("FABTEL_GNMI_USER", "admin")
     os.environ.setdefault("FABTEL_GNMI_PASSWORD", "fabtel-lab")

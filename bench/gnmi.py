@@ -18,7 +18,7 @@ import threading
 import time
 
 from fabtel.bench.common import machine, progress
-from fabtel.shell.supervisor import spawn
+from fabtel.localstack.supervisor import spawn
 
 SPLITS: list = []
 WARMUP = 30          # toggles (about 1 s) left out of the percentiles
@@ -192,7 +192,7 @@ def run_group(config_path: str, seconds: float, collectors: int) -> dict:
 
     from fabtel.bench.common import bench_config, cpu_seconds
     from fabtel.lab.generate import generate
-    from fabtel.shell.ports import free_port
+    from fabtel.localstack.ports import free_port
     base = bench_config(config_path, "gnmi-group")
     data = yaml.safe_load(generate(GROUP_SPEC, base_port=24000))
     data["kafka"] = {"bootstrap_servers": base.kafka.bootstrap_servers, "topics": dict(base.kafka.topics),

@@ -23,7 +23,7 @@ import yaml
 from confluent_kafka import Consumer, TopicPartition
 
 from fabtel.bench.common import bench_config, machine, progress
-from fabtel.shell.supervisor import spawn
+from fabtel.localstack.supervisor import spawn
 from fabtel.config import parse_config
 from fabtel.kafka import RecordProducer
 from fabtel.partitioning import DomainPartitioner

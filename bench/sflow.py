@@ -19,7 +19,7 @@ import sys
 import time
 
 from fabtel.bench.common import bench_config, cpu_seconds, machine, progress, topic_count
-from fabtel.shell.supervisor import spawn
+from fabtel.localstack.supervisor import spawn
 from fabtel.connectors.sflow.codec import build_header, decode_datagram, encode_datagram
 from fabtel.records import (SflowEthernetCounters, SflowIfCounters, SflowLagPortStats, SflowSample,
                             SflowSampledHeader)
@@ -92,7 +92,7 @@ def run(config_path: str, seconds: float, vs: str | None = None) -> dict:
 def side_by_side(config_path: str, seconds: float) -> dict:
     """fabtel's collector and goflow2 on the same flow-sample load over UDP into the same broker."""
     from fabtel.bench import peers
-    from fabtel.shell.ports import free_port
+    from fabtel.localstack.ports import free_port
     goflow2 = str(peers.ensure("goflow2", progress))
     count = int(SEND_RATE * seconds)
     datagrams = _flow_datagrams(count)

@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 from fabtel.bench.peers import ensure as ensure_peer
-from fabtel.shell.ports import free_port
+from fabtel.localstack.ports import free_port
 
 UNICAST = {74: "ipv4-unicast", 75: "ipv6-unicast"}
 EVPN = 14

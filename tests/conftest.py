@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from fabtel.shell.ports import free_port  # re-exported for the tests
+from fabtel.localstack.ports import free_port  # re-exported for the tests
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "fabric.yaml"
@@ -48,7 +48,7 @@ def stack_up_args() -> list[str]:
 def stack():
     """The real local stack, up for the whole session (left running for speed;
     `fabtel stack down --state-dir .state/test-stack ...` stops it)."""
-    from fabtel.shell.stack import Stack
+    from fabtel.localstack.stack import Stack
     out = fabtel("stack", "up", *stack_up_args(), timeout=900)
     assert out.returncode == 0, out.stderr
     return Stack(STATE_DIR, kafka_port=TEST_KAFKA_PORT, influx_port=TEST_INFLUX_PORT)

@@ -1,13 +1,13 @@
 """The import contracts of fabtel's modules, read from the source (ast), as
 CI checks them (tests/unit/test_import_contracts.py):
 
-- layers: the core (fabtel's own modules: config, records, serde, kafka,
-  platforms, ...) imports no connector, pipeline, lab, bench or shell module;
-  connectors import no pipeline, lab, bench or shell module; the pipeline's
-  pure modules import only the core and each other, its Faust plumbing
-  (`app`) also the connectors' pure codecs; the lab imports no bench module
-  and of the shell only its runtime (stack, ports, supervisor); only the shell
-  imports the benchmarks;
+- rooms: fabtel's modules live in rooms ordered from the top (what a person
+  runs) to the bottom (what everything shares): the shell (command line),
+  the benchmarks, the demo, the lab, the local stack (broker, InfluxDB,
+  registry, supervisor, ports), the pipeline, the connectors, the core. A
+  module imports its own room and rooms below it, never above, so the room
+  graph has no cycle; the pipeline reaches the connectors only from its Faust
+  plumbing, and only their pure codecs;
 - each module whose docstring has a "May import:" line imports nothing of
   fabtel beyond what it names;
 - no import cycles between fabtel's modules.
@@ -22,9 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = {"fabtel": "fabtel", "pipeline": "fabtel.pipeline", "connectors": "fabtel.connectors", "lab": "fabtel.lab",
            "bench": "fabtel.bench", "schemas": "fabtel.schemas"}
-LAYERS = ("fabtel.shell", "fabtel.bench", "fabtel.lab", "fabtel.pipeline", "fabtel.connectors")
-SHELL_RUNTIME = ("fabtel.shell.stack", "fabtel.shell.ports", "fabtel.shell.supervisor", "fabtel.shell.kafka_broker",
-                 "fabtel.shell.schema_registry")
+# top first: a room imports only itself and the rooms after it
+ROOMS = ("fabtel.shell", "fabtel.bench", "fabtel.demo", "fabtel.lab", "fabtel.localstack", "fabtel.pipeline",
+         "fabtel.connectors", "core")
+FAUST_PLUMBING = ("fabtel.pipeline.app", "fabtel.pipeline.agents")
 CONNECTOR_CODECS = ("fabtel.connectors.sflow.normalize", "fabtel.connectors.sflow.codec")
 
 
@@ -37,7 +38,8 @@ class Module:
 
 
 def layer(name: str) -> str:
-    return next((lay for lay in LAYERS if name == lay or name.startswith(lay + ".")), "core")
+    """The room of a module: the longest room prefix, else the core."""
+    return next((room for room in ROOMS[:-1] if name == room or name.startswith(room + ".")), "core")
 
 
 def _under(name: str, prefixes) -> bool:
@@ -92,22 +94,27 @@ def layer_problems(mod: Module, modules) -> list[str]:
         if there == me or mod.name == "fabtel.__main__":
             continue
         bad = None
-        if me == "core" and there != "core":
-            bad = "the core imports no connector, pipeline, lab, bench or shell module"
-        elif me == "fabtel.connectors" and there != "core":
-            bad = "connectors import only the core"
-        elif me == "fabtel.pipeline" and there != "core":
-            if not (mod.name == "fabtel.pipeline.app" and _under(target, CONNECTOR_CODECS)):
-                bad = "the pipeline imports only the core (its Faust plumbing also the connectors' pure codecs)"
-        elif me == "fabtel.lab" and (there == "fabtel.bench" or (there == "fabtel.shell" and not _under(target, SHELL_RUNTIME))):
-            bad = "the lab imports no bench module, and of the shell only its runtime (stack, ports, supervisor)"
-        elif there == "fabtel.bench" and me != "fabtel.shell":
-            bad = "only the shell imports the benchmarks"
-        elif me == "fabtel.bench" and there == "fabtel.shell" and _under(target, ("fabtel.shell.cli", "fabtel.shell.commands")):
-            bad = "benchmarks are registered by the shell, never import its command line"
+        if ROOMS.index(there) < ROOMS.index(me):
+            bad = f"the {me} room imports no room above it ({there})"
+        elif me == "fabtel.pipeline" and there == "fabtel.connectors" and not (
+                _under(mod.name, FAUST_PLUMBING) and _under(target, CONNECTOR_CODECS)):
+            bad = "the pipeline reaches the connectors only from its Faust plumbing, and only their pure codecs"
         if bad:
             out.append(f"{mod.path.relative_to(ROOT)}:{line}: {mod.name} imports {target}: {bad}")
     return out
+
+
+def room_graph(modules) -> dict[str, set[str]]:
+    """room -> the rooms its modules import."""
+    graph: dict[str, set[str]] = {room: set() for room in ROOMS}
+    for name, mod in modules.items():
+        if name == "fabtel.__main__":
+            continue
+        for imported, _ in mod.imports:
+            target = _known(imported, modules) or imported
+            if layer(target) != layer(name):
+                graph[layer(name)].add(layer(target))
+    return graph
 
 
 def docstring_problems(mod: Module, modules) -> list[str]:
@@ -126,8 +133,12 @@ def docstring_problems(mod: Module, modules) -> list[str]:
 
 def cycles(modules) -> list[list[str]]:
     """Strongly connected groups of more than one module (Tarjan)."""
-    graph = {n: {t for i, _ in m.imports if (t := _known(i, modules)) and t != n and t != "fabtel"}
-             for n, m in modules.items()}
+    return strongly_connected({n: {t for i, _ in m.imports if (t := _known(i, modules)) and t != n and t != "fabtel"}
+                               for n, m in modules.items()})
+
+
+def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The groups of more than one node that reach each other (Tarjan)."""
     index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
 
     def visit(v):

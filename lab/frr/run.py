@@ -60,10 +60,10 @@ def frr_version() -> str:
 
 def run_frr_lab(config_path: str, spec: str, fail: str, report_path: str | None, events_path: str | None,
                 evpn: bool = False) -> int:
-    from fabtel.shell.supervisor import Components
+    from fabtel.localstack.supervisor import Components
     from fabtel.kafka import RecordProducer, create_topics, tail
-    from fabtel.shell.ports import free_port
-    from fabtel.shell.stack import ensure_stack
+    from fabtel.localstack.ports import free_port
+    from fabtel.localstack.stack import ensure_stack
     tree: FatTree = build(*parse_spec(spec))
     base = load_config(config_path)
     workdir = Path(tempfile.mkdtemp(prefix="fabtel-frr-"))

@@ -9,12 +9,10 @@ alerts receive`, the dev overlay's receiver."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import time
 import urllib.request
-from pathlib import Path
 
 import yaml
 

@@ -18,13 +18,13 @@ import yaml
 from confluent_kafka import Consumer, TopicPartition
 
 from conftest import EXAMPLE, free_port
-from fabtel.shell.ports import bindable
+from fabtel.localstack.ports import bindable
 
 COUNTED = "counted-input"
 
 
 def _stack(state_dir: Path, nodes: int = 1):
-    from fabtel.shell.stack import Stack
+    from fabtel.localstack.stack import Stack
     port = next(p for p in (free_port() for _ in range(100))
                 if all(bindable(p + k) for k in (*range(nodes), *range(100, 100 + nodes))))
     taken = {port + k for k in (*range(nodes), *range(100, 100 + nodes))}
@@ -140,11 +140,12 @@ def _scenario_with(stack, tmp_path, replication: int, kill, kill_at_s: float, re
     input, influx watch, {killed, returned_ns}, counted records in the topic)."""
     from fabtel.kafka import create_topics, tail
     from fabtel.lab.scenario import SCENARIO_DIR, load_scenario
-    from fabtel.shell.demo import _run_config, build_report, check_expectations, run_once
+    from fabtel.demo.report import build_report, check_expectations
+    from fabtel.demo.run import run_config, run_once
     cfg, path = _config(stack, tmp_path, replication)
     scenario = load_scenario(SCENARIO_DIR / "leaf1-uplinks-down.yaml", cfg)
     tag = "f" + str(time.time_ns())[-6:]
-    run_cfg = _run_config(cfg, scenario, True, tag)
+    run_cfg = run_config(cfg, scenario, True, tag)
     create_topics(run_cfg.kafka)
     counted, watch = CountedInput(run_cfg, 24), InfluxWatch(run_cfg)
     state = {"killed": None, "restarted": False, "returned_ns": None}

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import fabtel, running_lab, scrape_metrics, start_fabtel, wait_until, with_free_gnmi_ports, write_config
-from fabtel.shell.ports import free_port
+from fabtel.localstack.ports import free_port
 
 DEVICES = ("spine1", "spine2", "leaf1", "leaf2", "leaf3")
 

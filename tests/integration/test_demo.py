@@ -99,7 +99,7 @@ def test_every_scenario_behaves_as_stated(demo_config, tmp_path, scenario):
 
 
 def test_failed_expectations_are_named():
-    from fabtel.shell.demo import check_expectations
+    from fabtel.demo.report import check_expectations
     from fabtel.lab.scenario import Expect, Scenario
     scenario = Scenario("x", 40, (), expect=Expect(disabled=("leaf1:ethernet-1/1",), suppressed=("leaf2",), recovered=True))
     report = {"decisions": [{"device": "leaf2", "action": "disable", "suppressed": False}],

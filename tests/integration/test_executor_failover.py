@@ -29,12 +29,13 @@ def _partition_of(device: str, partitions: int) -> int:
 def test_the_executor_holding_leaf1_dies_and_the_link_is_disabled_once(config, tmp_path, when):
     from fabtel.kafka import read_topic, tail
     from fabtel.lab.scenario import SCENARIO_DIR, load_scenario
-    from fabtel.shell.demo import _run_config, build_report, check_expectations, run_once
+    from fabtel.demo.report import build_report, check_expectations
+    from fabtel.demo.run import run_config, run_once
     cfg = with_free_gnmi_ports(config)
     path = write_config(cfg, tmp_path / "fabric.yaml")
     scenario = load_scenario(SCENARIO_DIR / "leaf1-uplinks-down.yaml", cfg)
     tag = "x" + str(time.time_ns())[-6:]
-    run_cfg = _run_config(cfg, scenario, True, tag)
+    run_cfg = run_config(cfg, scenario, True, tag)
     state: dict = {"comps": None, "ports": None, "killed": None, "partition": None}
 
     def started(comps, ports):

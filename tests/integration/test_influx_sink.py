@@ -204,7 +204,7 @@ def test_counters_line_fast_and_field_by_field_paths_equal_the_generic_one(value
 def test_no_influxdb_at_start_is_one_waiting_line_then_exit_2(config, tmp_path):
     """As without a broker: one line saying what it waits for, retries, then one clear line and exit 2."""
     from conftest import fabtel, write_config
-    from fabtel.shell.ports import free_port
+    from fabtel.localstack.ports import free_port
     import dataclasses
     nowhere = dataclasses.replace(config, influxdb=dataclasses.replace(config.influxdb, url=f"http://127.0.0.1:{free_port()}"))
     path = write_config(nowhere, tmp_path / "fabric.yaml", influxdb={"wait_ms": 3000})

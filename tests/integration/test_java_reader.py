@@ -51,7 +51,7 @@ def demo_topics(config, tmp_path, request):
     from conftest import with_free_gnmi_ports, write_config
     from fabtel.config import load_config
     from fabtel.lab.scenario import SCENARIO_DIR, load_scenario
-    from fabtel.shell.demo import _run_config, run_once
+    from fabtel.demo.run import run_config, run_once
     tmp = tmp_path
     extra = {"kafka": {"schema_registry_url": request.param}} if request.param else {}
     path = write_config(with_free_gnmi_ports(config), tmp / "fabric.yaml", **extra)
@@ -62,7 +62,7 @@ def demo_topics(config, tmp_path, request):
     # the worker logs each decision it makes, in one line
     assert re.search(r"decision \w+: leaf1 og-leaf1 disable: 0 of 2 watched uplinks up",
                      (tmp / f"process-{tag}.log").read_text()), "the worker did not log its decision"
-    run_cfg = _run_config(cfg, scenario, True, tag)
+    run_cfg = run_config(cfg, scenario, True, tag)
     run_path = tmp / f"fabric-{tag}.yaml"
     return run_cfg, run_path
 

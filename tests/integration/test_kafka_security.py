@@ -15,15 +15,15 @@ import yaml
 
 from certs import ca_and_server
 from conftest import EXAMPLE, fabtel, free_port
-from fabtel.shell.ports import bindable
+from fabtel.localstack.ports import bindable
 
 USER, PASSWORD = "fabtel-pipeline", "s3cret-Scram-pw"
 
 
 @pytest.fixture(scope="module")
 def secure(tmp_path_factory):
-    from fabtel.shell.kafka_broker import SaslListener
-    from fabtel.shell.stack import Stack
+    from fabtel.localstack.kafka_broker import SaslListener
+    from fabtel.localstack.stack import Stack
     d = tmp_path_factory.mktemp("secure")
     certs = ca_and_server(d, "broker")
     port = next(p for p in (free_port() for _ in range(50)) if bindable(p + 100) and bindable(p + 200))

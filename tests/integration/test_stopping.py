@@ -75,7 +75,7 @@ def test_a_killed_demo_leaves_no_component_behind(config, tmp_path):
 def test_every_component_exits_within_seconds_of_sigterm_without_its_broker(tmp_path):
     """The components run against a broker that is then SIGKILLed; each is
     told to stop and must be gone within its grace, not waiting on the broker."""
-    from fabtel.shell.supervisor import Components
+    from fabtel.localstack.supervisor import Components
     from test_broker_failures import _config, _stack
     stack = _stack(tmp_path / "state")
     comps = Components(tmp_path)

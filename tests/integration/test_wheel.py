@@ -35,7 +35,8 @@ def test_the_wheel_installs_one_package_that_works_anywhere(tmp_path):
     top = {n.split("/")[0] for n in names}
     assert {t for t in top if not t.endswith((".dist-info", ".data"))} == {"fabtel"}, top
     for expected in ("fabtel/pipeline/oper_group.py", "fabtel/connectors/bmp/nlri.py", "fabtel/lab/scenarios/leaf1-uplinks-down.yaml",
-                     "fabtel/schemas/interface_state.avsc", "fabtel/examples/fabric.yaml", "fabtel/bench/e2e.py"):
+                     "fabtel/schemas/interface_state.avsc", "fabtel/examples/fabric.yaml", "fabtel/bench/e2e.py",
+                     "fabtel/localstack/kafka-broker.pom.xml", "fabtel/schemas/released/0.1.0/interface_state.avsc"):
         assert expected in names, expected
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", venv, cwd=tmp_path)

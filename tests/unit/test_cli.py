@@ -68,10 +68,35 @@ def test_a_kafka_cluster_id_never_reads_as_an_option(monkeypatch):
     """One random id in 64 starts with "-", which kafka-storage format takes for an option (seen in CI)."""
     import uuid
 
-    from fabtel.shell import kafka_broker
+    from fabtel.localstack import kafka_broker
     draws = iter([uuid.UUID(bytes=b"\xf8" + b"\x00" * 15), uuid.UUID(bytes=b"\x00" * 16)])   # "-A..." then "AAA..."
     monkeypatch.setattr(kafka_broker.uuid, "uuid4", lambda: next(draws))
     assert kafka_broker.new_cluster_id() == "A" * 22
     monkeypatch.undo()
     ids = [kafka_broker.new_cluster_id() for _ in range(2000)]
     assert all(len(i) == 22 and not i.startswith("-") for i in ids)
+
+
+def test_every_command_of_the_table_runs_a_function_that_exists():
+    import importlib
+
+    from fabtel.shell.command_table import COMMANDS
+    assert len({c.words for c in COMMANDS}) == len(COMMANDS)
+    for c in COMMANDS:
+        module, _, function = c.run.partition(":")
+        assert callable(getattr(importlib.import_module(module), function)), c.words
+
+
+def test_the_help_lists_the_commands_in_their_order_and_nothing_registers_on_import():
+    import subprocess
+    import sys
+    probe = ("import sys; from fabtel.shell.cli import build_parser; build_parser(); "
+             "print(sorted(m for m in sys.modules if m in ('fabtel.shell.commands', 'fabtel.shell.admin', 'faust', 'grpc')))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"                 # the parser needs no handler, Faust or gRPC
+    top = fabtel("--help").stdout
+    commands = top.split("positional arguments:", 1)[1].split("\noptions:")[0]
+    listed = [line.split()[0] for line in commands.splitlines()
+              if line.startswith("    ") and not line.startswith("     ")]
+    assert listed == ["config", "stack", "topics", "sflow", "collect", "process", "sink", "remediate", "demo", "bench",
+                      "lab", "deploy", "dashboards", "alerts", "convergence"]

@@ -15,7 +15,7 @@ from conftest import EXAMPLE, wait_until
 from fabtel.config import load_config
 from fabtel.connectors.gnmi.collector import GnmiCollector
 from fabtel.metrics import Metrics, serve
-from fabtel.shell.ports import free_port
+from fabtel.localstack.ports import free_port
 
 
 class Producer:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from fabtel.lab.scenario import Scenario
 from fabtel.records import OperGroupDecision
-from fabtel.shell.demo import LINKS, RunResult, build_report, plot
+from fabtel.demo.plot import plot
+from fabtel.demo.report import LINKS, RunResult, build_report
 
 S = 10**9
 START = 1_700_000_000 * S
@@ -69,7 +70,7 @@ def test_the_plot_is_drawn(tmp_path):
 
 def test_flow_findings_and_the_blackhole_estimated_against_the_truth():
     from fabtel.records import FlowReport
-    from fabtel.shell.demo import blackhole_estimates, flow_findings
+    from fabtel.demo.report import blackhole_estimates, flow_findings
     base = run(False)
     for sec in base.ground_truth:
         sec["discarded"] = {"leaf1:ethernet-1/1": sec["blackholed_bytes"]}

@@ -151,7 +151,7 @@ def strimzi_refuses(version: str, metadata: str, release: dict = STRIMZI) -> str
 
 def test_the_kafka_version_is_one_the_pinned_strimzi_runs_and_runs_locally(overlay):
     _, docs = overlay
-    from fabtel.shell.kafka_broker import KAFKA_VERSION
+    from fabtel.localstack.kafka_broker import KAFKA_VERSION
     spec = one(docs, "Kafka", "fabtel")["spec"]["kafka"]
     assert strimzi_refuses(spec["version"], spec["metadataVersion"]) is None
     assert spec["version"] == KAFKA_VERSION                        # what `fabtel stack up` runs
@@ -241,7 +241,6 @@ def test_committed_kafka_topics_are_generated_from_the_configuration(config):
 
 def test_every_component_runs_a_real_fabtel_command(overlay):
     _, docs = overlay
-    from fabtel.shell import commands  # noqa: F401  registers the subcommands
     parser = build_parser()
     for w in workloads(docs):
         name = w["metadata"]["name"]

@@ -16,6 +16,24 @@ def test_there_are_no_import_cycles():
     assert rules.cycles(rules.all_modules()) == []
 
 
+def test_the_room_graph_has_no_cycle_and_every_room_is_used():
+    graph = rules.room_graph(rules.all_modules())
+    assert rules.strongly_connected(graph) == []
+    assert graph["fabtel.shell"] >= {"fabtel.lab", "fabtel.demo", "fabtel.bench", "fabtel.localstack"}
+    assert "fabtel.localstack" in graph["fabtel.lab"] and "fabtel.localstack" in graph["fabtel.bench"]
+    assert graph["fabtel.localstack"] <= {"core"}
+
+
+def test_a_lab_that_imports_the_shell_fails_both_ways():
+    modules = rules.all_modules()
+    mod, modules = _with(modules, "fabtel.lab.frr.run", '"""Lab."""\nfrom fabtel.shell.cli import main\n')
+    [problem] = rules.layer_problems(mod, modules)
+    assert "fabtel.lab.frr.run imports fabtel.shell.cli: the fabtel.lab room imports no room above it" in problem
+    assert any({"fabtel.lab", "fabtel.shell"} <= set(group) for group in rules.strongly_connected(rules.room_graph(modules)))
+    mod, modules = _with(rules.all_modules(), "fabtel.localstack.stack", '"""Stack."""\nimport fabtel.demo.run\n')
+    assert "the fabtel.localstack room imports no room above it (fabtel.demo)" in rules.layer_problems(mod, modules)[0]
+
+
 def _with(modules, name: str, source: str):
     path = rules.ROOT / (name.replace("fabtel.pipeline", "pipeline").replace("fabtel.connectors", "connectors")
                          .replace(".", "/") + ".py")
@@ -29,8 +47,8 @@ def test_a_deliberate_layer_violation_fails():
                          '"""Pure."""\nfrom fabtel.connectors.remediation.executor import Executor\n')
     [problem] = rules.layer_problems(mod, modules)
     assert "fabtel.pipeline.oper_group imports fabtel.connectors.remediation.executor" in problem
-    mod, modules = _with(modules, "fabtel.records", '"""Records."""\nimport fabtel.shell.demo\n')
-    assert "the core imports no connector, pipeline, lab, bench or shell module" in rules.layer_problems(mod, modules)[0]
+    mod, modules = _with(modules, "fabtel.records", '"""Records."""\nimport fabtel.shell.cli\n')
+    assert "the core room imports no room above it (fabtel.shell)" in rules.layer_problems(mod, modules)[0]
 
 
 def test_a_deliberate_docstring_violation_fails():

@@ -12,7 +12,7 @@ no flag needs repeating, and they only ever report this stack's own
 processes. `up` is idempotent, checks each port is free before starting a
 service, and stops what it started when a later service fails. Everything
 listens on 127.0.0.1 only. May import: the standard library,
-fabtel.shell.kafka_broker, fabtel.shell.schema_registry, fabtel.shell.ports, fabtel.kafka, fabtel.extras,
+fabtel.localstack.kafka_broker, fabtel.localstack.schema_registry, fabtel.localstack.ports, fabtel.kafka, fabtel.extras,
 confluent_kafka.
 """
 from __future__ import annotations
@@ -28,8 +28,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from fabtel.shell import kafka_broker as kb
-from fabtel.shell import schema_registry as sr
+from fabtel.localstack import kafka_broker as kb
+from fabtel.localstack import schema_registry as sr
 
 DEFAULT_STATE_DIR = ".state"
 BROKERS = ("kafka", "tansu")
@@ -402,7 +402,7 @@ class Stack:
         if not os.access(influxd, os.X_OK):
             raise StackError("influxd not found: install Debian's influxdb package (apt-get install influxdb)")
         if not self.influx_rpc_port or _port_taken(self.host, self.influx_rpc_port):
-            from fabtel.shell.ports import free_port
+            from fabtel.localstack.ports import free_port
             self.influx_rpc_port = free_port()       # the backup/restore RPC port: never next to another service
         data = self.state_dir / "influxdb"
         conf = self.state_dir / "influxdb.conf"

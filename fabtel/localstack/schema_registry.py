@@ -2,7 +2,7 @@
 Confluent-compatible schema registry (its API under /apis/ccompat/v7), the
 distribution fetched once from Maven Central into fabtel's cache (never into
 the checkout) and run with Java 17, storage in memory. May import: the
-standard library, fabtel.shell.kafka_broker.
+standard library, fabtel.localstack.kafka_broker.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from fabtel.shell.kafka_broker import BrokerError, cache_dir, require_java_and_maven
+from fabtel.localstack.kafka_broker import BrokerError, cache_dir, require_java_and_maven
 
 APICURIO_VERSION = "2.6.13.Final"       # 3.x needs Java 21; this one runs on the stack's Java 17
 ARTIFACT = f"io.apicurio:apicurio-registry-app:{APICURIO_VERSION}:tar.gz:all"

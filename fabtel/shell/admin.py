@@ -1,0 +1,123 @@
+"""The commands that look after the configuration, the local stack and the
+topics: `config check`, `stack up|down|status`, `topics create|sync-targets|tail`.
+Each imports what it needs when it runs.
+
+May import: fabtel.config, fabtel.kafka, fabtel.records, fabtel.localstack, fabtel.connectors.gnmi.membership,
+fabtel.shell.invocation.
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+from fabtel.config import load_config
+from fabtel.shell.invocation import UsageError, load_with_endpoints
+
+
+def _config(args):
+    return load_with_endpoints(args)
+
+
+# ------------------------------------------------------------------ config
+
+def config_check(args) -> int:
+    cfg = load_config(args.file)
+    groups = len(cfg.oper_groups)
+    print(f"{args.file}: ok ({len(cfg.fabric.devices)} devices, {len(cfg.fabric.clients)} clients, "
+          f"{len(cfg.fabric.links)} links, {groups} oper-groups)")
+    return 0
+
+
+# ------------------------------------------------------------------ stack
+
+def _stack(args):
+    from fabtel.localstack.stack import Stack
+    return Stack(args.state_dir, kafka_port=args.kafka_port, influx_port=args.influx_port,
+                 broker=getattr(args, "broker", None), nodes=getattr(args, "nodes", None),
+                 registry=True if getattr(args, "registry", False) else None,
+                 registry_port=getattr(args, "registry_port", None))
+
+
+def stack_up(args) -> int:
+    stack = _stack(args)
+    for line in stack.up(progress=lambda text: print(text, file=sys.stderr, flush=True)):
+        print(line)
+    print("# point the other fabtel commands at this stack:")
+    for line in stack.exports():
+        print(line)
+    return 0
+
+
+def stack_down(args) -> int:
+    for line in _stack(args).down(purge=args.purge):
+        print(line)
+    return 0
+
+
+def stack_status(args) -> int:
+    ok, lines = _stack(args).status()
+    for line in lines:
+        print(line)
+    return 0 if ok else 1
+
+
+# ------------------------------------------------------------------ topics
+
+def topics_create(args) -> int:
+    from fabtel.kafka import create_topics, wait_for_broker
+    cfg = _config(args).kafka
+    wait_for_broker(cfg, "topics")
+    for line in create_topics(cfg):
+        print(line)
+    return 0
+
+
+def topics_sync_targets(args) -> int:
+    from fabtel.connectors.gnmi.membership import sync
+    from fabtel.kafka import wait_for_broker
+    cfg = _config(args)
+    wait_for_broker(cfg.kafka, "topics")
+    lines = sync(cfg)
+    for line in lines:
+        print(line)
+    print(f"{cfg.kafka.topic('targets')}: {len(lines)} change(s)", file=sys.stderr)
+    return 0
+
+
+def topics_tail(args) -> int:
+    from fabtel.kafka import read_topic, wait_for_broker
+    from fabtel.records import to_json
+    cfg = _config(args).kafka
+    wait_for_broker(cfg, "topics")
+    topic = cfg.topics.get(args.topic, args.topic)
+    _check_topic_exists(cfg, topic)
+    if args.offset is not None and args.partition is None:
+        raise UsageError("--offset needs --partition (an offset names a message of one partition)")
+    start = args.offset if args.offset is not None else "beginning" if args.from_beginning else "end"
+    for read in read_topic(cfg, topic, start, args.partition, args.max, args.timeout, follow=args.follow):
+        if read.error:
+            print(json.dumps({"error": read.error}), file=sys.stderr)
+            continue
+        payload = {"type": None, "tombstone": True} if read.tombstone else \
+            {"type": type(read.record).__name__, **to_json(read.record)}
+        if args.envelope:
+            payload = {"topic": read.topic, "partition": read.partition, "offset": read.offset,
+                       "ts": read.timestamp_ms, "key": read.key.decode("utf-8", "replace") if read.key is not None else None,
+                       "payload": payload}
+        print(json.dumps(payload))
+        sys.stdout.flush()
+    return 0
+
+
+def _check_topic_exists(cfg, topic: str) -> None:
+    """An unknown topic is a usage error with the nearest names, never an empty wait."""
+    import difflib
+
+    from fabtel.kafka import admin_client
+    existing = set(admin_client(cfg).list_topics(timeout=10).topics)
+    if topic in existing:
+        return
+    names = sorted(existing | set(cfg.topics))
+    near = difflib.get_close_matches(topic, names, n=3, cutoff=0.5)
+    hint = f" (did you mean {', '.join(near)}?)" if near else " (configuration keys: " + ", ".join(sorted(cfg.topics)) + ")"
+    raise UsageError(f"no topic {topic!r} on {cfg.bootstrap_servers}{hint}")
