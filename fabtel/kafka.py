@@ -3,7 +3,7 @@ a record producer, a decoding consumer loop helper and the dead-letter path.
 
 Delivery is at-least-once everywhere: consumers commit offsets only after
 their effect happened, and every effect is idempotent. May import:
-fabtel.config, fabtel.serde, fabtel.records, confluent_kafka.
+fabtel.config, fabtel.serde, fabtel.records, fabtel.topics, confluent_kafka.
 """
 from __future__ import annotations
 
@@ -18,33 +18,11 @@ from confluent_kafka import (OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError,
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from fabtel.config import KafkaConfig, resolve_secret
-from fabtel.records import DeadLetter, record_key
+from fabtel.records import TELEMETRY, DeadLetter, kind_of, record_key
 from fabtel.serde import CorruptMessage, RecordCodec, RegistryUnavailable
+from fabtel.topics import TOPIC_SETTINGS, topic_key_of
 
 log = logging.getLogger("fabtel.kafka")
-
-# Which record type lives on which configured topic: the one table every
-# producer and the Faust worker route by (RecordProducer.send(record)).
-TOPIC_RECORDS = {
-    "interface_state": "InterfaceState", "interface_counters": "InterfaceCounters",
-    "lag_member": "LagMemberState", "bgp_session": "BgpSession", "sflow_samples": "SflowSample",
-    "lag_balance": "LagBalance", "uplink_health": "UplinkHealth", "decisions": "OperGroupDecision",
-    "commands": "RemediationCommand", "command_results": "RemediationResult", "dead_letters": "DeadLetter",
-    "pipeline_stats": "ComponentStats", "bmp_messages": "BmpMessage", "convergence": "ConvergenceResult",
-    "routing_events": "RoutingEvent", "targets": "CollectorTarget", "flows": "FlowWindow",
-    "flow_reports": "FlowReport",
-}
-# Topics that are not a log of events: the inventory the gNMI collectors share
-# out is compacted (the latest record per device; a tombstone removes one) and
-# has partitions enough to spread devices evenly over many collectors
-# (kafka.targets_partitions, 60 by default: it divides by 2, 3, 4, 5 and 6).
-TOPIC_SETTINGS = {"targets": ("targets_partitions", {"cleanup.policy": "compact"})}
-TOPIC_OF = {name: key for key, name in TOPIC_RECORDS.items()}      # record type name -> topic key
-
-
-def topic_key_of(record: Any) -> str:
-    return TOPIC_OF[type(record).__name__]
-
 
 class _OncePerMinute(logging.Filter):
     """librdkafka repeats a failing connection's error every few hundred ms:
@@ -305,9 +283,15 @@ def topic_partitions(cfg: KafkaConfig, key: str) -> int:
 
 
 def topic_config(cfg: KafkaConfig, key: str) -> dict[str, str]:
+    """A configured topic's settings: its own (TOPIC_SETTINGS), else kept kafka.retention_ms."""
     if key in TOPIC_SETTINGS:
         return dict(TOPIC_SETTINGS[key][1])
     return {"retention.ms": str(cfg.retention_ms)}
+
+
+def internal_topic_config(cfg: KafkaConfig, extra: dict[str, str]) -> dict[str, str]:
+    """A Faust worker's own topic (fabtel.pipeline.topics): kept like the others, with its own settings."""
+    return {"retention.ms": str(cfg.retention_ms), **extra}
 
 
 class KafkaUnavailable(Exception):
@@ -330,9 +314,9 @@ class RecordProducer:
         self.delivered = 0
 
     def partition_for(self, topic: str, record: Any) -> int:
-        """-1 (the client's own choice by key) unless a partitioner applies."""
+        """-1 (the client's own choice by key) unless a partitioner applies: to telemetry (records.TELEMETRY)."""
         device = getattr(record, "device", None)
-        if self.partitioner is None or device is None or not hasattr(record, "receive_ts_ns"):
+        if self.partitioner is None or device is None or kind_of(record) not in TELEMETRY:
             return -1
         n = self._partitions.get(topic)
         if n is None:

@@ -13,11 +13,19 @@ from typing import Any, ClassVar, get_type_hints
 U64 = 1 << 64
 I63 = 1 << 63
 
+# What a record is, declared once on its type (KIND) and read by routing: the
+# telemetry kinds go to the partition of their device's decision domain (so
+# one worker sees a whole segment), and a collector never drops a state change
+# where it may drop a counters record under pressure.
+STATE, COUNTERS, SAMPLES, FLOWS = "state", "counters", "samples", "flows"
+TELEMETRY = frozenset({STATE, COUNTERS, SAMPLES, FLOWS})
+
 
 # ------------------------------------------------------------- telemetry
 
 @dataclass
 class InterfaceCounters:
+    KIND: ClassVar[str] = COUNTERS
     device: str
     interface: str
     source: str
@@ -45,6 +53,7 @@ class InterfaceCounters:
 
 @dataclass
 class InterfaceState:
+    KIND: ClassVar[str] = STATE
     device: str
     interface: str
     source: str
@@ -57,6 +66,7 @@ class InterfaceState:
 
 @dataclass
 class LagMemberState:
+    KIND: ClassVar[str] = STATE
     device: str
     lag: str | None
     member: str
@@ -89,6 +99,7 @@ class LagMemberState:
 
 @dataclass
 class BgpSession:
+    KIND: ClassVar[str] = STATE
     device: str
     network_instance: str
     peer_address: str
@@ -234,6 +245,7 @@ class SflowExtendedGateway:
 
 @dataclass
 class SflowSample:
+    KIND: ClassVar[str] = SAMPLES
     agent: str
     device: str | None
     sub_agent_id: int
@@ -516,6 +528,7 @@ class FlowEstimate:
 
 @dataclass
 class FlowWindow:
+    KIND: ClassVar[str] = FLOWS
     device: str
     interface: str
     direction: str                  # in (the data source), out (by output interface) or discard
@@ -581,11 +594,37 @@ class FlowReport:
     verdict: str | None
 
 
+# ------------------------------------------------------------- the Faust worker's own
+
+@dataclass
+class DomainTick:
+    """A timer for one decision domain, through its partition of the worker's ticks topic."""
+    domain: str
+    ts_ns: int
+
+
+@dataclass
+class SegmentPresence:
+    """Where a leaf's EVPN routes for one Ethernet segment are, for its domain's oper-groups."""
+    domain: str
+    device: str
+    esi: str
+    routers: list[str]
+    routes: list[str]
+    ts_ns: int
+
+
 TOP_LEVEL: tuple[type, ...] = (
     InterfaceCounters, InterfaceState, LagMemberState, BgpSession, SflowSample, LagBalance,
     UplinkHealth, OperGroupDecision, RemediationCommand, RemediationResult, DeadLetter, ComponentStats,
-    BmpMessage, ConvergenceResult, RoutingEvent, CollectorTarget, FlowWindow, FlowReport)
+    BmpMessage, ConvergenceResult, RoutingEvent, CollectorTarget, FlowWindow, FlowReport, DomainTick,
+    SegmentPresence)
 BY_NAME: dict[str, type] = {cls.__name__: cls for cls in TOP_LEVEL}
+
+
+def kind_of(record: Any) -> str | None:
+    """The record's declared kind (STATE, COUNTERS, SAMPLES, FLOWS), None for the rest."""
+    return getattr(type(record), "KIND", None)
 
 
 def record_key(record: Any) -> bytes:

@@ -150,12 +150,15 @@ class RecordCodec:
                     import logging
                     logging.getLogger("fabtel.serde").warning("schema registry: cannot set FULL on %s: %s", subject, exc)
 
-    def encode(self, record: Any, topic: str | None = None) -> bytes:
+    def encode(self, record: Any, topic: str | None = None, single_object: bool = False) -> bytes:
+        """The record's bytes: framed for the registry when there is one, else
+        (or with `single_object`, for a process's own topics, which no other
+        reader shares) Avro's single-object encoding."""
         name = type(record).__name__
         writer = _WRITERS.get(name)
         if writer is None:
             writer = _WRITERS[name] = compile_writer(schemas.schema_json(name))
-        return self.header_for(name, topic) + writer(record)
+        return (self._header[name] if single_object else self.header_for(name, topic)) + writer(record)
 
     # ----------------------------------------------------------------- decode
 

@@ -1,10 +1,22 @@
-"""The Faust worker's own topics, named from its app id: the one list that
-the worker creates at start and the Kubernetes manifests declare. Pure.
-May import: the standard library only."""
+"""The Faust worker's topics. Its own, named from its app id (the one list
+that the worker creates at start and the Kubernetes manifests declare), and
+the Faust topic objects its agents read and write (`worker_topics`).
+
+May import: the standard library, fabtel.config.
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fabtel.config import Config
 
 APP_ID = "fabtel-processor"
 TABLES = ("domain-state",)
+# what the evaluate agent reads beside its own ticks topic, and what the worker writes
+EVALUATED = ("interface_state", "interface_counters", "lag_member", "bgp_session", "flows")
+WRITTEN = ("uplink_health", "lag_balance", "decisions", "commands", "convergence", "flow_reports", "interface_counters",
+           "lag_member", "dead_letters")
 
 
 def internal_topics(app_id: str = APP_ID) -> dict[str, tuple[int | None, dict]]:
@@ -15,3 +27,26 @@ def internal_topics(app_id: str = APP_ID) -> dict[str, tuple[int | None, dict]]:
     topics: dict[str, tuple[int | None, dict]] = {f"{app_id}-ticks": (None, {}), f"{app_id}-convergence": (1, {})}
     topics.update({f"{app_id}-{t}-changelog": (None, {"cleanup.policy": "compact"}) for t in TABLES})
     return topics
+
+
+@dataclass
+class WorkerTopics:
+    evaluated: Any            # the telemetry topics and the ticks topic, one stream (co-partitioned)
+    ticks: Any                # the worker's timers and segment presences, per domain partition
+    sflow: Any                # sFlow samples, to normalize
+    routing: Any              # BMP messages and routing events
+    convergence: Any          # the routing records that matter, on one partition for one tracker
+    outputs: dict[str, Any]   # topic key -> topic the worker writes
+
+
+def worker_topics(app, cfg: Config, app_id: str) -> WorkerTopics:
+    k = cfg.kafka
+
+    def raw(*names: str, partitions: int | None = None, internal: bool = False):
+        return app.topic(*names, key_serializer="raw", value_serializer="raw", internal=internal, partitions=partitions)
+    ticks = raw(f"{app_id}-ticks", partitions=k.partitions, internal=True)
+    return WorkerTopics(
+        evaluated=raw(*(k.topic(key) for key in EVALUATED), ticks.get_topic_name()), ticks=ticks,
+        sflow=raw(k.topic("sflow_samples")), routing=raw(k.topic("bmp_messages"), k.topic("routing_events")),
+        convergence=raw(f"{app_id}-convergence", partitions=1, internal=True),
+        outputs={key: raw(k.topic(key)) for key in WRITTEN})

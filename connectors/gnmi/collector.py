@@ -38,10 +38,9 @@ from fabtel.platforms import platform
 from fabtel.kafka import RecordProducer
 from fabtel.metrics import Metrics
 from fabtel.partitioning import DomainPartitioner
+from fabtel.records import STATE, kind_of
 
 log = logging.getLogger("fabtel.gnmi")
-
-STATE_RECORDS = {"InterfaceState", "LagMemberState", "BgpSession"}
 
 
 def collector_metrics(devices: list[str]) -> Metrics:
@@ -294,8 +293,7 @@ class GnmiCollector:
 
     def emit(self, records: list) -> None:
         for rec in records:
-            name = type(rec).__name__
-            if name in STATE_RECORDS:
+            if kind_of(rec) == STATE:
                 self.state.send(rec)       # waits for room: never dropped
                 self.state.poll(0)
             elif not self.counters.try_send(rec):

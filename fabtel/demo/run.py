@@ -53,7 +53,7 @@ def run_once(base: Config, config_path: Path, scenario, oper_group: bool, workdi
     about twice a second while it runs (failure tests act there), with
     `executors` remediation executors sharing the commands; `on_started(comps,
     {executor name: its metrics port})` once the components run."""
-    from fabtel.kafka import create_topics, tail
+    from fabtel.kafka import create_topics
     from fabtel.lab.runner import LabRunner
     cfg = run_config(base, scenario, oper_group, tag)
     path = workdir / f"fabric-{tag}.yaml"
@@ -63,54 +63,74 @@ def run_once(base: Config, config_path: Path, scenario, oper_group: bool, workdi
     sflow_port, sink_metrics = free_port(), free_port()
     runner = None
     try:
-        say(f"{'with' if oper_group else 'without'} oper-group: starting the Faust worker, sink"
-            + (", remediation executor" if oper_group else "") + " and collectors")
-        comps.start(f"process-{tag}", "process", "--config", str(path), "--app-id", f"fabtel-demo-{tag}",
-                    "--data-dir", str(workdir / f"faust-{tag}"))
-        # Consumer groups of their own: a run never waits for the previous run's members to time out.
-        comps.start(f"sink-{tag}", "sink", "influx", "--config", str(path), "--metrics-listen", f"127.0.0.1:{sink_metrics}",
-                    "--group", f"fabtel-demo-{tag}-sink")
-        executor_ports = {}
-        if oper_group:
-            for i in range(executors):
-                name = f"remediate-{tag}" + (f"-{i + 1}" if i else "")
-                executor_ports[name] = free_port()
-                comps.start(name, "remediate", "--config", str(path), "--mode", "enforce",
-                            "--group", f"fabtel-demo-{tag}-remediation",
-                            "--metrics-listen", f"127.0.0.1:{executor_ports[name]}")
-            for name in executor_ports:
-                comps.wait_for_log(name, "remediation: assigned")
-        comps.wait_for_log(f"process-{tag}", "worker ready (app")
+        executor_ports = _start_pipeline(comps, path, workdir, tag, oper_group, executors, sink_metrics)
         runner = LabRunner(cfg, scenario, f"127.0.0.1:{sflow_port}")
         runner.start()
         comps.start(f"sflow-{tag}", "collect", "sflow", "--config", str(path), "--listen", f"127.0.0.1:{sflow_port}")
         comps.start(f"gnmi-{tag}", "collect", "gnmi", "--config", str(path))
         if on_started is not None:
             on_started(comps, executor_ports)
-        stop = threading.Event()
-        say(f"running scenario {scenario.name} for {scenario.duration_s:.0f} s")
-        thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
-        thread.start()
-        next_line = time.monotonic() + 5
-        while thread.is_alive():
-            thread.join(0.5)
-            comps.check_alive()
-            if hook is not None:
-                hook(runner.elapsed_s())
-            if time.monotonic() >= next_line:
-                say(runner.summary_line())
-                next_line += 5
+        _run_scenario(runner, scenario, comps, hook)
         time.sleep(2)             # let the last records reach InfluxDB
         points = int(_metric(sink_metrics, "fabtel_influx_points_written_total"))
     finally:
         comps.stop()
         if runner is not None:
             runner.stop()
-    decisions = [r for r, _ in tail(cfg.kafka, cfg.kafka.topic("decisions"), None, 2, until_end=True) if r]
-    results = [r for r, _ in tail(cfg.kafka, cfg.kafka.topic("command_results"), None, 2, until_end=True) if r]
-    flows = [r for r, _ in tail(cfg.kafka, cfg.kafka.topic("flow_reports"), None, 2, until_end=True) if r and r.verdict]
-    lags = [r for r, _ in tail(cfg.kafka, cfg.kafka.topic("lag_balance"), None, 2, until_end=True)
-            if r and r.alert and r.explanation and "imbalance" in r.alert]
+    return _collected(cfg, oper_group, runner, points)
+
+
+def _start_pipeline(comps: Components, path: Path, workdir: Path, tag: str, oper_group: bool, executors: int,
+                    sink_metrics: int) -> dict[str, int]:
+    """The worker, the sink and (with the oper-group) the executors, ready;
+    {executor name: its metrics port}."""
+    say(f"{'with' if oper_group else 'without'} oper-group: starting the Faust worker, sink"
+        + (", remediation executor" if oper_group else "") + " and collectors")
+    comps.start(f"process-{tag}", "process", "--config", str(path), "--app-id", f"fabtel-demo-{tag}",
+                "--data-dir", str(workdir / f"faust-{tag}"))
+    # Consumer groups of their own: a run never waits for the previous run's members to time out.
+    comps.start(f"sink-{tag}", "sink", "influx", "--config", str(path), "--metrics-listen", f"127.0.0.1:{sink_metrics}",
+                "--group", f"fabtel-demo-{tag}-sink")
+    executor_ports = {}
+    if oper_group:
+        for i in range(executors):
+            name = f"remediate-{tag}" + (f"-{i + 1}" if i else "")
+            executor_ports[name] = free_port()
+            comps.start(name, "remediate", "--config", str(path), "--mode", "enforce",
+                        "--group", f"fabtel-demo-{tag}-remediation",
+                        "--metrics-listen", f"127.0.0.1:{executor_ports[name]}")
+        for name in executor_ports:
+            comps.wait_for_log(name, "remediation: assigned")
+    comps.wait_for_log(f"process-{tag}", "worker ready (app")
+    return executor_ports
+
+
+def _run_scenario(runner, scenario, comps: Components, hook) -> None:
+    """The lab's scenario to its end, the components watched, a line every 5 s."""
+    stop = threading.Event()
+    say(f"running scenario {scenario.name} for {scenario.duration_s:.0f} s")
+    thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+    thread.start()
+    next_line = time.monotonic() + 5
+    while thread.is_alive():
+        thread.join(0.5)
+        comps.check_alive()
+        if hook is not None:
+            hook(runner.elapsed_s())
+        if time.monotonic() >= next_line:
+            say(runner.summary_line())
+            next_line += 5
+
+
+def _collected(cfg: Config, oper_group: bool, runner, points: int) -> RunResult:
+    """What the run left: the lab's truth and events, and the records the pipeline wrote."""
+    from fabtel.kafka import tail
+
+    def read(key: str, keep=lambda r: True) -> list:
+        return [r for r, _ in tail(cfg.kafka, cfg.kafka.topic(key), None, 2, until_end=True) if r and keep(r)]
+    decisions, results = read("decisions"), read("command_results")
+    flows = read("flow_reports", lambda r: r.verdict)
+    lags = read("lag_balance", lambda r: r.alert and r.explanation and "imbalance" in r.alert)
     admin = [e for e in runner.fabric.events_log if e["origin"] == "gnmi"]
     return RunResult(oper_group, runner.fabric.ground_truth(), runner.applied, admin, decisions, results, points,
                      runner.fabric.start_ns, dict(runner.fabric.set_requests), flows, lags, cfg.sflow.flow_window_ms)

@@ -48,7 +48,7 @@ def _config(args):
 
 
 def process(args) -> int:
-    from fabtel.pipeline.app import run_worker
+    from fabtel.pipeline.run import run_worker
     return run_worker(_config(args), args.metrics_listen, args.log_level.lower(), args.app_id, args.data_dir)
 
 

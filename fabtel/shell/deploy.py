@@ -2,27 +2,29 @@
 KafkaTopic per topic (with the configuration's partitions, replication and
 retention), plus the Faust worker's internal topics. `fabtel deploy
 kafka-topics` prints them; deploy/k8s/base/kafka-topics.yaml is its output and
-a test keeps the two equal. May import: fabtel.config, fabtel.kafka, fabtel.pipeline.topics, PyYAML."""
+a test keeps the two equal. The settings are fabtel.kafka's, as the topics are created locally.
+May import: fabtel.config, fabtel.kafka, fabtel.pipeline.topics, PyYAML."""
 from __future__ import annotations
 
 import yaml
 
 from fabtel.config import Config
-from fabtel.kafka import TOPIC_SETTINGS, topic_partitions
+from fabtel.kafka import internal_topic_config, topic_config, topic_partitions
 from fabtel.pipeline.topics import internal_topics
 
 KAFKA_CLUSTER = "fabtel"
+
+
 def kafka_topics(cfg: Config, cluster: str = KAFKA_CLUSTER) -> list[dict]:
+    """Strimzi KafkaTopics with the partitions and settings `fabtel topics create` and the worker give them."""
     k = cfg.kafka
-    wanted: dict[str, tuple[int | None, dict]] = {
-        name: (topic_partitions(k, key), TOPIC_SETTINGS[key][1] if key in TOPIC_SETTINGS else {"retention.ms": k.retention_ms})
-        for key, name in sorted(k.topics.items(), key=lambda x: x[1])}
-    wanted.update({name: (partitions, {"retention.ms": k.retention_ms, **extra})
+    wanted: dict[str, tuple[int, dict]] = {name: (topic_partitions(k, key), topic_config(k, key))
+                                           for key, name in sorted(k.topics.items(), key=lambda x: x[1])}
+    wanted.update({name: (partitions or k.partitions, internal_topic_config(k, extra))
                    for name, (partitions, extra) in internal_topics().items()})
     return [{"apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaTopic",
              "metadata": {"name": name, "labels": {"strimzi.io/cluster": cluster, "app.kubernetes.io/part-of": "fabtel"}},
-             "spec": {"topicName": name, "partitions": partitions or k.partitions, "replicas": k.replication,
-                      "config": config}}
+             "spec": {"topicName": name, "partitions": partitions, "replicas": k.replication, "config": config}}
             for name, (partitions, config) in wanted.items()]
 
 

@@ -14,7 +14,8 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from conftest import TEST_REGISTRY_PORT
 from fabtel import schemas
-from fabtel.kafka import TOPIC_RECORDS, RecordProducer, decode_or_dead_letter, tail
+from fabtel.kafka import RecordProducer, decode_or_dead_letter, tail
+from fabtel.topics import TOPIC_RECORDS
 from fabtel.serde import CorruptMessage, RecordCodec
 from samples import every_record
 
@@ -31,7 +32,7 @@ def test_every_record_round_trips_through_the_registry_and_the_broker(registry_c
     k = registry_config.kafka
     producer = RecordProducer(k)
     topic_of = {name: key for key, name in TOPIC_RECORDS.items()}
-    sent = every_record()
+    sent = [r for r in every_record() if type(r).__name__ in topic_of]     # the worker's own timers have no topic
     for rec in sent:
         producer.send(rec)
     assert producer.flush() == 0

@@ -182,7 +182,7 @@ def test_the_collector_records_routes_and_counts_problems():
     from conftest import EXAMPLE
     from fabtel.config import load_config
     from fabtel.connectors.bmp.collector import collector_metrics
-    from fabtel.kafka import topic_key_of
+    from fabtel.topics import topic_key_of
     config = load_config(EXAMPLE)
     from fabtel.records import BmpRoute
     collector = BmpCollector.__new__(BmpCollector)

@@ -120,15 +120,16 @@ def test_a_kafka_topic_for_every_configured_topic(overlay):
     cfg, _ = shipped_config(docs)
     topics = {d["spec"]["topicName"]: d["spec"] for d in by_kind(docs, "KafkaTopic")}
     assert set(topics) == set(cfg.kafka.topics.values()) | set(internal_topics())
-    from fabtel.kafka import TOPIC_SETTINGS
+    from fabtel.topics import TOPIC_SETTINGS
     compacted = {cfg.kafka.topic(key): (getattr(cfg.kafka, field), config) for key, (field, config) in TOPIC_SETTINGS.items()}
     for topic, spec in topics.items():
         partitions = (internal_topics().get(topic) or compacted.get(topic) or (None,))[0] or cfg.kafka.partitions
         assert (spec["partitions"], spec["replicas"]) == (partitions, cfg.kafka.replication), topic
         if topic in compacted:                # the inventory: the latest record per device, kept
             assert spec["config"] == {"cleanup.policy": "compact"}, topic
-        else:
-            assert spec["config"]["retention.ms"] == cfg.kafka.retention_ms, topic
+        else:                                 # as `fabtel topics create` sets it: a string, as Kafka's configs are
+            assert spec["config"]["retention.ms"] == str(cfg.kafka.retention_ms), topic
+        assert all(isinstance(v, str) for v in spec["config"].values()), topic
     assert cfg.kafka.bootstrap_servers == f"{one(docs, 'Kafka', 'fabtel')['metadata']['name']}-kafka-bootstrap:9093"
     sec = cfg.kafka.security
     assert (sec.protocol, sec.sasl_mechanism, sec.ca_file) == ("SASL_SSL", "SCRAM-SHA-512", "/etc/fabtel/kafka-ca/ca.crt")

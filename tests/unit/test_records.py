@@ -268,3 +268,23 @@ def test_native_reader_round_trips_64_bit_extremes(counter, ts):
     rec = records.InterfaceCounters("d", "i", "s", ts, ts, in_octets=counter, out_octets=0)
     data = RecordCodec().encode(rec)
     assert _outcome(native, data) == _outcome(python, data) == ("ok", rec, len(data))
+
+
+def test_every_telemetry_kind_goes_to_its_domains_partition_and_nothing_else_does():
+    """Routing reads the kind a record type declares (records.KIND): each
+    telemetry record of leaf1 lands on the partition of leaf1's segment, the
+    same for every type, and a judgement keeps the client's own choice."""
+    from conftest import EXAMPLE
+    from fabtel.config import load_config
+    from fabtel.kafka import RecordProducer
+    from fabtel.partitioning import DomainPartitioner
+    cfg = load_config(EXAMPLE)
+    producer = RecordProducer.__new__(RecordProducer)           # routing only: no broker
+    producer.partitioner, producer._partitions, producer.cfg = DomainPartitioner(cfg), {"t": 8}, cfg.kafka
+    samples = {type(r).__name__: dataclasses.replace(r, device="leaf1") for r in every_record() if hasattr(r, "device")}
+    telemetry = {name for name, r in samples.items() if records.kind_of(r) in records.TELEMETRY}
+    assert telemetry == {"InterfaceCounters", "InterfaceState", "LagMemberState", "BgpSession", "SflowSample",
+                         "FlowWindow"}
+    expected = DomainPartitioner(cfg).partition("leaf2", 8)           # leaf1 and leaf2 share client1's segment
+    for name, rec in samples.items():
+        assert producer.partition_for("t", rec) == (expected if name in telemetry else -1), name
