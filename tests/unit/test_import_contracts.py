@@ -62,3 +62,24 @@ def test_a_deliberate_cycle_fails():
     modules = rules.all_modules()
     _, modules = _with(modules, "fabtel.config", '"""Config."""\nfrom fabtel.kafka import tail\n')
     assert ["fabtel.config", "fabtel.kafka"] in rules.cycles(modules)
+
+
+def test_the_worker_writes_every_record_it_sends_to_a_topic_it_holds():
+    from fabtel.pipeline.topics import WRITTEN
+    from fabtel.pipeline.worker import OUTPUTS
+    from fabtel.topics import TOPIC_OF
+    sent = {t.__name__ for t in OUTPUTS} | {"InterfaceCounters", "LagMemberState", "DeadLetter"}
+    assert {TOPIC_OF[name] for name in sent} == set(WRITTEN)
+
+
+def test_the_pipeline_and_the_configuration_stay_short():
+    """The shapes issue 27 set: app.py only builds the app (under 80 lines),
+    no pipeline function over 50 lines, no configuration module over 300."""
+    import ast
+    assert len((rules.ROOT / "pipeline" / "app.py").read_text().splitlines()) < 80
+    for path in (rules.ROOT / "pipeline").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                assert node.end_lineno - node.lineno + 1 <= 50, f"{path.name}: {node.name}"
+    for path in (rules.ROOT / "fabtel" / "config").glob("*.py"):
+        assert len(path.read_text().splitlines()) <= 300, path.name
