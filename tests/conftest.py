@@ -148,3 +148,18 @@ def scrape_metrics(port: int) -> str:
             return resp.read().decode()
     except OSError:
         return ""
+
+
+def quick_seed_scenario(directory) -> Path:
+    """The seed scenario (leaf1 loses its uplinks, the oper-group disables its
+    access link) in 18 s instead of 40: for the tests that need a demo's
+    records and its remediation, not its flow findings (those take windows)."""
+    import yaml
+    from fabtel.lab.scenario import SCENARIO_DIR
+    data = yaml.safe_load((SCENARIO_DIR / "leaf1-uplinks-down.yaml").read_text())
+    data.update(name="leaf1-uplinks-down-quick", duration_s=18)
+    for event in data["events"]:
+        event["at_s"] = 8
+    path = Path(directory) / "leaf1-uplinks-down-quick.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path

@@ -94,7 +94,10 @@ def topics_tail(args) -> int:
     if args.offset is not None and args.partition is None:
         raise UsageError("--offset needs --partition (an offset names a message of one partition)")
     start = args.offset if args.offset is not None else "beginning" if args.from_beginning else "end"
-    for read in read_topic(cfg, topic, start, args.partition, args.max, args.timeout, follow=args.follow):
+    if args.exit_at_end and args.follow:
+        raise UsageError("--exit-at-end and --follow exclude each other")
+    for read in read_topic(cfg, topic, start, args.partition, args.max, args.timeout, until_end=args.exit_at_end,
+                           follow=args.follow):
         if read.error:
             print(json.dumps({"error": read.error}), file=sys.stderr)
             continue

@@ -81,6 +81,8 @@ def _topics_tail(p):
     p.add_argument("-J", dest="envelope", action="store_true",
                    help="wrap each record kcat-style: topic, partition, offset, ts (ms), key, payload")
     p.add_argument("-f", "--follow", action="store_true", help="keep reading until interrupted")
+    p.add_argument("-e", "--exit-at-end", action="store_true",
+                   help="stop once every partition's end, as it was at the start, is read (kcat -e)")
     p.add_argument("--max", type=int, default=None, help="stop after N records")
     p.add_argument("--timeout", type=float, default=5.0, help="stop after S seconds without a record (default 5)")
 

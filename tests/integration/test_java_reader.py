@@ -48,15 +48,15 @@ def same(java, py, field: str, unsigned: set[str], where: str) -> None:
 @pytest.fixture(params=[None, REGISTRY], ids=["single-object", "registry"])
 def demo_topics(config, tmp_path, request):
     """The demo's main scenario on the test broker; its configuration and topics."""
-    from conftest import with_free_gnmi_ports, write_config
+    from conftest import quick_seed_scenario, with_free_gnmi_ports, write_config
     from fabtel.config import load_config
-    from fabtel.lab.scenario import SCENARIO_DIR, load_scenario
+    from fabtel.lab.scenario import load_scenario
     from fabtel.demo.run import run_config, run_once
     tmp = tmp_path
     extra = {"kafka": {"schema_registry_url": request.param}} if request.param else {}
     path = write_config(with_free_gnmi_ports(config), tmp / "fabric.yaml", **extra)
     cfg = load_config(path)
-    scenario = load_scenario(SCENARIO_DIR / "leaf1-uplinks-down.yaml", cfg)
+    scenario = load_scenario(quick_seed_scenario(tmp), cfg)
     tag = "j" + str(time.time_ns())[-6:]
     run_once(cfg, path, scenario, True, tmp, tag)
     # the worker logs each decision it makes, in one line
@@ -79,7 +79,7 @@ def test_the_java_reader_agrees_with_topics_tail_on_every_demo_topic(demo_topics
     unsigned = unsigned_fields()
     compared: dict[str, int] = {}
     for topic in topics:
-        tail = fabtel("topics", "tail", topic, "--from-beginning", "-J", "--timeout", "4", "--config", str(path),
+        tail = fabtel("topics", "tail", topic, "--from-beginning", "--exit-at-end", "-J", "--config", str(path),
                       timeout=300)
         assert tail.returncode == 0, tail.stderr[-2000:]
         mine = [json.loads(line) for line in tail.stdout.splitlines()]

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from certs import ca_and_server
-from conftest import EXAMPLE, fabtel, free_port
+from conftest import EXAMPLE, fabtel, free_port, quick_seed_scenario
 from fabtel.localstack.ports import bindable
 
 USER, PASSWORD = "fabtel-pipeline", "s3cret-Scram-pw"
@@ -51,7 +51,8 @@ def _config(secure, name: str, password_env="FABTEL_TEST_KAFKA_PASSWORD", ca="ca
 def test_the_whole_demo_runs_over_sasl_ssl(secure, tmp_path):
     """Collectors, Faust worker, sink and executor, each over SASL_SSL + SCRAM."""
     report = tmp_path / "r.json"
-    out = fabtel("demo", "--config", _config(secure, "good"), "--no-baseline", "--report", str(report), timeout=400)
+    out = fabtel("demo", "--config", _config(secure, "good"), "--no-baseline", "--report", str(report),
+                 "--scenario", str(quick_seed_scenario(tmp_path)), timeout=400)
     assert out.returncode == 0, out.stderr[-3000:]
     r = json.loads(report.read_text())
     assert r["expectations_met"] and r["detect_to_apply_ms"] and r["influx_points_written"] > 100

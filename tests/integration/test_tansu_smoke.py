@@ -8,7 +8,7 @@ import json
 import pytest
 import yaml
 
-from conftest import EXAMPLE, fabtel, free_port
+from conftest import EXAMPLE, fabtel, free_port, quick_seed_scenario
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,8 @@ def test_the_demo_runs_on_tansu(tansu):
     path = d / "fabric.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     report = d / "r.json"
-    out = fabtel("demo", "--config", str(path), "--no-baseline", "--report", str(report), timeout=400)
+    out = fabtel("demo", "--config", str(path), "--no-baseline", "--report", str(report),
+                 "--scenario", str(quick_seed_scenario(d)), timeout=400)
     assert out.returncode == 0, out.stderr[-3000:]
     r = json.loads(report.read_text())
     assert r["expectations_met"] and r["detect_to_apply_ms"]

@@ -33,3 +33,18 @@ def test_the_dashboards_table_is_the_dashboards_directory():
     assert {f for _, f in rows} == {p.name for p in directory.glob("*.json")}
     for title, file in rows:
         assert json.loads((directory / file).read_text())["title"] == title, file
+
+
+def test_every_package_of_the_tree_is_in_the_distribution():
+    """pyproject.toml lists the packages (the design card's folders map onto
+    fabtel.*): a new package left out would install without its code."""
+    import tomllib
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed, dirs = set(project["packages"]), project["package-dir"]
+    found = set()
+    for package, folder in dirs.items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            rel = init.parent.relative_to(ROOT / folder).parts
+            if "tests" not in rel:
+                found.add(".".join((package, *rel)))
+    assert found <= listed, sorted(found - listed)
