@@ -46,6 +46,24 @@ def _config(stack, directory: Path, replication: int = 1):
     return cfg, path
 
 
+def _committed_once_the_coordinator_answers(consumer, topic, within=30.0):
+    """A restarted broker answers NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS
+    until it has loaded __consumer_offsets (longer on a busy machine); both are
+    retriable, as every Kafka client treats them."""
+    from confluent_kafka import KafkaError, KafkaException
+    retriable = {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+                 KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError._TIMED_OUT}
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return {tp.partition: tp.offset for tp in consumer.committed(
+                [TopicPartition(topic, 0), TopicPartition(topic, 1)], timeout=10)}
+        except KafkaException as e:
+            if e.args[0].code() not in retriable or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def test_records_and_group_offsets_survive_a_restart(tmp_path):
     from fabtel.kafka import RecordProducer, consumer_settings, create_topics, tail
     from fabtel.records import InterfaceCounters
@@ -74,8 +92,7 @@ def test_records_and_group_offsets_survive_a_restart(tmp_path):
         stack.up()
 
         again = Consumer(consumer_settings(cfg.kafka, "restart-group"))
-        after = {tp.partition: tp.offset for tp in again.committed([TopicPartition(topic, 0), TopicPartition(topic, 1)],
-                                                                   timeout=10)}
+        after = _committed_once_the_coordinator_answers(again, topic)
         again.close()
         assert after == committed and sum(o for o in committed.values() if o >= 0) == 400
         records = [r for r, _ in tail(cfg.kafka, topic, None, 5, until_end=True)]
