@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -433,11 +434,11 @@ class Read:
 
 def read_topic(cfg: KafkaConfig, topic: str, start: str | int = "beginning", partition: int | None = None,
                max_records: int | None = None, timeout_s: float = 5.0, until_end: bool = False,
-               follow: bool = False) -> Iterator[Read]:
+               follow: bool = False, stop: threading.Event | None = None) -> Iterator[Read]:
     """Messages of `topic` (one partition, or all) from `start` ("beginning",
     "end" or an offset), until `max_records`, or `timeout_s` without a new
-    message (never, with `follow`); with `until_end`, also stop once every
-    partition's end, as it was at the start, is read."""
+    message (never, with `follow`), or `stop` is set; with `until_end`, also
+    stop once every partition's end, as it was at the start, is read."""
     codec = RecordCodec(cfg.schema_registry_url)
     # Partition EOF events, not ListOffsets: Tansu 0.6 reports wrong high
     # watermarks for every partition but the first (see shared field notes).
@@ -460,7 +461,7 @@ def read_topic(cfg: KafkaConfig, topic: str, start: str | int = "beginning", par
         remaining = set(partitions)
         seen, last = 0, time.monotonic()
         while (max_records is None or seen < max_records) and (follow or time.monotonic() - last < timeout_s):
-            if until_end and not remaining:
+            if (until_end and not remaining) or (stop is not None and stop.is_set()):
                 break
             msg = consumer.poll(0.2)
             if msg is None:

@@ -17,8 +17,9 @@ I63 = 1 << 63
 # telemetry kinds go to the partition of their device's decision domain (so
 # one worker sees a whole segment), and a collector never drops a state change
 # where it may drop a counters record under pressure.
-STATE, COUNTERS, SAMPLES, FLOWS = "state", "counters", "samples", "flows"
-TELEMETRY = frozenset({STATE, COUNTERS, SAMPLES, FLOWS})
+STATE, COUNTERS, SAMPLES, FLOWS, INDEXES = "state", "counters", "samples", "flows", "indexes"
+TELEMETRY = frozenset({STATE, COUNTERS, SAMPLES, FLOWS, INDEXES})
+NEVER_DROPPED = frozenset({STATE, INDEXES})       # a state change or a map: the next may be hours away
 
 
 # ------------------------------------------------------------- telemetry
@@ -107,6 +108,23 @@ class BgpSession:
     receive_ts_ns: int
     session_state: str
     deleted: bool = False
+
+
+@dataclass
+class IfIndexEntry:
+    interface: str
+    ifindex: int
+
+
+@dataclass
+class InterfaceIndexes:
+    """A device's interface -> ifIndex map, as it reports it over gNMI (whole, each time)."""
+    KIND: ClassVar[str] = INDEXES
+    device: str
+    source: str
+    entries: list[IfIndexEntry]
+    device_ts_ns: int
+    receive_ts_ns: int
 
 
 # ------------------------------------------------------------- sFlow
@@ -618,7 +636,7 @@ TOP_LEVEL: tuple[type, ...] = (
     InterfaceCounters, InterfaceState, LagMemberState, BgpSession, SflowSample, LagBalance,
     UplinkHealth, OperGroupDecision, RemediationCommand, RemediationResult, DeadLetter, ComponentStats,
     BmpMessage, ConvergenceResult, RoutingEvent, CollectorTarget, FlowWindow, FlowReport, DomainTick,
-    SegmentPresence)
+    SegmentPresence, InterfaceIndexes)
 BY_NAME: dict[str, type] = {cls.__name__: cls for cls in TOP_LEVEL}
 
 

@@ -18,14 +18,16 @@ TOPIC_RECORDS = {
     "commands": "RemediationCommand", "command_results": "RemediationResult", "dead_letters": "DeadLetter",
     "pipeline_stats": "ComponentStats", "bmp_messages": "BmpMessage", "convergence": "ConvergenceResult",
     "routing_events": "RoutingEvent", "targets": "CollectorTarget", "flows": "FlowWindow",
-    "flow_reports": "FlowReport",
+    "flow_reports": "FlowReport", "interface_index": "InterfaceIndexes",
 }
 TOPIC_KEYS = tuple(TOPIC_RECORDS)
 # Topics that are not a log of events: the inventory the gNMI collectors share
 # out is compacted (the latest record per device; a tombstone removes one) and
 # has partitions enough to spread devices evenly over many collectors
 # (kafka.targets_partitions, 60 by default: it divides by 2, 3, 4, 5 and 6).
-TOPIC_SETTINGS = {"targets": ("targets_partitions", {"cleanup.policy": "compact"})}
+# The devices' ifIndex maps are compacted too: the latest map per device is the state.
+TOPIC_SETTINGS = {"targets": ("targets_partitions", {"cleanup.policy": "compact"}),
+                  "interface_index": ("partitions", {"cleanup.policy": "compact"})}
 TOPIC_OF = {name: key for key, name in TOPIC_RECORDS.items()}      # record type name -> topic key
 
 

@@ -44,14 +44,14 @@ def device_view(fabric: LabFabric, node: Node) -> base.DeviceView:
     interfaces, members = [], []
     for name, port in node.ports.items():
         interfaces.append(base.InterfaceView(name, port.admin_up, port.oper_up, dict(port.counters), port.speed_bps,
-                                             port.auto_negotiate))
+                                             port.auto_negotiate, node.ifindex.get(name)))
     for lag, names in node.lags.items():
         in_bundle = [m for m in names if fabric.member_in_bundle(node.ports[m])]
         totals: dict[str, int] = {}
         for m in names:
             for k, v in node.ports[m].counters.items():
                 totals[k] = totals.get(k, 0) + v
-        interfaces.append(base.InterfaceView(lag, True, bool(in_bundle), totals))
+        interfaces.append(base.InterfaceView(lag, True, bool(in_bundle), totals, ifindex=node.ifindex.get(lag)))
         for m in names:
             port = node.ports[m]
             actor, _partner = fabric.lacp_states(node.name, m)
@@ -77,7 +77,8 @@ def platform_schema(name: str) -> set[tuple[str, ...]]:
     if name not in _SCHEMAS:
         zero = dict.fromkeys(COUNTER_NAMES, 0)
         view = base.DeviceView(
-            (base.InterfaceView("e1", True, True, zero, 10**10), base.InterfaceView("e2", True, True, zero, 10**10, True)),
+            (base.InterfaceView("e1", True, True, zero, 10**10, ifindex=1),
+             base.InterfaceView("e2", True, True, zero, 10**10, True, 2)),
             (base.MemberView("lag1", "e1", True, 61, "00:00:00:00:00:01", "00:00:00:00:00:02"),),
             (base.SessionView("default", "198.18.0.1", "established"),))
         _SCHEMAS[name] = {gp.names(p) for p in platform(name).render(view)}

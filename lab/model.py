@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from fabtel.config import Config
+from fabtel.platforms import platform
 
 PACKET_BYTES = 1000
 NET_UNREACHABLE = 0        # sFlow drop code: no route (ICMP net unreachable)
@@ -156,7 +157,8 @@ class LabFabric:
             for name in dev.interfaces:
                 if not name.startswith("lag"):
                     node.ports[name] = Port(dev.name, name)
-                node.ifindex[name] = dev.index_of(name)
+            # the device's own numbering (its platform's scheme), unless the configuration states it
+            node.ifindex = {**platform(dev.platform).ifindexes(list(dev.interfaces)), **dev.ifindex}
             for lag in dev.lags:
                 node.lags[lag.name] = list(lag.members)
                 if lag.esi:   # ESI-LAG: every leaf of the segment presents the same LACP system ID

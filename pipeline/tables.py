@@ -1,6 +1,7 @@
-"""The Faust worker's table: each decision domain's decision state (JSON
-keys and values), with a changelog, so that a domain's hold timers and
-oper-group states survive a worker's restart or a rebalance.
+"""The Faust worker's tables, each with a changelog so that what it holds
+survives a worker's restart or a rebalance: each decision domain's decision
+state (hold timers, oper-group states), and each device's ifIndex map (the
+compacted topic it comes from is read once, from the committed offset on).
 
 May import: fabtel.config.
 """
@@ -11,3 +12,8 @@ from fabtel.config import Config
 
 def domain_state_table(app, cfg: Config):
     return app.Table("domain-state", default=None, partitions=cfg.kafka.partitions)
+
+
+def interface_index_table(app, cfg: Config):
+    """device -> [[interface, ifIndex], ...]: the last map the device reported."""
+    return app.Table("interface-index", default=None, partitions=cfg.kafka.partitions)

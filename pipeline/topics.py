@@ -12,7 +12,7 @@ from typing import Any
 from fabtel.config import Config
 
 APP_ID = "fabtel-processor"
-TABLES = ("domain-state",)
+TABLES = ("domain-state", "interface-index")
 # what the evaluate agent reads beside its own ticks topic, and what the worker writes
 EVALUATED = ("interface_state", "interface_counters", "lag_member", "bgp_session", "flows")
 WRITTEN = ("uplink_health", "lag_balance", "decisions", "commands", "convergence", "flow_reports", "interface_counters",
@@ -33,7 +33,7 @@ def internal_topics(app_id: str = APP_ID) -> dict[str, tuple[int | None, dict]]:
 class WorkerTopics:
     evaluated: Any            # the telemetry topics and the ticks topic, one stream (co-partitioned)
     ticks: Any                # the worker's timers and segment presences, per domain partition
-    sflow: Any                # sFlow samples, to normalize
+    sflow: Any                # sFlow samples, to normalize, and the devices' ifIndex maps that name them
     routing: Any              # BMP messages and routing events
     convergence: Any          # the routing records that matter, on one partition for one tracker
     outputs: dict[str, Any]   # topic key -> topic the worker writes
@@ -47,6 +47,6 @@ def worker_topics(app, cfg: Config, app_id: str) -> WorkerTopics:
     ticks = raw(f"{app_id}-ticks", partitions=k.partitions, internal=True)
     return WorkerTopics(
         evaluated=raw(*(k.topic(key) for key in EVALUATED), ticks.get_topic_name()), ticks=ticks,
-        sflow=raw(k.topic("sflow_samples")), routing=raw(k.topic("bmp_messages"), k.topic("routing_events")),
+        sflow=raw(k.topic("sflow_samples"), k.topic("interface_index")), routing=raw(k.topic("bmp_messages"), k.topic("routing_events")),
         convergence=raw(f"{app_id}-convergence", partitions=1, internal=True),
         outputs={key: raw(k.topic(key)) for key in WRITTEN})

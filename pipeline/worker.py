@@ -40,6 +40,8 @@ def pipeline_metrics() -> Metrics:
     m.declare("dead_letters_total", "Messages sent to the dead-letter topic, by agent.", ("agent",),
               zero_for=[(a,) for a in AGENTS])
     m.declare("unmeasured_events_total", "Routing events whose element the topology does not name.")
+    m.declare("unresolved_ifindex_total", "sFlow ifIndex numbers no device map names (kept under their number), "
+              "by device and reason.", ("device", "reason"))
     m.declare("outputs_total", "Records emitted, by type.", ("type",),
               zero_for=[(t.__name__,) for t in OUTPUTS])
     return m

@@ -163,3 +163,11 @@ def quick_seed_scenario(directory) -> Path:
     path = Path(directory) / "leaf1-uplinks-down-quick.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+def lab_index_maps(fabric) -> list:
+    """The ifIndex map each lab device reports over gNMI (InterfaceIndexes),
+    for the tests that run the lab's sFlow without its gNMI targets."""
+    from fabtel.records import IfIndexEntry, InterfaceIndexes
+    return [InterfaceIndexes(name, "gnmi", [IfIndexEntry(i, n) for i, n in sorted(node.ifindex.items())], 0, 0)
+            for name, node in fabric.nodes.items() if node.ifindex]

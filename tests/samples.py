@@ -60,6 +60,8 @@ def every_record() -> list:
                      [r.FlowElephant("leaf1", "ethernet-1/1", r.FlowEstimate("198.18.0.1", "198.18.200.1", 17, 10000,
                                      5201, None, 300, 3e8, 4.8e8, 11.3, 0.0, 0.75), 0.048, 2)],
                      None, None, [], "leaf1:ethernet-1/1 elephant"),
+        r.InterfaceIndexes("leaf1", "gnmi", [r.IfIndexEntry("ethernet-1/1", 16382), r.IfIndexEntry("ethernet-1/49", 1589246)],
+                           NS, NS + 3),
         r.DomainTick("leaf1+leaf2", NS),
         r.SegmentPresence("leaf1+leaf2", "leaf1", "01:11:11:11:11:11:11:00:00:01", ["spine1", "spine2"],
                           ["type-1 rd 198.19.0.11:1 at spine1", "type-4 rd 198.19.0.11:0 at spine1"], NS),

@@ -16,16 +16,20 @@ EXPIRED = 0x8D    # activity, aggregation, synchronization, expired
 # oper 252, admin 226 and 2 (shared field notes). In 802.1AX order 252 would read "expired, distributing".
 MIB_HEALTHY, MIB_ADMIN_ACTOR, MIB_ADMIN_PARTNER = 252, 226, 2
 MIB_SYNC_LOST = 236      # the same member without synchronization, MIB order (0x37 in 802.1AX order)
+# ifIndex numbers as an SR Linux leaf gives them (fabtel.platforms.srlinux): ethernet-1/1 is 16382 on a real
+# 7220 IXR-D2; lag1's number is the lab's (SR Linux's documentation gives none).
+SRL_ETHERNET_1_1, SRL_ETHERNET_1_49, SRL_LAG1 = 16382, 1589246, 0x50000001
 
 
-def counters(seq: int, ifindex: int, octets: int, lag_states=(HEALTHY,) * 4, with_lag=True) -> SflowSample:
+def counters(seq: int, ifindex: int, octets: int, lag_states=(HEALTHY,) * 4, with_lag=True,
+             lag_ifindex: int = SRL_LAG1) -> SflowSample:
     s = SflowSample("", None, 0, 0, 0, "counters", seq, 0, ifindex)
     s.if_counters = SflowIfCounters(ifindex, 6, 25_000_000_000, 1, 3, octets, 1000 + seq, 20, 3, 1, 2, 0,
                                     (octets * 3 + 17) % 2**64, 2000 + seq, 21, 4, 5, 6, 0)
     s.ethernet_counters = SflowEthernetCounters(*range(seq, seq + 13))
     if with_lag:
         aa, ao, pa, po = lag_states
-        s.lag_port_stats = SflowLagPortStats("0c:00:00:00:01:01", "00:c1:c1:00:00:01", 100001,
+        s.lag_port_stats = SflowLagPortStats("0c:00:00:00:01:01", "00:c1:c1:00:00:01", lag_ifindex,
                                              aa << 24 | ao << 16 | pa << 8 | po, aa, ao, pa, po,
                                              500 + seq, 1, 2, 3, 4, 600 + seq, 5, 6)
     s.processor = SflowProcessor(1234, 2345, 3456, 16 * 2**30, 5 * 2**30)

@@ -38,7 +38,7 @@ from fabtel.platforms import platform
 from fabtel.kafka import RecordProducer
 from fabtel.metrics import Metrics
 from fabtel.partitioning import DomainPartitioner
-from fabtel.records import STATE, kind_of
+from fabtel.records import NEVER_DROPPED, kind_of
 
 log = logging.getLogger("fabtel.gnmi")
 
@@ -172,6 +172,7 @@ class DeviceSubscriber:
                     log.info("gnmi %s (%s): subscribed (%s), initial sync done%s", self.name, client.address,
                              gnmi_pb2.Encoding.Name(req.subscribe.encoding),
                              f" (after {failures} failed attempt{'s' if failures > 1 else ''})" if failures else "")
+                    self.emit(self.normalizer.synced(time.time_ns()))
                 if stop.is_set():
                     break
         finally:
@@ -293,7 +294,7 @@ class GnmiCollector:
 
     def emit(self, records: list) -> None:
         for rec in records:
-            if kind_of(rec) == STATE:
+            if kind_of(rec) in NEVER_DROPPED:
                 self.state.send(rec)       # waits for room: never dropped
                 self.state.poll(0)
             elif not self.counters.try_send(rec):

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from fabtel import gnmi_paths as gp
 from fabtel.platforms import base, platform
-from fabtel.records import BgpSession, InterfaceCounters, InterfaceState, LagMemberState
+from fabtel.records import BgpSession, IfIndexEntry, InterfaceCounters, InterfaceIndexes, InterfaceState, LagMemberState
 
 
 def value_of(tv) -> object:
@@ -73,6 +73,7 @@ class _Batch:
     counters: set[str] = field(default_factory=set)                 # interfaces whose counters came
     members: set[tuple[str, str]] = field(default_factory=set)
     sessions: set[tuple[str, str]] = field(default_factory=set)
+    indexes: bool = False                                            # the ifIndex map changed
     deleted: list = field(default_factory=list)
 
 
@@ -85,6 +86,8 @@ class DeviceNormalizer:
         self.interfaces: dict[str, _Interface] = {}
         self.members: dict[tuple[str, str], _Member] = {}          # (lag, member)
         self.sessions: dict[tuple[str, str], str] = {}             # (network instance, peer) -> state
+        self.ifindex: dict[str, int] = {}                          # interface -> the ifIndex the device gives it
+        self.map_reported = False
         self.unknown_paths: set[str] = set()
 
     def feed(self, notification, receive_ts_ns: int) -> list:
@@ -100,6 +103,18 @@ class DeviceNormalizer:
             else:
                 self._apply(leaf, batch)
         return self._records(batch, ts, receive_ts_ns)
+
+    def synced(self, receive_ts_ns: int) -> list:
+        """At the end of the first initial sync that brought no ifIndex: the
+        empty map (the device gives none, or rejected the path), so that the
+        sFlow numbers of the device stop waiting for one."""
+        if self.map_reported:
+            return []
+        return [self._map(receive_ts_ns, receive_ts_ns)]
+
+    def _map(self, ts: int, rts: int) -> InterfaceIndexes:
+        self.map_reported = True          # the whole map each time: the topic is compacted by device
+        return InterfaceIndexes(self.device, "gnmi", [IfIndexEntry(n, i) for n, i in sorted(self.ifindex.items())], ts, rts)
 
     # ------------------------------------------------------------ updates
 
@@ -130,6 +145,9 @@ class DeviceNormalizer:
         elif kind == base.BGP:
             self.sessions[(leaf.key, leaf.sub)] = leaf.value
             batch.sessions.add((leaf.key, leaf.sub))
+        elif kind == base.IFINDEX and self.ifindex.get(leaf.key) != leaf.value:
+            self.ifindex[leaf.key] = leaf.value
+            batch.indexes = True
 
     # ------------------------------------------------------------ deletes
 
@@ -141,6 +159,8 @@ class DeviceNormalizer:
         if gone.what == base.INTERFACE:
             if self.interfaces.pop(gone.key, None) is not None:
                 batch.deleted.append(("interface", gone.key))
+            if self.ifindex.pop(gone.key, None) is not None:
+                batch.indexes = True
             batch.states.discard(gone.key)
             batch.counters.discard(gone.key)
             self._drop_members(gone.key, None, batch)          # a deleted LAG takes its members
@@ -181,6 +201,8 @@ class DeviceNormalizer:
             out.append(self._member_record(key, ts, rts))
         for key in sorted(batch.sessions):
             out.append(BgpSession(self.device, key[0], key[1], ts, rts, self.sessions[key]))
+        if batch.indexes:
+            out.append(self._map(ts, rts))
         return out
 
     def _member_record(self, key: tuple[str, str], ts: int, rts: int) -> LagMemberState:

@@ -5,7 +5,10 @@ its sequence tracked, and each sample produced to Kafka as one Avro
 into interface counters and LAG member state (connectors/sflow/normalize.py),
 which keeps this hot loop to one record per sample. Flow samples also feed
 the flow estimates (connectors/sflow/flows.py): one FlowWindow record per
-interface and window (sflow.flow_samples: both, raw or aggregate).
+interface and window (sflow.flow_samples: both, raw or aggregate). The
+windows name their interfaces by each device's ifIndex map, which a thread
+follows on the compacted interface_index topic (the gNMI collectors write it);
+a number no map names is kept as "ifIndexN" and counted.
 
 Memory is bounded: the producer's local queue has a fixed size and a full
 queue drops the datagram and counts it, as the network would.
@@ -22,9 +25,10 @@ from fabtel.connectors.sflow.codec import SFlowDecodeError, decode_datagram, dro
 from fabtel.connectors.sflow.flows import FlowAggregator
 from fabtel.connectors.sflow.normalize import Inventory
 from fabtel.config import Config
-from fabtel.kafka import RecordProducer, dead_letter
+from fabtel.kafka import KafkaUnavailable, RecordProducer, dead_letter, read_topic
 from fabtel.metrics import Metrics
 from fabtel.partitioning import DomainPartitioner
+from fabtel.records import InterfaceIndexes
 
 log = logging.getLogger("fabtel.sflow")
 
@@ -55,6 +59,9 @@ def collector_metrics(agents: list[str] = ()) -> Metrics:
     m.declare("unknown_agents_total", "Datagrams from agents not in the inventory.", ("agent",))
     m.declare("flow_windows_total", "Flow estimate windows produced.")
     m.declare("undersampled_windows_total", "Flow windows whose agent dropped or lost samples.")
+    m.declare("unresolved_ifindex_total", "Interface numbers no ifIndex map names (kept as ifIndexN), by device "
+              "and reason.", ("device", "reason"))
+    m.declare("interface_index_maps", "Devices whose ifIndex map the collector holds.")
     return m
 
 
@@ -72,7 +79,29 @@ class SflowCollector:
         self._dl_window = (0, 0)      # (second, dead letters sent in it)
         s = cfg.sflow
         self.raw_flows, self.aggregate = s.flow_samples in ("raw", "both"), s.flow_samples in ("aggregate", "both")
-        self.flows = FlowAggregator(s.flow_window_ms, s.flow_table_size, s.top_flows, self.inventory.interface)
+        self.flows = FlowAggregator(s.flow_window_ms, s.flow_table_size, s.top_flows, self.interface)
+
+    def interface(self, device: str, ifindex: int) -> str:
+        """The name the device's map gives `ifindex`, or the number kept as one (counted)."""
+        name, why = self.inventory.resolve(device, ifindex)
+        if why is not None:
+            self.metrics.inc("unresolved_ifindex_total", device, why)
+        return name or f"ifIndex{ifindex}"
+
+    def follow_indexes(self, stop: threading.Event) -> None:
+        """Learn each device's ifIndex map from the interface_index topic, from
+        its start (compacted: the latest map of each device), then as maps
+        change; read again from the start after a broker outage."""
+        topic = self.cfg.kafka.topic("interface_index")
+        while not stop.is_set():
+            try:
+                for read in read_topic(self.cfg.kafka, topic, "beginning", follow=True, stop=stop):
+                    if isinstance(read.record, InterfaceIndexes):
+                        self.inventory.learn(read.record)
+                        self.metrics.set("interface_index_maps", value=len(self.inventory.learned))
+            except KafkaUnavailable as exc:
+                log.warning("sflow collector: cannot read %s (%s); trying again in 2 s", topic, exc)
+                stop.wait(2)
 
     def handle(self, data: bytes, receive_ts_ns: int) -> int:
         """Decode one datagram and produce its records; return samples sent."""
@@ -104,7 +133,7 @@ class SflowCollector:
             if sample.sample_type == "flow":
                 if sample.output_format == 1:
                     m.inc("discards_total", device or dg.agent,
-                          self.inventory.interface(device or dg.agent, sample.input), drop_reason(sample.output))
+                          self.interface(device or dg.agent, sample.input), drop_reason(sample.output))
                 if self.aggregate:
                     self.flows.add_sample(device or dg.agent, sample, receive_ts_ns)
                 if not self.raw_flows:
@@ -151,6 +180,7 @@ class SflowCollector:
         self.bound = sock.getsockname()
         log.info("sflow collector listening on %s:%d, producing to %s", self.bound[0], self.bound[1],
                  self.cfg.kafka.bootstrap_servers)
+        threading.Thread(target=self.follow_indexes, args=(stop,), name="sflow-ifindex", daemon=True).start()
         if ready:
             ready.set()
         try:

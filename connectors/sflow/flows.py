@@ -87,7 +87,7 @@ class _Window:
         self.samples, self.packets, self.bytes, self.rate = 0, 0.0, 0.0, 0
         self.pool, self.drops = 0, 0
         self.table = SpaceSaving(capacity)
-        self.outputs: dict[str, list] = {}
+        self.outputs: dict[str | int, list] = {}       # an output's ifIndex, or what it is instead
 
 
 class FlowAggregator:
@@ -97,8 +97,11 @@ class FlowAggregator:
                  interface_name: Callable[[str, int], str]):
         self.window_ns = window_ms * 1_000_000
         self.table_size, self.top_n = table_size, top_n
+        # Windows and outputs are kept by ifIndex and named when the window
+        # closes, so a sample that came before its device's ifIndex map is
+        # named all the same once the map arrives within the window.
         self.interface_name = interface_name
-        self.windows: dict[int, dict[tuple, _Window]] = {}     # window start -> (device, interface, direction, code) -> window
+        self.windows: dict[int, dict[tuple, _Window]] = {}     # window start -> (device, ifIndex, direction, code) -> window
         self.last_pool: dict[tuple[str, int], tuple[int, int]] = {}   # (device, source) -> (sample_pool, drops)
 
     def _window(self, start: int, key: tuple) -> _Window:
@@ -130,9 +133,7 @@ class FlowAggregator:
             frame_len: int, key: FlowKey | None, ts_ns: int) -> None:
         start = ts_ns - ts_ns % self.window_ns
         scaled = rate * frame_len
-        name = self.interface_name
-        in_name = name(device, source)
-        w = self._window(start, (device, in_name, IN, None))
+        w = self._window(start, (device, source, IN, None))
         self._count(w, rate, scaled, key)
         last = self.last_pool.get((device, source))
         if last is not None:
@@ -142,11 +143,11 @@ class FlowAggregator:
                 w.drops += (drops - last[1]) & 0xFFFFFFFF
         self.last_pool[(device, source)] = (pool, drops)
         if out_format == 1:
-            where = f"(discard: {drop_reason(output)})"
-            self._count(self._window(start, (device, in_name, DISCARD, output)), rate, scaled, key)
+            where: str | int = f"(discard: {drop_reason(output)})"
+            self._count(self._window(start, (device, source, DISCARD, output)), rate, scaled, key)
         elif out_format == 0 and output not in (0, 0x3FFFFFFF):
-            where = name(device, output)
-            self._count(self._window(start, (device, where, OUT, None)), rate, scaled, key)
+            where = output                                   # an ifIndex, named with the window
+            self._count(self._window(start, (device, output, OUT, None)), rate, scaled, key)
         else:
             where = "(unknown)" if out_format == 0 else "(multiple)"
         o = w.outputs.get(where)
@@ -181,7 +182,8 @@ class FlowAggregator:
         return out
 
     def _record(self, key: tuple, w: _Window, start: int, end: int) -> FlowWindow:
-        device, interface, direction, code = key
+        device, ifindex, direction, code = key
+        interface = self.interface_name(device, ifindex)
         seconds = (end - start) / 1e9
         scale, effective, under = 1.0, None, w.drops > 0
         if direction == IN and w.pool:
@@ -199,7 +201,9 @@ class FlowAggregator:
             b = nbytes * scale
             top.append(FlowEstimate(fk[0], fk[1], fk[2], fk[3], fk[4], fk[5], n, b, b * 8 / seconds, error_pct(n),
                                     inherited_bytes * scale, b / total if total else 0.0, fk[6]))
-        outputs = [FlowOutput(name, n, b * scale) for name, (n, b) in sorted(w.outputs.items())]
+        named = {(self.interface_name(device, where) if isinstance(where, int) else where): v
+                 for where, v in w.outputs.items()}
+        outputs = [FlowOutput(name, n, b * scale) for name, (n, b) in sorted(named.items())]
         return FlowWindow(device, interface, direction, code, drop_reason(code) if code is not None else None,
                           start, end, w.samples, w.rate, w.packets * scale, total, total * 8 / seconds,
                           error_pct(w.samples), w.pool if direction == IN else None, w.drops, effective, under,

@@ -1,13 +1,26 @@
 """Map decoded sFlow samples to the normalized telemetry records the
 processors read (interface counters, LAG member state), naming interfaces
-through the inventory's ifIndex map, and reading each agent's LACP port
+through each device's ifIndex map, and reading each agent's LACP port
 states in the bit order it writes (fabtel.lacp). The one place sFlow meets
-the schema. May import: fabtel.config, fabtel.lacp, fabtel.records."""
+the schema.
+
+sFlow carries ifIndex numbers, and what a number means is the device's own
+scheme (SR Linux's ethernet-1/1 is 16382): the map is the one the device
+reports over gNMI (InterfaceIndexes, learnt as it arrives), or the
+configuration's `ifindex` entries, which win (a device without gNMI). A
+counter sample of a device whose map has not arrived yet is held
+(`PendingSamples`) and named once it does; one whose number the map does
+not have, or held too long, is kept under its number ("ifIndex16382") and
+counted by reason. May import: fabtel.config, fabtel.lacp, fabtel.records."""
 from __future__ import annotations
+
+from collections import deque
 
 from fabtel import lacp
 from fabtel.config import Fabric
-from fabtel.records import InterfaceCounters, LagMemberState, SflowSample
+from fabtel.records import InterfaceCounters, InterfaceIndexes, LagMemberState, SflowSample
+
+NO_MAP, NOT_IN_MAP = "no ifIndex map for the device", "not in the device's ifIndex map"
 
 
 class Inventory:
@@ -16,10 +29,9 @@ class Inventory:
 
     def __init__(self, fabric: Fabric, lacp_bit_order: str = lacp.AUTO):
         self.device_of_agent = fabric.device_by_agent()
-        self.interface_of: dict[tuple[str, int], str] = {}
-        for dev in fabric.devices:
-            for name in dev.interfaces:
-                self.interface_of[(dev.name, dev.index_of(name))] = name
+        self.configured = {d.name: {i: n for n, i in d.ifindex.items()} for d in fabric.devices if d.ifindex}
+        self.reporting = {d.name for d in fabric.devices if d.gnmi}        # whose map comes over gNMI
+        self.learned: dict[str, dict[int, str]] = {}
         self.lacp_orders = lacp.Orders({d.sflow_agent: d.sflow_lacp_bit_order for d in fabric.devices
                                         if d.sflow_agent and d.sflow_lacp_bit_order not in (None, lacp.AUTO)},
                                        default=lacp_bit_order)
@@ -27,8 +39,64 @@ class Inventory:
     def device(self, agent: str) -> str | None:
         return self.device_of_agent.get(agent)
 
+    def learn(self, rec: InterfaceIndexes) -> None:
+        """The map the device reported (the whole map, replacing the last)."""
+        self.learned[rec.device] = {e.ifindex: e.interface for e in rec.entries}
+
+    def awaits(self, device: str) -> bool:
+        """Whether a map for `device` is still to come (it reports one over gNMI; none arrived yet)."""
+        return device in self.reporting and device not in self.learned and device not in self.configured
+
+    def resolve(self, device: str, ifindex: int) -> tuple[str | None, str | None]:
+        """(interface, None), or (None, why it is not known)."""
+        for table in (self.configured.get(device), self.learned.get(device)):
+            if table and ifindex in table:
+                return table[ifindex], None
+        return None, NOT_IN_MAP if device in self.learned or device in self.configured else NO_MAP
+
     def interface(self, device: str, ifindex: int) -> str:
-        return self.interface_of.get((device, ifindex)) or f"ifIndex{ifindex}"
+        """The interface's name, or the number kept as one ("ifIndex16382")."""
+        return self.resolve(device, ifindex)[0] or f"ifIndex{ifindex}"
+
+
+class PendingSamples:
+    """Counter samples of devices whose ifIndex map is still to come, held in
+    arrival order (at most `per_device` each, `hold_ns` long) so that they are
+    named once it comes; released unnamed when it does not."""
+
+    def __init__(self, hold_ns: int = 30_000_000_000, per_device: int = 5000):
+        self.hold_ns, self.per_device = hold_ns, per_device
+        self.held: dict[str, deque] = {}
+
+    def hold(self, device: str, sample: SflowSample, now_ns: int) -> SflowSample | None:
+        """Hold `sample`; the oldest held sample of the device when it overflows."""
+        q = self.held.setdefault(device, deque())
+        q.append((now_ns, sample))
+        return q.popleft()[1] if len(q) > self.per_device else None
+
+    def release(self, device: str) -> list[SflowSample]:
+        return [s for _, s in self.held.pop(device, ())]
+
+    def expired(self, now_ns: int) -> list[SflowSample]:
+        out = []
+        for device, q in list(self.held.items()):
+            while q and now_ns - q[0][0] > self.hold_ns:
+                out.append(q.popleft()[1])
+            if not q:
+                del self.held[device]
+        return out
+
+
+def unresolved(sample: SflowSample, inv: Inventory) -> list[tuple[str, str]]:
+    """(device, reason) for each ifIndex of a counter sample its device's map does not name."""
+    if sample.sample_type != "counters":
+        return []
+    device = sample.device or sample.agent
+    c, lag = sample.if_counters, sample.lag_port_stats
+    numbers = [c.ifIndex if c is not None else sample.source_id_index]
+    if lag is not None and lag.attachedAggID:
+        numbers.append(lag.attachedAggID)
+    return [(device, why) for n in numbers if (why := inv.resolve(device, n)[1]) is not None]
 
 
 def normalize(sample: SflowSample, inv: Inventory) -> list:

@@ -19,7 +19,7 @@ from pathlib import Path
 from fabtel.config import bmp, convergence, gnmi, remediation, safety, sflow, thresholds
 from fabtel.config.bmp import BmpCollector
 from fabtel.config.convergence import Convergence
-from fabtel.config.devices import LACP_BIT_ORDERS, PLATFORMS, ROLES, Device, GnmiTarget, Lag, default_ifindex
+from fabtel.config.devices import LACP_BIT_ORDERS, PLATFORMS, ROLES, Device, GnmiTarget, Lag
 from fabtel.config.fabric import Client, Fabric, Link, check_devices, read_fabric
 from fabtel.config.gnmi import GnmiSettings
 from fabtel.config.influxdb import INFLUX_APIS, InfluxConfig, read_influx
@@ -39,7 +39,7 @@ __all__ = [  # the configuration's API: its records, its choices and its readers
     "GnmiSettings", "GnmiTarget", "HOLD_TIMER_MAX_MS", "INFLUX_APIS", "InfluxConfig", "KAFKA_IMPLEMENTATIONS",
     "KAFKA_PROTOCOLS", "KafkaConfig", "KafkaSecurity", "LACP_BIT_ORDERS", "Lag", "Link", "OperGroup", "PLATFORMS",
     "REMEDIATION_MODES", "ROLES", "Remediation", "SASL_MECHANISMS", "Safety", "SecretError", "SecretRef",
-    "SflowCollector", "TOPIC_KEYS", "Thresholds", "YamlReader", "child", "compose", "default_ifindex",
+    "SflowCollector", "TOPIC_KEYS", "Thresholds", "YamlReader", "child", "compose",
     "host_port_ok", "load_config", "parse_config", "resolve_secret", "with_endpoints"]
 SECTIONS = ("kafka", "influxdb", "fabric", "oper_groups", "thresholds", "safety", "gnmi", "sflow", "remediation", "bmp",
             "convergence")

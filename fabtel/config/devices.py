@@ -49,7 +49,7 @@ class Device:
     uplinks: tuple[str, ...] = ()
     access: tuple[str, ...] = ()
     lags: tuple[Lag, ...] = ()
-    ifindex: dict[str, int] = field(default_factory=dict)
+    ifindex: dict[str, int] = field(default_factory=dict)     # stated here: for a device without gNMI (it wins)
     fabric_ports: tuple[str, ...] = ()
     sflow_lacp_bit_order: str | None = None       # auto, ieee8021ax or mib-bits (default: sflow.lacp_bit_order)
     router_id: str | None = None                  # its BGP identifier: names it in BMP (the EVPN wait)
@@ -70,25 +70,6 @@ class Device:
         """The ethernet segment of a LAG or of one of its members."""
         lag = self.lag_of(interface) or next((lg for lg in self.lags if lg.name == interface), None)
         return lag.esi if lag else None
-
-    def index_of(self, interface: str) -> int:
-        return self.ifindex.get(interface) or default_ifindex(interface)
-
-
-def default_ifindex(interface: str) -> int:
-    """A stable ifIndex for an SR Linux name when the config gives none.
-
-    ethernet-S/P -> S*1000+P, lagN -> 100000+N, mgmtN -> 900000+N;
-    anything else gets a CRC so that it is still stable across processes.
-    """
-    m = re.fullmatch(r"ethernet-(\d+)/(\d+)", interface)
-    if m:
-        return int(m.group(1)) * 1000 + int(m.group(2))
-    m = re.fullmatch(r"(lag|mgmt)(\d+)", interface)
-    if m:
-        return (100000 if m.group(1) == "lag" else 900000) + int(m.group(2))
-    import zlib
-    return 200000 + zlib.crc32(interface.encode()) % 700000
 
 
 def read_gnmi_target(r: YamlReader, node, path: str) -> GnmiTarget | None:

@@ -29,6 +29,7 @@ class RunResult:
     flow_reports: list = field(default_factory=list)      # FlowReport records with a verdict
     lag_alerts: list = field(default_factory=list)        # LagBalance records whose alert is explained by flows
     flow_window_ms: int = 5000                            # the collector's flow windows (sflow.flow_window_ms)
+    unnamed: list = field(default_factory=list)           # "device:ifIndexN" sFlow numbers no map named
 
     @property
     def blackholed(self) -> int:
@@ -79,6 +80,7 @@ def build_report(scenario, run: RunResult, baseline: RunResult | None, versions:
         "baseline_flow_findings": flow_findings(baseline) if baseline else None,
         "blackhole_estimates": blackhole_estimates(baseline or run),
         "time_ranges": [time_range(r) for r in (run, baseline) if r is not None],
+        "sflow_unnamed_interfaces": sorted(set(run.unnamed) | set(baseline.unnamed if baseline else ())),
         "versions": versions,
     }
 
@@ -216,6 +218,8 @@ def check_expectations(scenario, report: dict) -> list[str]:
             problems.append(f"expected {dev}'s disable to be suppressed")
         if any(c[0] == dev and c[2] == "disable" for c in changes):
             problems.append(f"{dev}'s access link was disabled although it must be suppressed")
+    if report.get("sflow_unnamed_interfaces"):
+        problems.append(f"sFlow numbers no device's ifIndex map named: {', '.join(report['sflow_unnamed_interfaces'])}")
     if exp.recovered and not report["recovered"]:
         problems.append("delivered traffic did not return to the offered rate")
     if exp.disabled and report["baseline_blackholed_bytes"] is not None and \
@@ -271,6 +275,9 @@ def summary_lines(report: dict, report_path, plot_path) -> list[str]:
         e = est[-1]
         out.append(f"  blackholed, from samples   ~{rate_text(e['estimated_bps'])} \u00b1{e['error_pct']:.0f} %, truth "
               f"{rate_text(e['true_bps'])} ({sum(x['within_bound'] for x in est)} of {len(est)} windows within the bound)")
+    unnamed = report.get("sflow_unnamed_interfaces")
+    if unnamed is not None:
+        out.append(f"  sFlow interfaces           {'all named by the ifIndex maps the devices reported' if not unnamed else str(len(unnamed)) + ' numbers unnamed'}")
     out.append(f"  InfluxDB points written    {report['influx_points_written']}")
     for r in report.get("time_ranges", []):
         out.append(f"  Grafana, {r['run']:<18} {r['from']} to {r['to']} ({r['grafana']})")

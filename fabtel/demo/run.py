@@ -132,8 +132,12 @@ def _collected(cfg: Config, oper_group: bool, runner, points: int) -> RunResult:
     flows = read("flow_reports", lambda r: r.verdict)
     lags = read("lag_balance", lambda r: r.alert and r.explanation and "imbalance" in r.alert)
     admin = [e for e in runner.fabric.events_log if e["origin"] == "gnmi"]
+    # the devices' ifIndex maps named every number (the lab numbers as each platform does)
+    unnamed = sorted({f"{w.device}:{name}" for w in read("flows")
+                      for name in (w.interface, *(o.interface for o in w.outputs)) if name.startswith("ifIndex")})
     return RunResult(oper_group, runner.fabric.ground_truth(), runner.applied, admin, decisions, results, points,
-                     runner.fabric.start_ns, dict(runner.fabric.set_requests), flows, lags, cfg.sflow.flow_window_ms)
+                     runner.fabric.start_ns, dict(runner.fabric.set_requests), flows, lags, cfg.sflow.flow_window_ms,
+                     unnamed)
 
 
 def run_config(base: Config, scenario, oper_group: bool, tag: str) -> Config:

@@ -17,8 +17,8 @@ from fabtel import gnmi_paths as gp
 from fabtel import lacp
 
 # Leaf kinds (what an update is about)
-ADMIN, OPER, COUNTER, SPEED, NEGOTIATED_SPEED, MEMBER, BGP, IGNORED = (
-    "admin", "oper", "counter", "speed", "negotiated_speed", "member", "bgp", "ignored")
+ADMIN, OPER, COUNTER, SPEED, NEGOTIATED_SPEED, MEMBER, BGP, IFINDEX, IGNORED = (
+    "admin", "oper", "counter", "speed", "negotiated_speed", "member", "bgp", "ifindex", "ignored")
 # What a delete removes
 INTERFACE, LAG_MEMBER, NEIGHBOR = "interface", "lag_member", "neighbor"
 
@@ -71,6 +71,7 @@ class InterfaceView:
     counters: dict[str, int]
     speed_bps: int | None = None
     auto_negotiate: bool = False
+    ifindex: int | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,11 @@ class Platform:
         raise NotImplementedError
 
     # -- the lab
+    def ifindexes(self, interfaces: list[str]) -> dict[str, int]:
+        """The ifIndex a device of this platform gives each of its interfaces
+        (what it reports over gNMI and puts in sFlow): its own scheme, never one fabtel invents."""
+        raise NotImplementedError
+
     def speed_name(self, bps: int) -> str | Identity:
         for name, v in self.speeds.items():
             if v == bps:

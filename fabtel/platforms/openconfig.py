@@ -13,9 +13,9 @@ fabtel.platforms.base, fabtel.gnmi_paths.
 from __future__ import annotations
 
 from fabtel import gnmi_paths as gp
-from fabtel.platforms.base import (ADMIN, BGP, COUNTER, IGNORED, INTERFACE, JSON, JSON_IETF, LACP_LEAVES, LAG_MEMBER,
-                                   MEMBER, NEGOTIATED_SPEED, NEIGHBOR, OPER, PROTO, SAMPLED, SPEED, STATE, DeviceView,
-                                   Identity, Leaf, Platform, Removal, elem, lacp_leaves)
+from fabtel.platforms.base import (ADMIN, BGP, COUNTER, IFINDEX, IGNORED, INTERFACE, JSON, JSON_IETF, LACP_LEAVES,
+                                   LAG_MEMBER, MEMBER, NEGOTIATED_SPEED, NEIGHBOR, OPER, PROTO, SAMPLED, SPEED, STATE,
+                                   DeviceView, Identity, Leaf, Platform, Removal, elem, lacp_leaves)
 
 COUNTERS = {
     "in-octets": "in_octets", "out-octets": "out_octets",
@@ -49,6 +49,7 @@ class OpenConfig(Platform):
     subscriptions = (
         ("/interfaces/interface[name=*]/state/admin-status", "on_change"),
         ("/interfaces/interface[name=*]/state/oper-status", "on_change"),
+        ("/interfaces/interface[name=*]/state/ifindex", "on_change"),
         *((f"/lacp/interfaces/interface[name=*]/members/member[interface=*]/state/{leaf}", "on_change")
           for leaf in LACP_LEAVES),
         ("/network-instances/network-instance[name=*]/protocols/protocol[identifier=BGP][name=*]/bgp/neighbors/"
@@ -69,6 +70,8 @@ class OpenConfig(Platform):
                 return Leaf(ADMIN, intf, value="enable" if str(value).upper() == "UP" else "disable")
             if tail == ("state", "oper-status"):
                 return Leaf(OPER, intf, value="up" if str(value).upper() == "UP" else "down")
+            if tail == ("state", "ifindex"):
+                return Leaf(IFINDEX, intf, value=int(value))
             if tail in (("config", "enabled"), ("state", "enabled")):
                 return Leaf(ADMIN, intf, value="enable" if value is True else "disable")
             if tail[:2] == ("state", "counters") and len(tail) == 3:
@@ -115,6 +118,14 @@ class OpenConfig(Platform):
     def check_admin_value(self, value: object) -> bool | None:
         return value if isinstance(value, bool) else None
 
+    def ifindexes(self, interfaces: list[str]) -> dict[str, int]:
+        """A Linux-based OpenConfig device's numbering: the kernel's, in the
+        order its ports were made (1 is the loopback). OpenConfig's reference
+        device (lemming v0.5.0) serves interfaces by their Linux names and no
+        state/ifindex at all (checked with gnmic): the kernel's numbers are
+        the ones its sFlow would carry."""
+        return {name: i + 2 for i, name in enumerate(interfaces)}
+
     def render(self, device: DeviceView) -> dict:
         out: dict = {}
         for i in device.interfaces:
@@ -122,6 +133,8 @@ class OpenConfig(Platform):
             out[base + (elem("config"), elem("enabled"))] = (i.admin_up, STATE)
             out[base + (elem("state"), elem("admin-status"))] = ("UP" if i.admin_up else "DOWN", STATE)
             out[base + (elem("state"), elem("oper-status"))] = ("UP" if i.oper_up else "DOWN", STATE)
+            if i.ifindex is not None:
+                out[base + (elem("state"), elem("ifindex"))] = (i.ifindex, STATE)
             for leaf, norm in COUNTERS.items():
                 out[base + (elem("state"), elem("counters"), elem(leaf))] = (i.counters[norm], SAMPLED)
             if i.speed_bps:

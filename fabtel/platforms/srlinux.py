@@ -8,10 +8,12 @@ configuration). May import: the standard library, fabtel.platforms.base, fabtel.
 """
 from __future__ import annotations
 
+import re
+
 from fabtel import gnmi_paths as gp
-from fabtel.platforms.base import (ADMIN, LACP_LEAVES, BGP, COUNTER, IGNORED, INTERFACE, JSON_IETF, LAG_MEMBER, MEMBER, NEIGHBOR,
-                                   OPER, PROTO, SAMPLED, SPEED, STATE, DeviceView, Leaf, Platform, Removal, elem,
-                                   lacp_leaves)
+from fabtel.platforms.base import (ADMIN, BGP, COUNTER, IFINDEX, IGNORED, INTERFACE, JSON_IETF, LACP_LEAVES, LAG_MEMBER,
+                                   MEMBER, NEIGHBOR, OPER, PROTO, SAMPLED, SPEED, STATE, DeviceView, Leaf, Platform,
+                                   Removal, elem, lacp_leaves)
 
 STATISTICS = {
     "in-octets": "in_octets", "out-octets": "out_octets",
@@ -38,6 +40,7 @@ class SrLinux(Platform):
     subscriptions = (
         ("/interface[name=*]/admin-state", "on_change"),
         ("/interface[name=*]/oper-state", "on_change"),
+        ("/interface[name=*]/ifindex", "on_change"),
         ("/interface[name=*]/lag/member[name=*]/oper-state", "on_change"),
         *((f"/interface[name=*]/lag/member[name=*]/lacp/{leaf}", "on_change") for leaf in LACP_LEAVES),
         ("/network-instance[name=*]/protocols/bgp/neighbor[peer-address=*]/session-state", "on_change"),
@@ -56,6 +59,8 @@ class SrLinux(Platform):
                 return Leaf(ADMIN, intf, value="enable" if value == "enable" else "disable")
             if tail == ("oper-state",):
                 return Leaf(OPER, intf, value="up" if value == "up" else "down")
+            if tail == ("ifindex",):
+                return Leaf(IFINDEX, intf, value=int(value))
             if tail[:1] == ("statistics",) and len(tail) == 2:
                 name = STATISTICS.get(tail[1])
                 return Leaf(COUNTER, intf, name=name, value=int(value)) if name else Leaf(IGNORED)
@@ -96,12 +101,29 @@ class SrLinux(Platform):
     def check_admin_value(self, value: object) -> bool | None:
         return {"enable": True, "disable": False}.get(value) if isinstance(value, str) else None
 
+    def ifindexes(self, interfaces: list[str]) -> dict[str, int]:
+        """SR Linux's numbering as a 7220 IXR-D2 reports it (SR Linux's SNMP
+        documentation): ethernet-1/1 16382, ethernet-1/10 311294, i.e. the
+        port's number less one above bit 15 over 0x3FFE; the slot above the
+        port (fabtel's extrapolation: the documentation shows slot 1 only).
+        A LAG's number is not in that documentation: the lab gives lagN
+        0x50000000 + N (no ethernet number reaches it)."""
+        out = {}
+        for name in interfaces:
+            if m := re.fullmatch(r"ethernet-(\d+)/(\d+)", name):
+                out[name] = (int(m.group(1)) - 1) << 22 | (int(m.group(2)) - 1) << 15 | 0x3FFE
+            elif m := re.fullmatch(r"lag(\d+)", name):
+                out[name] = 0x50000000 + int(m.group(1))
+        return out
+
     def render(self, device: DeviceView) -> dict:
         out: dict = {}
         for i in device.interfaces:
             base = (elem("interface", name=i.name),)
             out[base + (elem("admin-state"),)] = ("enable" if i.admin_up else "disable", STATE)
             out[base + (elem("oper-state"),)] = ("up" if i.oper_up else "down", STATE)
+            if i.ifindex is not None:
+                out[base + (elem("ifindex"),)] = (i.ifindex, STATE)
             for leaf, norm in STATISTICS.items():
                 out[base + (elem("statistics"), elem(leaf))] = (i.counters[norm], SAMPLED)
             if i.speed_bps:

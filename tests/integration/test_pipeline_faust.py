@@ -16,7 +16,8 @@ from conftest import start_fabtel, write_config
 from fabtel.connectors.sflow.codec import decode_datagram, encode_datagram
 from fabtel.kafka import RecordProducer, tail
 from fabtel.partitioning import DomainPartitioner
-from fabtel.records import BgpSession, InterfaceCounters, InterfaceState, LagMemberState
+from fabtel.records import BgpSession, IfIndexEntry, InterfaceCounters, InterfaceIndexes, InterfaceState, LagMemberState
+from sflow_cases import SRL_ETHERNET_1_49, SRL_LAG1
 from sflow_cases import counters as sflow_counters
 
 S = 1_000_000_000
@@ -161,7 +162,7 @@ def test_lag_balance_stale_telemetry_sflow_and_dead_letters(worker):
     t0 = time.time_ns()
     for dev, partner in (("leaf1", 61), ("leaf2", 13)):
         feed.p.send(LagMemberState(dev, "lag1", "ethernet-1/1", "sflow", t0, t0, "up", "02:11:00:00:01",
-                                                 "00:c1:c1:00:00:01", 100001, 61, 61, 61, partner))
+                                                 "00:c1:c1:00:00:01", SRL_LAG1, 61, 61, 61, partner))
     # leaf1's counter wraps at 2^32 while traffic flows; leaf2 carries a tenth of it.
     base = 2**32 - 3_000_000
     for i in range(12):
@@ -186,12 +187,17 @@ def test_lag_balance_stale_telemetry_sflow_and_dead_letters(worker):
     _wait_for(cfg, "uplink_health", lambda h: h.device == "leaf3" and h.state == "unknown", 20)
     assert not [d for d in _records(cfg, "decisions") if d.device == "leaf3"]
 
-    # An sFlow counter sample comes out as normalized records.
-    leaf1 = cfg.fabric.device("leaf1")
+    # An sFlow counter sample comes out as normalized records, named by the
+    # ifIndex map leaf1 reports: it comes first, waits for the map, and is
+    # named once the map arrives.
     sample = decode_datagram(encode_datagram("198.18.0.11", 0, 1, 1000, [
-        sflow_counters(1, leaf1.index_of("ethernet-1/49"), 12345)]), time.time_ns()).samples[0]
+        sflow_counters(1, SRL_ETHERNET_1_49, 12345)]), time.time_ns()).samples[0]
     sample.device = "leaf1"
     feed.p.send(sample)
+    feed.p.flush()
+    time.sleep(1)
+    assert not [c for c in _records(cfg, "interface_counters") if c.source == "sflow" and c.in_octets == 12345]
+    feed.p.send(InterfaceIndexes("leaf1", "gnmi", [IfIndexEntry("ethernet-1/49", SRL_ETHERNET_1_49)], t0, t0))
     # A corrupt message on an input topic goes to the dead-letter topic.
     raw = Producer({"bootstrap.servers": cfg.kafka.bootstrap_servers})
     raw.produce(cfg.kafka.topic("interface_state"), b"\x00\x01not avro", b"leaf1")

@@ -9,8 +9,9 @@ import time
 
 from fabtel.connectors.sflow.codec import encode_datagram
 from fabtel.connectors.sflow.collector import SflowCollector
-from fabtel.kafka import tail
-from sflow_cases import HEALTHY, SYNC_ONLY, counters, flow
+from fabtel.kafka import RecordProducer, tail
+from fabtel.records import IfIndexEntry, InterfaceIndexes, FlowWindow
+from sflow_cases import HEALTHY, SRL_ETHERNET_1_1, SRL_LAG1, SYNC_ONLY, counters, flow
 
 
 def _run(config):
@@ -24,8 +25,7 @@ def _run(config):
 
 def test_collector_into_kafka(config):
     collector, stop, thread = _run(config)
-    leaf1 = config.fabric.device("leaf1")
-    ifindex = leaf1.index_of("ethernet-1/1")
+    ifindex = SRL_ETHERNET_1_1
     send = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     addr = collector.bound
     datagrams = [
@@ -65,9 +65,10 @@ def test_normalize_maps_interfaces_and_lag_state(config):
     from fabtel.connectors.sflow.codec import decode_datagram
     from fabtel.connectors.sflow.normalize import Inventory, normalize
     inv = Inventory(config.fabric)
-    leaf1 = config.fabric.device("leaf1")
+    inv.learn(InterfaceIndexes("leaf1", "gnmi", [IfIndexEntry("ethernet-1/1", SRL_ETHERNET_1_1),
+                                                 IfIndexEntry("lag1", SRL_LAG1)], 0, 0))
     dg = decode_datagram(encode_datagram("198.18.0.11", 0, 1, 1000, [
-        counters(1, leaf1.index_of("ethernet-1/1"), 2**40, lag_states=(HEALTHY, HEALTHY, HEALTHY, SYNC_ONLY))]), 77)
+        counters(1, SRL_ETHERNET_1_1, 2**40, lag_states=(HEALTHY, HEALTHY, HEALTHY, SYNC_ONLY))]), 77)
     sample = dg.samples[0]
     sample.device = inv.device(sample.agent)
     ic, lag = normalize(sample, inv)
@@ -94,4 +95,37 @@ def test_readme_configuration_example_is_valid():
     base["fabric"]["devices"][2].update(block["fabric"]["devices"][0])
     cfg = parse_config(yaml.safe_dump(base))
     assert cfg.sflow.listen == "127.0.0.1:6343"
-    assert cfg.fabric.device("leaf1").index_of("ethernet-1/1") == 1001
+    assert cfg.fabric.device("leaf1").ifindex == {"ethernet-1/1": 16382}
+
+
+def test_flow_windows_are_named_by_the_map_on_the_topic(config):
+    """The collector follows the interface_index topic (as the gNMI collectors
+    publish it): a flow sample of leaf1's 16382 is a window of ethernet-1/1;
+    a number the map lacks is kept under it and counted."""
+    p = RecordProducer(config.kafka)
+    p.send(InterfaceIndexes("leaf1", "gnmi", [IfIndexEntry("ethernet-1/1", SRL_ETHERNET_1_1),
+                                              IfIndexEntry("ethernet-1/2", 49150)], 1, 1))
+    assert p.flush(10) == 0
+    collector, stop, thread = _run(config)
+    deadline = time.monotonic() + 15
+    while collector.inventory.awaits("leaf1") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert collector.metrics.get("interface_index_maps") >= 1
+    s = flow(1, v6=False, tcp=True)
+    s.source_id_index = s.input = SRL_ETHERNET_1_1
+    s.output = 49150
+    odd = flow(2, v6=False, tcp=False)
+    odd.source_id_index = odd.input = 1001
+    odd.output = 49150
+    send = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    send.sendto(encode_datagram("198.18.0.11", 0, 1, 1000, [s, odd]), collector.bound)
+    deadline = time.monotonic() + 10
+    while collector.metrics.get("samples_total", "flow") < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    thread.join(15)                   # its windows are flushed at the stop
+    windows = [r for r, _ in tail(config.kafka, config.kafka.topic("flows"), None, 5, until_end=True)
+               if isinstance(r, FlowWindow) and r.device == "leaf1"]
+    assert {(w.interface, w.direction) for w in windows} >= {("ethernet-1/1", "in"), ("ethernet-1/2", "out"),
+                                                             ("ifIndex1001", "in")}
+    assert collector.metrics.get("unresolved_ifindex_total", "leaf1", "not in the device's ifIndex map") >= 1

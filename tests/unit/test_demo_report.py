@@ -89,3 +89,17 @@ def test_flow_findings_and_the_blackhole_estimated_against_the_truth():
     [f] = flow_findings(base)
     assert (f["kind"], f["group"], f["windows"], f["first_at_ms"], f["last_at_ms"]) == ("blackholing", "leaf1", 5, 22_500, 40_500)
     assert f["verdict"] == f"leaf1 blackholes {true_bps * 1.5}"          # the middle of the span
+
+
+def test_an_sflow_number_no_map_named_fails_the_expectations():
+    from fabtel.demo.report import check_expectations, summary_lines
+    scenario = Scenario("leaf1-uplinks-down", 40, ())
+    named = report()
+    assert named["sflow_unnamed_interfaces"] == [] and check_expectations(scenario, named) == []
+    r = run(True)
+    r.unnamed = ["leaf1:ifIndex1001"]
+    unnamed = build_report(scenario, r, None, {})
+    assert unnamed["sflow_unnamed_interfaces"] == ["leaf1:ifIndex1001"]
+    assert check_expectations(scenario, unnamed) == ["sFlow numbers no device's ifIndex map named: leaf1:ifIndex1001"]
+    unnamed.update(expectations_met=False, problems=check_expectations(scenario, unnamed))
+    assert any("1 numbers unnamed" in line for line in summary_lines(unnamed, None, None))

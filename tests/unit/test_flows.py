@@ -23,7 +23,7 @@ from fabtel.partitioning import DomainPartitioner
 from fabtel.pipeline.domain import Domain
 from fabtel.records import FlowReport, LagBalance, SflowSample, SflowSampledHeader
 
-from conftest import EXAMPLE
+from conftest import EXAMPLE, lab_index_maps
 
 WINDOW_S = 5
 
@@ -37,6 +37,8 @@ def run_chain(name: str, **changes):
         scenario = dataclasses.replace(scenario, **changes)
     runner = LabRunner(cfg, scenario, None, with_gnmi=False)
     inv = Inventory(cfg.fabric)
+    for rec in lab_index_maps(runner.fabric):        # as the gNMI collectors would have published them
+        inv.learn(rec)
     agg = FlowAggregator(WINDOW_S * 1000, 256, 10, inv.interface)
     part = DomainPartitioner(cfg)
     domains: dict = {}

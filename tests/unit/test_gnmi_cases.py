@@ -1,7 +1,9 @@
 """The gNMI regression corpus (Telegraf's style): recorded notification
 sequences in tests/cases/gnmi/, each with the records they must produce and
 the paths that must count as unknown. Both platforms, updates and deletes,
-sync_response, prefix-relative paths, JSON, JSON_IETF and PROTO values."""
+sync_response, prefix-relative paths, JSON, JSON_IETF and PROTO values.
+A case's `indexes` are the ifIndex maps the device's records carry, in
+order (the collector asks for one at each sync_response: `synced`)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -48,5 +50,10 @@ def test_case(path):
     for resp in _responses(case):
         if resp.HasField("update"):
             got += norm.feed(resp.update, RECEIVED)
-    assert got == [_expected(e) for e in case["expected"]]
+        elif resp.sync_response:
+            got += norm.synced(RECEIVED)
+    maps = [r for r in got if isinstance(r, records.InterfaceIndexes)]
+    assert [r for r in got if not isinstance(r, records.InterfaceIndexes)] == [_expected(e) for e in case["expected"]]
+    assert [(m.device_ts_ns, {e.interface: e.ifindex for e in m.entries}) for m in maps] == \
+        [(i["device_ts_ns"], i["entries"]) for i in case["indexes"]]
     assert sorted(norm.unknown_paths) == sorted(case["unknown_paths"])

@@ -13,7 +13,7 @@ from fabtel.platforms import PLATFORMS, base
 from fabtel.lab.gnmi_target import snapshot
 from fabtel.lab.model import LabFabric
 
-STATE_KINDS = {base.ADMIN, base.OPER, base.MEMBER, base.BGP}
+STATE_KINDS = {base.ADMIN, base.OPER, base.MEMBER, base.BGP, base.IFINDEX}
 
 
 @pytest.fixture(scope="module")
