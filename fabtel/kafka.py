@@ -392,7 +392,8 @@ def dead_letter(component: str, reason: str, payload: bytes, source_topic: str =
 
 
 def decode_or_letter(codec: RecordCodec, component: str, value: bytes | None, topic: str, partition: int,
-                     offset: int, key: bytes | None = None, expect: str | None = None) -> tuple[Any, DeadLetter | None]:
+                     offset: int, key: bytes | None = None,
+                     expect: str | tuple[str, ...] | None = None) -> tuple[Any, DeadLetter | None]:
     """The one decode path of fabtel's consumers, whatever their client:
     (record, None), or (None, a dead letter naming the reason) when the
     message does not decode, logged in one line. Never raises for bad input;
@@ -405,7 +406,8 @@ def decode_or_letter(codec: RecordCodec, component: str, value: bytes | None, to
         return None, dead_letter(component, exc.reason, value or b"", topic, partition, offset, key)
 
 
-def decode_or_dead_letter(producer: RecordProducer, component: str, msg, expect: str | None = None,
+def decode_or_dead_letter(producer: RecordProducer, component: str, msg,
+                          expect: str | tuple[str, ...] | None = None,
                           on_corrupt=None) -> Any | None:
     """decode_or_letter for a confluent-kafka message: the record, or None
     after the letter is sent and `on_corrupt(reason)` (the caller's counter) called."""

@@ -198,11 +198,12 @@ class RecordCodec:
         self._by_id[schema_id] = (name, parsed)
         return name, parsed
 
-    def decode(self, data: bytes, expect: str | None = None) -> Any:
-        """The typed record in `data`; CorruptMessage if it cannot be read."""
+    def decode(self, data: bytes, expect: str | tuple[str, ...] | None = None) -> Any:
+        """The typed record in `data` (of one of the `expect`ed types); CorruptMessage if it cannot be read."""
         name, schema, offset = self.record_name_of(data)
-        if expect is not None and name != expect:
-            raise CorruptMessage(f"expected a {expect} record, got {name}")
+        if expect is not None and name not in ((expect,) if isinstance(expect, str) else expect):
+            raise CorruptMessage(f"expected a {' or '.join((expect,) if isinstance(expect, str) else expect)} "
+                                 f"record, got {name}")
         if schema is None:          # written with exactly our schema: the compiled reader applies
             try:
                 record, end = _reader(name)(data, offset)

@@ -41,7 +41,9 @@ def pipeline_metrics() -> Metrics:
               zero_for=[(a,) for a in AGENTS])
     m.declare("unmeasured_events_total", "Routing events whose element the topology does not name.")
     m.declare("unresolved_ifindex_total", "sFlow ifIndex numbers no device map names (kept under their number), "
-              "by device and reason.", ("device", "reason"))
+              "or held until the device's map comes, by device and reason.", ("device", "reason"))
+    m.declare("resolved_ifindex_total", "sFlow samples held for their device's ifIndex map and named once it came.",
+              ("device", "reason"))
     m.declare("outputs_total", "Records emitted, by type.", ("type",),
               zero_for=[(t.__name__,) for t in OUTPUTS])
     return m
@@ -95,7 +97,7 @@ class Worker:
 
     # ------------------------------------------------------------ records in
 
-    async def decoded(self, agent: str, event, expect: str | None = None):
+    async def decoded(self, agent: str, event, expect: str | tuple[str, ...] | None = None):
         """The record of an event, or None once it is dead-lettered (fabtel.kafka.decode_or_letter)."""
         msg = event.message
         rec, letter = decode_or_letter(self.codec, f"pipeline-{agent}", event.value, msg.topic, msg.partition,

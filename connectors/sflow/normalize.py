@@ -21,6 +21,7 @@ from fabtel.config import Fabric
 from fabtel.records import InterfaceCounters, InterfaceIndexes, LagMemberState, SflowSample
 
 NO_MAP, NOT_IN_MAP = "no ifIndex map for the device", "not in the device's ifIndex map"
+WAITING = "waiting for the device's ifIndex map"      # held; named once it comes
 
 
 class Inventory:
@@ -87,16 +88,59 @@ class PendingSamples:
         return out
 
 
+class Naming:
+    """What the pipeline's normalizer does with each record of its input: a
+    device's map is learnt and releases the samples that waited for it; a
+    counter sample of a device whose map is to come waits; the rest become
+    InterfaceCounters and LagMemberState at once. `count(metric, device,
+    reason)` hears of each number left unnamed (and why) and of each held
+    sample named once its map came ("resolved")."""
+
+    def __init__(self, inventory: Inventory, count, pending: PendingSamples | None = None):
+        self.inventory, self.count = inventory, count
+        self.pending = pending or PendingSamples()
+
+    def learn(self, rec: InterfaceIndexes, now_ns: int) -> list:
+        self.inventory.learn(rec)
+        out = []
+        for sample in self.pending.release(rec.device):
+            if self.inventory.resolve(rec.device, _numbers(sample)[0])[0] is not None:
+                self.count("resolved", rec.device, WAITING)
+            out += self._named(sample)
+        return out + self.expire(now_ns)
+
+    def sample(self, sample: SflowSample, now_ns: int) -> list:
+        device = sample.device or sample.agent
+        if sample.sample_type == "counters" and self.inventory.awaits(device):
+            self.count("unresolved", device, WAITING)
+            sample = self.pending.hold(device, sample, now_ns)       # the oldest, when too many wait
+        return (self._named(sample) if sample is not None else []) + self.expire(now_ns)
+
+    def expire(self, now_ns: int) -> list:
+        """The samples that waited too long, under their numbers."""
+        return [rec for sample in self.pending.expired(now_ns) for rec in self._named(sample)]
+
+    def _named(self, sample: SflowSample) -> list:
+        for device, reason in unresolved(sample, self.inventory):
+            self.count("unresolved", device, reason)
+        return normalize(sample, self.inventory)
+
+
 def unresolved(sample: SflowSample, inv: Inventory) -> list[tuple[str, str]]:
     """(device, reason) for each ifIndex of a counter sample its device's map does not name."""
     if sample.sample_type != "counters":
         return []
     device = sample.device or sample.agent
+    return [(device, why) for n in _numbers(sample) if (why := inv.resolve(device, n)[1]) is not None]
+
+
+def _numbers(sample: SflowSample) -> list[int]:
+    """The ifIndex numbers a counter sample names: its interface's, then its LAG's."""
     c, lag = sample.if_counters, sample.lag_port_stats
     numbers = [c.ifIndex if c is not None else sample.source_id_index]
     if lag is not None and lag.attachedAggID:
         numbers.append(lag.attachedAggID)
-    return [(device, why) for n in numbers if (why := inv.resolve(device, n)[1]) is not None]
+    return numbers
 
 
 def normalize(sample: SflowSample, inv: Inventory) -> list:

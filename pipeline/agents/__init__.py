@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any, AsyncIterator
 
 
-async def records(worker, agent: str, stream, expect: str | None = None) -> AsyncIterator[tuple[Any, Any]]:
+async def records(worker, agent: str, stream,
+                  expect: str | tuple[str, ...] | None = None) -> AsyncIterator[tuple[Any, Any]]:
     """(event, record) of each event of `stream`, counted; an event whose value
     does not decode is dead-lettered and skipped (fabtel.kafka.decode_or_letter)."""
     async for event in stream.events():

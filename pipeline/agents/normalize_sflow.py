@@ -1,9 +1,10 @@
 """normalize_sflow: sFlow samples into interface counters and LAG member
 state, on their domain's partition, for `evaluate`; their ifIndex numbers
 named by each device's map (InterfaceIndexes, on the same partition: kept in
-a table). A sample of a device whose map is still to come waits for it
-(connectors.sflow.normalize.PendingSamples); a number no map names is kept
-and counted (pipeline_unresolved_ifindex_total, by device and reason).
+a table). A sample of a device whose map is still to come waits for it; a
+number no map names is kept and counted (connectors.sflow.normalize.Naming:
+pipeline_unresolved_ifindex_total and pipeline_resolved_ifindex_total, by
+device and reason).
 
 May import: the standard library, fabtel.pipeline.agents, fabtel.pipeline.tables, fabtel.records,
 fabtel.connectors.sflow.normalize.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import time
 
-from fabtel.connectors.sflow.normalize import Inventory, PendingSamples, normalize, unresolved
+from fabtel.connectors.sflow.normalize import Inventory, Naming
 from fabtel.pipeline.agents import records
 from fabtel.pipeline.tables import interface_index_table
 from fabtel.records import IfIndexEntry, InterfaceIndexes
@@ -20,14 +21,8 @@ from fabtel.records import IfIndexEntry, InterfaceIndexes
 
 def register(app, worker) -> None:
     inventory = Inventory(worker.cfg.fabric, worker.cfg.sflow.lacp_bit_order)
-    pending = PendingSamples()
+    naming = Naming(inventory, lambda what, device, reason: worker.metrics.inc(f"{what}_ifindex_total", device, reason))
     maps = interface_index_table(app, worker.cfg)
-
-    async def emit(sample) -> None:
-        for device, reason in unresolved(sample, inventory):
-            worker.metrics.inc("unresolved_ifindex_total", device, reason)
-        for rec in normalize(sample, inventory):
-            await worker.send(rec)
 
     def recall(device: str) -> None:
         """A map this worker learnt before a restart, from its table."""
@@ -37,19 +32,12 @@ def register(app, worker) -> None:
 
     @app.agent(worker.topics.sflow, name="normalize_sflow")
     async def normalize_sflow(stream):
-        async for _, rec in records(worker, "normalize_sflow", stream):
-            now = time.time_ns()
+        async for _, rec in records(worker, "normalize_sflow", stream, ("SflowSample", "InterfaceIndexes")):
             if isinstance(rec, InterfaceIndexes):
-                inventory.learn(rec)
                 maps[rec.device] = [[e.interface, e.ifindex] for e in rec.entries]
-                for sample in pending.release(rec.device):
-                    await emit(sample)
+                out = naming.learn(rec, time.time_ns())
             else:
-                device = rec.device or rec.agent
-                recall(device)
-                if rec.sample_type == "counters" and inventory.awaits(device):
-                    rec = pending.hold(device, rec, now)       # the oldest, when too many wait
-                if rec is not None:
-                    await emit(rec)
-            for sample in pending.expired(now):
-                await emit(sample)
+                recall(rec.device or rec.agent)
+                out = naming.sample(rec, time.time_ns())
+            for normalized in out:
+                await worker.send(normalized)

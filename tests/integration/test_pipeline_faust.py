@@ -12,7 +12,7 @@ import uuid
 import pytest
 from confluent_kafka import Producer
 
-from conftest import start_fabtel, write_config
+from conftest import free_port, scrape_metrics, start_fabtel, write_config
 from fabtel.connectors.sflow.codec import decode_datagram, encode_datagram
 from fabtel.kafka import RecordProducer, tail
 from fabtel.partitioning import DomainPartitioner
@@ -28,12 +28,14 @@ def worker(config, tmp_path):
     path = write_config(config, tmp_path / "fabric.yaml", thresholds={"stale_after_ms": 4000, "window_ms": 2000})
     app_id = f"fabtel-test-{uuid.uuid4().hex[:6]}"
     logs = []
+    metrics_port = free_port()
 
     def start():
         name = tmp_path / f"worker{len(logs)}.log"
         log = open(name, "w")
         logs.append(log)
-        proc = start_fabtel("process", "--config", str(path), "--app-id", app_id, log=log)
+        proc = start_fabtel("process", "--config", str(path), "--app-id", app_id,
+                            "--metrics-listen", f"127.0.0.1:{metrics_port}", log=log)
         # Feed only a ready worker: records older than stale_after_ms when they
         # are processed describe a device we have not heard from lately.
         deadline = time.monotonic() + 60
@@ -45,6 +47,7 @@ def worker(config, tmp_path):
         assert len(started) <= 10 and not [x for x in started if "Starting..." in x or x[:1] in "+|┌│"], started
         return proc
     procs = [start()]
+    start.metrics_port = metrics_port           # the worker's /metrics (each start serves it there)
     yield config, procs, start
     for p in procs:
         if p.poll() is None:
@@ -195,7 +198,11 @@ def test_lag_balance_stale_telemetry_sflow_and_dead_letters(worker):
     sample.device = "leaf1"
     feed.p.send(sample)
     feed.p.flush()
-    time.sleep(1)
+    waiting = 'fabtel_pipeline_unresolved_ifindex_total{device="leaf1",reason="waiting for the device\'s ifIndex map"} 1'
+    deadline = time.monotonic() + 10
+    while waiting not in scrape_metrics(start.metrics_port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert waiting in scrape_metrics(start.metrics_port)
     assert not [c for c in _records(cfg, "interface_counters") if c.source == "sflow" and c.in_octets == 12345]
     feed.p.send(InterfaceIndexes("leaf1", "gnmi", [IfIndexEntry("ethernet-1/49", SRL_ETHERNET_1_49)], t0, t0))
     # A corrupt message on an input topic goes to the dead-letter topic.
@@ -205,5 +212,7 @@ def test_lag_balance_stale_telemetry_sflow_and_dead_letters(worker):
     feed.p.flush()
     _wait_for(cfg, "interface_counters", lambda c: c.source == "sflow" and c.interface == "ethernet-1/49"
               and c.in_octets == 12345)
+    assert 'fabtel_pipeline_resolved_ifindex_total{device="leaf1",reason="waiting for the device\'s ifIndex map"} 1' \
+        in scrape_metrics(start.metrics_port)
     [letter] = _wait_for(cfg, "dead_letters", lambda d: d.component == "pipeline-evaluate")
     assert letter.payload == b"\x00\x01not avro" and letter.source_topic == cfg.kafka.topic("interface_state")

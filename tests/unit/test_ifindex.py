@@ -10,7 +10,8 @@ import pytest
 
 from fabtel.config import load_config
 from fabtel.connectors.sflow.codec import decode_datagram, encode_datagram
-from fabtel.connectors.sflow.normalize import NO_MAP, NOT_IN_MAP, Inventory, PendingSamples, normalize, unresolved
+from fabtel.connectors.sflow.normalize import (NO_MAP, NOT_IN_MAP, WAITING, Inventory, Naming, PendingSamples,
+                                               normalize, unresolved)
 from fabtel.lab.gnmi_target import device_view
 from fabtel.lab.model import LabFabric
 from fabtel.platforms import platform
@@ -92,17 +93,29 @@ def test_an_unknown_agent_has_no_map_and_is_not_held(cfg):
     assert unresolved(sample, inv)[0] == ("203.0.113.9", NO_MAP)
 
 
-def test_a_sample_before_its_map_waits_for_it_and_is_named_when_it_comes(cfg):
-    """What the worker's normalize_sflow does, step by step."""
-    inv, pending = Inventory(cfg.fabric), PendingSamples(hold_ns=30 * S)
-    assert inv.awaits("leaf1")                      # leaf1 reports over gNMI: its map is to come
-    early = _sample("leaf1", 16382)
-    assert pending.hold("leaf1", early, 0) is None
-    inv.learn(_map("leaf1", {"ethernet-1/1": 16382}))
-    assert not inv.awaits("leaf1")
-    [released] = pending.release("leaf1")
-    assert normalize(released, inv)[0].interface == "ethernet-1/1"
-    assert pending.release("leaf1") == []
+def test_a_sample_before_its_map_is_counted_then_resolved_when_the_map_comes(cfg):
+    """The worker's normalize_sflow, without Kafka: leaf1 reports its map
+    over gNMI, so its first counter sample waits (counted), and is named
+    once the map arrives (counted as resolved); later samples go straight through."""
+    counts: dict = {}
+    naming = Naming(Inventory(cfg.fabric), lambda what, device, reason: counts.update(
+        {(what, device, reason): counts.get((what, device, reason), 0) + 1}))
+    assert naming.sample(_sample("leaf1", 16382), 0) == []
+    assert counts == {("unresolved", "leaf1", WAITING): 1}
+    c, m = naming.learn(_map("leaf1", {"ethernet-1/1": 16382, "lag1": SRL_LAG1}), S)
+    assert (c.interface, m.lag, m.member) == ("ethernet-1/1", "lag1", "ethernet-1/1")
+    assert counts == {("unresolved", "leaf1", WAITING): 1, ("resolved", "leaf1", WAITING): 1}
+    assert naming.sample(_sample("leaf1", 16382), 2 * S)[0].interface == "ethernet-1/1"
+    assert len(counts) == 2 and naming.pending.held == {}
+
+
+def test_a_held_sample_whose_map_never_comes_is_kept_under_its_number(cfg):
+    counts: dict = {}
+    naming = Naming(Inventory(cfg.fabric), lambda *key: counts.update({key: counts.get(key, 0) + 1}),
+                    PendingSamples(hold_ns=30 * S))
+    assert naming.sample(_sample("leaf1", 16382), 0) == []
+    [c, _] = naming.expire(31 * S)
+    assert c.interface == "ifIndex16382" and counts[("unresolved", "leaf1", NO_MAP)] == 2      # the port and its LAG
 
 
 def test_an_empty_map_stops_the_wait(cfg):
