@@ -25,8 +25,8 @@ def parse(text: str) -> PathT:
     """'/interface[name=ethernet-1/1]/oper-state' -> elems. Key values may
     contain '/' (interface names do); a ']' inside a value is escaped '\\]'."""
     text = text.strip()
-    if ":" in text.split("/")[0] and not text.startswith("/"):
-        text = "/" + text.split(":", 1)[1]       # drop an origin prefix "openconfig:/..."
+    if origin_of(text):
+        text = "/" + text.split(":", 1)[1].lstrip("/")      # drop an origin prefix "openconfig:/..."
     out: list[Elem] = []
     pos = 1 if text.startswith("/") else 0
     while pos < len(text):
@@ -41,6 +41,12 @@ def parse(text: str) -> PathT:
                 raise PathError(f"cannot parse path {text!r} at character {pos}")
             pos += 1
     return tuple(out)
+
+
+def origin_of(text: str) -> str:
+    """The origin a path's text names ("sonic-db:/APPL_DB/..." -> "sonic-db"), or ""."""
+    head = text.strip().split("/")[0]
+    return head.split(":", 1)[0] if ":" in head else ""
 
 
 def render(path: PathT) -> str:
@@ -81,10 +87,11 @@ def names(path: PathT) -> tuple[str, ...]:
 
 
 def in_schema(pattern: PathT, known: Iterable[tuple[str, ...]]) -> bool:
-    """True when the pattern's element names lead to at least one known leaf."""
+    """True when the pattern's element names lead to at least one known leaf
+    (a '*' on either side matches any name: SONiC's native tables are keyed by elements)."""
     pn = names(pattern)
     for leaf in known:
-        if len(pn) <= len(leaf) and all(a == "*" or a == b for a, b in zip(pn, leaf)):
+        if len(pn) <= len(leaf) and all(a == "*" or b == "*" or a == b for a, b in zip(pn, leaf)):
             return True
     return False
 

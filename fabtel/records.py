@@ -114,6 +114,7 @@ class BgpSession:
 class IfIndexEntry:
     interface: str
     ifindex: int
+    alias: str | None = None
 
 
 @dataclass
@@ -125,6 +126,23 @@ class InterfaceIndexes:
     entries: list[IfIndexEntry]
     device_ts_ns: int
     receive_ts_ns: int
+
+
+@dataclass
+class LldpNeighbor:
+    """An LLDP neighbour a device hears on one of its interfaces."""
+    KIND: ClassVar[str] = STATE
+    device: str
+    interface: str
+    neighbor_id: str
+    device_ts_ns: int
+    receive_ts_ns: int
+    system_name: str | None = None
+    chassis_id: str | None = None
+    port_id: str | None = None
+    port_id_type: str | None = None
+    port_description: str | None = None
+    deleted: bool = False
 
 
 # ------------------------------------------------------------- sFlow
@@ -389,6 +407,18 @@ class RemediationResult:
 
 
 @dataclass
+class CablingCheck:
+    """One port's cabling as LLDP hears it against the intended cabling."""
+    device: str
+    interface: str
+    verdict: str
+    intended: str | None
+    seen: str | None
+    detail: str
+    ts_ns: int
+
+
+@dataclass
 class DeadLetter:
     component: str
     source_topic: str
@@ -636,7 +666,7 @@ TOP_LEVEL: tuple[type, ...] = (
     InterfaceCounters, InterfaceState, LagMemberState, BgpSession, SflowSample, LagBalance,
     UplinkHealth, OperGroupDecision, RemediationCommand, RemediationResult, DeadLetter, ComponentStats,
     BmpMessage, ConvergenceResult, RoutingEvent, CollectorTarget, FlowWindow, FlowReport, DomainTick,
-    SegmentPresence, InterfaceIndexes)
+    SegmentPresence, InterfaceIndexes, LldpNeighbor, CablingCheck)
 BY_NAME: dict[str, type] = {cls.__name__: cls for cls in TOP_LEVEL}
 
 

@@ -18,7 +18,8 @@ TOPIC_RECORDS = {
     "commands": "RemediationCommand", "command_results": "RemediationResult", "dead_letters": "DeadLetter",
     "pipeline_stats": "ComponentStats", "bmp_messages": "BmpMessage", "convergence": "ConvergenceResult",
     "routing_events": "RoutingEvent", "targets": "CollectorTarget", "flows": "FlowWindow",
-    "flow_reports": "FlowReport", "interface_index": "InterfaceIndexes",
+    "flow_reports": "FlowReport", "interface_index": "InterfaceIndexes", "lldp_neighbors": "LldpNeighbor",
+    "cabling": "CablingCheck",
 }
 TOPIC_KEYS = tuple(TOPIC_RECORDS)
 # Topics that are not a log of events: the inventory the gNMI collectors share

@@ -25,16 +25,24 @@ import time
 from concurrent import futures
 
 import grpc
-from pygnmi.spec.v080 import gnmi_pb2, gnmi_pb2_grpc
+from pygnmi.spec.v080 import gnmi_ext_pb2, gnmi_pb2, gnmi_pb2_grpc
 
 from fabtel import gnmi_paths as gp
 from fabtel.platforms import base, platform
-from fabtel.lab.model import COUNTER_NAMES, LabFabric, Node
+from fabtel.platforms.path_table import path_table
+from fabtel.lab.model import LabFabric, Node
 
 log = logging.getLogger("fabtel.lab.gnmi")
 
 STATE, COUNTER = base.STATE, base.SAMPLED
 TARGET_DEFINED_SAMPLE_NS = 10_000_000_000
+
+
+def junos_header(system_id: str) -> bytes:
+    """Juniper's GnmiJuniperTelemetryHeaderExtension (system_id 1, component_id 2,
+    sensor_name 4), as registered extension 1 carries it."""
+    sid, sensor = system_id.encode(), b"fabtel-lab"
+    return b"\x0a" + bytes([len(sid)]) + sid + b"\x10\x00\x22" + bytes([len(sensor)]) + sensor
 MIN_SAMPLE_NS = 100_000_000
 
 
@@ -44,7 +52,7 @@ def device_view(fabric: LabFabric, node: Node) -> base.DeviceView:
     interfaces, members = [], []
     for name, port in node.ports.items():
         interfaces.append(base.InterfaceView(name, port.admin_up, port.oper_up, dict(port.counters), port.speed_bps,
-                                             port.auto_negotiate, node.ifindex.get(name)))
+                                             port.auto_negotiate, node.ifindex.get(name), node.alias.get(name)))
     for lag, names in node.lags.items():
         in_bundle = [m for m in names if fabric.member_in_bundle(node.ports[m])]
         totals: dict[str, int] = {}
@@ -58,7 +66,34 @@ def device_view(fabric: LabFabric, node: Node) -> base.DeviceView:
             partner = fabric.nodes[port.peer.node].system_id if port.peer and port.oper_up else "00:00:00:00:00:00"
             members.append(base.MemberView(lag, m, m in in_bundle, actor, node.system_id, partner))
     sessions = [base.SessionView("default", s.peer_address, s.state) for s in node.bgp.values()]
-    return base.DeviceView(tuple(interfaces), tuple(members), tuple(sessions))
+    return base.DeviceView(tuple(interfaces), tuple(members), tuple(sessions), node.name, neighbors(fabric, node),
+                           tuple(base.SegmentView(f"es-{lag}", esi, lag) for lag, esi in sorted(node.segments.items())),
+                           node.sflow_agent)
+
+
+def neighbors(fabric: LabFabric, node: Node) -> tuple[base.NeighborView, ...]:
+    """What each port of `node` hears in LLDP: the far end's chassis, name and
+    port as the far end advertises it (its platform's choice; a host runs
+    lldpd, whose port ID is its MAC and whose port description is its
+    interface's name)."""
+    out = []
+    for name, port in node.ports.items():
+        far = fabric.neighbor_of(port)
+        if far is None:
+            continue
+        peer, peer_port = far
+        if peer.role == "client":
+            adv = base.Advertised(_port_mac(peer, peer_port.name), base.MAC_ADDRESS, peer_port.name)
+        else:
+            adv = platform(peer.platform).advertise(peer_port.name, peer.ifindex.get(peer_port.name),
+                                                    peer.alias.get(peer_port.name))
+        out.append(base.NeighborView(name, peer.mac, peer.mac, peer.name, adv))
+    return tuple(out)
+
+
+def _port_mac(node: Node, port: str) -> str:
+    """A host port's MAC: its node's MAC with the port's position in the last octet."""
+    return node.mac[:-2] + f"{list(node.ports).index(port) + 1:02x}"
 
 
 def snapshot(fabric: LabFabric, node: Node) -> dict[gp.PathT, tuple[object, str]]:
@@ -68,21 +103,12 @@ def snapshot(fabric: LabFabric, node: Node) -> dict[gp.PathT, tuple[object, str]
     return platform(node.platform).render(view)
 
 
-_SCHEMAS: dict[str, set] = {}
-
-
 def platform_schema(name: str) -> set[tuple[str, ...]]:
-    """The element names of every leaf the platform models, whether or not a
-    given device has data there (a spine without LAGs still knows the path)."""
-    if name not in _SCHEMAS:
-        zero = dict.fromkeys(COUNTER_NAMES, 0)
-        view = base.DeviceView(
-            (base.InterfaceView("e1", True, True, zero, 10**10, ifindex=1),
-             base.InterfaceView("e2", True, True, zero, 10**10, True, 2)),
-            (base.MemberView("lag1", "e1", True, 61, "00:00:00:00:00:01", "00:00:00:00:00:02"),),
-            (base.SessionView("default", "198.18.0.1", "established"),))
-        _SCHEMAS[name] = {gp.names(p) for p in platform(name).render(view)}
-    return _SCHEMAS[name]
+    """The element names of every node the platform's models have (its path
+    table, fabtel.platforms.path_table), whether or not a given device has
+    data there: a path outside them is NOT_FOUND, as on the device."""
+    table = path_table(name)
+    return set(table.rows) | {names for names, _ in table.wild}
 
 
 ENCODINGS = {name: gnmi_pb2.Encoding.Value(name) for name in (base.JSON, base.JSON_IETF, base.PROTO, base.ASCII)}
@@ -148,7 +174,7 @@ class DeviceServicer(gnmi_pb2_grpc.gNMIServicer):
     def _check_origin(self, prefix, path, context) -> None:
         """A path's origin must name this device's schema ("" is its default)."""
         origin = path.origin or prefix.origin if prefix is not None else path.origin
-        if origin not in ("", self.platform.origin):
+        if origin not in ("", self.platform.origin, *self.platform.origins):
             context.abort(grpc.StatusCode.NOT_FOUND, f"unknown origin {origin!r} on {self.node.name}")
 
     def _patterns(self, prefix, paths, context) -> list[gp.PathT]:
@@ -165,13 +191,24 @@ class DeviceServicer(gnmi_pb2_grpc.gNMIServicer):
             out.append(pattern)
         return out
 
-    def _notification(self, leaves, patterns, encoding: int, kind: str | None = None) -> gnmi_pb2.Notification | None:
+    def _notification(self, leaves, patterns, encoding: int, kind: str | None = None,
+                      deleted=()) -> gnmi_pb2.Notification | None:
         updates = [gnmi_pb2.Update(path=gp.to_proto(path, gnmi_pb2), val=typed_value(value, encoding))
                    for path, (value, k) in leaves.items()
                    if (kind is None or k == kind) and any(gp.matches(pt, path) for pt in patterns)]
-        if not updates:
+        deletes = [gp.to_proto(path, gnmi_pb2) for path in deleted if any(gp.matches(pt, path) for pt in patterns)]
+        if not updates and not deletes:
             return None
-        return gnmi_pb2.Notification(timestamp=time.time_ns(), update=updates)
+        return gnmi_pb2.Notification(timestamp=time.time_ns(), update=updates, delete=deletes)
+
+    def _response(self, notification) -> gnmi_pb2.SubscribeResponse:
+        """A notification as the device sends it: Junos adds its header in a
+        registered extension (telegraf#13116), which a collector must pass over."""
+        resp = gnmi_pb2.SubscribeResponse(update=notification)
+        if self.platform.name == "junos":
+            resp.extension.add().registered_ext.CopyFrom(
+                gnmi_ext_pb2.RegisteredExtension(id=1, msg=junos_header(self.node.name)))
+        return resp
 
     def _encoding(self, encoding: int, context) -> int:
         name = gnmi_pb2.Encoding.Name(encoding) if encoding in gnmi_pb2.Encoding.values() else str(encoding)
@@ -262,7 +299,7 @@ class DeviceServicer(gnmi_pb2_grpc.gNMIServicer):
         if not sl.updates_only:
             n = self._notification(leaves, patterns, encoding)
             if n is not None:
-                yield gnmi_pb2.SubscribeResponse(update=n)
+                yield self._response(n)
         yield gnmi_pb2.SubscribeResponse(sync_response=True)
         if sl.mode == gnmi_pb2.SubscriptionList.ONCE:
             return
@@ -306,16 +343,19 @@ class DeviceServicer(gnmi_pb2_grpc.gNMIServicer):
                 leaves = snapshot(self.fabric, self.node)
                 if changed and on_change:
                     diff = {p: (v, k) for p, (v, k) in leaves.items() if k == STATE and last_state.get(p) != v}
+                    gone = [p for p in last_state if p not in leaves]        # an LLDP neighbour that left, say
                     last_state.update({p: v for p, (v, _) in diff.items()})
-                    n = self._notification(diff, on_change, encoding)
+                    for p in gone:
+                        del last_state[p]
+                    n = self._notification(diff, on_change, encoding, deleted=gone)
                     if n is not None:
-                        yield gnmi_pb2.SubscribeResponse(update=n)
+                        yield self._response(n)
                 now = time.monotonic_ns()
                 for i, (pattern, interval, kind) in enumerate(sampled):
                     if due[i] <= now:
                         n = self._notification(leaves, [pattern], encoding, kind)
                         if n is not None:
-                            yield gnmi_pb2.SubscribeResponse(update=n)
+                            yield self._response(n)
                         due[i] = max(due[i] + interval, now)
         finally:
             with self._lock:

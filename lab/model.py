@@ -93,6 +93,14 @@ class Node:
     uplinks: tuple[str, ...] = ()
     access: tuple[str, ...] = ()
     ifindex: dict[str, int] = field(default_factory=dict)
+    alias: dict[str, str] = field(default_factory=dict)            # SONiC's etpN
+    segments: dict[str, str] = field(default_factory=dict)         # LAG -> its ESI
+    sflow_agent: str = ""
+
+    @property
+    def mac(self) -> str:
+        """Its chassis MAC (LLDP's chassis ID), stable per name."""
+        return "0e:" + ":".join(f"{b:02x}" for b in zlib.crc32(self.name.encode()).to_bytes(4, "big")) + ":00"
 
     def lag_of(self, member: str) -> str | None:
         return next((lag for lag, members in self.lags.items() if member in members), None)
@@ -153,19 +161,24 @@ class LabFabric:
     def _build(self, cfg: Config) -> None:
         for dev in cfg.fabric.devices:
             sysid = "0c:" + ":".join(f"{b:02x}" for b in zlib.crc32(dev.name.encode()).to_bytes(4, "big")) + ":01"
-            node = Node(dev.name, dev.role, dev.platform, system_id=sysid, uplinks=dev.uplinks, access=dev.access)
+            node = Node(dev.name, dev.role, dev.platform, system_id=sysid, uplinks=dev.uplinks, access=dev.access,
+                        sflow_agent=dev.sflow_agent or "")
+            lag_names = {lag.name for lag in dev.lags}
             for name in dev.interfaces:
-                if not name.startswith("lag"):
+                if name not in lag_names:
                     node.ports[name] = Port(dev.name, name)
-            # the device's own numbering (its platform's scheme), unless the configuration states it
-            node.ifindex = {**platform(dev.platform).ifindexes(list(dev.interfaces)), **dev.ifindex}
+            # the device's own numbering and aliases (its platform's), unless the configuration states them
+            plat = platform(dev.platform)
+            node.ifindex = {**plat.ifindexes(list(dev.interfaces)), **dev.ifindex}
+            node.alias = plat.aliases(list(dev.interfaces))
             for lag in dev.lags:
                 node.lags[lag.name] = list(lag.members)
                 if lag.esi:   # ESI-LAG: every leaf of the segment presents the same LACP system ID
                     node.system_id = "02:" + ":".join(lag.esi.split(":")[-5:]).lower()
+                    node.segments[lag.name] = lag.esi
             self.nodes[dev.name] = node
         for client in cfg.fabric.clients:
-            node = Node(client.name, "client", system_id=client.system_id or "00:c0:00:00:00:01")
+            node = Node(client.name, "client", "linux", system_id=client.system_id or "00:c0:00:00:00:01")
             for name in client.interfaces:
                 node.ports[name] = Port(client.name, name)
             if client.bond:
@@ -203,6 +216,23 @@ class LabFabric:
             tup = (f"198.18.{len(self.flows) // 250}.{len(self.flows) % 250 + 1}", f"198.18.201.{i % 250 + 1}",
                    6, 443, 51514 + i)
             self.flows.append(Flow(f"{src}-{dst}-elephant{i}", src, dst, rate_bps * elephant_factor, tup))
+
+    def swap_cables(self, a: str, b: str) -> None:
+        """Plug the cables at two ports ("device:port") into each other's
+        port: the far ends trade places (a miswiring the configuration does not know)."""
+        pa, pb = (self.nodes[x.split(":", 1)[0]].ports[x.split(":", 1)[1]] for x in (a, b))
+        fa, fb = pa.peer, pb.peer
+        pa.peer, pb.peer = fb, fa
+        if fa is not None:
+            fa.peer = pb
+        if fb is not None:
+            fb.peer = pa
+
+    def neighbor_of(self, port: Port):
+        """The LLDP neighbour a port sees (the far end's node and port), or None while the link is down."""
+        if not port.oper_up or port.peer is None:
+            return None
+        return self.nodes[port.peer.node], port.peer
 
     # ------------------------------------------------------------ changes
 

@@ -32,6 +32,8 @@ class LabRunner:
                                   elephant_factor=t.elephant_factor)
         if scenario:
             self.fabric.polarized = set(scenario.polarize)
+            for a, b in scenario.swap_cables:        # miswired from the start: the lab's cabling, not the config's
+                self.fabric.swap_cables(a, b)
             sampling_rate = sampling_rate or scenario.sampling_rate       # an explicit rate wins over the scenario's
         self.targets: dict[str, DeviceTarget] = {}
         if with_gnmi:

@@ -42,6 +42,7 @@ class Expect:
     suppressed: tuple[str, ...] = ()      # devices whose disable must be suppressed
     no_action: bool = False               # no decision at all
     recovered: bool | None = None         # delivered back to offered after remediation
+    miswired: tuple[str, ...] = ()        # device:interface the cabling check must report, far end wrong
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class Scenario:
     oper_group_overrides: dict = field(default_factory=dict)   # hold_down_ms / hold_up_ms for every group
     sampling_rate: int | None = None      # the agents' flow sampling (1 in N); the runner's default otherwise
     polarize: tuple[str, ...] = ()        # devices that hash with the previous stage's bits (hash polarization)
+    swap_cables: tuple[tuple[str, str], ...] = ()   # pairs of device:port whose cables trade places in the lab
 
 
 def resolve_scenario(name: str | Path) -> Path:
@@ -81,7 +83,7 @@ def parse_scenario(text: str, source: str, cfg: Config | None = None) -> Scenari
     try:
         r = YamlReader(loader)
         top = r.mapping(root, "", {"name", "description", "duration_s", "traffic", "events", "expect",
-                                   "oper_group_overrides", "sampling_rate", "polarize"},
+                                   "oper_group_overrides", "sampling_rate", "polarize", "swap_cables"},
                         {"name", "duration_s", "traffic"})
         if top is None:
             raise ConfigError(r.problems, source)
@@ -120,19 +122,31 @@ def parse_scenario(text: str, source: str, cfg: Config | None = None) -> Scenari
                 events.append(ev)
         expect = Expect()
         if "expect" in top:
-            ef = r.mapping(top["expect"], "expect", {"disabled", "enabled_again", "suppressed", "no_action", "recovered"}) or {}
+            ef = r.mapping(top["expect"], "expect", {"disabled", "enabled_again", "suppressed", "no_action", "recovered",
+                                                     "miswired"}) or {}
             expect = Expect(
                 disabled=r.strings(ef["disabled"], "expect.disabled") if "disabled" in ef else (),
                 enabled_again=r.strings(ef["enabled_again"], "expect.enabled_again") if "enabled_again" in ef else (),
                 suppressed=r.strings(ef["suppressed"], "expect.suppressed") if "suppressed" in ef else (),
                 no_action=bool(r.boolean(ef["no_action"], "expect.no_action")) if "no_action" in ef else False,
-                recovered=r.boolean(ef["recovered"], "expect.recovered") if "recovered" in ef else None)
+                recovered=r.boolean(ef["recovered"], "expect.recovered") if "recovered" in ef else None,
+                miswired=r.strings(ef["miswired"], "expect.miswired") if "miswired" in ef else ())
         overrides = {}
         if "oper_group_overrides" in top:
             of = r.mapping(top["oper_group_overrides"], "oper_group_overrides", {"hold_down_ms", "hold_up_ms"}) or {}
             overrides = {k: r.integer(v, f"oper_group_overrides.{k}") for k, v in of.items()}
         sampling = r.integer(top["sampling_rate"], "sampling_rate", minimum=1) if "sampling_rate" in top else None
         polarize = r.strings(top["polarize"], "polarize") if "polarize" in top else ()
+        swaps = []
+        for i, pn in enumerate(r.seq(top["swap_cables"], "swap_cables") if "swap_cables" in top else []):
+            pair = r.strings(pn, f"swap_cables[{i}]")
+            if len(pair) != 2:
+                r.problem(f"swap_cables[{i}]", pn, "a pair of device:port whose cables trade places")
+                continue
+            for port in pair:
+                if cfg is not None and not any(port in (":".join(link.a), ":".join(link.b)) for link in cfg.fabric.links):
+                    r.problem(f"swap_cables[{i}]", pn, f"{port!r} is no end of a link of the fabric")
+            swaps.append(tuple(pair))
         if cfg is not None:
             names = {d.name for d in cfg.fabric.devices}
             for i, dev in enumerate(polarize):
@@ -141,7 +155,7 @@ def parse_scenario(text: str, source: str, cfg: Config | None = None) -> Scenari
         if r.problems:
             raise ConfigError(r.problems, source)
         return Scenario(name, duration, tuple(traffic), tuple(sorted(events, key=lambda e: e.at_s)), expect, desc,
-                        source, overrides, sampling, tuple(polarize))
+                        source, overrides, sampling, tuple(polarize), tuple(swaps))
     finally:
         loader.dispose()
 
@@ -168,7 +182,7 @@ def _event(r: YamlReader, node, path: str, cfg: Config | None, duration: float |
         try:
             dev = cfg.fabric.device(device)
             for i, intf in enumerate(interfaces):
-                if intf not in dev.interfaces or intf.startswith("lag"):
+                if intf not in dev.interfaces or any(lag.name == intf for lag in dev.lags):
                     r.problem(f"{path}.interfaces[{i}]", f["interfaces"], f"{device} has no physical interface {intf!r}")
         except KeyError:
             r.problem(f"{path}.device", f["device"], f"no device named {device!r}")

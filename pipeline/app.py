@@ -17,7 +17,7 @@ import faust
 
 from fabtel.config import Config, KafkaSecurity, resolve_secret
 from fabtel.pipeline import faust_tuning, tables, timers
-from fabtel.pipeline.agents import convergence, evaluate, normalize_sflow, route_events
+from fabtel.pipeline.agents import cabling, convergence, evaluate, normalize_sflow, route_events
 from fabtel.pipeline.topics import APP_ID, worker_topics
 from fabtel.pipeline.worker import Worker
 
@@ -56,7 +56,7 @@ def build_app(cfg: Config, app_id: str = APP_ID, data_dir: str | None = None) ->
         table_cleanup_interval=3600.0, stream_buffer_maxsize=16384, broker_credentials=faust_credentials(k.security),
         monitor=faust_tuning.lean_monitor(), datadir=data_dir or f"{app_id}-data")
     worker = app.fabtel_worker = Worker(cfg, worker_topics(app, cfg, app_id), tables.domain_state_table(app, cfg))
-    for agent in (evaluate, normalize_sflow, route_events, convergence):
+    for agent in (evaluate, normalize_sflow, route_events, convergence, cabling):
         agent.register(app, worker)
     timers.register(app, worker)
     app.on_partitions_assigned.connect(worker.assigned)

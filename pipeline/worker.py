@@ -6,7 +6,8 @@ segment routes are. Its methods are the worker's one way to send a record
 and to decode an event (or dead-letter it).
 
 May import: the standard library, fabtel.config, fabtel.kafka, fabtel.metrics, fabtel.partitioning,
-fabtel.records, fabtel.serde, fabtel.topics, fabtel.pipeline.convergence_events, fabtel.pipeline.domain,
+fabtel.records, fabtel.serde, fabtel.topics, fabtel.pipeline.cabling, fabtel.pipeline.convergence_events,
+fabtel.pipeline.domain,
 fabtel.pipeline.evpn_segments, fabtel.pipeline.topics.
 """
 from __future__ import annotations
@@ -19,19 +20,20 @@ from fabtel.config import Config
 from fabtel.kafka import decode_or_letter, registry_log
 from fabtel.metrics import Metrics
 from fabtel.partitioning import DecisionDomain, DomainPartitioner, partition_of
+from fabtel.pipeline.cabling import Cabling
 from fabtel.pipeline.convergence_events import ConvergenceTracker, topology_of
 from fabtel.pipeline.domain import Domain
 from fabtel.pipeline.evpn_segments import SegmentRoutes, waiting_segments
 from fabtel.pipeline.topics import WorkerTopics
-from fabtel.records import (TELEMETRY, ConvergenceResult, DomainTick, FlowReport, LagBalance, OperGroupDecision,
+from fabtel.records import (TELEMETRY, CablingCheck, ConvergenceResult, DomainTick, FlowReport, LagBalance, OperGroupDecision,
                             RemediationCommand, SegmentPresence, UplinkHealth, kind_of, record_key)
 from fabtel.serde import RecordCodec, RegistryUnavailable
 from fabtel.topics import topic_key_of
 
 log = logging.getLogger("fabtel.pipeline")
 
-OUTPUTS = (UplinkHealth, LagBalance, OperGroupDecision, RemediationCommand, ConvergenceResult, FlowReport)
-AGENTS = ("evaluate", "normalize_sflow", "route_events", "convergence")
+OUTPUTS = (UplinkHealth, LagBalance, OperGroupDecision, RemediationCommand, ConvergenceResult, FlowReport, CablingCheck)
+AGENTS = ("evaluate", "normalize_sflow", "route_events", "convergence", "route_lldp", "cabling")
 
 
 def pipeline_metrics() -> Metrics:
@@ -60,6 +62,7 @@ class Worker:
                                           cfg.convergence.max_event_ms * 1_000_000, cfg.convergence.families)
         self.waiting = waiting_segments(cfg)          # (router id, ESI) -> device, for oper-groups that wait for EVPN
         self.segments = SegmentRoutes()
+        self.cabling = Cabling(cfg.fabric)
 
     # ------------------------------------------------------------ records out
 
@@ -74,6 +77,8 @@ class Worker:
             self.metrics.inc("outputs_total", type(rec).__name__)
         if isinstance(rec, FlowReport) and rec.verdict:
             log.info("flows %s %s: %s", rec.kind, rec.group, rec.verdict)
+        if isinstance(rec, CablingCheck) and rec.verdict in ("miswired", "unexpected"):
+            log.warning("cabling %s:%s %s: %s", rec.device, rec.interface, rec.verdict, rec.detail)
         if isinstance(rec, OperGroupDecision):
             log.info("decision %s: %s %s %s%s: %s", rec.decision_id, rec.device, rec.oper_group, rec.action,
                      " (suppressed)" if rec.suppressed else "", rec.reason)

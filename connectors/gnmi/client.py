@@ -73,6 +73,7 @@ class GnmiClient:
         if device.gnmi is None:
             raise ValueError(f"{device.name} has no gNMI target in the inventory")
         self.device, self.target, self.timeout_s = device, device.gnmi, timeout_s
+        self.capabilities_seen: gnmi_pb2.CapabilityResponse | None = None     # what the device said it serves
         self.address = self.target.address
         self.platform = platform(device.platform)
         user = self.target.username if isinstance(self.target.username, str) else resolve_secret(self.target.username)
@@ -128,18 +129,21 @@ class GnmiClient:
         JSON_IETF when the device does not answer Capabilities."""
         if self.encoding is None:
             try:
-                offered = set(self.capabilities().supported_encodings)
+                self.capabilities_seen = self.capabilities()
+                offered = set(self.capabilities_seen.supported_encodings)
             except grpc.RpcError as exc:
                 if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
                     raise
                 offered = {gnmi_pb2.JSON_IETF}
-            wanted = [gnmi_pb2.Encoding.Value(e) for e in PREFERRED]
+            # the platform's order (Junos: PROTO, its JSON_IETF streams can come back empty), then ours
+            wanted = [gnmi_pb2.Encoding.Value(e) for e in (*self.platform.encodings, *PREFERRED)]
             self.encoding = next((e for e in wanted if e in offered), gnmi_pb2.JSON_IETF)
         return self.encoding
 
     def path(self, text: str) -> gnmi_pb2.Path:
-        """A path of this device's platform, with the platform's origin."""
-        return gp.to_proto(gp.parse(text), gnmi_pb2, self.platform.origin)
+        """A path of this device's platform, with the origin its text names
+        ("sonic-db:/APPL_DB/...": SONiC's native tables), else the platform's."""
+        return gp.to_proto(gp.parse(text), gnmi_pb2, gp.origin_of(text) or self.platform.origin)
 
     @property
     def prefix(self) -> gnmi_pb2.Path | None:

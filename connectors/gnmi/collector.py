@@ -55,6 +55,8 @@ def collector_metrics(devices: list[str]) -> Metrics:
     m.declare("stale_devices", "Devices held with no notification for thresholds.stale_after_ms.", kind="gauge")
     m.declare("last_update_age_seconds", "Seconds since the device's last update.", ("device",), kind="gauge", zero_for=zero)
     m.declare("rejected_paths_total", "Paths a device rejected.", ("device", "path"))
+    m.declare("missing_models_total", "Models subscribed paths need that the device's Capabilities do not list.",
+              ("device", "model"))
     m.declare("unknown_paths_total", "Updates on paths fabtel does not normalize.", ("device",), zero_for=zero)
     m.declare("dropped_total", "Counter records dropped because the Kafka queue was full.", ("reason",),
               zero_for=[("kafka_queue_full",)])
@@ -71,6 +73,7 @@ class DeviceSubscriber:
         self.sample_interval_ns = sample_interval_ns
         self.paths = list(platform(device.platform).subscriptions)
         self.rejected: set[str] = set()
+        self.capabilities_checked = False
         self.normalizer = DeviceNormalizer(device.name, device.platform)
         self.backoff_ms = backoff_ms
         self.last_update = time.monotonic()          # the watchdog's clock: also reset by each new stream
@@ -143,6 +146,7 @@ class DeviceSubscriber:
     def _session(self, client: GnmiClient, stop: threading.Event, failures: int = 0) -> None:
         done = threading.Event()
         req = client.subscription([p for p in self.paths if p[0] not in self.rejected], self.sample_interval_ns)
+        self.check_capabilities(client.capabilities_seen)
 
         def requests():
             yield req
@@ -179,6 +183,31 @@ class DeviceSubscriber:
             self.synced = False
             done.set()
             self.call.cancel()
+
+    def check_capabilities(self, caps) -> list[str]:
+        """Once: the models the subscribed paths need that the device does not
+        list in its Capabilities, each said in one line (its updates may never
+        come; a device that answers NOT_FOUND is handled by _drop_rejected)."""
+        if caps is None or self.capabilities_checked:
+            return []
+        self.capabilities_checked = True
+        listed = {m.name for m in caps.supported_models}
+        plat = platform(self.device.platform)
+        missing: dict[str, list[str]] = {}
+        for path, _ in self.paths:
+            for model in plat.models_for(path):
+                if model not in listed:
+                    missing.setdefault(model, []).append(path)
+        for model, paths in sorted(missing.items()):
+            self.metrics.inc("missing_models_total", self.name, model)
+            log.warning("gnmi %s: the device's Capabilities list no %s, which %d subscribed path%s need%s (%s): "
+                        "their updates may never come", self.name, model, len(paths), "s" if len(paths) > 1 else "",
+                        "" if len(paths) > 1 else "s", paths[0] + (", ..." if len(paths) > 1 else ""))
+        offered = {gnmi_pb2.Encoding.Name(e) for e in caps.supported_encodings if e in gnmi_pb2.Encoding.values()}
+        if offered and not offered & set(plat.encodings):
+            log.warning("gnmi %s: the device offers %s, none of what a %s device speaks (%s)", self.name,
+                        ", ".join(sorted(offered)), plat.name, ", ".join(plat.encodings))
+        return sorted(missing)
 
     def _drop_rejected(self, client: GnmiClient) -> bool:
         """Find which paths the device rejects (one ONCE probe each), report

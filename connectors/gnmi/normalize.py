@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 
 from fabtel import gnmi_paths as gp
 from fabtel.platforms import base, platform
-from fabtel.records import BgpSession, IfIndexEntry, InterfaceCounters, InterfaceIndexes, InterfaceState, LagMemberState
+from fabtel.records import (BgpSession, IfIndexEntry, InterfaceCounters, InterfaceIndexes, InterfaceState,
+                            LagMemberState, LldpNeighbor)
 
 
 def value_of(tv) -> object:
@@ -74,6 +75,7 @@ class _Batch:
     members: set[tuple[str, str]] = field(default_factory=set)
     sessions: set[tuple[str, str]] = field(default_factory=set)
     indexes: bool = False                                            # the ifIndex map changed
+    neighbors: set[tuple[str, str]] = field(default_factory=set)    # (interface, neighbour id)
     deleted: list = field(default_factory=list)
 
 
@@ -87,6 +89,8 @@ class DeviceNormalizer:
         self.members: dict[tuple[str, str], _Member] = {}          # (lag, member)
         self.sessions: dict[tuple[str, str], str] = {}             # (network instance, peer) -> state
         self.ifindex: dict[str, int] = {}                          # interface -> the ifIndex the device gives it
+        self.alias: dict[str, str] = {}                            # interface -> its alias (SONiC)
+        self.neighbors: dict[tuple[str, str], dict[str, str]] = {}  # (interface, id) -> LLDP leaf -> value
         self.map_reported = False
         self.unknown_paths: set[str] = set()
 
@@ -114,7 +118,8 @@ class DeviceNormalizer:
 
     def _map(self, ts: int, rts: int) -> InterfaceIndexes:
         self.map_reported = True          # the whole map each time: the topic is compacted by device
-        return InterfaceIndexes(self.device, "gnmi", [IfIndexEntry(n, i) for n, i in sorted(self.ifindex.items())], ts, rts)
+        return InterfaceIndexes(self.device, "gnmi", [IfIndexEntry(n, i, self.alias.get(n))
+                                                      for n, i in sorted(self.ifindex.items())], ts, rts)
 
     # ------------------------------------------------------------ updates
 
@@ -148,6 +153,12 @@ class DeviceNormalizer:
         elif kind == base.IFINDEX and self.ifindex.get(leaf.key) != leaf.value:
             self.ifindex[leaf.key] = leaf.value
             batch.indexes = True
+        elif kind == base.ALIAS and self.alias.get(leaf.key) != leaf.value:
+            self.alias[leaf.key] = leaf.value
+            batch.indexes = True
+        elif kind == base.LLDP:
+            self.neighbors.setdefault((leaf.key, leaf.sub), {})[leaf.name] = leaf.value
+            batch.neighbors.add((leaf.key, leaf.sub))
 
     # ------------------------------------------------------------ deletes
 
@@ -173,6 +184,11 @@ class DeviceNormalizer:
                 del self.sessions[key]
                 batch.sessions.discard(key)
                 batch.deleted.append(("neighbor", key))
+        elif gone.what == base.LLDP_NEIGHBOR:
+            for key in [k for k in self.neighbors if k[0] == gone.key and gone.sub in (None, k[1])]:
+                leaves = self.neighbors.pop(key)
+                batch.neighbors.discard(key)
+                batch.deleted.append(("lldp", key, leaves))
 
     def _drop_members(self, lag: str, member: str | None, batch: _Batch) -> None:
         for key in [k for k in self.members if k[0] == lag and member in (None, k[1])]:
@@ -189,6 +205,8 @@ class DeviceNormalizer:
                 out.append(InterfaceState(self.device, key, "gnmi", ts, rts, None, "down", deleted=True))
             elif what == "member":
                 out.append(LagMemberState(self.device, key[0], key[1], "gnmi", ts, rts, "down", deleted=True))
+            elif what == "lldp":
+                out.append(self._neighbor_record(key, rest[0], ts, rts, deleted=True))
             else:
                 out.append(BgpSession(self.device, key[0], key[1], ts, rts, "idle", deleted=True))
         for name in sorted(batch.states):
@@ -201,9 +219,15 @@ class DeviceNormalizer:
             out.append(self._member_record(key, ts, rts))
         for key in sorted(batch.sessions):
             out.append(BgpSession(self.device, key[0], key[1], ts, rts, self.sessions[key]))
+        for key in sorted(batch.neighbors):
+            out.append(self._neighbor_record(key, self.neighbors[key], ts, rts))
         if batch.indexes:
             out.append(self._map(ts, rts))
         return out
+
+    def _neighbor_record(self, key: tuple[str, str], leaves: dict, ts: int, rts: int, deleted: bool = False):
+        return LldpNeighbor(self.device, key[0], key[1], ts, rts, leaves.get("system-name"), leaves.get("chassis-id"),
+                            leaves.get("port-id"), leaves.get("port-id-type"), leaves.get("port-description"), deleted)
 
     def _member_record(self, key: tuple[str, str], ts: int, rts: int) -> LagMemberState:
         lag, member = key

@@ -195,12 +195,25 @@ def _flow_report(x: r.FlowReport) -> list:
     return out
 
 
+def _lldp(x: r.LldpNeighbor) -> list:
+    return [("lldp_neighbors", {"device": x.device, "interface": x.interface},
+             {"present": int(not x.deleted), "system_name": x.system_name, "port_id": x.port_id,
+              "port_id_type": x.port_id_type, "port_description": x.port_description, "chassis_id": x.chassis_id},
+             x.device_ts_ns)]
+
+
+def _cabling(x: r.CablingCheck) -> list:
+    return [("cabling", {"device": x.device, "interface": x.interface},
+             {"verdict": x.verdict, "miswired": int(x.verdict in ("miswired", "unexpected")),
+              "intended": x.intended or "", "seen": x.seen or "", "detail": x.detail}, x.ts_ns)]
+
+
 CONVERTERS: dict[type, Callable[[Any], list]] = {
     r.InterfaceCounters: _counters, r.InterfaceState: _state, r.LagMemberState: _lag_member, r.BgpSession: _bgp,
     r.LagBalance: _lag_balance, r.UplinkHealth: _uplinks, r.OperGroupDecision: _decision,
     r.RemediationCommand: _command, r.RemediationResult: _result, r.DeadLetter: _dead_letter,
     r.ComponentStats: _stats, r.ConvergenceResult: _convergence, r.FlowWindow: _flow_window,
-    r.FlowReport: _flow_report,
+    r.FlowReport: _flow_report, r.LldpNeighbor: _lldp, r.CablingCheck: _cabling,
 }
 
 

@@ -15,7 +15,7 @@ from fabtel.config.reader import YamlReader, host_port_ok
 from fabtel.config.secrets import SecretRef, read_secret
 
 ROLES = ("leaf", "spine", "border")
-PLATFORMS = ("srlinux", "openconfig")
+PLATFORMS = ("srlinux", "openconfig", "eos", "junos", "sonic")
 LACP_BIT_ORDERS = ("auto", "ieee8021ax", "mib-bits")
 
 

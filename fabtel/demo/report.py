@@ -30,6 +30,7 @@ class RunResult:
     lag_alerts: list = field(default_factory=list)        # LagBalance records whose alert is explained by flows
     flow_window_ms: int = 5000                            # the collector's flow windows (sflow.flow_window_ms)
     unnamed: list = field(default_factory=list)           # "device:ifIndexN" sFlow numbers no map named
+    cabling: list = field(default_factory=list)           # CablingCheck records (the cabling check's verdicts)
 
     @property
     def blackholed(self) -> int:
@@ -81,8 +82,18 @@ def build_report(scenario, run: RunResult, baseline: RunResult | None, versions:
         "blackhole_estimates": blackhole_estimates(baseline or run),
         "time_ranges": [time_range(r) for r in (run, baseline) if r is not None],
         "sflow_unnamed_interfaces": sorted(set(run.unnamed) | set(baseline.unnamed if baseline else ())),
+        "cabling": miswired_ports(run),
         "versions": versions,
     }
+
+
+def miswired_ports(run: RunResult) -> list[dict]:
+    """The ports whose last cabling verdict is not as intended (gone is a link down, not a fault)."""
+    last = {}
+    for c in sorted(run.cabling, key=lambda c: c.ts_ns):
+        last[f"{c.device}:{c.interface}"] = c
+    return [{"port": port, "verdict": c.verdict, "intended": c.intended, "seen": c.seen, "detail": c.detail}
+            for port, c in sorted(last.items()) if c.verdict in ("miswired", "unexpected")]
 
 
 def _down_events(run: RunResult) -> list[dict]:
@@ -218,6 +229,11 @@ def check_expectations(scenario, report: dict) -> list[str]:
             problems.append(f"expected {dev}'s disable to be suppressed")
         if any(c[0] == dev and c[2] == "disable" for c in changes):
             problems.append(f"{dev}'s access link was disabled although it must be suppressed")
+    reported = {c["port"] for c in report.get("cabling", [])}
+    if set(exp.miswired) - reported:
+        problems.append(f"expected the cabling check to report {', '.join(sorted(set(exp.miswired) - reported))}")
+    if reported - set(exp.miswired):
+        problems.append(f"the cabling check reported {', '.join(sorted(reported - set(exp.miswired)))}, cabled as intended")
     if report.get("sflow_unnamed_interfaces"):
         problems.append(f"sFlow numbers no device's ifIndex map named: {', '.join(report['sflow_unnamed_interfaces'])}")
     if exp.recovered and not report["recovered"]:
@@ -275,6 +291,8 @@ def summary_lines(report: dict, report_path, plot_path) -> list[str]:
         e = est[-1]
         out.append(f"  blackholed, from samples   ~{rate_text(e['estimated_bps'])} \u00b1{e['error_pct']:.0f} %, truth "
               f"{rate_text(e['true_bps'])} ({sum(x['within_bound'] for x in est)} of {len(est)} windows within the bound)")
+    for c in report.get("cabling", []):
+        out.append(f"  cabling                    {c['detail']}")
     unnamed = report.get("sflow_unnamed_interfaces")
     if unnamed is not None:
         out.append(f"  sFlow interfaces           {'all named by the ifIndex maps the devices reported' if not unnamed else str(len(unnamed)) + ' numbers unnamed'}")

@@ -137,7 +137,7 @@ def _collected(cfg: Config, oper_group: bool, runner, points: int) -> RunResult:
                       for name in (w.interface, *(o.interface for o in w.outputs)) if name.startswith("ifIndex")})
     return RunResult(oper_group, runner.fabric.ground_truth(), runner.applied, admin, decisions, results, points,
                      runner.fabric.start_ns, dict(runner.fabric.set_requests), flows, lags, cfg.sflow.flow_window_ms,
-                     unnamed)
+                     unnamed, read("cabling"))
 
 
 def run_config(base: Config, scenario, oper_group: bool, tag: str) -> Config:

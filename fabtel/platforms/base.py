@@ -19,8 +19,16 @@ from fabtel import lacp
 # Leaf kinds (what an update is about)
 ADMIN, OPER, COUNTER, SPEED, NEGOTIATED_SPEED, MEMBER, BGP, IFINDEX, IGNORED = (
     "admin", "oper", "counter", "speed", "negotiated_speed", "member", "bgp", "ifindex", "ignored")
+# ... an interface's alias (SONiC advertises it in LLDP), an LLDP neighbour's leaf (key: the local
+# interface, sub: the neighbour's id, name: system-name, port-id, port-id-type, chassis-id or
+# port-description), the device's host name, an ethernet segment's leaf (key: the segment, name:
+# esi or interface) and a member's LAG (key: the member, value: its LAG), for `fabtel discover`
+ALIAS, LLDP, HOSTNAME, SEGMENT, LAG_OF, SFLOW_AGENT = "alias", "lldp", "hostname", "segment", "lag_of", "sflow_agent"
 # What a delete removes
-INTERFACE, LAG_MEMBER, NEIGHBOR = "interface", "lag_member", "neighbor"
+INTERFACE, LAG_MEMBER, NEIGHBOR, LLDP_NEIGHBOR = "interface", "lag_member", "neighbor", "lldp_neighbor"
+LLDP_LEAVES = ("system-name", "port-id", "port-id-type", "chassis-id", "port-description")
+# LLDP port ID subtypes as both models name them (IEEE 802.1AB; openconfig-lldp-types, srl_nokia-lldp-types)
+INTERFACE_NAME, LOCAL, MAC_ADDRESS, INTERFACE_ALIAS = "INTERFACE_NAME", "LOCAL", "MAC_ADDRESS", "INTERFACE_ALIAS"
 
 JSON, JSON_IETF, PROTO, ASCII = "JSON", "JSON_IETF", "PROTO", "ASCII"
 
@@ -72,6 +80,34 @@ class InterfaceView:
     speed_bps: int | None = None
     auto_negotiate: bool = False
     ifindex: int | None = None
+    alias: str | None = None
+
+
+@dataclass(frozen=True)
+class Advertised:
+    """What a port says of itself in LLDP: its port ID and that ID's subtype,
+    and its port description (each platform's own choice: `Platform.advertise`)."""
+    port_id: str
+    port_id_type: str
+    port_description: str = ""
+
+
+@dataclass(frozen=True)
+class NeighborView:
+    """An LLDP neighbour as a device shows it on one of its interfaces."""
+    interface: str
+    id: str
+    chassis_id: str
+    system_name: str
+    port: Advertised
+
+
+@dataclass(frozen=True)
+class SegmentView:
+    """An EVPN ethernet segment: its name, ESI and interface."""
+    name: str
+    esi: str
+    interface: str
 
 
 @dataclass(frozen=True)
@@ -97,6 +133,10 @@ class DeviceView:
     interfaces: tuple[InterfaceView, ...]
     members: tuple[MemberView, ...] = ()
     sessions: tuple[SessionView, ...] = ()
+    hostname: str = ""
+    neighbors: tuple[NeighborView, ...] = ()
+    segments: tuple[SegmentView, ...] = ()
+    sflow_agent: str = ""
 
 
 STATE, SAMPLED = "state", "counter"      # how a rendered leaf changes: on change, or sampled
@@ -107,9 +147,11 @@ class Platform:
     the tables and the matchers."""
     name: str
     origin: str                                      # gNMI path origin of the platform's models ("" the default)
+    origins: tuple[str, ...] = ()                    # more origins its devices serve (SONiC's sonic-db)
     encodings: tuple[str, ...]                       # what the device offers (Capabilities), preferred first
     models: tuple[tuple[str, str, str], ...]         # (name, organization, version)
     subscriptions: tuple[tuple[str, str], ...]       # (path, on_change | sample)
+    discovery: tuple[str, ...] = ()                  # what `fabtel discover` reads (a ONCE subscription)
     counters: dict[str, str]                         # device counter leaf -> normalized name
     speeds: dict[str, int]                           # device speed name -> bits per second
 
@@ -142,7 +184,20 @@ class Platform:
         """The admin state a decoded Set value asks for, or None if the model rejects it."""
         raise NotImplementedError
 
+    def models_for(self, path: str) -> tuple[str, ...]:
+        """The models (of `models`) a subscribed path needs: the collector
+        checks them against the device's Capabilities and says which are missing."""
+        return ()
+
     # -- the lab
+    def advertise(self, interface: str, ifindex: int | None, alias: str | None) -> Advertised:
+        """How a device of this platform names `interface` in the LLDP it sends."""
+        return Advertised(interface, INTERFACE_NAME)
+
+    def aliases(self, interfaces: list[str]) -> dict[str, str]:
+        """The alias a device of this platform gives each interface (SONiC's etpN), if any."""
+        return {}
+
     def ifindexes(self, interfaces: list[str]) -> dict[str, int]:
         """The ifIndex a device of this platform gives each of its interfaces
         (what it reports over gNMI and puts in sFlow): its own scheme, never one fabtel invents."""
@@ -192,4 +247,14 @@ def lacp_leaves(base: gp.PathT, m: MemberView) -> dict:
             out[base + (elem(leaf),)] = on if set_ else off
     out[base + (elem("system-id"),)] = m.system_id
     out[base + (elem("partner-id"),)] = m.partner_id
+    return out
+
+
+def lldp_leaves(base: gp.PathT, nb: NeighborView) -> dict:
+    """A neighbour's LLDP leaves under `base` (the neighbor list entry); the
+    same leaf names in SR Linux's model and OpenConfig's `state` container."""
+    out = {base + (elem("system-name"),): nb.system_name, base + (elem("chassis-id"),): nb.chassis_id,
+           base + (elem("port-id"),): nb.port.port_id, base + (elem("port-id-type"),): nb.port.port_id_type}
+    if nb.port.port_description:
+        out[base + (elem("port-description"),)] = nb.port.port_description
     return out

@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 
 from fabtel import gnmi_paths as gp
-from fabtel.platforms.base import (ADMIN, BGP, COUNTER, IFINDEX, IGNORED, INTERFACE, JSON_IETF, LACP_LEAVES, LAG_MEMBER,
-                                   MEMBER, NEIGHBOR, OPER, PROTO, SAMPLED, SPEED, STATE, DeviceView, Leaf, Platform,
-                                   Removal, elem, lacp_leaves)
+from fabtel.platforms.base import (ADMIN, BGP, COUNTER, HOSTNAME, IFINDEX, IGNORED, INTERFACE, JSON_IETF, LACP_LEAVES,
+                                   LAG_MEMBER, LLDP, LLDP_LEAVES, LLDP_NEIGHBOR, MEMBER, NEIGHBOR, OPER, PROTO, SAMPLED,
+                                   SEGMENT, SFLOW_AGENT, SPEED, STATE, DeviceView, Leaf, Platform, Removal, elem, lacp_leaves,
+                                   lldp_leaves)
 
 STATISTICS = {
     "in-octets": "in_octets", "out-octets": "out_octets",
@@ -25,6 +26,10 @@ STATISTICS = {
 }
 # srl_nokia-interfaces port-speed enumeration
 _BGP = ("network-instance", "protocols", "bgp", "neighbor")
+_LLDP = ("system", "lldp", "interface", "neighbor")
+_ES = ("system", "network-instance", "protocols", "evpn", "ethernet-segments", "bgp-instance", "ethernet-segment")
+_ES_PATH = ("/system/network-instance/protocols/evpn/ethernet-segments/bgp-instance[id=*]/"
+            "ethernet-segment[name=*]")
 PORT_SPEEDS = {"10M": 10**7, "100M": 10**8, "1G": 10**9, "10G": 10**10, "25G": 25 * 10**9, "40G": 40 * 10**9,
                "50G": 50 * 10**9, "100G": 10**11, "200G": 2 * 10**11, "400G": 4 * 10**11, "800G": 8 * 10**11,
                "1T": 10**12}
@@ -34,9 +39,9 @@ class SrLinux(Platform):
     name = "srlinux"
     origin = ""                   # the native models are SR Linux's default schema
     encodings = (JSON_IETF, PROTO)
-    models = (("srl_nokia-interfaces", "Nokia", "2025-03-31"), ("srl_nokia-lag", "Nokia", "2025-03-31"),
+    models = (("srl_nokia-interfaces", "Nokia", "2025-03-31"), ("srl_nokia-interfaces-lag", "Nokia", "2025-03-31"),
               ("srl_nokia-lacp", "Nokia", "2025-03-31"), ("srl_nokia-network-instance", "Nokia", "2025-03-31"),
-              ("srl_nokia-bgp", "Nokia", "2025-03-31"))
+              ("srl_nokia-bgp", "Nokia", "2025-03-31"), ("srl_nokia-lldp", "Nokia", "2025-03-31"))
     subscriptions = (
         ("/interface[name=*]/admin-state", "on_change"),
         ("/interface[name=*]/oper-state", "on_change"),
@@ -44,11 +49,21 @@ class SrLinux(Platform):
         ("/interface[name=*]/lag/member[name=*]/oper-state", "on_change"),
         *((f"/interface[name=*]/lag/member[name=*]/lacp/{leaf}", "on_change") for leaf in LACP_LEAVES),
         ("/network-instance[name=*]/protocols/bgp/neighbor[peer-address=*]/session-state", "on_change"),
+        *((f"/system/lldp/interface[name=*]/neighbor[id=*]/{leaf}", "on_change") for leaf in LLDP_LEAVES),
         ("/interface[name=*]/statistics", "sample"),
         ("/interface[name=*]/ethernet/port-speed", "sample"),
     )
+    discovery = ("/system/name/host-name", "/system/sflow/source-address", f"{_ES_PATH}/esi", f"{_ES_PATH}/interface[ethernet-interface=*]/ethernet-interface")
     counters = STATISTICS
     speeds = PORT_SPEEDS
+
+    def models_for(self, path: str) -> tuple[str, ...]:
+        n = gp.names(gp.parse(path))
+        if n[:2] == ("system", "lldp"):
+            return ("srl_nokia-lldp",)
+        if n[:2] == ("interface", "lag"):
+            return ("srl_nokia-interfaces", "srl_nokia-interfaces-lag") + (("srl_nokia-lacp",) if "lacp" in n else ())
+        return {"interface": ("srl_nokia-interfaces",), "network-instance": ("srl_nokia-bgp",)}.get(n[0], ())
 
     def classify(self, path: gp.PathT, value: object) -> Leaf | None:
         n = gp.names(path)
@@ -76,6 +91,18 @@ class SrLinux(Platform):
         if n == ("network-instance", "protocols", "bgp", "neighbor", "session-state"):
             return Leaf(BGP, gp.key(path, "network-instance", "name"), gp.key(path, "neighbor", "peer-address"),
                         value=str(value).lower())
+        if n[:4] == _LLDP and len(n) == 5:
+            if n[4] not in LLDP_LEAVES:
+                return Leaf(IGNORED)
+            return Leaf(LLDP, gp.key(path, "interface", "name"), gp.key(path, "neighbor", "id"), n[4], str(value))
+        if n == ("system", "name", "host-name"):
+            return Leaf(HOSTNAME, value=str(value))
+        if n == ("system", "sflow", "source-address"):
+            return Leaf(SFLOW_AGENT, value=str(value))
+        if n == _ES + ("esi",):
+            return Leaf(SEGMENT, gp.key(path, "ethernet-segment", "name"), name="esi", value=str(value))
+        if n == _ES + ("interface", "ethernet-interface"):
+            return Leaf(SEGMENT, gp.key(path, "ethernet-segment", "name"), name="interface", value=str(value))
         return None
 
     def removal(self, path: gp.PathT) -> Removal | None:
@@ -87,6 +114,8 @@ class SrLinux(Platform):
             return Removal(LAG_MEMBER, gp.key(path, "interface", "name"), gp.key(path, "member", "name"))
         if n and n == _BGP[:len(n)] or n == _BGP + ("session-state",):
             return Removal(NEIGHBOR, gp.key(path, "network-instance", "name"), gp.key(path, "neighbor", "peer-address"))
+        if n[:4] == _LLDP and (len(n) == 4 or len(n) == 5 and n[4] in LLDP_LEAVES):
+            return Removal(LLDP_NEIGHBOR, gp.key(path, "interface", "name"), gp.key(path, "neighbor", "id"))
         return None
 
     def admin_path(self, interface: str) -> str:
@@ -137,6 +166,19 @@ class SrLinux(Platform):
             path = (elem("network-instance", name=s.network_instance), elem("protocols"), elem("bgp"),
                     elem("neighbor", **{"peer-address": s.peer_address}), elem("session-state"))
             out[path] = (s.state, STATE)
+        for nb in device.neighbors:
+            base = (elem("system"), elem("lldp"), elem("interface", name=nb.interface), elem("neighbor", id=nb.id))
+            out.update({p: (v, STATE) for p, v in lldp_leaves(base, nb).items()})
+        if device.hostname:
+            out[(elem("system"), elem("name"), elem("host-name"))] = (device.hostname, STATE)
+        if device.sflow_agent:
+            out[(elem("system"), elem("sflow"), elem("source-address"))] = (device.sflow_agent, STATE)
+        for seg in device.segments:
+            base = (elem("system"), elem("network-instance"), elem("protocols"), elem("evpn"),
+                    elem("ethernet-segments"), elem("bgp-instance", id="1"), elem("ethernet-segment", name=seg.name))
+            out[base + (elem("esi"),)] = (seg.esi, STATE)
+            out[base + (elem("interface", **{"ethernet-interface": seg.interface}), elem("ethernet-interface"))] = (
+                seg.interface, STATE)
         return out
 
 

@@ -226,10 +226,26 @@ def _convergence_analyze(p):
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
 
+def _discover(p):
+    p.add_argument("--config", required=True, metavar="SEED.yaml",
+                   help="the devices to ask (discover.targets), their gNMI settings, the naming rule for roles; "
+                        "its other sections are copied to the output")
+    p.add_argument("-o", "--out", default=None, metavar="FILE", help="write the configuration here (default: stdout)")
+    p.add_argument("--role", action="append", metavar="ROLE=REGEX",
+                   help="a naming rule: devices whose host name matches REGEX have ROLE (leaf, spine, border); "
+                        "repeat for each role; wins over the seed's roles")
+    p.add_argument("--intent", default=None, metavar="CONFIG",
+                   help="also compare the cabling found with this configuration's fabric.links: each port cabled "
+                        "otherwise is said with both ends, and the exit status is 1")
+
+
 ADMIN, COMPONENTS = "fabtel.shell.admin", "fabtel.shell.commands"
 COMMANDS: tuple[Command, ...] = (
     Command("config check", "validate FILE: exit 0 when valid, 2 with every problem listed", f"{ADMIN}:config_check",
             _config_check, config=False),
+    Command("discover", "write a fabric configuration from what the devices report over gNMI: interfaces, speeds, "
+            "LLDP links, LAGs and ESIs, BGP neighbours; says what it could not infer", "fabtel.shell.discover:run",
+            _discover, config=False),
     Command("stack up", "start the broker and InfluxDB (idempotent) and wait until they answer", f"{ADMIN}:stack_up",
             _stack_up, config=False, stack=True),
     Command("stack down", "stop what `stack up` started", f"{ADMIN}:stack_down", _stack_down, config=False, stack=True),

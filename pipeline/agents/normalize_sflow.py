@@ -1,7 +1,7 @@
 """normalize_sflow: sFlow samples into interface counters and LAG member
 state, on their domain's partition, for `evaluate`; their ifIndex numbers
 named by each device's map (InterfaceIndexes, on the same partition: kept in
-a table). A sample of a device whose map is still to come waits for it; a
+a table; passed on to the cabling check too). A sample of a device whose map is still to come waits for it; a
 number no map names is kept and counted (connectors.sflow.normalize.Naming:
 pipeline_unresolved_ifindex_total and pipeline_resolved_ifindex_total, by
 device and reason).
@@ -32,10 +32,12 @@ def register(app, worker) -> None:
 
     @app.agent(worker.topics.sflow, name="normalize_sflow")
     async def normalize_sflow(stream):
-        async for _, rec in records(worker, "normalize_sflow", stream, ("SflowSample", "InterfaceIndexes")):
+        async for event, rec in records(worker, "normalize_sflow", stream, ("SflowSample", "InterfaceIndexes")):
             if isinstance(rec, InterfaceIndexes):
                 maps[rec.device] = [[e.interface, e.ifindex] for e in rec.entries]
                 out = naming.learn(rec, time.time_ns())
+                # the cabling check names Junos's and SONiC's LLDP port IDs by the far device's map
+                await worker.topics.cabling.send(key=b"fabric", value=event.value, partition=0)
             else:
                 recall(rec.device or rec.agent)
                 out = naming.sample(rec, time.time_ns())

@@ -98,5 +98,5 @@ def test_the_help_lists_the_commands_in_their_order_and_nothing_registers_on_imp
     commands = top.split("positional arguments:", 1)[1].split("\noptions:")[0]
     listed = [line.split()[0] for line in commands.splitlines()
               if line.startswith("    ") and not line.startswith("     ")]
-    assert listed == ["config", "stack", "topics", "sflow", "collect", "process", "sink", "remediate", "demo", "bench",
+    assert listed == ["config", "discover", "stack", "topics", "sflow", "collect", "process", "sink", "remediate", "demo", "bench",
                       "lab", "deploy", "dashboards", "alerts", "convergence"]

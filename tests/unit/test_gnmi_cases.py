@@ -36,7 +36,7 @@ def _expected(entry: dict):
 
 def test_both_platforms_have_update_delete_and_sync_cases():
     cases = [yaml.safe_load(p.read_text()) for p in CASES]
-    for name in ("srlinux", "openconfig"):
+    for name in ("srlinux", "openconfig"):      # the vendors' own cases are their quirks
         mine = [c for c in cases if c["platform"] == name]
         text = "".join(str(c["responses"]) for c in mine)
         assert "delete" in text and "sync_response" in text and "prefix" in text, name
@@ -56,4 +56,6 @@ def test_case(path):
     assert [r for r in got if not isinstance(r, records.InterfaceIndexes)] == [_expected(e) for e in case["expected"]]
     assert [(m.device_ts_ns, {e.interface: e.ifindex for e in m.entries}) for m in maps] == \
         [(i["device_ts_ns"], i["entries"]) for i in case["indexes"]]
+    assert [{e.interface: e.alias for e in m.entries if e.alias} for m in maps] == \
+        [i.get("aliases", {}) for i in case["indexes"]]
     assert sorted(norm.unknown_paths) == sorted(case["unknown_paths"])

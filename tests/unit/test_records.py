@@ -284,7 +284,7 @@ def test_every_telemetry_kind_goes_to_its_domains_partition_and_nothing_else_doe
     samples = {type(r).__name__: dataclasses.replace(r, device="leaf1") for r in every_record() if hasattr(r, "device")}
     telemetry = {name for name, r in samples.items() if records.kind_of(r) in records.TELEMETRY}
     assert telemetry == {"InterfaceCounters", "InterfaceState", "LagMemberState", "BgpSession", "SflowSample",
-                         "FlowWindow", "InterfaceIndexes"}
+                         "FlowWindow", "InterfaceIndexes", "LldpNeighbor"}
     expected = DomainPartitioner(cfg).partition("leaf2", 8)           # leaf1 and leaf2 share client1's segment
     for name, rec in samples.items():
         assert producer.partition_for("t", rec) == (expected if name in telemetry else -1), name
