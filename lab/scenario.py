@@ -63,9 +63,10 @@ class Scenario:
 def resolve_scenario(name: str | Path) -> Path:
     """A scenario file, or the name of one installed with fabtel (lab/scenarios/NAME.yaml)."""
     path = Path(name)
-    if path.exists() or path.suffix in (".yaml", ".yml") or "/" in str(name):
+    installed = SCENARIO_DIR / f"{name}.yaml"         # a name, "mixed/leaf1-uplinks-down" for the mixed fabric's
+    if path.exists() or path.suffix in (".yaml", ".yml") or not installed.exists():
         return path
-    return SCENARIO_DIR / f"{name}.yaml"
+    return installed
 
 
 def load_scenario(path: str | Path, cfg: Config | None = None) -> Scenario:
@@ -73,7 +74,7 @@ def load_scenario(path: str | Path, cfg: Config | None = None) -> Scenario:
     try:
         text = Path(path).read_text()
     except OSError as exc:
-        known = ", ".join(p.stem for p in sorted(SCENARIO_DIR.glob("*.yaml")))
+        known = ", ".join(str(p.relative_to(SCENARIO_DIR).with_suffix("")) for p in sorted(SCENARIO_DIR.rglob("*.yaml")))
         raise ConfigError([f"cannot read the file: {exc.strerror} (give a file, or one of: {known})"], str(path)) from None
     return parse_scenario(text, str(path), cfg)
 

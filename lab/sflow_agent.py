@@ -2,7 +2,8 @@
 interval (generic interface + ethernet counters, plus the LAG record on LAG
 members) and flow samples of the traffic arriving on its ports at a sampling
 rate (discarded packets with their drop code), sent over UDP with the
-codec's encoder, as a switch's agent does."""
+codec's encoder, as a switch's agent does, with what its platform's agent
+puts there (fabtel.sflow_facts: a SONiC agent's LACP states are placeholders)."""
 from __future__ import annotations
 
 import random
@@ -13,6 +14,7 @@ from fabtel.connectors.sflow.codec import build_header, encode_datagram
 from fabtel.records import (SflowEthernetCounters, SflowIfCounters, SflowLagPortStats, SflowSample,
                             SflowSampledHeader)
 from fabtel.lab.model import PACKET_BYTES, LabFabric, Node
+from fabtel.sflow_facts import FACTS, PLACEHOLDER, facts
 
 SAMPLES_PER_DATAGRAM = 5
 
@@ -28,6 +30,7 @@ class SflowAgent:
         self.carry: dict[str, float] = {}      # per port: the fraction of a packet left over from the last tick
         self.skip: dict[str, int] = {}         # per port: packets until the next sample
         self.rng = random.Random(agent_address)
+        self.placeholders = facts(node.platform).lacp_states == PLACEHOLDER if node.platform in FACTS else False
 
     def _next_seq(self, ifindex: int) -> int:
         self.sample_seq[ifindex] = self.sample_seq.get(ifindex, 0) + 1
@@ -51,6 +54,9 @@ class SflowAgent:
                 if lag:
                     actor, partner = self.fabric.lacp_states(node.name, name)
                     peer = self.fabric.nodes[port.peer.node].system_id if port.peer and port.oper_up else "00:00:00:00:00:00"
+                    if self.placeholders:      # hsflowd on SONiC: 2 while the port is up, 0 when down, no partner
+                        actor = partner = 2 if port.oper_up else 0
+                        peer = "00:00:00:00:00:00"
                     pdus = int((time.time_ns() - self.boot_ns) / 1e9)     # one LACPDU a second (fast timer)
                     s.lag_port_stats = SflowLagPortStats(
                         node.system_id, peer, node.ifindex.get(lag, 0), actor << 24 | actor << 16 | partner << 8 | partner,

@@ -18,6 +18,7 @@ from fabtel.localstack.ports import free_port  # re-exported for the tests
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "fabric.yaml"
+MIXED = ROOT / "examples" / "mixed-fabric.yaml"
 TEST_KAFKA_PORT = int(os.environ.get("FABTEL_TEST_KAFKA_PORT", "19092"))
 TEST_INFLUX_PORT = int(os.environ.get("FABTEL_TEST_INFLUX_PORT", "18086"))
 TEST_REGISTRY_PORT = int(os.environ.get("FABTEL_TEST_REGISTRY_PORT", "18081"))
@@ -58,9 +59,14 @@ def stack():
 def config(stack):
     """The example configuration pointed at the test stack, with topic names
     unique to this test (the memory broker keeps everything until restart)."""
+    return on_the_test_stack(EXAMPLE, stack)
+
+
+def on_the_test_stack(path, stack):
+    """A configuration file's configuration pointed at the test stack, its topics unique to this test."""
     from fabtel.config import load_config
     from fabtel.kafka import create_topics
-    cfg = load_config(EXAMPLE)
+    cfg = load_config(path)
     run = uuid.uuid4().hex[:8]
     kafka = dataclasses.replace(cfg.kafka, bootstrap_servers=stack.bootstrap, partitions=2, targets_partitions=6,
                                 topics={k: f"t{run}.{v}" for k, v in cfg.kafka.topics.items()})
@@ -97,11 +103,11 @@ def lab_config():
     return with_free_gnmi_ports(load_config(EXAMPLE))
 
 
-def write_config(cfg, path, **overrides) -> Path:
-    """A YAML file for `cfg` (the example file with the test's broker, topics,
-    InfluxDB and gNMI addresses), for components run as subprocesses."""
+def write_config(cfg, path, base=EXAMPLE, **overrides) -> Path:
+    """A YAML file for `cfg` (the example file, or `base`, with the test's
+    broker, topics, InfluxDB and gNMI addresses), for components run as subprocesses."""
     import yaml
-    data = yaml.safe_load(EXAMPLE.read_text())
+    data = yaml.safe_load(Path(base).read_text())
     data["kafka"].update(bootstrap_servers=cfg.kafka.bootstrap_servers, partitions=cfg.kafka.partitions, targets_partitions=cfg.kafka.targets_partitions,
                          topics=dict(cfg.kafka.topics))
     data["influxdb"].update(url=cfg.influxdb.url, database=cfg.influxdb.database)

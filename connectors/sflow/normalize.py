@@ -11,7 +11,10 @@ configuration's `ifindex` entries, which win (a device without gNMI). A
 counter sample of a device whose map has not arrived yet is held
 (`PendingSamples`) and named once it does; one whose number the map does
 not have, or held too long, is kept under its number ("ifIndex16382") and
-counted by reason. May import: fabtel.config, fabtel.lacp, fabtel.records."""
+counted by reason. A platform whose agent writes made-up LACP port states
+(SONiC's hsflowd: fabtel.sflow_facts) has its LAG records kept without
+them: the member's oper state still counts, its LACP state is not judged.
+May import: fabtel.config, fabtel.lacp, fabtel.records, fabtel.sflow_facts."""
 from __future__ import annotations
 
 from collections import deque
@@ -19,6 +22,7 @@ from collections import deque
 from fabtel import lacp
 from fabtel.config import Fabric
 from fabtel.records import InterfaceCounters, InterfaceIndexes, LagMemberState, SflowSample
+from fabtel.sflow_facts import PLACEHOLDER, facts
 
 NO_MAP, NOT_IN_MAP = "no ifIndex map for the device", "not in the device's ifIndex map"
 WAITING = "waiting for the device's ifIndex map"      # held; named once it comes
@@ -32,6 +36,8 @@ class Inventory:
         self.device_of_agent = fabric.device_by_agent()
         self.configured = {d.name: {i: n for n, i in d.ifindex.items()} for d in fabric.devices if d.ifindex}
         self.reporting = {d.name for d in fabric.devices if d.gnmi}        # whose map comes over gNMI
+        self.placeholder_lacp = {d.name: facts(d.platform).agent for d in fabric.devices
+                                 if facts(d.platform).lacp_states == PLACEHOLDER}
         self.learned: dict[str, dict[int, str]] = {}
         self.lacp_orders = lacp.Orders({d.sflow_agent: d.sflow_lacp_bit_order for d in fabric.devices
                                         if d.sflow_agent and d.sflow_lacp_bit_order not in (None, lacp.AUTO)},
@@ -162,12 +168,15 @@ def normalize(sample: SflowSample, inv: Inventory) -> list:
     if lag is not None:
         oper = None if c is None else ("up" if c.ifStatus & 2 else "down")
         wire = (lag.actorAdminPortState, lag.actorOperPortState, lag.partnerAdminPortState, lag.partnerOperPortState)
-        order, how = inv.lacp_orders.order_of(sample.agent, wire)
-        states = [lacp.to_ieee(x, order) for x in wire]
+        if device in inv.placeholder_lacp:
+            states, port_order = [None] * 4, f"none ({inv.placeholder_lacp[device]} writes placeholders)"
+        else:
+            order, how = inv.lacp_orders.order_of(sample.agent, wire)
+            states, port_order = [lacp.to_ieee(x, order) for x in wire], f"{order} ({how})"
         out.append(LagMemberState(
             device, inv.interface(device, lag.attachedAggID) if lag.attachedAggID else None, interface, "sflow",
             ts, ts, oper, lag.actorSystemID, lag.partnerSystemID, lag.attachedAggID, *states,
             lag.portStateRaw, lag.LACPDUsRx, lag.LACPDUsTx, lag.markerPDUsRx, lag.markerPDUsTx,
             lag.markerResponsePDUsRx, lag.markerResponsePDUsTx, lag.unknownRx, lag.illegalRx,
-            port_state_order=f"{order} ({how})"))
+            port_state_order=port_order))
     return out

@@ -16,6 +16,8 @@ from fabtel.config.secrets import SecretRef, read_secret
 
 ROLES = ("leaf", "spine", "border")
 PLATFORMS = ("srlinux", "openconfig", "eos", "junos", "sonic")
+# platforms whose gNMI gives no BGP session state (a test holds this to the platform modules' subscriptions)
+NO_BGP_TELEMETRY = ("sonic",)
 LACP_BIT_ORDERS = ("auto", "ieee8021ax", "mib-bits")
 
 

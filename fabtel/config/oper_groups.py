@@ -1,12 +1,13 @@
 """The `oper_groups` section: which uplinks each group watches, which links
 it brings down, its hold timers, checked against the fabric's devices.
 
-May import: the standard library, fabtel.config.reader, fabtel.config.fabric.
+May import: the standard library, fabtel.config.reader, fabtel.config.fabric, fabtel.config.devices.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fabtel.config.devices import NO_BGP_TELEMETRY
 from fabtel.config.fabric import Fabric
 from fabtel.config.reader import YamlReader
 
@@ -68,6 +69,11 @@ def read_oper_groups(r: YamlReader, node, fabric: Fabric, broken: set[str] = fro
             for j, link in enumerate(down):
                 if link not in dev.interfaces:
                     r.problem(f"{path}.down_links[{j}]", gf["down_links"], f"{link!r} is not an interface of {device}")
+            if opts.get("require_bgp", True) and dev.platform in NO_BGP_TELEMETRY:
+                r.problem(f"{path}.require_bgp", gf.get("require_bgp", gnode),
+                          f"{device} is a {dev.platform} device, which reports no BGP session over gNMI (its "
+                          "management framework serves no BGP model): require_bgp: true would never find its uplinks "
+                          "usable; say require_bgp: false")
             if opts.get("wait_for_evpn"):
                 if not dev.router_id:
                     r.problem(f"{path}.wait_for_evpn", gf["wait_for_evpn"],

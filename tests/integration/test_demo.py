@@ -112,3 +112,23 @@ def test_failed_expectations_are_named():
         "leaf2's access link was disabled although it must be suppressed",
         "delivered traffic did not return to the offered rate",
         "blackholed 400000 B, not far below the baseline 500000 B"]
+
+
+def test_the_seed_scenario_on_a_mixed_fabric(stack, tmp_path):
+    """An EOS spine, a Junos spine, a SONiC leaf and two SR Linux leaves, each
+    served as its platform serves it: leaf1 (SONiC) loses its uplinks, its
+    oper-group disables its access port over SONiC's OpenConfig, and no
+    sFlow number or LLDP neighbour goes unnamed."""
+    from conftest import MIXED, on_the_test_stack
+    cfg = with_free_gnmi_ports(on_the_test_stack(MIXED, stack))
+    path = write_config(cfg, tmp_path / "mixed.yaml", base=MIXED)
+    report = tmp_path / "r.json"
+    out = fabtel("demo", "--config", str(path), "--scenario", "mixed/leaf1-uplinks-down", "--no-baseline",
+                 "--report", str(report), timeout=300, env={**os.environ, "FABTEL_STATE_DIR": str(tmp_path)})
+    assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+    r = json.loads(report.read_text())
+    assert r["expectations_met"] is True, r["problems"]
+    [d] = r["decisions"]
+    assert (d["device"], d["action"]) == ("leaf1", "disable")
+    assert [(a["device"], a["interface"]) for a in r["admin_changes_over_gnmi"]] == [("leaf1", "Ethernet8")]
+    assert r["sflow_unnamed_interfaces"] == [] and r["cabling"] == []

@@ -85,3 +85,21 @@ def test_a_bad_seed_is_named_line_by_line(tmp_path):
     out = fabtel("discover", "--config", str(tmp_path / "seed.yaml"))
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "discover.targets[0].address" in out.stderr and "discover.platform" in out.stderr, out.stderr
+
+
+def test_discover_on_the_mixed_fabric_reads_each_vendor_its_own_way(tmp_path):
+    """EOS, Junos, SONiC and SR Linux told apart by their Capabilities; Junos's
+    LLDP port IDs (ifIndex numbers) and SONiC's (aliases) named through each
+    neighbour's maps; what SONiC cannot say (its ESIs, its BGP) is said."""
+    from conftest import MIXED, with_free_gnmi_ports
+    cfg = with_free_gnmi_ports(load_config(MIXED))
+    with running_lab(cfg, with_gnmi=True):
+        out = fabtel("discover", "--config", str(_seed(cfg, tmp_path / "seed.yaml")), "--intent", str(MIXED))
+    assert out.returncode == 0, out.stderr[-3000:]
+    found = parse_config(out.stdout, "stdout")
+    assert {d.name: d.platform for d in found.fabric.devices} == {d.name: d.platform for d in cfg.fabric.devices}
+    assert sorted(tuple(sorted((link.a, link.b))) for link in found.fabric.links) == \
+        sorted(tuple(sorted((link.a, link.b))) for link in cfg.fabric.links)
+    assert "cabling: 0 port(s) cabled otherwise" in out.stderr
+    assert "# NOTE leaf1: ESIs not read (sonic's models have no ethernet segments)" in out.stdout
+    assert {g.device: g.require_bgp for g in found.oper_groups} == {"leaf1": False, "leaf2": True, "leaf3": True}
