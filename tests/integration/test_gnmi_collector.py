@@ -40,7 +40,7 @@ def test_each_update_keeps_its_own_identity():
         _upd("/interface[name=lag1]/lag/member[name=ethernet-1/1]/lacp/synchronization", string_val="IN_SYNC"),
         _upd("/network-instance[name=default]/protocols/bgp/neighbor[peer-address=198.18.128.1]/session-state",
              string_val="idle"),
-        _upd("/system/name/host-name", string_val="leaf1")])
+        _upd("/system/information/version", string_val="v25.3.1")])
     recs = norm.feed(n2, 457)
     states = {r.interface: (r.admin_state, r.oper_state) for r in recs if isinstance(r, InterfaceState)}
     assert states == {"ethernet-1/49": (None, "down"), "ethernet-1/50": ("disable", None)}
@@ -49,7 +49,7 @@ def test_each_update_keeps_its_own_identity():
     [lag] = [r for r in recs if isinstance(r, LagMemberState)]
     assert (lag.lag, lag.member, lag.actor_oper_port_state) == ("lag1", "ethernet-1/1", 8 | 16)
     assert [r.session_state for r in recs if type(r).__name__ == "BgpSession"] == ["idle"]
-    assert norm.unknown_paths == {"/system/name/host-name"}
+    assert norm.unknown_paths == {"/system/information/version"}
     # ON_CHANGE sends only what changed; the record still carries the whole known state.
     [again] = norm.feed(gnmi_pb2.Notification(timestamp=125, update=[
         _upd("/interface[name=ethernet-1/1]/admin-state", string_val="disable")]), 458)
