@@ -248,8 +248,13 @@ class DeviceServicer(gnmi_pb2_grpc.gNMIServicer):
             path = gp.from_proto(request.prefix, upd.path)
             changes.append((upd.path, self._admin_change(path, self._set_value(path, upd.val, context), context)))
         ts = time.time_ns()
+        due = ts + self.fabric.set_latency_ns         # a device that takes this long to commit
         for _, (iface, up) in changes:
-            self.fabric.set_admin(self.node.name, iface, up, ts, origin="gnmi")
+            self.fabric.schedule(due, lambda at, iface=iface, up=up: self.fabric.set_admin(
+                self.node.name, iface, up, at, origin="gnmi", requested_ns=ts))
+        if self.fabric.set_latency_ns:
+            time.sleep(self.fabric.set_latency_ns / 1e9)
+            self.fabric.advance_to(due)               # applied at its own time by now, whatever ticked meanwhile
         self.fabric.set_requests[self.node.name] += len(changes)
         results = [gnmi_pb2.UpdateResult(path=p, op=gnmi_pb2.UpdateResult.UPDATE) for p, _ in changes]
         return gnmi_pb2.SetResponse(response=results, timestamp=ts)

@@ -13,7 +13,16 @@ Forwarding, as in an EVPN all-active fabric:
   its access port.
 Interface counters advance with the traffic; the ground truth keeps offered,
 delivered and blackholed bytes per flow and per second, and the bytes that
-arrived on and were discarded at each port. What arrived on a device's port
+arrived on and were discarded at each port.
+
+The clock is exact: traffic is integrated between state changes
+(`advance_to`), and every change (a scenario event, a gNMI Set, a BGP
+session establishing) first integrates up to its own timestamp, then
+applies; a change scheduled for later (a device's commit latency) waits in
+`scheduled` and applies at its time. So a blackhole's bytes are its rate
+times its duration to the nanosecond, whatever the runner's tick; each
+change is logged (`changes`), and each stretch of constant blackholing per
+client (`blackhole_spans`). What arrived on a device's port
 in the last tick, and where it went (an output port, or a drop code), is
 what the sFlow agents sample (`arrivals`). A device in `polarized` hashes
 with the previous stage's bits, as two stages with the same hash function do.
@@ -21,6 +30,7 @@ with the previous stage's bits, as two stages with the same hash function do.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import random
 import threading
 import zlib
@@ -150,10 +160,16 @@ class LabFabric:
         self.bgp_establish_s = bgp_establish_s
         self.listeners: list[Listener] = []
         self.events_log: list[dict] = []
-        # port -> [(flow, bytes, output port or None, drop code or None)] that arrived on it in the last tick
+        # port -> [(flow, bytes, output port or None, drop code or None)] that arrived on it since take_arrivals
         self.arrivals: dict[str, list[tuple]] = defaultdict(list)
         self.polarized: set[str] = set()
         self.set_requests: dict[str, int] = defaultdict(int)          # device -> gNMI Set updates it accepted
+        self.clock_ns: int | None = None        # the traffic is integrated up to here (None: not begun)
+        self.scheduled: list[tuple[int, int, Callable[[int], None]]] = []    # (ts, seq, apply(ts)), heap
+        self._seq = 0
+        self.changes: list[dict] = []           # every state change, at its timestamp
+        self.set_latency_ns = 0                 # how long a device takes to commit a gNMI Set
+        self.blackhole_spans: list[list] = []   # [start_ns, end_ns, client, blackholed b/s], merged while constant
         self._build(cfg)
 
     # ------------------------------------------------------------ building
@@ -240,34 +256,68 @@ class LabFabric:
         for listener in list(self.listeners):
             listener(device, changes, ts_ns)
 
-    def set_admin(self, device: str, interface: str, up: bool, ts_ns: int, origin: str = "scenario") -> bool:
-        """Change an interface's admin state (scenario event or gNMI Set);
-        returns False when it already was in that state."""
+    def begin(self, start_ns: int) -> None:
+        """Time starts: the ground truth's second 0, and the clock's origin."""
         with self.lock:
+            self.start_ns = self.clock_ns = start_ns
+
+    def schedule(self, ts_ns: int, apply: Callable[[int], None]) -> None:
+        """Run `apply(ts_ns)` when the clock reaches ts_ns (at once if it has)."""
+        with self.lock:
+            if self.clock_ns is None or ts_ns <= self.clock_ns:
+                apply(ts_ns if self.clock_ns is None else max(ts_ns, self.clock_ns))
+                return
+            self._seq += 1
+            heapq.heappush(self.scheduled, (ts_ns, self._seq, apply))
+
+    def _at(self, ts_ns: int) -> int:
+        """Integrate up to a change's time and return it (never before what is integrated)."""
+        if self.clock_ns is None:
+            return ts_ns
+        ts_ns = max(ts_ns, self.clock_ns)
+        self.advance_to(ts_ns)
+        return ts_ns
+
+    def set_admin(self, device: str, interface: str, up: bool, ts_ns: int, origin: str = "scenario",
+                  requested_ns: int | None = None) -> bool:
+        """Change an interface's admin state (scenario event or gNMI Set) at
+        ts_ns; returns False when it already was in that state."""
+        with self.lock:
+            ts_ns = self._at(ts_ns)
             port = self.nodes[device].ports[interface]
             if port.admin_up == up:
                 return False
             before = self._oper_snapshot(port)
             port.admin_up = up
+            self._log(ts_ns, device, interface, "admin", "enable" if up else "disable", origin)
             self.notify(device, [("admin", interface, "enable" if up else "disable")], ts_ns)
             self._oper_changed(before, ts_ns)
             self.events_log.append({"ts_ns": ts_ns, "device": device, "interface": interface,
-                                    "admin_state": "enable" if up else "disable", "origin": origin})
+                                    "admin_state": "enable" if up else "disable", "origin": origin,
+                                    "requested_ns": requested_ns or ts_ns})
             return True
 
     def set_carrier(self, device: str, interface: str, up: bool, ts_ns: int) -> None:
         with self.lock:
+            ts_ns = self._at(ts_ns)
             port = self.nodes[device].ports[interface]
             before = self._oper_snapshot(port)
             port.carrier = up
             if port.peer:
                 port.peer.carrier = up
+            self._log(ts_ns, device, interface, "link", "up" if up else "down", "scenario")
             self._oper_changed(before, ts_ns)
 
     def set_partner_state(self, device: str, interface: str, state: int | None, ts_ns: int) -> None:
         with self.lock:
+            ts_ns = self._at(ts_ns)
             self.nodes[device].ports[interface].partner_state_override = state
+            self._log(ts_ns, device, interface, "lacp_partner_state", state, "scenario")
             self.notify(device, [("lacp", interface, state)], ts_ns)
+
+    def _log(self, ts_ns: int, device: str, interface: str, what: str, value, origin: str) -> None:
+        self.changes.append({"ts_ns": ts_ns, "at_ms": round((ts_ns - self.start_ns) / 1e6, 3), "device": device,
+                             "interface": interface, "change": what, "value": value, "origin": origin})
 
     def _oper_snapshot(self, port: Port) -> list[tuple[Port, bool]]:
         ports = [port] + ([port.peer] if port.peer else [])
@@ -293,13 +343,17 @@ class LabFabric:
             self.notify(port.node, changes, ts_ns)
 
     def advance_bgp(self, ts_ns: int) -> None:
-        """Sessions whose link came back establish after bgp_establish_s."""
+        """Sessions whose link came back establish bgp_establish_s after it, at that time exactly."""
         with self.lock:
-            for node in self.nodes.values():
-                for sess in node.bgp.values():
-                    if sess.state == "active" and ts_ns - sess.since_ns >= self.bgp_establish_s * 1e9:
-                        sess.state, sess.since_ns = "established", ts_ns
-                        self.notify(node.name, [("bgp", sess.peer_address, "established")], ts_ns)
+            due = sorted((sess.since_ns + int(self.bgp_establish_s * 1e9), node.name, sess.peer_address)
+                         for node in self.nodes.values() for sess in node.bgp.values()
+                         if sess.state == "active" and ts_ns - sess.since_ns >= self.bgp_establish_s * 1e9)
+            for at, device, peer in due:
+                at = self._at(at)
+                sess = self.nodes[device].bgp[peer]
+                sess.state, sess.since_ns = "established", at
+                self._log(at, device, sess.port, "bgp", "established", "model")
+                self.notify(device, [("bgp", peer, "established")], at)
 
     # ------------------------------------------------------------ LACP view
 
@@ -343,23 +397,53 @@ class LabFabric:
                     out.append((leaf, port.peer))
         return out
 
-    def tick(self, now_ns: int, dt_s: float) -> None:
-        """Advance the traffic by dt_s seconds ending at now_ns."""
+    def advance_to(self, t_ns: int) -> None:
+        """Integrate the traffic up to t_ns: piecewise, at each second's
+        boundary and at each scheduled change's time, with the state as it is
+        over each piece."""
         with self.lock:
-            second = int((now_ns - self.start_ns) // 1_000_000_000)
-            bucket = self.truth[second]
-            self.arrivals.clear()
-            for flow in self.flows:
-                nbytes = flow.rate_bps / 8 * dt_s
-                delivered = self._forward(flow, nbytes, bucket)
-                entry = bucket.flows[flow.flow_id]
-                entry[0] += nbytes
-                entry[1 if delivered else 2] += nbytes
-                bucket.offered += nbytes
-                if delivered:
-                    bucket.delivered += nbytes
-                else:
-                    bucket.blackholed += nbytes
+            if self.clock_ns is None:
+                return
+            while True:
+                if self.scheduled and self.scheduled[0][0] <= self.clock_ns:
+                    _, _, apply = heapq.heappop(self.scheduled)
+                    apply(self.clock_ns)
+                    continue
+                if self.clock_ns >= t_ns:
+                    return
+                second = (self.clock_ns - self.start_ns) // 1_000_000_000
+                end = min(t_ns, self.start_ns + (second + 1) * 1_000_000_000,
+                          self.scheduled[0][0] if self.scheduled else t_ns)
+                self._integrate(self.clock_ns, end, self.truth[int(second)])
+                self.clock_ns = end
+
+    def _integrate(self, t0: int, t1: int, bucket: Second) -> None:
+        dt_s = (t1 - t0) / 1e9
+        lost: dict[str, float] = defaultdict(float)
+        for flow in self.flows:
+            nbytes = flow.rate_bps / 8 * dt_s
+            delivered = self._forward(flow, nbytes, bucket)
+            entry = bucket.flows[flow.flow_id]
+            entry[0] += nbytes
+            entry[1 if delivered else 2] += nbytes
+            bucket.offered += nbytes
+            if delivered:
+                bucket.delivered += nbytes
+            else:
+                bucket.blackholed += nbytes
+                lost[flow.src] += flow.rate_bps
+        for client, bps in lost.items():
+            last = next((s for s in reversed(self.blackhole_spans) if s[2] == client), None)
+            if last is not None and last[1] == t0 and last[3] == bps:
+                last[1] = t1                   # the same blackhole goes on
+            else:
+                self.blackhole_spans.append([t0, t1, client, bps])
+
+    def take_arrivals(self) -> dict[str, list[tuple]]:
+        """What arrived on each port since the last call (the sFlow agents sample it)."""
+        with self.lock:
+            out, self.arrivals = self.arrivals, defaultdict(list)
+            return out
 
     def _carry(self, port: Port, nbytes: float, bucket: Second, flow: Flow) -> None:
         port.add("out", nbytes)

@@ -34,6 +34,7 @@ class LabRunner:
             self.fabric.polarized = set(scenario.polarize)
             for a, b in scenario.swap_cables:        # miswired from the start: the lab's cabling, not the config's
                 self.fabric.swap_cables(a, b)
+            self.fabric.set_latency_ns = int(scenario.set_latency_ms * 1e6)
             sampling_rate = sampling_rate or scenario.sampling_rate       # an explicit rate wins over the scenario's
         self.targets: dict[str, DeviceTarget] = {}
         if with_gnmi:
@@ -59,7 +60,7 @@ class LabRunner:
                     t.stop()
                 raise
             started.append(target)
-        self.fabric.start_ns = time.time_ns()
+        self.fabric.begin(time.time_ns())
         log.info("lab: %d devices, %d gNMI targets, %d flows%s", len(self.fabric.nodes) - len(self.cfg.fabric.clients),
                  len(self.targets), len(self.fabric.flows),
                  f", sFlow to {self.sender.addr[0]}:{self.sender.addr[1]}" if self.sender else "")
@@ -79,15 +80,14 @@ class LabRunner:
         next_tick = time.monotonic()
         next_counters = next_tick
         next_progress = next_tick + 5
-        last = time.time_ns()
         while not stop.is_set():
             now = time.time_ns()
             elapsed = (now - self.fabric.start_ns) / 1e9
             if duration is not None and elapsed >= duration:
+                self.fabric.advance_to(self.fabric.start_ns + int(duration * 1e9))
                 break
-            self._apply_events(elapsed, now)
-            self.fabric.tick(now, (now - last) / 1e9)
-            last = now
+            self._apply_events(elapsed)
+            self.fabric.advance_to(now)
             self.fabric.advance_bgp(now)
             if self.sender:
                 self._send_flow_samples()
@@ -99,7 +99,9 @@ class LabRunner:
                 progress(self.summary_line())
                 next_progress += 5
             next_tick += self.tick_s
-            stop.wait(max(0.0, next_tick - time.monotonic()))
+            # wake at the next tick, or at the next event's own time if it comes first
+            until_event = (self.pending[0].at_s - self.elapsed_s()) if self.pending else self.tick_s
+            stop.wait(max(0.0, min(next_tick - time.monotonic(), until_event)))
 
     def simulate(self, duration_s: float | None = None, sflow=None) -> None:
         """Run the scenario on a virtual clock, as fast as the model goes (no
@@ -109,15 +111,17 @@ class LabRunner:
         duration = duration_s if duration_s is not None else self.scenario.duration_s
         steps = int(round(duration / self.tick_s))
         next_counters = 0.0
+        self.fabric.begin(self.fabric.start_ns)
         for i in range(1, steps + 1):
             now = self.fabric.start_ns + int(i * self.tick_s * 1e9)
-            self._apply_events((i - 1) * self.tick_s + 1e-9, now - int(self.tick_s * 1e9))
-            self.fabric.tick(now - 1, self.tick_s)
+            self._apply_events(i * self.tick_s)
+            self.fabric.advance_to(now)
             self.fabric.advance_bgp(now)
+            arrivals = self.fabric.take_arrivals()
             if sflow is None:
                 continue
             for agent in self.agents:
-                for d in agent.datagrams(agent.flow_samples(self.fabric.arrivals)):
+                for d in agent.datagrams(agent.flow_samples(arrivals)):
                     sflow(d, now - 1)        # in the same second as the traffic it samples
             if i * self.tick_s >= next_counters:
                 for agent in self.agents:
@@ -125,9 +129,11 @@ class LabRunner:
                         sflow(d, now - 1)
                 next_counters += self.counter_interval_s
 
-    def _apply_events(self, elapsed: float, now: int) -> None:
+    def _apply_events(self, elapsed: float) -> None:
+        """The scenario's events due by `elapsed`, each at its own time exactly."""
         while self.pending and self.pending[0].at_s <= elapsed:
             ev = self.pending.pop(0)
+            now = self.fabric.start_ns + int(round(ev.at_s * 1e9))
             for intf in ev.interfaces:
                 if ev.admin_state:
                     self.fabric.set_admin(ev.device, intf, ev.admin_state == "enable", now)
@@ -143,8 +149,7 @@ class LabRunner:
                      ev.admin_state or (f"link {ev.link}" if ev.link else f"lacp partner {ev.lacp_partner_state}"))
 
     def _send_flow_samples(self) -> None:
-        with self.fabric.lock:
-            arrivals = dict(self.fabric.arrivals)
+        arrivals = self.fabric.take_arrivals()
         for agent in self.agents:
             samples = agent.flow_samples(arrivals)
             if samples:
@@ -160,9 +165,12 @@ class LabRunner:
                 + (f" sflow datagrams={self.sender.sent}" if self.sender else ""))
 
     def write_ground_truth(self, path: str | Path) -> None:
+        """One line per second, then one line per state change at its own time."""
         with open(path, "w") as f:
             for line in self.fabric.ground_truth():
                 f.write(json.dumps(line) + "\n")
+            for change in self.fabric.changes:
+                f.write(json.dumps({"change": change}) + "\n")
 
 
 def _credentials(target) -> tuple[str, str] | None:

@@ -58,6 +58,7 @@ class Scenario:
     sampling_rate: int | None = None      # the agents' flow sampling (1 in N); the runner's default otherwise
     polarize: tuple[str, ...] = ()        # devices that hash with the previous stage's bits (hash polarization)
     swap_cables: tuple[tuple[str, str], ...] = ()   # pairs of device:port whose cables trade places in the lab
+    set_latency_ms: float = 0             # how long the lab's devices take to commit a gNMI Set
 
 
 def resolve_scenario(name: str | Path) -> Path:
@@ -84,7 +85,8 @@ def parse_scenario(text: str, source: str, cfg: Config | None = None) -> Scenari
     try:
         r = YamlReader(loader)
         top = r.mapping(root, "", {"name", "description", "duration_s", "traffic", "events", "expect",
-                                   "oper_group_overrides", "sampling_rate", "polarize", "swap_cables"},
+                                   "oper_group_overrides", "sampling_rate", "polarize", "swap_cables",
+                                   "set_latency_ms"},
                         {"name", "duration_s", "traffic"})
         if top is None:
             raise ConfigError(r.problems, source)
@@ -148,6 +150,7 @@ def parse_scenario(text: str, source: str, cfg: Config | None = None) -> Scenari
                 if cfg is not None and not any(port in (":".join(link.a), ":".join(link.b)) for link in cfg.fabric.links):
                     r.problem(f"swap_cables[{i}]", pn, f"{port!r} is no end of a link of the fabric")
             swaps.append(tuple(pair))
+        latency = r.number(top["set_latency_ms"], "set_latency_ms") if "set_latency_ms" in top else 0
         if cfg is not None:
             names = {d.name for d in cfg.fabric.devices}
             for i, dev in enumerate(polarize):
@@ -156,7 +159,7 @@ def parse_scenario(text: str, source: str, cfg: Config | None = None) -> Scenari
         if r.problems:
             raise ConfigError(r.problems, source)
         return Scenario(name, duration, tuple(traffic), tuple(sorted(events, key=lambda e: e.at_s)), expect, desc,
-                        source, overrides, sampling, tuple(polarize), tuple(swaps))
+                        source, overrides, sampling, tuple(polarize), tuple(swaps), latency or 0)
     finally:
         loader.dispose()
 

@@ -31,6 +31,8 @@ class RunResult:
     flow_window_ms: int = 5000                            # the collector's flow windows (sflow.flow_window_ms)
     unnamed: list = field(default_factory=list)           # "device:ifIndexN" sFlow numbers no map named
     cabling: list = field(default_factory=list)           # CablingCheck records (the cabling check's verdicts)
+    spans: list = field(default_factory=list)             # [start_ns, end_ns, client, b/s]: the lab's exact blackholes
+    end_ns: int = 0                                       # where the lab's clock stopped
 
     @property
     def blackholed(self) -> int:
@@ -106,38 +108,49 @@ def first_down_ns(run: RunResult) -> int | None:
 
 
 def blackhole(run: RunResult, down_ns: int | None, applied: list[dict]) -> dict:
-    """What the blackhole cost each sending client, from the lab's ground
-    truth: the share of its traffic lost since the uplink loss, and how long
-    it lasted (until the remediation's change, else until traffic stopped
-    being lost, or the scenario's end)."""
+    """What the blackhole cost each sending client, from the lab's exact
+    clock: the bytes it lost since the uplink loss (the ground truth's
+    seconds), the rate it lost them at (the lab's stretches of constant
+    blackholing), their share of what it sent, and how long the loss lasted
+    (to the remediation's change at the device, else to the last byte lost,
+    or the end). Three figures from three sources: bytes / rate = duration
+    holds only if each is right."""
     if down_ns is None:
         return {"clients": {}, "duration_ms": 0, "until_end": False}
     first_second = (down_ns - run.start_ns) // 1_000_000_000
     sent: dict[str, float] = {}
     lost: dict[str, float] = {}
-    lossy_seconds = []
     for sec in run.ground_truth:
         if sec["t"] < first_second:
             continue
-        if sec["blackholed_bytes"]:
-            lossy_seconds.append(sec["t"])
         for flow_id, f in sec["flows"].items():
             client = flow_id.rsplit("-", 2)[0]
             sent[client] = sent.get(client, 0) + f["offered"]
             lost[client] = lost.get(client, 0) + f["blackholed"]
+    span_bytes: dict[str, float] = {}
+    span_time: dict[str, float] = {}
+    last_end = None
+    for t0, t1, client, bps in run.spans:
+        if t1 <= down_ns:
+            continue
+        t0 = max(t0, down_ns)
+        span_bytes[client] = span_bytes.get(client, 0.0) + bps / 8 * (t1 - t0) / 1e9
+        span_time[client] = span_time.get(client, 0.0) + (t1 - t0) / 1e9
+        last_end = t1 if last_end is None else max(last_end, t1)
     fixes = [a["ts_ns"] for a in applied if a["ts_ns"] >= down_ns]
-    last = run.ground_truth[-1]["t"] if run.ground_truth else 0
-    until_end = not fixes and bool(lossy_seconds) and lossy_seconds[-1] >= last
+    until_end = not fixes and last_end is not None and last_end >= run.end_ns - 1_000_000
     if fixes:
         duration = (fixes[0] - down_ns) / 1e6
-    elif lossy_seconds:
-        duration = ((lossy_seconds[-1] + 1) * 1e9 + run.start_ns - down_ns) / 1e6
+    elif last_end is not None:
+        duration = (last_end - down_ns) / 1e6
     else:
         duration = 0.0
-    return {"clients": {c: {"sent_bytes": round(sent[c]), "lost_bytes": round(lost[c]),
-                            "lost_share": round(lost[c] / sent[c], 4) if sent[c] else 0.0}
-                        for c in sorted(sent) if lost[c]},
-            "duration_ms": round(duration, 1), "until_end": until_end}
+    clients = {c: {"sent_bytes": round(sent[c]), "lost_bytes": round(lost[c]),
+                   "lost_share": round(lost[c] / sent[c], 4) if sent[c] else 0.0,
+                   "blackholed_bps": round(span_bytes[c] * 8 / span_time[c]) if span_time.get(c) else 0}
+               for c in sorted(sent) if lost[c]}
+    return {"clients": clients, "duration_ms": round(duration, 3), "until_end": until_end,
+            "started_ms": round((down_ns - run.start_ns) / 1e6, 3)}
 
 
 def flow_findings(run: RunResult) -> list[dict]:
@@ -253,7 +266,7 @@ def span_text(b: dict) -> str:
     if b["until_end"]:
         return "until the scenario's end"
     ms = b["duration_ms"]
-    return f"for {ms:.0f} ms" if ms < 1000 else f"for {ms / 1000:.1f} s"
+    return f"for {ms:.1f} ms" if ms < 1000 else f"for {ms / 1000:.3f} s"
 
 
 def summary_lines(report: dict, report_path, plot_path) -> list[str]:
@@ -275,7 +288,8 @@ def summary_lines(report: dict, report_path, plot_path) -> list[str]:
     for label, b in (("with the oper-group", report.get("blackhole")), ("without", report.get("baseline_blackhole"))):
         for client, x in (b or {}).get("clients", {}).items():
             out.append(f"  {(client + ' traffic lost').ljust(27)}{share_text(x['lost_share'])} {span_text(b)}, {label} "
-                  f"({x['lost_bytes']} of {x['sent_bytes']} B since the uplink loss)")
+                  f"({x['lost_bytes']} B at {rate_text(x['blackholed_bps'])}, of {x['sent_bytes']} B sent since "
+                  "the uplink loss)")
     if report["baseline_blackholed_bytes"] is not None:
         out.append(f"  blackholed                 {report['blackholed_bytes']} B with the oper-group, "
               f"{report['baseline_blackholed_bytes']} B without")

@@ -137,7 +137,8 @@ def _collected(cfg: Config, oper_group: bool, runner, points: int) -> RunResult:
                       for name in (w.interface, *(o.interface for o in w.outputs)) if name.startswith("ifIndex")})
     return RunResult(oper_group, runner.fabric.ground_truth(), runner.applied, admin, decisions, results, points,
                      runner.fabric.start_ns, dict(runner.fabric.set_requests), flows, lags, cfg.sflow.flow_window_ms,
-                     unnamed, read("cabling"))
+                     unnamed, read("cabling"), [list(x) for x in runner.fabric.blackhole_spans],
+                     runner.fabric.clock_ns or 0)
 
 
 def run_config(base: Config, scenario, oper_group: bool, tag: str) -> Config:

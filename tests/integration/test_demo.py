@@ -55,6 +55,10 @@ def test_main_scenario_with_baseline_report_and_plot(demo_config, tmp_path):
     # The blackhole as client1's share and a duration; detect, decide and apply adding up; Grafana's ranges.
     assert r["blackhole"]["clients"]["client1"]["lost_share"] < 0.05
     assert abs(r["blackhole"]["duration_ms"] - apply["detect_to_apply_ms"]) <= 1
+    # The lab's clock is exact: the bytes lost (ground truth) over the rate they were lost at (the lab's
+    # blackhole) is the time from the uplink loss to the change at the device, within 2 ms.
+    lost = r["blackhole"]["clients"]["client1"]
+    assert abs(lost["lost_bytes"] * 8 / lost["blackholed_bps"] * 1000 - apply["detect_to_apply_ms"]) <= 2, lost
     assert r["baseline_blackhole"]["clients"]["client1"]["lost_share"] > 0.2 and r["baseline_blackhole"]["until_end"]
     assert abs(r["timeline_ms"]["total_ms"] - apply["detect_to_apply_ms"]) <= 1
     assert [x["run"] for x in r["time_ranges"]] == ["with oper-group", "without oper-group"]

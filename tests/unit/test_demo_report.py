@@ -3,6 +3,8 @@ blackhole as each client's share of traffic and a duration, detect, decide
 and apply split, each run's time range for Grafana, and the plot drawn."""
 from __future__ import annotations
 
+import pytest
+
 from fabtel.lab.scenario import Scenario
 from fabtel.records import OperGroupDecision
 from fabtel.demo.plot import plot
@@ -29,13 +31,16 @@ def run(oper_group: bool, start=START) -> RunResult:
     down = DOWN + start - START
     events = [{"at_ms": 20_006, "ts_ns": down, "device": "leaf1", "interfaces": ["ethernet-1/49", "ethernet-1/50"],
                "admin_state": "disable", "link": None, "lacp_partner_state": None}]
-    if not oper_group:
-        return RunResult(False, truth(False), events, [], [], [], 100, start, {})
+    if not oper_group:     # 25,000 B/s blackholed from the loss to the end (40 s): 200 kb/s
+        return RunResult(False, truth(False), events, [], [], [], 100, start, {},
+                         spans=[[down, start + 40 * S, "client1", 200_000]], end_ns=start + 40 * S)
     decision = OperGroupDecision("d1", "og-leaf1", "leaf1", "disable", ["ethernet-1/1"], False, "0 of 2 up", [],
                                  down + 9_000_000, down + 12_000_000)
     applied = [{"ts_ns": down + 24_500_000, "device": "leaf1", "interface": "ethernet-1/1", "admin_state": "disable",
                 "origin": "gnmi"}]
-    return RunResult(True, truth(True), events, applied, [decision], [], 100, start, {})
+    # 2,500 B lost in the 24.5 ms until the change: 816,326.5 b/s
+    return RunResult(True, truth(True), events, applied, [decision], [], 100, start, {},
+                     spans=[[down, down + 24_500_000, "client1", 2500 * 8 / 0.0245]], end_ns=start + 40 * S)
 
 
 def report():
@@ -45,9 +50,12 @@ def report():
 def test_the_blackhole_is_a_share_of_the_clients_traffic_and_a_duration():
     r = report()
     with_og, without = r["blackhole"], r["baseline_blackhole"]
-    assert with_og == {"clients": {"client1": {"sent_bytes": 1_000_000, "lost_bytes": 2500, "lost_share": 0.0025}},
-                       "duration_ms": 24.5, "until_end": False}
-    assert without["clients"]["client1"]["lost_share"] == 0.5 and without["until_end"]
+    assert with_og == {"clients": {"client1": {"sent_bytes": 1_000_000, "lost_bytes": 2500, "lost_share": 0.0025,
+                                               "blackholed_bps": 816327}},
+                       "duration_ms": 24.5, "until_end": False, "started_ms": 20006.0}
+    x = with_og["clients"]["client1"]
+    assert abs(x["lost_bytes"] * 8 / x["blackholed_bps"] * 1000 - with_og["duration_ms"]) < 0.01    # bytes / rate = time
+    assert without["clients"]["client1"]["lost_share"] == pytest.approx(0.5, abs=1e-3) and without["until_end"]
     assert 19_990 <= without["duration_ms"] <= 20_000          # from the loss to the scenario's end
 
 
