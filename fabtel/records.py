@@ -390,6 +390,36 @@ class RemediationCommand:
     value: str
     trigger_ts_ns: int
     issued_ts_ns: int
+    propose_only: bool = False          # the what-if found an overload and the group says propose
+
+
+@dataclass
+class RemediationOutcome:
+    """What a remediation did to the traffic, watched after it took effect."""
+    decision_id: str
+    oper_group: str
+    device: str
+    down_links: list[str]
+    outcome: str                        # verified, not_verified, worse
+    reason: str
+    effect_ts_ns: int
+    decided_ts_ns: int
+    took_ms: float
+    before_bps: float | None = None
+    after_bps: float | None = None
+    blackholed_before_bps: float | None = None
+    blackholed_after_bps: float | None = None
+    peer_uplink_utilisation: float | None = None
+    rolled_back: bool = False
+
+
+@dataclass
+class GroupClear:
+    """A person's word that a held oper-group may act again."""
+    domain: str
+    oper_group: str
+    by: str
+    ts_ns: int
 
 
 @dataclass
@@ -666,7 +696,7 @@ TOP_LEVEL: tuple[type, ...] = (
     InterfaceCounters, InterfaceState, LagMemberState, BgpSession, SflowSample, LagBalance,
     UplinkHealth, OperGroupDecision, RemediationCommand, RemediationResult, DeadLetter, ComponentStats,
     BmpMessage, ConvergenceResult, RoutingEvent, CollectorTarget, FlowWindow, FlowReport, DomainTick,
-    SegmentPresence, InterfaceIndexes, LldpNeighbor, CablingCheck)
+    SegmentPresence, InterfaceIndexes, LldpNeighbor, CablingCheck, RemediationOutcome, GroupClear)
 BY_NAME: dict[str, type] = {cls.__name__: cls for cls in TOP_LEVEL}
 
 

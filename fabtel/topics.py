@@ -19,7 +19,7 @@ TOPIC_RECORDS = {
     "pipeline_stats": "ComponentStats", "bmp_messages": "BmpMessage", "convergence": "ConvergenceResult",
     "routing_events": "RoutingEvent", "targets": "CollectorTarget", "flows": "FlowWindow",
     "flow_reports": "FlowReport", "interface_index": "InterfaceIndexes", "lldp_neighbors": "LldpNeighbor",
-    "cabling": "CablingCheck",
+    "cabling": "CablingCheck", "remediation_outcomes": "RemediationOutcome",
 }
 TOPIC_KEYS = tuple(TOPIC_RECORDS)
 # Topics that are not a log of events: the inventory the gNMI collectors share

@@ -35,6 +35,12 @@ class LabRunner:
             for a, b in scenario.swap_cables:        # miswired from the start: the lab's cabling, not the config's
                 self.fabric.swap_cables(a, b)
             self.fabric.set_latency_ns = int(scenario.set_latency_ms * 1e6)
+            for port, bps in scenario.link_speeds.items():
+                device, name = port.split(":", 1)
+                p = self.fabric.nodes[device].ports[name]
+                p.speed_bps = bps
+                if p.peer is not None:
+                    p.peer.speed_bps = bps
             sampling_rate = sampling_rate or scenario.sampling_rate       # an explicit rate wins over the scenario's
         self.targets: dict[str, DeviceTarget] = {}
         if with_gnmi:

@@ -59,6 +59,7 @@ class Scenario:
     polarize: tuple[str, ...] = ()        # devices that hash with the previous stage's bits (hash polarization)
     swap_cables: tuple[tuple[str, str], ...] = ()   # pairs of device:port whose cables trade places in the lab
     set_latency_ms: float = 0             # how long the lab's devices take to commit a gNMI Set
+    link_speeds: dict = field(default_factory=dict)   # device:port -> b/s, both ends of its link (the lab's optics)
 
 
 def resolve_scenario(name: str | Path) -> Path:
@@ -86,7 +87,7 @@ def parse_scenario(text: str, source: str, cfg: Config | None = None) -> Scenari
         r = YamlReader(loader)
         top = r.mapping(root, "", {"name", "description", "duration_s", "traffic", "events", "expect",
                                    "oper_group_overrides", "sampling_rate", "polarize", "swap_cables",
-                                   "set_latency_ms"},
+                                   "set_latency_ms", "link_speeds"},
                         {"name", "duration_s", "traffic"})
         if top is None:
             raise ConfigError(r.problems, source)
@@ -136,8 +137,12 @@ def parse_scenario(text: str, source: str, cfg: Config | None = None) -> Scenari
                 miswired=r.strings(ef["miswired"], "expect.miswired") if "miswired" in ef else ())
         overrides = {}
         if "oper_group_overrides" in top:
-            of = r.mapping(top["oper_group_overrides"], "oper_group_overrides", {"hold_down_ms", "hold_up_ms"}) or {}
-            overrides = {k: r.integer(v, f"oper_group_overrides.{k}") for k, v in of.items()}
+            of = r.mapping(top["oper_group_overrides"], "oper_group_overrides",
+                           {"hold_down_ms", "hold_up_ms", "required_up_uplinks", "overload", "verify_ms", "rollback"}) or {}
+            for k, v in of.items():
+                path = f"oper_group_overrides.{k}"
+                overrides[k] = (r.boolean(v, path) if k == "rollback" else
+                                r.choice(v, path, ("warn", "propose", "block")) if k == "overload" else r.integer(v, path))
         sampling = r.integer(top["sampling_rate"], "sampling_rate", minimum=1) if "sampling_rate" in top else None
         polarize = r.strings(top["polarize"], "polarize") if "polarize" in top else ()
         swaps = []
@@ -151,6 +156,18 @@ def parse_scenario(text: str, source: str, cfg: Config | None = None) -> Scenari
                     r.problem(f"swap_cables[{i}]", pn, f"{port!r} is no end of a link of the fabric")
             swaps.append(tuple(pair))
         latency = r.number(top["set_latency_ms"], "set_latency_ms") if "set_latency_ms" in top else 0
+        speeds = {}
+        if "link_speeds" in top:
+            sf = top["link_speeds"]
+            if isinstance(sf, yaml.MappingNode):
+                for knode, vnode in sf.value:
+                    port = str(loader.construct_object(knode))
+                    speeds[port] = r.integer(vnode, f"link_speeds.{port}", minimum=1)
+                    if cfg is not None and not any(port in (":".join(link.a), ":".join(link.b))
+                                                   for link in cfg.fabric.links):
+                        r.problem(f"link_speeds.{port}", knode, f"{port!r} is no end of a link of the fabric")
+            else:
+                r.problem("link_speeds", sf, "a mapping of device:port to b/s")
         if cfg is not None:
             names = {d.name for d in cfg.fabric.devices}
             for i, dev in enumerate(polarize):
@@ -159,7 +176,7 @@ def parse_scenario(text: str, source: str, cfg: Config | None = None) -> Scenari
         if r.problems:
             raise ConfigError(r.problems, source)
         return Scenario(name, duration, tuple(traffic), tuple(sorted(events, key=lambda e: e.at_s)), expect, desc,
-                        source, overrides, sampling, tuple(polarize), tuple(swaps), latency or 0)
+                        source, overrides, sampling, tuple(polarize), tuple(swaps), latency or 0, speeds)
     finally:
         loader.dispose()
 

@@ -1,8 +1,9 @@
 """A decision domain (fabtel.partitioning): the devices that share ethernet
 segments (leaf1 and leaf2 of an ESI-LAG), processed together on one partition so that the
-"last active member of a segment" rule and multi-chassis LAG balance see
-every member. Each domain keeps the device views, counter rates, LAG windows
-and oper-group state machines, and turns records into outputs. Pure."""
+"last active member of a segment" rule, the what-if before a disable, the
+verification after it and multi-chassis LAG balance see every member. Each
+domain keeps the device views, counter rates, LAG windows, oper-group state
+machines and the remediations it watches, and turns records into outputs. Pure."""
 from __future__ import annotations
 
 from fabtel.config import Config
@@ -12,6 +13,7 @@ from fabtel.pipeline.counters import RateTracker, Sample
 from fabtel.pipeline.fabric_view import DeviceView
 from fabtel.pipeline.flow_groups import FlowGroups
 from fabtel.pipeline.lag_balance import LagBalanceTracker
+from fabtel.pipeline import verification
 from fabtel.pipeline.oper_group import OperGroupEngine
 from fabtel.pipeline.uplink_health import evaluate as uplink_health
 
@@ -27,6 +29,7 @@ class Domain:
         self.engine = OperGroupEngine(cfg, [g for g in cfg.oper_groups if g.device in self.devices])
         self.last_health: dict[str, str] = {}
         self.window_start_ns = 0
+        self.watches: list[verification.Watch] = []        # remediations whose outcome is still to tell
 
     def view(self, device: str) -> DeviceView:
         if device not in self.views:
@@ -40,12 +43,12 @@ class Domain:
         (the caller persists the domain then)."""
         if isinstance(rec, FlowWindow):
             self.flows.observe(rec)
-            return [], False
+            return self._verify(now_ns)
         view = self.view(rec.device)
         view.last_seen_ns = max(view.last_seen_ns, rec.receive_ts_ns)
         if isinstance(rec, InterfaceCounters):
             self._counters(view, rec)
-            return [], False
+            return self._verify(now_ns)
         if isinstance(rec, LagMemberState):
             self.lags.lacp(rec)
             return [], False
@@ -57,7 +60,38 @@ class Domain:
             return [], False
         if not changed:
             return [], False
-        return self._decide(now_ns, health_for={rec.device}), True
+        out = self._decide(now_ns, health_for={rec.device})
+        return out + self._verify(now_ns)[0], True
+
+    # ------------------------------------------------------------ verification
+
+    def _verify(self, now_ns: int) -> tuple[list, bool]:
+        """The outcomes of the remediations watched, once the telemetry tells them; a worse one rolled back."""
+        if not self.watches:
+            return [], False
+        out: list = []
+        for w in list(self.watches):
+            if not w.effect_ns:
+                w.effect_ns = verification.in_effect(w, self.views)
+            after = self.flows.discard_bps(w.device, now_ns, w.effect_ns) if w.effect_ns else None
+            peers = {d for d, _ in w.members}
+            peer_loss = sum(b for d in peers if (b := self.flows.discard_bps(d, now_ns, w.effect_ns or now_ns)))
+            result = verification.check(w, self.views, self.cfg.thresholds.utilisation, after, peer_loss or None,
+                                        now_ns)
+            if result is None:
+                continue
+            self.watches.remove(w)
+            if result.outcome == verification.WORSE and self.engine.rollback_on(w.group):
+                rollback = self.engine.rollback(w.group, result.reason, now_ns)
+                result.rolled_back = True
+                out += [result] + rollback.decisions + rollback.commands
+            else:
+                out.append(result)
+        return out, bool(out)
+
+    def clear(self, group: str) -> bool:
+        """A person's word that a group held after a rollback may act again."""
+        return self.engine.clear(group)
 
     def apply_segment(self, device: str, esi: str, routers: list[str], routes: list[str], ts_ns: int,
                       now_ns: int) -> tuple[list, bool]:
@@ -77,14 +111,15 @@ class Domain:
                                  intf.speed_bps)
         if rate is None:
             return
-        intf.in_bps, intf.out_bps = rate.in_bps, rate.out_bps
+        intf.in_bps, intf.out_bps, intf.rate_ts_ns = rate.in_bps, rate.out_bps, rec.device_ts_ns
+        intf.rate_from_ns = rec.device_ts_ns - int(rate.elapsed_s * 1e9)
         self.lags.add_traffic(rec.device, rec.interface, rate.in_bps, rate.out_bps, rate.elapsed_s, intf.speed_bps)
 
     # ------------------------------------------------------------ timers
 
     def tick(self, now_ns: int) -> tuple[list, bool]:
         """Hold timers, staleness and the periodic window results."""
-        out = self._decide(now_ns, health_for=set())
+        out = self._decide(now_ns, health_for=set()) + self._verify(now_ns)[0]
         changed = bool(out)
         if now_ns - self.window_start_ns >= self.cfg.thresholds.window_ms * 1_000_000:
             if self.window_start_ns:
@@ -120,6 +155,8 @@ class Domain:
                 due = min(due, boundary)
             elif not unknown:
                 return now_ns
+        if self.watches:                           # a remediation's outcome: looked at again soon, told by its deadline
+            due = min(due, now_ns + 250_000_000, *(w.deadline_ns for w in self.watches))
         return min(due, self.engine.next_due_ns(now_ns))
 
     def _decide(self, now_ns: int, health_for: set[str]) -> list:
@@ -135,15 +172,20 @@ class Domain:
         for d in outcome.decisions:
             if d.action == "disable":          # what the flow samples saw being blackholed, when they saw it yet
                 d.evidence += self.flows.blackhole_evidence(d.device, now_ns)
+            applied = [c for c in outcome.commands if c.decision_id == d.decision_id and not c.propose_only]
+            if d.action == "disable" and applied:
+                self.watches.append(verification.start(self.cfg, self.engine.groups[d.oper_group], d, self.views,
+                                                       self.flows.discard_bps(d.device, now_ns)))
         return out + outcome.decisions + outcome.commands
 
     # ------------------------------------------------------------ persistence
 
     def to_dict(self) -> dict:
         return {"views": {k: v.to_dict() for k, v in self.views.items()}, "engine": self.engine.to_dict(),
-                "health": self.last_health}
+                "health": self.last_health, "watches": [w.to_list() for w in self.watches]}
 
     def load(self, d: dict) -> None:
         self.views.update({k: DeviceView.from_dict(v) for k, v in d.get("views", {}).items()})
         self.engine.load(d.get("engine", {}))
         self.last_health = dict(d.get("health", {}))
+        self.watches = [verification.Watch.from_list(w) for w in d.get("watches", [])]

@@ -16,6 +16,8 @@ class InterfaceView:
     in_bps: float = 0.0
     out_bps: float = 0.0
     speed_bps: int | None = None
+    rate_ts_ns: int = 0            # device time of the counter sample that gave the rates (0: none yet)
+    rate_from_ns: int = 0          # ... and of the sample before it: the rates are over [from, ts]
 
 
 @dataclass
@@ -63,7 +65,8 @@ class DeviceView:
         return {"name": self.name, "last_seen_ns": self.last_seen_ns,
                 "bgp": {k: list(v) for k, v in self.bgp.items()},
                 "evpn": {k: list(v) for k, v in self.evpn.items()},
-                "interfaces": {k: [v.admin, v.oper, v.ts_ns, v.in_bps, v.out_bps, v.speed_bps]
+                "interfaces": {k: [v.admin, v.oper, v.ts_ns, v.in_bps, v.out_bps, v.speed_bps, v.rate_ts_ns,
+                                   v.rate_from_ns]
                                for k, v in self.interfaces.items()}}
 
     @classmethod

@@ -210,6 +210,13 @@ class FlowGroups:
         return replace(balance, busiest_member=name, busiest_share=share, explanation=explanation, alert=alert,
                        elephant_flows=elephant_flows)
 
+    def discard_bps(self, device: str, now_ns: int, since_ns: int = 0) -> float | None:
+        """The discard samples' estimate of what `device` drops, over windows
+        that started at since_ns or later; None when no window covers that yet."""
+        ws = [w for (dev, _, direction, _), w in self._fresh(now_ns).items()
+              if dev == device and direction == DISCARD and w.window_start_ns >= since_ns]
+        return sum(w.bps for w in ws) if ws else None
+
     def blackhole_evidence(self, device: str, now_ns: int) -> list[Evidence]:
         """The discard samples behind a decision, when there are any yet."""
         ws = [w for (dev, _, direction, _), w in self._fresh(now_ns).items() if dev == device and direction == DISCARD]

@@ -11,6 +11,15 @@ routers (its spines), as BMP shows them (pipeline/evpn_segments.py).
 A flap shorter than hold_down_ms never leaves pending_down; a return that
 does not last hold_up_ms falls back to down.
 
+Before a disable, the what-if (pipeline/what_if.py) says whether the
+segment's other members and their leaves' uplinks can carry what moves to
+them; its figures are in the decision's evidence, and an overload warns,
+proposes (commands recorded, not applied) or blocks, as the group says.
+After a change that made things worse (pipeline/verification.py), the
+worker rolls it back (`rollback`): the links are enabled again and the group
+holds (`held`) for rollback_hold_ms, or until a person clears it: at most
+one rollback per group per hold.
+
 Safety rules (on by default): never act on a device whose telemetry is stale
 (state unknown); never take down the last active member of an ethernet
 segment (the decision is recorded as suppressed, with its reason, and is
@@ -28,8 +37,10 @@ from fabtel.platforms import platform
 from fabtel.records import Evidence, OperGroupDecision, RemediationCommand
 from fabtel.pipeline.fabric_view import DeviceView
 from fabtel.pipeline.uplink_health import is_stale, usable_uplinks
+from fabtel.pipeline.what_if import what_if
 
-ARMED, PENDING_DOWN, DOWN, PENDING_UP, SUPPRESSED = "armed", "pending_down", "down", "pending_up", "suppressed"
+ARMED, PENDING_DOWN, DOWN, PENDING_UP, SUPPRESSED, HELD = (
+    "armed", "pending_down", "down", "pending_up", "suppressed", "held")
 
 
 NEVER = 1 << 62        # no timer pending (ns)
@@ -127,6 +138,10 @@ class OperGroupEngine:
             if view is None:
                 continue
             st = self.states[name]
+            if st.state == HELD:
+                if now_ns - st.since_ns < g.rollback_hold_ms * 1_000_000:
+                    continue                   # rolled back: hands off until the hold passes or a person clears it
+                st.state, st.suppressed_reason = ARMED, None
             unknown = is_stale(view, self.cfg.thresholds, now_ns) or any(
                 view.interface(u).oper is None for u in g.watch)
             if unknown and not self.cfg.safety.act_on_unknown:
@@ -173,7 +188,33 @@ class OperGroupEngine:
                 due = min(due, st.since_ns + g.hold_up_ms * 1_000_000)
             elif st.state == SUPPRESSED:
                 due = min(due, now_ns)
+            elif st.state == HELD:
+                due = min(due, st.since_ns + g.rollback_hold_ms * 1_000_000)
         return due
+
+    def rollback(self, group: str, reason: str, now_ns: int) -> Outcome:
+        """Enable a group's links again (its change made things worse) and hold the group."""
+        g, st, out = self.groups[group], self.states[group], Outcome()
+        did = decision_id(g.name, "rollback", now_ns)
+        out.decisions.append(OperGroupDecision(did, g.name, g.device, "enable", list(g.down_links), False,
+                                               f"rollback: {reason}; the group holds for {g.rollback_hold_ms} ms "
+                                               "or until cleared", [], now_ns, now_ns))
+        self._commands(g, did, "enable", now_ns, now_ns, out)
+        st.state, st.since_ns, st.last_decision = HELD, now_ns, did
+        st.suppressed_reason = f"rolled back: {reason}"
+        return out
+
+    def clear(self, group: str) -> bool:
+        """A person says a held group may act again."""
+        st = self.states.get(group)
+        if st is None or st.state != HELD:
+            return False
+        st.state, st.suppressed_reason = ARMED, None
+        return True
+
+    def rollback_on(self, group: str) -> bool:
+        g = self.groups[group]
+        return g.rollback if g.rollback is not None else self.cfg.remediation.mode == "enforce"
 
     def _decide(self, g: OperGroup, action: str, st: GroupState, view: DeviceView, views: dict[str, DeviceView],
                 now_ns: int, out: Outcome, reason: str) -> None:
@@ -186,6 +227,18 @@ class OperGroupEngine:
         self.recent = [t for t in self.recent if now_ns - t < 60_000_000_000]
         if suppressed is None and len(self.recent) >= safety.max_decisions_per_minute:
             suppressed = f"rate limit: {len(self.recent)} decisions in the last minute"
+        evidence = self._evidence(g, view)
+        propose_only = False
+        if action == "disable":
+            w = what_if(self.cfg, g, views)
+            evidence += w.evidence(now_ns)
+            if w.overloads and g.overload == "block" and suppressed is None:
+                suppressed = f"what-if: moving the client's traffic {w.verdict} (overload: block)"
+            elif w.overloads and g.overload == "propose":
+                propose_only = True
+                reason += f"; what-if: {w.verdict}: proposed only (overload: propose)"
+            elif w.overloads:
+                reason += f"; what-if: {w.verdict}: acting anyway (overload: warn)"
         if suppressed is not None:
             if st.state == SUPPRESSED and st.suppressed_reason == suppressed:
                 return                          # recorded once; retried quietly while bad
@@ -193,17 +246,21 @@ class OperGroupEngine:
         trigger = st.since_ns
         did = decision_id(g.name, action, trigger)
         out.decisions.append(OperGroupDecision(did, g.name, g.device, action, list(g.down_links), suppressed is not None,
-                                               suppressed or reason, self._evidence(g, view), trigger, now_ns))
+                                               suppressed or reason, evidence, trigger, now_ns))
         if suppressed is not None:
             return
         self.recent.append(now_ns)
         st.state = DOWN if action == "disable" else ARMED
         st.last_decision = did
+        self._commands(g, did, action, trigger, now_ns, out, propose_only)
+
+    def _commands(self, g: OperGroup, did: str, action: str, trigger: int, now_ns: int, out: Outcome,
+                  propose_only: bool = False) -> None:
         name = self.cfg.fabric.device(g.device).platform
         for link in g.down_links:
             path, value = platform(name).admin_command(link, up=action == "enable")
             out.commands.append(RemediationCommand(f"{did}:{link}", did, g.device, link, action, name, path,
-                                                   value, trigger, now_ns))
+                                                   value, trigger, now_ns, propose_only))
 
     # ------------------------------------------------------------ persistence
 

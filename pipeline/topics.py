@@ -16,7 +16,7 @@ TABLES = ("domain-state", "interface-index")
 # what the evaluate agent reads beside its own ticks topic, and what the worker writes
 EVALUATED = ("interface_state", "interface_counters", "lag_member", "bgp_session", "flows")
 WRITTEN = ("uplink_health", "lag_balance", "decisions", "commands", "convergence", "flow_reports", "interface_counters",
-           "lag_member", "dead_letters", "cabling")
+           "lag_member", "dead_letters", "cabling", "remediation_outcomes")
 
 
 def internal_topics(app_id: str = APP_ID) -> dict[str, tuple[int | None, dict]]:

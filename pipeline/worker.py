@@ -25,14 +25,15 @@ from fabtel.pipeline.convergence_events import ConvergenceTracker, topology_of
 from fabtel.pipeline.domain import Domain
 from fabtel.pipeline.evpn_segments import SegmentRoutes, waiting_segments
 from fabtel.pipeline.topics import WorkerTopics
-from fabtel.records import (TELEMETRY, CablingCheck, ConvergenceResult, DomainTick, FlowReport, LagBalance, OperGroupDecision,
+from fabtel.records import (TELEMETRY, CablingCheck, ConvergenceResult, DomainTick, GroupClear, RemediationOutcome, FlowReport, LagBalance, OperGroupDecision,
                             RemediationCommand, SegmentPresence, UplinkHealth, kind_of, record_key)
 from fabtel.serde import RecordCodec, RegistryUnavailable
 from fabtel.topics import topic_key_of
 
 log = logging.getLogger("fabtel.pipeline")
 
-OUTPUTS = (UplinkHealth, LagBalance, OperGroupDecision, RemediationCommand, ConvergenceResult, FlowReport, CablingCheck)
+OUTPUTS = (UplinkHealth, LagBalance, OperGroupDecision, RemediationCommand, ConvergenceResult, FlowReport, CablingCheck,
+           RemediationOutcome)
 AGENTS = ("evaluate", "normalize_sflow", "route_events", "convergence", "route_lldp", "cabling")
 
 
@@ -79,11 +80,19 @@ class Worker:
             log.info("flows %s %s: %s", rec.kind, rec.group, rec.verdict)
         if isinstance(rec, CablingCheck) and rec.verdict in ("miswired", "unexpected"):
             log.warning("cabling %s:%s %s: %s", rec.device, rec.interface, rec.verdict, rec.detail)
+        if isinstance(rec, RemediationOutcome):
+            log.log(logging.INFO if rec.outcome == "verified" else logging.WARNING, "outcome of %s: %s %s after %.0f ms%s: %s",
+                    rec.decision_id, rec.device, rec.outcome, rec.took_ms, " (rolled back)" if rec.rolled_back else "",
+                    rec.reason)
         if isinstance(rec, OperGroupDecision):
             log.info("decision %s: %s %s %s%s: %s", rec.decision_id, rec.device, rec.oper_group, rec.action,
                      " (suppressed)" if rec.suppressed else "", rec.reason)
 
-    async def send_to_domain(self, rec: DomainTick | SegmentPresence) -> None:
+    def log_clear(self, rec: GroupClear, cleared: bool) -> None:
+        log.info("oper-group %s %s by %s", rec.oper_group,
+                 "cleared: it may act again" if cleared else "was not held: nothing to clear", rec.by)
+
+    async def send_to_domain(self, rec: DomainTick | SegmentPresence | GroupClear) -> None:
         """The worker's own record for a domain, through the domain's partition of the ticks topic."""
         await self.topics.ticks.send(key=rec.domain.encode(), value=self.codec.encode(rec, single_object=True),
                                      partition=partition_of(DecisionDomain.parse(rec.domain), self.cfg.kafka.partitions))

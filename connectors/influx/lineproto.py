@@ -208,12 +208,23 @@ def _cabling(x: r.CablingCheck) -> list:
               "intended": x.intended or "", "seen": x.seen or "", "detail": x.detail}, x.ts_ns)]
 
 
+OUTCOME_CODE = {"verified": 0, "not_verified": 1, "worse": 2}
+
+
+def _outcome(x: r.RemediationOutcome) -> list:
+    return [("remediation_outcome", {"device": x.device, "oper_group": x.oper_group, "outcome": x.outcome},
+             {"outcome_code": OUTCOME_CODE.get(x.outcome, 3), "took_ms": x.took_ms, "reason": x.reason,
+              "decision_id": x.decision_id, "before_bps": x.before_bps, "after_bps": x.after_bps,
+              "blackholed_before_bps": x.blackholed_before_bps, "blackholed_after_bps": x.blackholed_after_bps,
+              "peer_uplink_utilisation": x.peer_uplink_utilisation, "rolled_back": x.rolled_back}, x.decided_ts_ns)]
+
+
 CONVERTERS: dict[type, Callable[[Any], list]] = {
     r.InterfaceCounters: _counters, r.InterfaceState: _state, r.LagMemberState: _lag_member, r.BgpSession: _bgp,
     r.LagBalance: _lag_balance, r.UplinkHealth: _uplinks, r.OperGroupDecision: _decision,
     r.RemediationCommand: _command, r.RemediationResult: _result, r.DeadLetter: _dead_letter,
     r.ComponentStats: _stats, r.ConvergenceResult: _convergence, r.FlowWindow: _flow_window,
-    r.FlowReport: _flow_report, r.LldpNeighbor: _lldp, r.CablingCheck: _cabling,
+    r.FlowReport: _flow_report, r.LldpNeighbor: _lldp, r.CablingCheck: _cabling, r.RemediationOutcome: _outcome,
 }
 
 

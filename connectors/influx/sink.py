@@ -33,7 +33,7 @@ log = logging.getLogger("fabtel.influx")
 MAX_INFLIGHT = 2
 TOPIC_KEYS = ("interface_state", "interface_counters", "lag_member", "bgp_session", "lag_balance", "uplink_health",
               "decisions", "commands", "command_results", "dead_letters", "pipeline_stats", "convergence", "flows",
-              "flow_reports", "lldp_neighbors", "cabling")
+              "flow_reports", "lldp_neighbors", "cabling", "remediation_outcomes")
 
 
 def sink_metrics() -> Metrics:

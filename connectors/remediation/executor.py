@@ -218,8 +218,9 @@ class Executor:
             self._result(cmd, "skipped_stale", f"command is {age_ms:.0f} ms old, limit "
                                                f"{self.cfg.remediation.max_command_age_ms} ms", 0)
             return self._finish(token)
-        if self.mode != "enforce":
-            self._result(cmd, "proposed", f"would set {cmd.path} = {cmd.value}", 0)
+        if self.mode != "enforce" or cmd.propose_only:
+            why = " (the decision's what-if found an overload: the oper-group says propose)" if cmd.propose_only else ""
+            self._result(cmd, "proposed", f"would set {cmd.path} = {cmd.value}{why}", 0)
             return self._finish(token)
         worker = self._worker(cmd.device)
         if worker is None:

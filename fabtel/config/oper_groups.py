@@ -23,9 +23,22 @@ class OperGroup:
     hold_up_ms: int = 5000
     require_bgp: bool = True
     wait_for_evpn: bool = False    # re-enable only once the segments' EVPN type-1/4 routes are back at the spines (BMP)
+    # Before a disable, what if the client's traffic on the down-links would overload the segment's other
+    # members or their leaves' uplinks: warn (act, and say so: a blackhole is worse than congestion),
+    # propose (record the commands without applying them) or block (hold the decision).
+    overload: str = "warn"
+    # After a change, how long the outcome is watched (ms; default: two counter intervals and one flow
+    # window), and whether a change that made things worse is undone (default: in enforce mode only).
+    verify_ms: int | None = None
+    rollback: bool | None = None
+    rollback_hold_ms: int = 600_000   # after a rollback the group holds this long, or until cleared
 
 
-HOLD_TIMER_MAX_MS = {"hold_down_ms": 600_000, "hold_up_ms": 3_600_000}
+OVERLOAD_ACTIONS = ("warn", "propose", "block")
+
+
+HOLD_TIMER_MAX_MS = {"hold_down_ms": 600_000, "hold_up_ms": 3_600_000, "verify_ms": 600_000,
+                     "rollback_hold_ms": 86_400_000}
 
 
 def read_oper_groups(r: YamlReader, node, fabric: Fabric, broken: set[str] = frozenset()) -> tuple[OperGroup, ...]:
@@ -34,7 +47,7 @@ def read_oper_groups(r: YamlReader, node, fabric: Fabric, broken: set[str] = fro
     for i, gnode in enumerate(r.seq(node, "oper_groups") if node is not None else []):
         path = f"oper_groups[{i}]"
         keys = {"name", "device", "watch", "down_links", "required_up_uplinks", "hold_down_ms", "hold_up_ms", "require_bgp",
-                "wait_for_evpn"}
+                "wait_for_evpn", "overload", "verify_ms", "rollback", "rollback_hold_ms"}
         gf = r.mapping(gnode, path, keys, {"name", "device", "watch", "down_links"})
         if gf is None or not {"name", "device", "watch", "down_links"} <= set(gf):
             continue
@@ -43,16 +56,18 @@ def read_oper_groups(r: YamlReader, node, fabric: Fabric, broken: set[str] = fro
         watch = r.strings(gf["watch"], f"{path}.watch")
         down = r.strings(gf["down_links"], f"{path}.down_links")
         opts = {}
-        for key in ("required_up_uplinks", "hold_down_ms", "hold_up_ms"):
+        for key in ("required_up_uplinks", "hold_down_ms", "hold_up_ms", "verify_ms", "rollback_hold_ms"):
             if key in gf:
                 opts[key] = r.integer(gf[key], f"{path}.{key}", minimum=0 if key != "required_up_uplinks" else 1)
         for key, most in HOLD_TIMER_MAX_MS.items():        # seconds typed where milliseconds are meant
             if (opts.get(key) or 0) > most:
                 r.problem(f"{path}.{key}", gf[key], f"a hold timer is in milliseconds, at most {most} "
                                                     f"({most // 60_000} min), got {opts[key]}")
-        for key in ("require_bgp", "wait_for_evpn"):
+        for key in ("require_bgp", "wait_for_evpn", "rollback"):
             if key in gf:
                 opts[key] = r.boolean(gf[key], f"{path}.{key}")
+        if "overload" in gf:
+            opts["overload"] = r.choice(gf["overload"], f"{path}.overload", OVERLOAD_ACTIONS)
         if name in names:
             r.problem(f"{path}.name", gf["name"], f"oper-group {name!r} is defined twice")
         names.add(name)
@@ -87,4 +102,6 @@ def read_oper_groups(r: YamlReader, node, fabric: Fabric, broken: set[str] = fro
                       f"requires {req} uplinks up but watches only {len(watch)}")
         if name and device and watch and down:
             groups.append(OperGroup(name, device, watch, down, **{k: v for k, v in opts.items() if v is not None}))
+        if opts.get("verify_ms") == 0:
+            r.problem(f"{path}.verify_ms", gf["verify_ms"], "an outcome needs some time to be seen: above 0 ms")
     return tuple(groups)

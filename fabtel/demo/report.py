@@ -258,6 +258,21 @@ def check_expectations(scenario, report: dict) -> list[str]:
     return problems
 
 
+def check_without_oper_group(scenario, report: dict) -> list[str]:
+    """What a run without the oper-group must show: nothing changed over
+    gNMI, and where the scenario expects the remediation to act, a blackhole
+    that lasts to the scenario's end (no one else fixes it)."""
+    exp, problems = scenario.expect, []
+    if report["admin_changes_over_gnmi"]:
+        problems.append(f"without the oper-group, {len(report['admin_changes_over_gnmi'])} change(s) were made over gNMI")
+    b = report.get("blackhole") or {}
+    if exp.disabled and not b.get("until_end"):
+        problems.append("without the oper-group the blackhole should last to the scenario's end, and it did not")
+    if exp.recovered and not exp.disabled and not report["recovered"]:
+        problems.append("delivered traffic did not return to the offered rate")
+    return problems
+
+
 def share_text(x: float) -> str:
     return f"{x:.2%}" if x < 0.01 else f"{x:.1%}"
 

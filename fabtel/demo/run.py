@@ -31,7 +31,7 @@ from pathlib import Path
 import yaml
 
 from fabtel.config import Config, load_config
-from fabtel.demo.report import RunResult, build_report, check_expectations, summary_lines
+from fabtel.demo.report import RunResult, build_report, check_expectations, check_without_oper_group, summary_lines
 from fabtel.localstack.ports import free_port
 from fabtel.localstack.supervisor import Components
 
@@ -224,7 +224,7 @@ def run_demo(config_path: str, scenario_path: str | None, no_oper_group: bool, b
     main = runs[0]
     base_run = next((r for r in runs if not r.oper_group), None)
     report = build_report(scenario, main, base_run if main.oper_group else None, versions)
-    problems = check_expectations(scenario, report) if main.oper_group else []
+    problems = check_expectations(scenario, report) if main.oper_group else check_without_oper_group(scenario, report)
     report["expectations_met"] = not problems
     report["problems"] = problems
     if report_path:

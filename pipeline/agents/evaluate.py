@@ -1,6 +1,7 @@
 """evaluate: the telemetry of each decision domain, with its timers and where
 its leaves' EVPN segment routes are, through the domain (fabtel.pipeline.domain);
-the outputs sent, the decision state saved when it changed. The producers put
+the outputs sent, the decision state saved when it changed; a person's
+clearing of an oper-group held after a rollback comes the same way. The producers put
 a domain's records on one partition number of every topic, so a worker sees
 each of its domains whole without a repartition hop.
 
@@ -12,7 +13,7 @@ import time
 
 from fabtel.partitioning import DecisionDomain
 from fabtel.pipeline.agents import records
-from fabtel.records import DomainTick, SegmentPresence
+from fabtel.records import DomainTick, GroupClear, SegmentPresence
 
 
 def register(app, worker) -> None:
@@ -23,6 +24,11 @@ def register(app, worker) -> None:
             if isinstance(rec, DomainTick):
                 members = DecisionDomain.parse(rec.domain)
                 out, changed = worker.domain(members).tick(now)
+            elif isinstance(rec, GroupClear):       # `fabtel oper-group clear`: a held group may act again
+                members = DecisionDomain.parse(rec.domain)
+                changed = worker.domain(members).clear(rec.oper_group)
+                worker.log_clear(rec, changed)
+                out = []
             elif isinstance(rec, SegmentPresence):
                 members = DecisionDomain.parse(rec.domain)
                 out, changed = worker.domain(members).apply_segment(rec.device, rec.esi, rec.routers, rec.routes,

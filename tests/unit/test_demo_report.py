@@ -111,3 +111,15 @@ def test_an_sflow_number_no_map_named_fails_the_expectations():
     assert check_expectations(scenario, unnamed) == ["sFlow numbers no device's ifIndex map named: leaf1:ifIndex1001"]
     unnamed.update(expectations_met=False, problems=check_expectations(scenario, unnamed))
     assert any("1 numbers unnamed" in line for line in summary_lines(unnamed, None, None))
+
+
+def test_a_run_without_the_oper_group_is_held_to_its_own_expectation():
+    from fabtel.demo.report import check_without_oper_group
+    from fabtel.lab.scenario import Expect
+    scenario = Scenario("leaf1-uplinks-down", 40, (), expect=Expect(disabled=("leaf1:ethernet-1/1",), recovered=True))
+    lasting = build_report(scenario, run(False), None, {})
+    assert lasting["blackhole"]["until_end"] and check_without_oper_group(scenario, lasting) == []
+    healed = build_report(scenario, run(True), None, {})          # something fixed it: not a run without remediation
+    assert check_without_oper_group(scenario, healed) == [
+        "without the oper-group, 1 change(s) were made over gNMI",
+        "without the oper-group the blackhole should last to the scenario's end, and it did not"]

@@ -304,7 +304,8 @@ def test_a_domain_asks_for_a_tick_only_when_something_is_due(cfg):
     d.apply(bgp("leaf1", "198.18.128.0", "established", 2 * S), T0 + 2 * S)
     assert d.engine.states["og-leaf1"].state == "pending_up"
     hold_up = cfg.oper_groups[0].hold_up_ms * 1_000_000
-    assert d.next_due_ns(T0 + 2 * S) == T0 + 2 * S + min(hold_up, window - 2 * S)
+    # (and leaf1's disable, watched for its outcome: looked at every 250 ms until its deadline)
+    assert d.watches and d.next_due_ns(T0 + 2 * S) == T0 + 2 * S + min(hold_up, window - 2 * S, 250_000_000)
     # leaves gone silent past stale_after_ms are due at once, until their health says unknown
     quiet = Domain(cfg, DecisionDomain.parse("leaf1+leaf2"))
     healthy_leaf(quiet, "leaf1")
