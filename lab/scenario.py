@@ -43,6 +43,9 @@ class Expect:
     no_action: bool = False               # no decision at all
     recovered: bool | None = None         # delivered back to offered after remediation
     miswired: tuple[str, ...] = ()        # device:interface the cabling check must report, far end wrong
+    outcome: str | None = None            # the first remediation's verified, not_verified or worse
+    rolled_back: tuple[str, ...] = ()     # devices whose change the worker must roll back
+    proposed: tuple[str, ...] = ()        # device:interface the executor must record as proposed, not apply
 
 
 @dataclass(frozen=True)
@@ -127,14 +130,18 @@ def parse_scenario(text: str, source: str, cfg: Config | None = None) -> Scenari
         expect = Expect()
         if "expect" in top:
             ef = r.mapping(top["expect"], "expect", {"disabled", "enabled_again", "suppressed", "no_action", "recovered",
-                                                     "miswired"}) or {}
+                                                     "miswired", "outcome", "rolled_back", "proposed"}) or {}
             expect = Expect(
                 disabled=r.strings(ef["disabled"], "expect.disabled") if "disabled" in ef else (),
                 enabled_again=r.strings(ef["enabled_again"], "expect.enabled_again") if "enabled_again" in ef else (),
                 suppressed=r.strings(ef["suppressed"], "expect.suppressed") if "suppressed" in ef else (),
                 no_action=bool(r.boolean(ef["no_action"], "expect.no_action")) if "no_action" in ef else False,
                 recovered=r.boolean(ef["recovered"], "expect.recovered") if "recovered" in ef else None,
-                miswired=r.strings(ef["miswired"], "expect.miswired") if "miswired" in ef else ())
+                miswired=r.strings(ef["miswired"], "expect.miswired") if "miswired" in ef else (),
+                outcome=r.choice(ef["outcome"], "expect.outcome", ("verified", "not_verified", "worse"))
+                if "outcome" in ef else None,
+                rolled_back=r.strings(ef["rolled_back"], "expect.rolled_back") if "rolled_back" in ef else (),
+                proposed=r.strings(ef["proposed"], "expect.proposed") if "proposed" in ef else ())
         overrides = {}
         if "oper_group_overrides" in top:
             of = r.mapping(top["oper_group_overrides"], "oper_group_overrides",

@@ -132,13 +132,15 @@ def _decision(x: r.OperGroupDecision) -> list:
     return [("oper_group_decision", {"device": x.device, "oper_group": x.oper_group, "action": x.action,
                                      "suppressed": str(x.suppressed).lower()},
              {"decision_id": x.decision_id, "reason": x.reason, "down_links": ",".join(x.down_links),
-              "trigger_ts_ns": x.trigger_ts_ns}, x.decided_ts_ns)]
+              "trigger_ts_ns": x.trigger_ts_ns,
+              "what_if": next((e.value for e in x.evidence if e.interface == "what-if" and e.kind == "verdict"), None)},
+             x.decided_ts_ns)]
 
 
 def _command(x: r.RemediationCommand) -> list:
     return [("remediation_command", {"device": x.device, "interface": x.interface, "action": x.action},
              {"command_id": x.command_id, "decision_id": x.decision_id, "path": x.path, "value": x.value,
-              "trigger_ts_ns": x.trigger_ts_ns}, x.issued_ts_ns)]
+              "trigger_ts_ns": x.trigger_ts_ns, "propose_only": x.propose_only}, x.issued_ts_ns)]
 
 
 def _result(x: r.RemediationResult) -> list:

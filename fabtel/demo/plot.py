@@ -1,6 +1,6 @@
 """The demo's plot: per-link throughput of each run from the lab's ground
 truth, the scenario's events and fabtel's changes marked, and the event
-zoomed in milliseconds.
+zoomed in milliseconds, with the remediation's outcome ("verified +N ms").
 
 May import: fabtel.demo.report, fabtel.sampling, fabtel.extras, matplotlib.
 """
@@ -81,13 +81,19 @@ def _zoom(ax, run: RunResult, tl: dict) -> None:
     if "total_ms" in tl:
         marks.append(("access link down", tl["total_ms"]))
     end = max(m[1] for m in marks)
+    if "outcome_ms" in tl:           # seconds later than the rest: drawn at the right edge with its own figure
+        marks.append((f"{tl['outcome']} +{tl['outcome_ms']:.0f} ms", max(end, 10) * 1.45))
     inset = ax.inset_axes((0.03, 0.50, 0.36, 0.32))        # upper left: before the event, above the links
     for row, (name, ms) in enumerate(marks):
         y = len(marks) - row
-        inset.plot([ms, ms], [0, y], color="green" if name == "access link down" else "red", linewidth=1.2)
+        outcome = name.startswith(("verified", "not_verified", "worse"))
+        colour = {"verified": "green", "worse": "red"}.get(name.split()[0], "orange") if outcome else \
+            "green" if name == "access link down" else "red"
+        inset.plot([ms, ms], [0, y], color=colour, linewidth=1.2, linestyle="--" if outcome else "-")
         inset.plot([ms], [y], "o", color="black", markersize=3)
-        inset.annotate(f"{name} +{ms:.0f} ms" if ms else name, (ms, y), fontsize=7, xytext=(3, -3),
-                       textcoords="offset points")
+        label = name if outcome else f"{name} +{ms:.0f} ms" if ms else name
+        inset.annotate(label, (ms, y), fontsize=7, xytext=(-3 if outcome else 3, -3), textcoords="offset points",
+                       ha="right" if outcome else "left")
     inset.set_xlim(-0.1 * max(end, 10), max(end, 10) * 1.8)
     inset.set_ylim(0, len(marks) + 0.8)
     inset.set_yticks([])

@@ -32,6 +32,7 @@ class RunResult:
     unnamed: list = field(default_factory=list)           # "device:ifIndexN" sFlow numbers no map named
     cabling: list = field(default_factory=list)           # CablingCheck records (the cabling check's verdicts)
     spans: list = field(default_factory=list)             # [start_ns, end_ns, client, b/s]: the lab's exact blackholes
+    outcomes: list = field(default_factory=list)          # RemediationOutcome records: what each change did
     end_ns: int = 0                                       # where the lab's clock stopped
 
     @property
@@ -54,7 +55,9 @@ def build_report(scenario, run: RunResult, baseline: RunResult | None, versions:
         if before:
             detect.append({"device": a["device"], "interface": a["interface"],
                            "detect_to_apply_ms": round((a["ts_ns"] - before[-1]["ts_ns"]) / 1e6, 1),
-                           "applied_at_ms": _ms(a["ts_ns"], start)})
+                           "applied_at_ms": _ms(a["ts_ns"], start),
+                           # the Set's arrival at the device, and its commit there (the lab's set_latency_ms)
+                           "commit_ms": round((a["ts_ns"] - a.get("requested_ns", a["ts_ns"])) / 1e6, 3)})
     truth = run.ground_truth
     down_ns = first_down_ns(run)
     last_action = max([_ms(a["ts_ns"], start) for a in run.admin_changes] + [uplinks_down_at or 0])
@@ -78,7 +81,10 @@ def build_report(scenario, run: RunResult, baseline: RunResult | None, versions:
         "influx_points_written": run.points_written + (baseline.points_written if baseline else 0),
         "blackhole": blackhole(run, down_ns, applied),
         "baseline_blackhole": blackhole(baseline, first_down_ns(baseline), []) if baseline else None,
-        "timeline_ms": timeline(down_ns, run.decisions, applied),
+        "timeline_ms": timeline(down_ns, run.decisions, applied, run.outcomes),
+        "outcomes": [{"device": o.device, "oper_group": o.oper_group, "outcome": o.outcome, "took_ms": o.took_ms,
+                      "rolled_back": o.rolled_back, "reason": o.reason, "at_ms": _ms(o.decided_ts_ns, start)}
+                     for o in sorted(run.outcomes, key=lambda o: o.decided_ts_ns)],
         "flow_findings": flow_findings(run),
         "baseline_flow_findings": flow_findings(baseline) if baseline else None,
         "blackhole_estimates": blackhole_estimates(baseline or run),
@@ -195,10 +201,10 @@ def blackhole_estimates(run: RunResult) -> list[dict]:
     return out
 
 
-def timeline(down_ns: int | None, decisions: list, applied: list[dict]) -> dict | None:
-    """Detect -> decide -> apply, in ms: from the uplink loss at the device to
-    the telemetry that triggered the decision, to the decision, to the change
-    applied at the device."""
+def timeline(down_ns: int | None, decisions: list, applied: list[dict], outcomes: list = ()) -> dict | None:
+    """Detect -> decide -> apply -> verify, in ms: from the uplink loss at the
+    device to the telemetry that triggered the decision, to the decision, to
+    the change applied at the device, to the outcome the worker told."""
     acts = sorted((d for d in decisions if not d.suppressed and d.action == "disable"), key=lambda d: d.decided_ts_ns)
     if down_ns is None or not acts:
         return None
@@ -209,6 +215,11 @@ def timeline(down_ns: int | None, decisions: list, applied: list[dict]) -> dict 
     if later:
         out["apply_ms"] = round((later[0] - d.decided_ts_ns) / 1e6, 1)
         out["total_ms"] = round((later[0] - down_ns) / 1e6, 1)
+    told = [o for o in outcomes if o.decision_id == d.decision_id]
+    if told:
+        out["outcome"] = told[0].outcome
+        out["outcome_ms"] = round((told[0].decided_ts_ns - down_ns) / 1e6, 1)
+        out["verify_ms"] = told[0].took_ms
     return out
 
 
@@ -242,6 +253,17 @@ def check_expectations(scenario, report: dict) -> list[str]:
             problems.append(f"expected {dev}'s disable to be suppressed")
         if any(c[0] == dev and c[2] == "disable" for c in changes):
             problems.append(f"{dev}'s access link was disabled although it must be suppressed")
+    outcomes = report.get("outcomes", [])
+    if exp.outcome and (not outcomes or outcomes[0]["outcome"] != exp.outcome):
+        problems.append(f"expected the remediation's outcome {exp.outcome}, got "
+                        f"{outcomes[0]['outcome'] + ': ' + outcomes[0]['reason'] if outcomes else 'none'}")
+    for dev in exp.rolled_back:
+        if not any(o["device"] == dev and o["rolled_back"] for o in outcomes):
+            problems.append(f"expected {dev}'s change to be rolled back")
+    proposed = {f"{r['device']}:{r['interface']}" for r in report["command_results"] if r["outcome"] == "proposed"}
+    for target in exp.proposed:
+        if target not in proposed:
+            problems.append(f"expected {target}'s command to be proposed only")
     reported = {c["port"] for c in report.get("cabling", [])}
     if set(exp.miswired) - reported:
         problems.append(f"expected the cabling check to report {', '.join(sorted(set(exp.miswired) - reported))}")
@@ -300,6 +322,9 @@ def summary_lines(report: dict, report_path, plot_path) -> list[str]:
     if tl and "apply_ms" in tl:
         out.append(f"    detect, decide, apply    {tl['detect_ms']:.0f} + {tl['decide_ms']:.0f} + {tl['apply_ms']:.0f} ms "
               "(uplink loss to telemetry seen, to decision, to the change at the device)")
+    for o in report.get("outcomes", []):
+        out.append(f"  outcome                    {o['device']} {o['outcome']} {o['took_ms']:.0f} ms after the change"
+                   f"{', rolled back' if o['rolled_back'] else ''}: {o['reason']}")
     for label, b in (("with the oper-group", report.get("blackhole")), ("without", report.get("baseline_blackhole"))):
         for client, x in (b or {}).get("clients", {}).items():
             out.append(f"  {(client + ' traffic lost').ljust(27)}{share_text(x['lost_share'])} {span_text(b)}, {label} "

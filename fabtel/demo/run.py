@@ -138,7 +138,7 @@ def _collected(cfg: Config, oper_group: bool, runner, points: int) -> RunResult:
     return RunResult(oper_group, runner.fabric.ground_truth(), runner.applied, admin, decisions, results, points,
                      runner.fabric.start_ns, dict(runner.fabric.set_requests), flows, lags, cfg.sflow.flow_window_ms,
                      unnamed, read("cabling"), [list(x) for x in runner.fabric.blackhole_spans],
-                     runner.fabric.clock_ns or 0)
+                     read("remediation_outcomes"), runner.fabric.clock_ns or 0)
 
 
 def run_config(base: Config, scenario, oper_group: bool, tag: str) -> Config:
@@ -153,8 +153,8 @@ def _as_yaml(config_path: Path, cfg: Config) -> dict:
     data.setdefault("kafka", {})["topics"] = dict(cfg.kafka.topics)
     data["kafka"]["bootstrap_servers"] = cfg.kafka.bootstrap_servers
     data.setdefault("influxdb", {}).update(url=cfg.influxdb.url)
-    data["oper_groups"] = [dataclasses.asdict(g) | {"watch": list(g.watch), "down_links": list(g.down_links)}
-                           for g in cfg.oper_groups]
+    data["oper_groups"] = [{k: v for k, v in dataclasses.asdict(g).items() if v is not None}
+                           | {"watch": list(g.watch), "down_links": list(g.down_links)} for g in cfg.oper_groups]
     data.setdefault("remediation", {})["mode"] = "enforce"
     return data
 

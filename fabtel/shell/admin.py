@@ -1,9 +1,10 @@
-"""The commands that look after the configuration, the local stack and the
-topics: `config check`, `stack up|down|status`, `topics create|sync-targets|tail`.
+"""The commands that look after the configuration, the local stack, the
+topics and the oper-groups: `config check`, `stack up|down|status`,
+`topics create|sync-targets|tail`, `oper-group clear`.
 Each imports what it needs when it runs.
 
-May import: fabtel.config, fabtel.kafka, fabtel.records, fabtel.localstack, fabtel.connectors.gnmi.membership,
-fabtel.shell.invocation.
+May import: fabtel.config, fabtel.kafka, fabtel.records, fabtel.partitioning, fabtel.localstack,
+fabtel.connectors.gnmi.membership, fabtel.shell.invocation.
 """
 from __future__ import annotations
 
@@ -124,3 +125,32 @@ def _check_topic_exists(cfg, topic: str) -> None:
     near = difflib.get_close_matches(topic, names, n=3, cutoff=0.5)
     hint = f" (did you mean {', '.join(near)}?)" if near else " (configuration keys: " + ", ".join(sorted(cfg.topics)) + ")"
     raise UsageError(f"no topic {topic!r} on {cfg.bootstrap_servers}{hint}")
+
+
+# ------------------------------------------------------------------ oper-groups
+
+def oper_group_clear(args) -> int:
+    """A GroupClear on the workers' ticks topic, on the group's domain's partition: the
+    worker holding the domain lets the group act again (and says so in its log)."""
+    import getpass
+    import time
+
+    from fabtel.kafka import RecordProducer
+    from fabtel.partitioning import DomainPartitioner, partition_of
+    from fabtel.records import GroupClear
+    cfg = _config(args)
+    group = next((g for g in cfg.oper_groups if g.name == args.name), None)
+    if group is None:
+        raise UsageError(f"no oper-group named {args.name!r} (the configuration has "
+                         f"{', '.join(g.name for g in cfg.oper_groups) or 'none'})")
+    domain = DomainPartitioner(cfg).domain(group.device)
+    rec = GroupClear(domain.name, group.name, args.by or getpass.getuser(), time.time_ns())
+    producer = RecordProducer(cfg.kafka)
+    topic = f"{args.app_id}-ticks"
+    producer.produce_raw(topic, domain.name.encode(), producer.codec.encode(rec, single_object=True),
+                         partition=partition_of(domain, cfg.kafka.partitions))
+    if producer.flush(15):
+        print(f"oper-group clear: not delivered to {topic} (is the broker up?)", file=sys.stderr)
+        return 1
+    print(f"{group.name}: cleared (sent to {topic}); the worker holding {domain.name} logs it")
+    return 0

@@ -45,6 +45,7 @@ GROUPS = {
     "dashboards": ("check the Grafana dashboards and alert rules", "ACTION"),
     "alerts": ("receive alert notifications", "ACTION"),
     "convergence": ("Sibyl's convergence metrics of routing-protocol events", "ACTION"),
+    "oper-group": ("look after the oper-groups", "ACTION"),
 }
 METRICS_HELP = "serve /metrics and /healthz on HOST:PORT (default off)"
 
@@ -239,6 +240,12 @@ def _discover(p):
                         "otherwise is said with both ends, and the exit status is 1")
 
 
+def _oper_group_clear(p):
+    p.add_argument("name", help="the oper-group (oper_groups[].name)")
+    p.add_argument("--app-id", default="fabtel-processor", help="the workers' app id (default fabtel-processor)")
+    p.add_argument("--by", default=None, help="who clears it, for the log (default: $USER)")
+
+
 ADMIN, COMPONENTS = "fabtel.shell.admin", "fabtel.shell.commands"
 COMMANDS: tuple[Command, ...] = (
     Command("config check", "validate FILE: exit 0 when valid, 2 with every problem listed", f"{ADMIN}:config_check",
@@ -285,6 +292,8 @@ COMMANDS: tuple[Command, ...] = (
             f"{COMPONENTS}:alerts_receive", _alerts_receive, config=False,
             description="A small webhook receiver: point a Grafana contact point (or an Alertmanager webhook) at "
                         "http://HOST:PORT/alerts and every alert is logged in one line."),
+    Command("oper-group clear", "let an oper-group held after a rollback act again (the workers hold it for "
+            "rollback_hold_ms otherwise)", f"{ADMIN}:oper_group_clear", _oper_group_clear),
     Command("convergence analyze", "the metrics of one event from a JSON-lines log of routing messages",
             f"{COMPONENTS}:convergence_analyze", _convergence_analyze, config=False),
 )

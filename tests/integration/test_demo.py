@@ -59,6 +59,11 @@ def test_main_scenario_with_baseline_report_and_plot(demo_config, tmp_path):
     # blackhole) is the time from the uplink loss to the change at the device, within 2 ms.
     lost = r["blackhole"]["clients"]["client1"]
     assert abs(lost["lost_bytes"] * 8 / lost["blackholed_bps"] * 1000 - apply["detect_to_apply_ms"]) <= 2, lost
+    # ... and the worker watched the change: the traffic moved to leaf2 (verified), marked on the plot's inset
+    [outcome] = r["outcomes"]
+    assert (outcome["device"], outcome["outcome"], outcome["rolled_back"]) == ("leaf1", "verified", False), outcome
+    assert r["timeline_ms"]["outcome"] == "verified" and r["timeline_ms"]["outcome_ms"] > r["timeline_ms"]["total_ms"]
+    assert "outcome                    leaf1 verified" in out.stdout
     assert r["baseline_blackhole"]["clients"]["client1"]["lost_share"] > 0.2 and r["baseline_blackhole"]["until_end"]
     assert abs(r["timeline_ms"]["total_ms"] - apply["detect_to_apply_ms"]) <= 1
     assert [x["run"] for x in r["time_ranges"]] == ["with oper-group", "without oper-group"]
@@ -136,3 +141,28 @@ def test_the_seed_scenario_on_a_mixed_fabric(stack, tmp_path):
     assert (d["device"], d["action"]) == ("leaf1", "disable")
     assert [(a["device"], a["interface"]) for a in r["admin_changes_over_gnmi"]] == [("leaf1", "Ethernet8")]
     assert r["sflow_unnamed_interfaces"] == [] and r["cabling"] == []
+
+
+def test_a_device_slower_to_commit_grows_the_loss_by_that_time_at_that_rate(demo_config, tmp_path):
+    """The seed scenario with devices that take 50 ms to commit a Set: the
+    change lands 50 ms after the Set, and the loss (ground truth) is the
+    blackholed rate times the time to the change, within 2 ms."""
+    import yaml
+    from fabtel.lab.scenario import SCENARIO_DIR
+    seed = yaml.safe_load((SCENARIO_DIR / "leaf1-uplinks-down.yaml").read_text())
+    seed.update(name="slow-commit", set_latency_ms=50, duration_s=30)
+    path = tmp_path / "slow-commit.yaml"
+    path.write_text(yaml.safe_dump(seed))
+    report = tmp_path / "r.json"
+    out = fabtel("demo", "--config", str(demo_config), "--scenario", str(path), "--no-baseline", "--report",
+                 str(report), timeout=300, env={**os.environ, "FABTEL_STATE_DIR": str(tmp_path)})
+    assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+    r = json.loads(report.read_text())
+    [apply] = r["detect_to_apply_ms"]
+    assert abs(apply["commit_ms"] - 50) <= 1, apply
+    lost = r["blackhole"]["clients"]["client1"]
+    at_rate_ms = lost["lost_bytes"] * 8 / lost["blackholed_bps"] * 1000
+    assert abs(at_rate_ms - apply["detect_to_apply_ms"]) <= 2
+    # without the 50 ms the loss would have been the rate times the time to the Set: 50 ms of it more
+    grown = lost["lost_bytes"] - lost["blackholed_bps"] / 8 * (apply["detect_to_apply_ms"] - apply["commit_ms"]) / 1000
+    assert abs(grown - lost["blackholed_bps"] / 8 * 0.050) <= lost["blackholed_bps"] / 8 * 0.002, (grown, lost)

@@ -99,4 +99,4 @@ def test_the_help_lists_the_commands_in_their_order_and_nothing_registers_on_imp
     listed = [line.split()[0] for line in commands.splitlines()
               if line.startswith("    ") and not line.startswith("     ")]
     assert listed == ["config", "discover", "stack", "topics", "sflow", "collect", "process", "sink", "remediate", "demo", "bench",
-                      "lab", "deploy", "dashboards", "alerts", "convergence"]
+                      "lab", "deploy", "dashboards", "alerts", "oper-group", "convergence"]

@@ -378,7 +378,7 @@ def test_grafana_gets_the_datasource_every_dashboard_and_the_alert_rules(overlay
     _, docs = overlay
     dashboards = one(docs, "ConfigMap", "fabtel-grafana-dashboards")["data"]
     shipped = {p.name for p in (K8S / "base" / "dashboards").glob("*.json")}
-    assert set(dashboards) == shipped and len(shipped) == 5
+    assert set(dashboards) == shipped and len(shipped) == 6
     rules = one(docs, "ConfigMap", "fabtel-grafana-alerting")["data"]
     shipped_alerting = {p.name for p in (K8S / "base" / "alerting").glob("*.yaml")}
     assert set(rules) == shipped_alerting == {"fabtel-rules.yaml", "notifications.yaml"}
