@@ -254,7 +254,7 @@ class DeviceServicer(gnmi_pb2_grpc.gNMIServicer):
                 self.node.name, iface, up, at, origin="gnmi", requested_ns=ts))
         if self.fabric.set_latency_ns:
             time.sleep(self.fabric.set_latency_ns / 1e9)
-            self.fabric.advance_to(due)               # applied at its own time by now, whatever ticked meanwhile
+        self.fabric.advance_to(due)                   # committed when the Set returns, as a device's is
         self.fabric.set_requests[self.node.name] += len(changes)
         results = [gnmi_pb2.UpdateResult(path=p, op=gnmi_pb2.UpdateResult.UPDATE) for p, _ in changes]
         return gnmi_pb2.SetResponse(response=results, timestamp=ts)

@@ -260,7 +260,7 @@ def check_expectations(scenario, report: dict) -> list[str]:
     for dev in exp.rolled_back:
         if not any(o["device"] == dev and o["rolled_back"] for o in outcomes):
             problems.append(f"expected {dev}'s change to be rolled back")
-    proposed = {f"{r['device']}:{r['interface']}" for r in report["command_results"] if r["outcome"] == "proposed"}
+    proposed = {f"{r['device']}:{r['interface']}" for r in report.get("command_results", []) if r["outcome"] == "proposed"}
     for target in exp.proposed:
         if target not in proposed:
             problems.append(f"expected {target}'s command to be proposed only")

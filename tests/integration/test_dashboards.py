@@ -21,7 +21,7 @@ def test_macros_are_substituted_as_grafana_does():
 def test_every_shipped_dashboard_uses_the_provisioned_datasource_and_raw_influxql():
     shipped = dashboards.load()
     assert set(shipped) == {"overview.json", "lag-balance.json", "interfaces.json", "pipeline-health.json",
-                           "flows.json"}
+                           "flows.json", "remediation.json"}
     for name, d in shipped.items():
         _, queries = dashboards.queries_of(name, d)
         assert len(queries) >= 4, name

@@ -75,8 +75,12 @@ def test_leaf1_uplinks_down_blackholes_half_from_20s(tmp_path):
                  "--ground-truth", str(gt))
     assert out.returncode == 0, out.stderr
     import json
-    seconds = [json.loads(line) for line in gt.read_text().splitlines()]
-    assert len(seconds) == 40
+    rows = [json.loads(line) for line in gt.read_text().splitlines()]
+    seconds, changes = [r for r in rows if "t" in r], [r["change"] for r in rows if "change" in r]
+    assert len(seconds) == 40 and rows[:40] == seconds
+    # then each state change at its own time: the event's two uplinks at 20 s exactly
+    assert [(c["device"], c["interface"], c["value"], c["at_ms"]) for c in changes] == \
+        [("leaf1", "ethernet-1/49", "disable", 20000.0), ("leaf1", "ethernet-1/50", "disable", 20000.0)]
     before, after = seconds[:20], seconds[20:]
     offered = (8 * 100_000_000 + 1_000_000_000) // 8       # 8 streams of 100 Mb/s and a 1 Gb/s elephant, bytes a second
     assert all(s["blackholed_bytes"] == 0 and s["delivered_bytes"] == s["offered_bytes"] == offered for s in before)

@@ -38,6 +38,9 @@ def test_the_wheel_installs_one_package_that_works_anywhere(tmp_path):
                      "fabtel/schemas/interface_state.avsc", "fabtel/examples/fabric.yaml", "fabtel/bench/e2e.py",
                      "fabtel/localstack/kafka-broker.pom.xml", "fabtel/schemas/released/0.1.0/interface_state.avsc"):
         assert expected in names, expected
+    # the compiled parts are in it, built for this interpreter (both toolchains are on this machine kind)
+    for compiled in ("fabtel/_avro_flat.", "fabtel/_native."):
+        assert any(n.startswith(compiled) and n.endswith(".so") for n in names), compiled
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", venv, cwd=tmp_path)
     run(venv / "bin" / "pip", "install", "-q", wheel, cwd=tmp_path)
@@ -54,6 +57,8 @@ def test_the_wheel_installs_one_package_that_works_anywhere(tmp_path):
     scenarios = run(venv / "bin" / "python", "-c", "from fabtel.lab.scenario import seed_scenarios; "
                     "print(len(seed_scenarios()))", cwd=elsewhere)
     assert int(scenarios.stdout) >= 5
+    native = run(venv / "bin" / "python", "-c", "import fabtel.native as n; print(n.available())", cwd=elsewhere)
+    assert native.stdout.strip() == "True", native.stdout
     assert not (venv / "bin" / "tansu").exists()
     missing = subprocess.run([fabtel, "stack", "up", "--broker", "tansu", "--state-dir", tmp_path / "st",
                               "--kafka-port", "1", "--influx-port", "2"], cwd=elsewhere, capture_output=True, text=True)
