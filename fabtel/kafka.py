@@ -319,11 +319,7 @@ class RecordProducer:
         device = getattr(record, "device", None)
         if self.partitioner is None or device is None or kind_of(record) not in TELEMETRY:
             return -1
-        n = self._partitions.get(topic)
-        if n is None:
-            meta = self.producer.list_topics(topic, timeout=10).topics.get(topic)
-            n = self._partitions[topic] = len(meta.partitions) if meta and meta.partitions else self.cfg.partitions
-        return self.partitioner.partition(device, n)
+        return self.partitioner.partition(device, self.partitions_of(topic))
 
     def _on_delivery(self, err, msg) -> None:
         if err is None:
@@ -376,6 +372,21 @@ class RecordProducer:
             return True
         except BufferError:
             return False
+
+    def try_produce(self, topic: str, key: bytes, value: bytes, partition: int = -1) -> bool:
+        """An encoded value without waiting: False when the local queue is full."""
+        try:
+            self.producer.produce(topic, value, key, partition=partition, on_delivery=self._on_delivery)
+            return True
+        except BufferError:
+            return False
+
+    def partitions_of(self, topic: str) -> int:
+        n = self._partitions.get(topic)
+        if n is None:
+            meta = self.producer.list_topics(topic, timeout=10).topics.get(topic)
+            n = self._partitions[topic] = len(meta.partitions) if meta and meta.partitions else self.cfg.partitions
+        return n
 
     def poll(self, timeout: float = 0.0) -> int:
         return self.producer.poll(timeout)

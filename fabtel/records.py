@@ -706,8 +706,10 @@ def kind_of(record: Any) -> str | None:
 
 
 def record_key(record: Any) -> bytes:
-    """The Kafka key: the device, so one device's records stay ordered."""
-    key = (getattr(record, "device", None) or getattr(record, "lag_id", None) or getattr(record, "router", None)
+    """The Kafka key: the device, so one device's records stay ordered (an
+    unknown sFlow agent's samples: its address)."""
+    key = (getattr(record, "device", None) or getattr(record, "agent", None) or getattr(record, "lag_id", None)
+           or getattr(record, "router", None)
            or getattr(record, "group", None)
            or getattr(record, "element", None) or getattr(record, "component", ""))
     return key.encode()

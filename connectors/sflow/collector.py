@@ -12,6 +12,11 @@ a number no map names is kept as "ifIndexN" and counted.
 
 Memory is bounded: the producer's local queue has a fixed size and a full
 queue drops the datagram and counts it, as the network would.
+
+The per-datagram work runs compiled (fabtel.native: the datagram to its
+samples' Avro values and the flow windows' per-sample work in one call) when
+the extension is there; the Python codec and aggregator are the reference
+and run otherwise (FABTEL_NATIVE=off), with the same records.
 """
 from __future__ import annotations
 
@@ -22,13 +27,15 @@ import time
 
 from fabtel.connectors.sflow.agents import AgentTracker
 from fabtel.connectors.sflow.codec import SFlowDecodeError, decode_datagram, drop_reason
-from fabtel.connectors.sflow.flows import FlowAggregator
+from fabtel.connectors.sflow.flows import FlowAggregator, HandedOver, window_record
 from fabtel.connectors.sflow.normalize import Inventory
 from fabtel.config import Config
+from fabtel import native
 from fabtel.kafka import KafkaUnavailable, RecordProducer, dead_letter, read_topic
 from fabtel.metrics import Metrics
 from fabtel.partitioning import DomainPartitioner
 from fabtel.records import InterfaceIndexes
+from fabtel.serde import RegistryUnavailable
 
 log = logging.getLogger("fabtel.sflow")
 
@@ -80,6 +87,23 @@ class SflowCollector:
         s = cfg.sflow
         self.raw_flows, self.aggregate = s.flow_samples in ("raw", "both"), s.flow_samples in ("aggregate", "both")
         self.flows = FlowAggregator(s.flow_window_ms, s.flow_table_size, s.top_flows, self.interface)
+        self.topic = cfg.kafka.topic("sflow_samples")
+        self.native = None                   # the compiled decoder, built at the first datagram (fabtel.native)
+        self.partitioner = DomainPartitioner(cfg)
+        native.say_once("sflow collector")
+
+    def _native_decoder(self):
+        """The compiled decoder, once the sample's Avro header is known (with a
+        registry: once the registry answers; meanwhile the Python path)."""
+        if self.native is None and native.available():
+            try:
+                header = self.producer.codec.header_for("SflowSample", self.topic)
+            except RegistryUnavailable:
+                return None
+            s = self.cfg.sflow
+            self.native = native.module().SflowDecoder(header, dict(self.inventory.device_of_agent), s.flow_window_ms,
+                                                       s.flow_table_size, self.aggregate, self.raw_flows)
+        return self.native
 
     def interface(self, device: str, ifindex: int) -> str:
         """The name the device's map gives `ifindex`, or the number kept as one (counted)."""
@@ -107,6 +131,9 @@ class SflowCollector:
         """Decode one datagram and produce its records; return samples sent."""
         m = self.metrics
         m.inc("datagrams_total")
+        decoder = self._native_decoder()
+        if decoder is not None:
+            return self._handle_native(decoder, data, receive_ts_ns)
         try:
             dg = decode_datagram(data, receive_ts_ns)
         except SFlowDecodeError as exc:
@@ -117,12 +144,7 @@ class SflowCollector:
             m.inc("skipped_total", what)
         if dg.leftover:
             m.inc("partial_total", "trailing bytes after the samples")
-        event = self.tracker.observe(dg.agent, dg.sub_agent_id, dg.sequence, dg.uptime_ms)
-        if event.lost:
-            m.inc("lost_datagrams_total", dg.agent, by=event.lost)
-        if event.restarted:
-            m.inc("agent_restarts_total", dg.agent)
-            log.info("sflow agent %s restarted (sequence %d, uptime %d ms)", dg.agent, dg.sequence, dg.uptime_ms)
+        self._track(dg.agent, dg.sub_agent_id, dg.sequence, dg.uptime_ms)
         device = self.inventory.device(dg.agent)
         if device is None:
             m.inc("unknown_agents_total", dg.agent)
@@ -146,10 +168,72 @@ class SflowCollector:
         self.producer.poll(0)
         return sent
 
+    def _handle_native(self, decoder, data: bytes, receive_ts_ns: int) -> int:
+        """handle(), compiled: the same metrics, records and drops."""
+        m = self.metrics
+        try:
+            agent, device, sub, seq, uptime, skipped, leftover, values, counters, flows, discards = \
+                decoder.handle(data, receive_ts_ns)
+        except native.module().DecodeError as exc:
+            reason, offset, fmt, detail = exc.args
+            error = SFlowDecodeError(reason, offset, fmt, detail)
+            m.inc("rejected_total", error.reason)
+            self._dead_letter(data, str(error))
+            return 0
+        for what in skipped:
+            m.inc("skipped_total", what)
+        if leftover:
+            m.inc("partial_total", "trailing bytes after the samples")
+        self._track(agent, sub, seq, uptime)
+        if device is None:
+            m.inc("unknown_agents_total", agent)
+        if counters:
+            m.inc("samples_total", "counters", by=counters)
+        if flows:
+            m.inc("samples_total", "flow", by=flows)
+        name = device or agent
+        for inp, code in discards:
+            m.inc("discards_total", name, self.interface(name, inp), drop_reason(code))
+        sent = 0
+        if values:
+            key = name.encode()
+            partition = -1 if device is None else self.partitioner.partition(
+                device, self.producer.partitions_of(self.topic))
+            produce = self.producer.try_produce
+            for value in values:
+                if produce(self.topic, key, value, partition):
+                    sent += 1
+                else:
+                    m.inc("dropped_total", "kafka_queue_full")
+        sent += self.send_windows(receive_ts_ns)
+        self.producer.poll(0)
+        return sent
+
+    def _track(self, agent: str, sub: int, seq: int, uptime: int) -> None:
+        event = self.tracker.observe(agent, sub, seq, uptime)
+        if event.lost:
+            self.metrics.inc("lost_datagrams_total", agent, by=event.lost)
+        if event.restarted:
+            self.metrics.inc("agent_restarts_total", agent)
+            log.info("sflow agent %s restarted (sequence %d, uptime %d ms)", agent, seq, uptime)
+
+    def _windows(self, now_ns: int, every: bool) -> list:
+        """The flow windows that ended (every one at shutdown), from whichever aggregator ran."""
+        out = self.flows.flush(now_ns) if every else self.flows.due(now_ns)
+        if self.native is not None:
+            s, window_ns = self.cfg.sflow, self.cfg.sflow.flow_window_ms * 1_000_000
+            taken = [(HandedOver(t), t[0] + window_ns) for t in self.native.take_windows(now_ns, s.top_flows)]
+            if every:
+                taken += [(HandedOver(t), max(now_ns, t[0] + 1))
+                          for t in self.native.take_windows(now_ns, s.top_flows, True)]
+            out += [window_record(w.key, w, w.start, end, self.interface, s.flow_table_size, s.top_flows)
+                    for w, end in taken]
+        return out
+
     def send_windows(self, now_ns: int, every: bool = False) -> int:
         """Produce the flow windows that ended (all of them at shutdown)."""
         sent = 0
-        for rec in (self.flows.flush(now_ns) if every else self.flows.due(now_ns)):
+        for rec in self._windows(now_ns, every):
             self.metrics.inc("flow_windows_total")
             if rec.undersampled:
                 self.metrics.inc("undersampled_windows_total")

@@ -26,6 +26,12 @@ from fabtel.sampling import DISCARD, IN, OUT, error_pct
 FlowKey = tuple          # (src ip, dst ip, protocol, src port, dst port, vlan, vni)
 
 
+def _order(key: FlowKey) -> tuple:
+    """A key as the heap orders equal counts: an absent VLAN or VNI as -1
+    (None does not compare with an int; the compiled table orders the same)."""
+    return tuple(-1 if x is None else x for x in key)
+
+
 class SpaceSaving:
     """The top flows of a stream in `capacity` counters (Metwally et al.): a
     new flow that finds the table full takes over the smallest counter and
@@ -37,7 +43,7 @@ class SpaceSaving:
     def __init__(self, capacity: int):
         self.capacity = capacity
         self.entries: dict[FlowKey, list] = {}     # key -> [samples, bytes, inherited samples, inherited bytes]
-        self.heap: list = []                       # (samples, key), lazily updated
+        self.heap: list = []                       # (samples, key order, key), lazily updated
         self.evicted = False
 
     def add(self, key: FlowKey, nbytes: float) -> None:
@@ -47,24 +53,24 @@ class SpaceSaving:
             e[1] += nbytes
             return
         if len(self.entries) < self.capacity:
-            self.entries[key] = [1, nbytes, 0, 0.0]
-            heapq.heappush(self.heap, (1, key))
+            self.entries[key] = [1, nbytes, 0, 0]
+            heapq.heappush(self.heap, (1, _order(key), key))
             return
         victim = self._smallest()
         v = self.entries.pop(victim)
         self.entries[key] = [v[0] + 1, v[1] + nbytes, v[0], v[1]]
-        heapq.heappush(self.heap, (v[0] + 1, key))
+        heapq.heappush(self.heap, (v[0] + 1, _order(key), key))
         self.evicted = True
 
     def _smallest(self) -> FlowKey:
         heap, entries = self.heap, self.entries
         while True:
-            count, key = heap[0]
+            count, order, key = heap[0]
             e = entries.get(key)
             if e is None:
                 heapq.heappop(heap)
             elif e[0] != count:
-                heapq.heapreplace(heap, (e[0], key))
+                heapq.heapreplace(heap, (e[0], order, key))
             else:
                 heapq.heappop(heap)
                 return key
@@ -181,30 +187,62 @@ class FlowAggregator:
             out += [self._record(key, w, start, end) for key, w in self.windows.pop(start).items()]
         return out
 
-    def _record(self, key: tuple, w: _Window, start: int, end: int) -> FlowWindow:
-        device, ifindex, direction, code = key
-        interface = self.interface_name(device, ifindex)
-        seconds = (end - start) / 1e9
-        scale, effective, under = 1.0, None, w.drops > 0
-        if direction == IN and w.pool:
-            effective = w.pool / w.samples
-            expected = w.pool / w.rate if w.rate else 0.0
-            # Fewer samples than the pool says were taken (beyond chance: 3 sigma): lost in transit.
-            if w.samples < expected - 3 * math.sqrt(expected):
-                under = True
-            if under:
-                scale = w.pool / w.packets
-        total = w.bytes * scale
-        _, min_bytes = w.table.min_count()
-        top = []
-        for fk, (n, nbytes, _, inherited_bytes) in w.table.top(self.top_n):
-            b = nbytes * scale
-            top.append(FlowEstimate(fk[0], fk[1], fk[2], fk[3], fk[4], fk[5], n, b, b * 8 / seconds, error_pct(n),
-                                    inherited_bytes * scale, b / total if total else 0.0, fk[6]))
-        named = {(self.interface_name(device, where) if isinstance(where, int) else where): v
-                 for where, v in w.outputs.items()}
-        outputs = [FlowOutput(name, n, b * scale) for name, (n, b) in sorted(named.items())]
-        return FlowWindow(device, interface, direction, code, drop_reason(code) if code is not None else None,
-                          start, end, w.samples, w.rate, w.packets * scale, total, total * 8 / seconds,
-                          error_pct(w.samples), w.pool if direction == IN else None, w.drops, effective, under,
-                          self.table_size, min_bytes * scale, top, outputs)
+    def _record(self, key: tuple, w, start: int, end: int) -> FlowWindow:
+        return window_record(key, w, start, end, self.interface_name, self.table_size, self.top_n)
+
+
+def window_record(key: tuple, w, start: int, end: int, interface_name: Callable[[str, int], str], table_size: int,
+                  top_n: int) -> FlowWindow:
+    """A window as its record: the estimate scaled (by the pool where samples were lost), its top flows, its
+    outputs named. `w` is a _Window, or a window the compiled aggregator handed over (fabtel.native)."""
+    device, ifindex, direction, code = key
+    interface = interface_name(device, ifindex)
+    seconds = (end - start) / 1e9
+    scale, effective, under = 1.0, None, w.drops > 0
+    if direction == IN and w.pool:
+        effective = w.pool / w.samples
+        expected = w.pool / w.rate if w.rate else 0.0
+        # Fewer samples than the pool says were taken (beyond chance: 3 sigma): lost in transit.
+        if w.samples < expected - 3 * math.sqrt(expected):
+            under = True
+        if under:
+            scale = w.pool / w.packets
+    total = w.bytes * scale
+    _, min_bytes = w.table.min_count()
+    top = []
+    for fk, (n, nbytes, _, inherited_bytes) in w.table.top(top_n):
+        b = nbytes * scale
+        top.append(FlowEstimate(fk[0], fk[1], fk[2], fk[3], fk[4], fk[5], n, b, b * 8 / seconds, error_pct(n),
+                                inherited_bytes * scale, b / total if total else 0.0, fk[6]))
+    named = {(interface_name(device, where) if isinstance(where, int) else where): v
+             for where, v in w.outputs.items()}
+    outputs = [FlowOutput(name, n, b * scale) for name, (n, b) in sorted(named.items())]
+    return FlowWindow(device, interface, direction, code, drop_reason(code) if code is not None else None,
+                      start, end, w.samples, w.rate, w.packets * scale, total, total * 8 / seconds,
+                      error_pct(w.samples), w.pool if direction == IN else None, w.drops, effective, under,
+                      table_size, min_bytes * scale, top, outputs)
+
+
+class HandedOver:
+    """A window as the compiled aggregator hands it over (SflowDecoder.take_windows), with the
+    attributes window_record reads."""
+    __slots__ = ("start", "key", "samples", "packets", "bytes", "rate", "pool", "drops", "outputs", "table")
+
+    def __init__(self, t: tuple):
+        (self.start, self.key, self.samples, self.packets, self.bytes, self.rate, self.pool, self.drops, outputs,
+         top, minimum) = t
+        self.outputs = {where: [n, b] for where, n, b in outputs}
+        self.table = _HandedTable(top, minimum)
+
+
+class _HandedTable:
+    __slots__ = ("_top", "_min")
+
+    def __init__(self, top: list, minimum: tuple):
+        self._top, self._min = [(key, [n, b, n0, b0]) for key, n, b, n0, b0 in top], minimum
+
+    def min_count(self) -> tuple:
+        return self._min
+
+    def top(self, n: int) -> list:
+        return self._top[:n]

@@ -1,0 +1,165 @@
+//! fabtel's compiled hot paths (fabtel.native is the Python side): an sFlow
+//! datagram to its samples' Avro values and the flow windows' per-sample
+//! work, in one call per datagram. The Python code they mirror is the
+//! reference: FABTEL_NATIVE=off runs it instead, and the differential tests
+//! hold the two equal.
+use std::collections::HashMap;
+
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyTuple};
+
+mod avro;
+mod flows;
+mod inet;
+mod sflow;
+
+create_exception!(_native, DecodeError, PyException, "a datagram the codec refuses: (reason, offset, format, detail)");
+
+fn decode_error(e: sflow::DecodeError) -> PyErr {
+    DecodeError::new_err((e.reason, e.offset, e.data_format, e.detail))
+}
+
+/// One collector's decoder: the Avro header of its SflowSample values, the
+/// agents it knows (address -> device), and its flow windows.
+#[pyclass(module = "fabtel._native")]
+struct SflowDecoder {
+    header: Vec<u8>,
+    devices: HashMap<String, String>,
+    aggregate: bool,
+    raw_flows: bool,
+    flows: flows::Aggregator,
+}
+
+fn opt<'py>(py: Python<'py>, v: &Option<i64>) -> PyObject {
+    match v {
+        Some(x) => x.into_pyobject(py).unwrap().into_any().unbind(),
+        None => py.None(),
+    }
+}
+
+fn flow_key(h: &sflow::SampledHeader) -> Option<flows::FlowKey> {
+    if h.vni.is_some() && h.inner_src_ip.is_some() {
+        Some(flows::FlowKey { src: h.inner_src_ip.clone().unwrap(), dst: h.inner_dst_ip.clone().unwrap_or_default(),
+                              proto: h.inner_ip_protocol, sport: h.inner_src_port.unwrap_or(0),
+                              dport: h.inner_dst_port.unwrap_or(0), vlan: h.vlan, vni: h.vni })
+    } else if let Some(src) = &h.src_ip {
+        Some(flows::FlowKey { src: src.clone(), dst: h.dst_ip.clone().unwrap_or_default(), proto: h.ip_protocol,
+                              sport: h.src_port.unwrap_or(0), dport: h.dst_port.unwrap_or(0), vlan: h.vlan,
+                              vni: None })
+    } else {
+        None
+    }
+}
+
+#[pymethods]
+impl SflowDecoder {
+    #[new]
+    #[pyo3(signature = (header, devices, window_ms, table_size, aggregate=true, raw_flows=true))]
+    fn new(header: Vec<u8>, devices: HashMap<String, String>, window_ms: i64, table_size: usize, aggregate: bool,
+           raw_flows: bool) -> Self {
+        SflowDecoder { header, devices, aggregate, raw_flows, flows: flows::Aggregator::new(window_ms, table_size) }
+    }
+
+    /// One datagram: (agent, device or None, sub agent, sequence, uptime ms, skipped, leftover bytes,
+    /// the values to send, counter samples, flow samples, [(input, drop code)] of discarded packets).
+    /// A bad datagram raises DecodeError.
+    fn handle<'py>(&mut self, py: Python<'py>, data: &[u8], receive_ts_ns: i64) -> PyResult<Bound<'py, PyTuple>> {
+        let dg = sflow::decode(data).map_err(decode_error)?;
+        let device = self.devices.get(&dg.agent).cloned();
+        let name = device.as_deref().unwrap_or(&dg.agent).to_string();
+        let values = PyList::empty(py);
+        let discards = PyList::empty(py);
+        let (mut counters, mut nflows) = (0u64, 0u64);
+        for s in &dg.samples {
+            if s.flow {
+                nflows += 1;
+                if s.output_format == 1 {
+                    discards.append((s.input, s.output))?;
+                }
+                if self.aggregate {
+                    if let Some(h) = &s.header {
+                        let source = if s.source_type == 0 { s.source_index } else { s.input };
+                        self.flows.add(&name, source, s.rate, s.pool, s.drops, s.output_format, s.output, h.frame_len,
+                                       flow_key(h), receive_ts_ns);
+                    }
+                }
+                if !self.raw_flows {
+                    continue;
+                }
+            } else {
+                counters += 1;
+            }
+            let v = sflow::encode(&dg, s, device.as_deref(), receive_ts_ns, &self.header);
+            values.append(PyBytes::new(py, &v))?;
+        }
+        let skipped = PyList::new(py, &dg.skipped)?;
+        PyTuple::new(py, [
+            dg.agent.into_pyobject(py)?.into_any(),
+            match &device { Some(d) => d.into_pyobject(py)?.into_any(), None => py.None().into_bound(py) },
+            dg.sub_agent_id.into_pyobject(py)?.into_any(),
+            dg.sequence.into_pyobject(py)?.into_any(),
+            dg.uptime_ms.into_pyobject(py)?.into_any(),
+            skipped.into_any(),
+            dg.leftover.into_pyobject(py)?.into_any(),
+            values.into_any(),
+            counters.into_pyobject(py)?.into_any(),
+            nflows.into_pyobject(py)?.into_any(),
+            discards.into_any(),
+        ])
+    }
+
+    /// The windows that ended by now_ns (every one with `every`), each as
+    /// (start, (device, ifIndex, direction, code), samples, packets, bytes, rate, pool, drops,
+    ///  outputs [(ifIndex or text, samples, bytes)], top [(key, samples, bytes, inherited samples,
+    ///  inherited bytes)] for `top_n`, (min samples, min bytes)).
+    #[pyo3(signature = (now_ns, top_n, every=false))]
+    fn take_windows<'py>(&mut self, py: Python<'py>, now_ns: i64, top_n: usize, every: bool)
+                         -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        for (start, (device, ifindex, direction, code), w) in self.flows.take(now_ns, every) {
+            let dir = match direction { flows::IN => "in", flows::OUT => "out", _ => "discard" };
+            let outputs = PyList::empty(py);
+            for (place, (n, b)) in w.outputs.iter() {
+                let p = match place {
+                    flows::Where::IfIndex(i) => i.into_pyobject(py)?.into_any(),
+                    flows::Where::Text(t) => t.into_pyobject(py)?.into_any(),
+                };
+                outputs.append((p, *n, *b))?;
+            }
+            let top = PyList::empty(py);
+            for (k, e) in w.table.top(top_n) {
+                let key = PyTuple::new(py, [
+                    k.src.into_pyobject(py)?.into_any(), k.dst.into_pyobject(py)?.into_any(),
+                    opt(py, &k.proto).into_bound(py), k.sport.into_pyobject(py)?.into_any(),
+                    k.dport.into_pyobject(py)?.into_any(), opt(py, &k.vlan).into_bound(py),
+                    opt(py, &k.vni).into_bound(py)])?;
+                top.append((key, e.samples, e.bytes, e.inherited_samples, e.inherited_bytes))?;
+            }
+            let (mn, mb) = w.table.min_count();
+            out.append(PyTuple::new(py, [
+                start.into_pyobject(py)?.into_any(),
+                (device, ifindex, dir, code).into_pyobject(py)?.into_any(),
+                w.samples.into_pyobject(py)?.into_any(), w.packets.into_pyobject(py)?.into_any(),
+                w.bytes.into_pyobject(py)?.into_any(), w.rate.into_pyobject(py)?.into_any(),
+                w.pool.into_pyobject(py)?.into_any(), w.drops.into_pyobject(py)?.into_any(),
+                outputs.into_any(), top.into_any(), (mn, mb).into_pyobject(py)?.into_any(),
+            ])?)?;
+        }
+        Ok(out)
+    }
+
+    /// Windows still open.
+    fn open_windows(&self) -> usize {
+        self.flows.windows.values().map(|w| w.len()).sum()
+    }
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("VERSION", "0.1.0")?;
+    m.add("DecodeError", m.py().get_type::<DecodeError>())?;
+    m.add_class::<SflowDecoder>()?;
+    Ok(())
+}
