@@ -29,6 +29,7 @@ from fabtel.connectors.sflow.agents import AgentTracker
 from fabtel.connectors.sflow.codec import SFlowDecodeError, decode_datagram, drop_reason
 from fabtel.connectors.sflow.flows import FlowAggregator, HandedOver, window_record
 from fabtel.connectors.sflow.normalize import Inventory
+from fabtel.connectors.sflow.receiver import DropWatch, open_socket, run_workers
 from fabtel.config import Config
 from fabtel import native
 from fabtel.kafka import KafkaUnavailable, RecordProducer, dead_letter, read_topic
@@ -68,15 +69,19 @@ def collector_metrics(agents: list[str] = ()) -> Metrics:
     m.declare("undersampled_windows_total", "Flow windows whose agent dropped or lost samples.")
     m.declare("unresolved_ifindex_total", "Interface numbers no ifIndex map names (kept as ifIndexN), by device "
               "and reason.", ("device", "reason"))
-    m.declare("interface_index_maps", "Devices whose ifIndex map the collector holds.")
+    m.declare("interface_index_maps", "Devices whose ifIndex map the collector holds.", kind="gauge")
+    m.declare("kernel_drops_total", "Datagrams the kernel dropped because the socket's receive buffer was full "
+              "(/proc/net/udp).")
     return m
 
 
 class SflowCollector:
     DEAD_LETTERS_PER_S = 10
 
-    def __init__(self, cfg: Config, producer: RecordProducer | None = None, metrics: Metrics | None = None):
+    def __init__(self, cfg: Config, producer: RecordProducer | None = None, metrics: Metrics | None = None,
+                 reuse_port: bool = False):
         self.cfg = cfg
+        self.reuse_port = reuse_port              # one of several receivers on the port (--workers)
         self.inventory = Inventory(cfg.fabric, cfg.sflow.lacp_bit_order)
         self.producer = producer or RecordProducer(
             cfg.kafka, partitioner=DomainPartitioner(cfg),
@@ -254,17 +259,14 @@ class SflowCollector:
         self._dl_window = (window, count + 1)
 
     def run(self, listen: str, stop: threading.Event | None = None, ready: threading.Event | None = None) -> None:
-        host, _, port = listen.rpartition(":")
-        family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_DGRAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-        sock.bind((host.strip("[]") or "127.0.0.1", int(port)))
+        sock = open_socket(listen, self.cfg.sflow.receive_buffer_bytes, self.reuse_port)
         sock.settimeout(0.2)
         stop = stop or threading.Event()
         self.bound = sock.getsockname()
         log.info("sflow collector listening on %s:%d, producing to %s", self.bound[0], self.bound[1],
                  self.cfg.kafka.bootstrap_servers)
         threading.Thread(target=self.follow_indexes, args=(stop,), name="sflow-ifindex", daemon=True).start()
+        drops, next_check = DropWatch(self.metrics), 0.0
         if ready:
             ready.set()
         try:
@@ -274,8 +276,12 @@ class SflowCollector:
                 except socket.timeout:
                     self.send_windows(time.time_ns())
                     self.producer.poll(0)
-                    continue
-                self.handle(data, time.time_ns())
+                    data = None
+                if data is not None:
+                    self.handle(data, time.time_ns())
+                if time.monotonic() >= next_check:
+                    drops.check(sock)
+                    next_check = time.monotonic() + 1
         finally:
             sock.close()
             self.send_windows(time.time_ns(), every=True)
@@ -283,6 +289,17 @@ class SflowCollector:
             log.info("sflow collector stopped (%d records still undelivered)", pending)
 
 
-def run_collector(cfg: Config, listen: str, metrics_listen: str | None) -> int:
+def run_collector(cfg: Config, listen: str, metrics_listen: str | None, workers: int = 1) -> int:
+    """`fabtel collect sflow`: one collector, or `workers` of them on one port."""
     from fabtel.stats import run_until_stopped
-    return run_until_stopped(cfg, metrics_listen, SflowCollector(cfg), listen)
+    if workers <= 1:
+        return run_until_stopped(cfg, metrics_listen, SflowCollector(cfg), listen)
+    from fabtel.signals import stop_on_signals
+
+    def work(i: int, report) -> None:
+        collector = SflowCollector(cfg, reuse_port=True)
+        report(collector.metrics)
+        run_until_stopped(cfg, None, collector, listen)
+
+    agents = [d.sflow_agent for d in cfg.fabric.devices if d.sflow_agent]
+    return run_workers(workers, work, collector_metrics(agents), metrics_listen, stop_on_signals("sflow"))

@@ -1,4 +1,4 @@
-"""The `sflow` section: the collector's listen address and queue, and its flow estimates.
+"""The `sflow` section: the collector's listen address, socket, workers and queue, and its flow estimates.
 
 May import: the standard library, fabtel.config.reader.
 """
@@ -22,6 +22,8 @@ class SflowCollector:
     flow_window_ms: int = 5000         # flow estimates per interface over this window
     flow_table_size: int = 256         # heavy-hitter table per interface and window (memory bound)
     top_flows: int = 10                # flows reported per window
+    receive_buffer_bytes: int = 32 << 20   # the socket's buffer: what a burst may queue before the kernel drops
+    workers: int = 1                   # receivers on the port (SO_REUSEPORT); `collect sflow --workers` overrides
 
 
 def read(r: YamlReader, node) -> SflowCollector:
@@ -29,4 +31,5 @@ def read(r: YamlReader, node) -> SflowCollector:
         "listen": r.endpoint, "queue_limit": r.positive,
         "lacp_bit_order": lambda n, p: r.choice(n, p, LACP_BIT_ORDERS),
         "flow_samples": lambda n, p: r.choice(n, p, FLOW_SAMPLE_MODES), "flow_window_ms": r.positive,
-        "flow_table_size": r.positive, "top_flows": r.positive})
+        "flow_table_size": r.positive, "top_flows": r.positive, "receive_buffer_bytes": r.positive,
+        "workers": r.positive})

@@ -93,8 +93,17 @@ def _sflow_decode(p):
     p.add_argument("--port", type=int, default=6343, help="UDP port carrying sFlow (0: any; default 6343)")
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
 def _collect_sflow(p):
     p.add_argument("--listen", default=None, help="HOST:PORT to receive on (default: sflow.listen of the config)")
+    p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                   help="N receiver processes on the one port (SO_REUSEPORT; each agent stays with one), "
+                        "/metrics their sum (default: sflow.workers of the config, 1)")
     _metrics(p)
 
 

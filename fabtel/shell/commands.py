@@ -29,7 +29,7 @@ def collect_bmp(args) -> int:
 def collect_sflow(args) -> int:
     from fabtel.connectors.sflow.collector import run_collector
     cfg = _config(args)
-    return run_collector(cfg, args.listen or cfg.sflow.listen, args.metrics_listen)
+    return run_collector(cfg, args.listen or cfg.sflow.listen, args.metrics_listen, args.workers or cfg.sflow.workers)
 
 
 def collect_gnmi(args) -> int:
