@@ -25,7 +25,8 @@ from fabtel.records import (SflowEthernetCounters, SflowIfCounters, SflowLagPort
                             SflowSampledHeader)
 
 SAMPLES_PER_DATAGRAM = 5     # 5 x 212 bytes: a datagram under a 1500-byte MTU
-SEND_RATE = 8_000            # datagrams per second offered to each collector in the side-by-side run
+SEND_RATE = 8_000            # datagrams per second offered to each collector in the side-by-side run (--rate)
+AGENTS = 16                  # agents in the side-by-side load, each from its own socket
 
 
 def _counter_datagrams(count: int) -> list[bytes]:
@@ -55,14 +56,17 @@ def _flow_datagrams(count: int) -> list[bytes]:
                                10000 + n % 50000, 443, payload_len=1400, snap=128)
             samples.append(SflowSample("", None, 0, 0, 0, "flow", n, 0, 1001, 4096, 4096 * n, 0, 1001, 1049,
                                        sampled_header=SflowSampledHeader(1, 1518, 4, len(hdr), hdr)))
-        out.append(encode_datagram("198.18.0.11", 0, d + 1, 1000 + d, samples))
+        # agent d % AGENTS, in its own sequence (what _send sends from that agent's socket)
+        out.append(encode_datagram(f"198.18.0.{11 + d % AGENTS}", 0, d // AGENTS + 1, 1000 + d, samples))
     return out
 
 
-def run(config_path: str, seconds: float, vs: str | None = None) -> dict:
+def run(config_path: str, seconds: float, vs: str | None = None, rate: int = SEND_RATE, flood: bool = False,
+        workers: int | None = None) -> dict:
+    from fabtel import native
     from fabtel.connectors.sflow.collector import SflowCollector
     datagrams = _counter_datagrams(2000)
-    progress(f"decode only for {seconds:.0f} s")
+    progress(f"decode only (the Python codec) for {seconds:.0f} s")
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         for d in datagrams:
@@ -71,7 +75,8 @@ def run(config_path: str, seconds: float, vs: str | None = None) -> dict:
 
     cfg = bench_config(config_path, "sflow")
     collector = SflowCollector(cfg)
-    progress(f"decode + Avro + produce to {cfg.kafka.bootstrap_servers} for {seconds:.0f} s")
+    path = "compiled" if native.available() else "python"
+    progress(f"decode + Avro + produce to {cfg.kafka.bootstrap_servers} for {seconds:.0f} s ({path} path)")
     n, t0, c0 = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - t0 < seconds:
         for d in datagrams:
@@ -81,31 +86,34 @@ def run(config_path: str, seconds: float, vs: str | None = None) -> dict:
     dropped = collector.metrics.get("dropped_total", "kafka_queue_full")
     if pending or dropped:
         progress(f"warning: {pending} undelivered, {dropped} dropped")
-    result = {"decode_samples_per_s": round(decode_rate), "pipeline_samples_per_s": round(n / cpu),
+    result = {"hot_path": path, "decode_samples_per_s": round(decode_rate), "pipeline_samples_per_s": round(n / cpu),
               "pipeline_samples_per_s_wall": round(n / elapsed), "samples": n,
               "records_delivered": collector.producer.delivered, "dropped": int(dropped), "machine": machine()}
     if vs:
-        result.update(side_by_side(config_path, seconds))
+        result.update(side_by_side(config_path, seconds, rate, flood, workers))
     return result
 
 
-def side_by_side(config_path: str, seconds: float) -> dict:
-    """fabtel's collector and goflow2 on the same flow-sample load over UDP into the same broker."""
+def side_by_side(config_path: str, seconds: float, rate: int, flood: bool, workers: int | None) -> dict:
+    """fabtel's collector and goflow2 on the same flow-sample load over UDP
+    into the same broker: AGENTS agents, each from a socket of its own, at
+    `rate` datagrams a second (or as fast as one sender can, `flood`)."""
     from fabtel.bench import peers
     from fabtel.localstack.ports import free_port
     goflow2 = str(peers.ensure("goflow2", progress))
-    count = int(SEND_RATE * seconds)
+    count = int(rate * seconds)
     datagrams = _flow_datagrams(count)
     samples_sent = count * SAMPLES_PER_DATAGRAM
-    out = {}
+    offered = "as fast as one sender can" if flood else f"{rate}/s"
+    out = {"offered": f"{count} datagrams of {SAMPLES_PER_DATAGRAM} flow samples from {AGENTS} agents, {offered}"}
     for name in ("fabtel", "goflow2"):
         cfg = bench_config(config_path, f"sflow-vs-{name}")
         topic = cfg.kafka.topic("sflow_samples")
         port = free_port()
         if name == "fabtel":
-            path = _config_file(cfg, config_path)
-            argv = [sys.executable, "-m", "fabtel", "--log-level", "WARNING", "collect", "sflow", "--config", path,
-                    "--listen", f"127.0.0.1:{port}"]
+            argv = [sys.executable, "-m", "fabtel", "--log-level", "WARNING", "collect", "sflow", "--config",
+                    _config_file(cfg, config_path), "--listen", f"127.0.0.1:{port}"] + \
+                (["--workers", str(workers)] if workers else [])
         else:
             argv = [goflow2, "-listen", f"sflow://127.0.0.1:{port}", "-produce", "sample", "-format", "bin",
                     "-transport", "kafka", "-transport.kafka.brokers", cfg.kafka.bootstrap_servers,
@@ -114,24 +122,55 @@ def side_by_side(config_path: str, seconds: float) -> dict:
         proc = spawn(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             time.sleep(4)                                         # started, connected to the broker
-            progress(f"{name}: {count} datagrams ({samples_sent} flow samples) at {SEND_RATE}/s over UDP")
-            c0 = cpu_seconds(proc.pid)
-            _send(datagrams, port)
+            progress(f"{name}: {count} datagrams ({samples_sent} flow samples), {offered}, over UDP")
+            c0 = _tree_cpu(proc.pid)
+            sent_s = _send(datagrams, port, None if flood else rate)
             delivered, last, stable = 0, -1, time.monotonic()
             while time.monotonic() - stable < 3:                  # until the topic stops growing
                 delivered = topic_count(cfg, topic)
                 if delivered != last:
                     last, stable = delivered, time.monotonic()
                 time.sleep(0.5)
-            cpu = cpu_seconds(proc.pid) - c0
+            cpu = _tree_cpu(proc.pid) - c0
+            drops = _kernel_drops(port)
         finally:
             proc.terminate()
             proc.wait(20)
         out[f"{name}_samples_per_cpu_s"] = round(delivered / cpu) if cpu else None
-        out[f"{name}_delivered_share"] = round(delivered / samples_sent, 4)
-        progress(f"{name}: {delivered} of {samples_sent} samples in Kafka, {cpu:.2f} s of CPU")
+        out[f"{name}_taken_share"] = round(delivered / samples_sent, 4)
+        out[f"{name}_kernel_drops"] = drops
+        out[f"{name}_offered_per_s"] = round(count / sent_s)
+        progress(f"{name}: {delivered} of {samples_sent} samples in Kafka, {cpu:.2f} s of CPU, "
+                 f"{drops} datagrams dropped by the kernel, offered at {count / sent_s:,.0f}/s")
     out["ratio_fabtel_over_goflow2"] = round(out["fabtel_samples_per_cpu_s"] / out["goflow2_samples_per_cpu_s"], 2)
     return out
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its children (fabtel's --workers)."""
+    import os
+    total = cpu_seconds(pid)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        total += cpu_seconds(int(entry))
+            except (OSError, ValueError):
+                continue
+    return total
+
+
+def _kernel_drops(port: int) -> int:
+    """The kernel's drops for every UDP socket bound to `port` (/proc/net/udp)."""
+    total = 0
+    with open("/proc/net/udp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                total += int(fields[12])
+    return total
 
 
 def _config_file(cfg, config_path: str) -> str:
@@ -147,14 +186,18 @@ def _config_file(cfg, config_path: str) -> str:
     return f.name
 
 
-def _send(datagrams: list[bytes], port: int) -> None:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    interval = 1 / SEND_RATE
+def _send(datagrams: list[bytes], port: int, rate: int | None) -> float:
+    """Send each agent's datagrams from its own socket, paced at `rate` a second
+    in bursts of 50 (None: no pacing); the seconds it took."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(AGENTS)]
     t0 = time.perf_counter()
     for i, d in enumerate(datagrams):
-        sock.sendto(d, ("127.0.0.1", port))
-        if i % 50 == 49:                          # pace in bursts of 50: steady, not a flood
-            delay = t0 + (i + 1) * interval - time.perf_counter()
+        socks[i % AGENTS].sendto(d, ("127.0.0.1", port))
+        if rate and i % 50 == 49:                     # steady, not a flood
+            delay = t0 + (i + 1) / rate - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-    sock.close()
+    took = time.perf_counter() - t0
+    for sock in socks:
+        sock.close()
+    return took

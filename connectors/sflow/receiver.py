@@ -159,6 +159,7 @@ def _worker(work, i: int, snapshots) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)      # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
     def report(metrics: Metrics) -> None:
         def loop():
             while True:

@@ -177,6 +177,13 @@ def _bench(name: str) -> Arguments:
             p.add_argument("--collectors", type=int, default=None, metavar="N",
                            help="N collector processes sharing 256 lab devices through the targets group: the "
                                 "spread and updates per CPU second (instead of the single-collector run)")
+        if name == "sflow":
+            p.add_argument("--rate", type=_positive_int, default=8000, metavar="N",
+                           help="with --vs: datagrams a second offered to each collector (default 8000)")
+            p.add_argument("--flood", action="store_true",
+                           help="with --vs: offer the datagrams as fast as one sender can (no pacing)")
+            p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                           help="with --vs: fabtel's collector with N workers (collect sflow --workers)")
         if name == "flows":
             p.add_argument("--flows", type=int, default=None, metavar="N",
                            help="distinct 5-tuples in the load (default 1,000,000): memory must not grow with it")
