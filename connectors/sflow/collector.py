@@ -145,14 +145,8 @@ class SflowCollector:
             m.inc("rejected_total", exc.reason)
             self._dead_letter(data, str(exc))
             return 0
-        for what in dg.skipped:
-            m.inc("skipped_total", what)
-        if dg.leftover:
-            m.inc("partial_total", "trailing bytes after the samples")
-        self._track(dg.agent, dg.sub_agent_id, dg.sequence, dg.uptime_ms)
         device = self.inventory.device(dg.agent)
-        if device is None:
-            m.inc("unknown_agents_total", dg.agent)
+        self._datagram_seen(dg.agent, device, dg.sub_agent_id, dg.sequence, dg.uptime_ms, dg.skipped, dg.leftover)
         sent = 0
         for sample in dg.samples:
             sample.device = device
@@ -185,13 +179,7 @@ class SflowCollector:
             m.inc("rejected_total", error.reason)
             self._dead_letter(data, str(error))
             return 0
-        for what in skipped:
-            m.inc("skipped_total", what)
-        if leftover:
-            m.inc("partial_total", "trailing bytes after the samples")
-        self._track(agent, sub, seq, uptime)
-        if device is None:
-            m.inc("unknown_agents_total", agent)
+        self._datagram_seen(agent, device, sub, seq, uptime, skipped, leftover)
         if counters:
             m.inc("samples_total", "counters", by=counters)
         if flows:
@@ -214,13 +202,21 @@ class SflowCollector:
         self.producer.poll(0)
         return sent
 
-    def _track(self, agent: str, sub: int, seq: int, uptime: int) -> None:
+    def _datagram_seen(self, agent: str, device: str | None, sub: int, seq: int, uptime: int, skipped, leftover) -> None:
+        """What a decoded datagram's header says, counted: skipped parts, trailing
+        bytes, its agent's sequence (losses, restarts), an agent outside the inventory."""
+        for what in skipped:
+            self.metrics.inc("skipped_total", what)
+        if leftover:
+            self.metrics.inc("partial_total", "trailing bytes after the samples")
         event = self.tracker.observe(agent, sub, seq, uptime)
         if event.lost:
             self.metrics.inc("lost_datagrams_total", agent, by=event.lost)
         if event.restarted:
             self.metrics.inc("agent_restarts_total", agent)
             log.info("sflow agent %s restarted (sequence %d, uptime %d ms)", agent, seq, uptime)
+        if device is None:
+            self.metrics.inc("unknown_agents_total", agent)
 
     def _windows(self, now_ns: int, every: bool) -> list:
         """The flow windows that ended (every one at shutdown), from whichever aggregator ran."""
