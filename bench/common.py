@@ -51,6 +51,24 @@ def topic_count(cfg: Config, topic: str) -> int:
         c.close()
 
 
+MIN_FOR_P99 = 100       # fewer samples than this and a "p99" is only their maximum: say so
+
+
+def percentiles(values: list[float], name: str, digits: int = 1) -> dict:
+    """`{name}_p50` and `{name}_p99` of `values`; with fewer than MIN_FOR_P99
+    of them, `{name}_max` in place of the p99, and a note that says why."""
+    values = sorted(values)
+    if not values:
+        return {f"{name}_p50": None, f"{name}_p99": None}
+
+    def pct(q: float) -> float:
+        return round(values[min(len(values) - 1, int(q * len(values)))], digits)
+    if len(values) < MIN_FOR_P99:
+        return {f"{name}_p50": pct(0.5), f"{name}_max": round(values[-1], digits),
+                f"{name}_note": f"max of {len(values)}, not a p99: fewer than {MIN_FOR_P99} samples"}
+    return {f"{name}_p50": pct(0.5), f"{name}_p99": pct(0.99)}
+
+
 def progress(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 

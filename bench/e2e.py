@@ -9,7 +9,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from fabtel.bench.common import machine, progress
+from fabtel.bench.common import machine, percentiles, progress
 
 
 def run(config_path: str, runs: int) -> dict:
@@ -33,9 +33,5 @@ def run(config_path: str, runs: int) -> dict:
         report = build_report(scenario, result, None, {})
         values += [x["detect_to_apply_ms"] for x in report["detect_to_apply_ms"]]
         progress(f"run {i + 1}: detect_to_apply_ms {[x['detect_to_apply_ms'] for x in report['detect_to_apply_ms']]}")
-    values.sort()
-
-    def pct(q):
-        return round(values[min(len(values) - 1, int(q * len(values)))], 1) if values else None
-    return {"detect_to_apply_ms_p50": pct(0.5), "detect_to_apply_ms_p99": pct(0.99), "runs": runs,
+    return {**percentiles(values, "detect_to_apply_ms"), "runs": runs,
             "remediations_measured": len(values), "machine": machine()}

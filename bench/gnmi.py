@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 
-from fabtel.bench.common import machine, progress
+from fabtel.bench.common import machine, percentiles, progress
 from fabtel.localstack.supervisor import spawn
 
 SPLITS: list = []
@@ -97,12 +97,10 @@ def run(config_path: str, seconds: float, toggles: int = 300, vs: str | None = N
     slow = sorted(SPLITS[WARMUP:], key=lambda x: -sum(x))[:3]
     progress(f"slowest after warm-up (target->collector ms, collector->ack ms): {[(round(a, 1), round(b, 1)) for a, b in slow]}")
 
-    def pct(q):
-        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))], 2) if latencies else None
     return {"updates_per_s": round((u1 - u0) / max(c1 - c0, 1e-9)),
             "updates_per_s_wall": round((u1 - u0) / (t1 - t0)),
             "collector_cpu_share": round((c1 - c0) / (t1 - t0), 2),
-            "state_change_to_kafka_ms_p50": pct(0.5), "state_change_to_kafka_ms_p99": pct(0.99),
+            **percentiles(latencies, "state_change_to_kafka_ms", 2),
             "state_changes_measured": len(latencies), "warmup_max_ms": round(max(warmup), 1) if warmup else None,
             "devices": len(cfg.fabric.devices), "machine": machine(), **peer,
             **({"ratio_fabtel_over_gnmic": round((u1 - u0) / max(c1 - c0, 1e-9) / peer["gnmic_updates_per_cpu_s"], 2)}

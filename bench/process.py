@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 from confluent_kafka import Consumer, TopicPartition
 
-from fabtel.bench.common import bench_config, machine, progress
+from fabtel.bench.common import bench_config, machine, percentiles, progress
 from fabtel.localstack.supervisor import spawn
 from fabtel.config import parse_config
 from fabtel.kafka import RecordProducer
@@ -103,11 +103,7 @@ def run(config_path: str, seconds: float, events: int = 300_000) -> dict:
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(30)
-    latencies.sort()
-
-    def pct(q):
-        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))], 1) if latencies else None
-    return {"events_per_s": round(rate), "decision_latency_ms_p50": pct(0.5), "decision_latency_ms_p99": pct(0.99),
+    return {"events_per_s": round(rate), **percentiles(latencies, "decision_latency_ms"),
             "decisions_measured": len(latencies), "events": events, "machine": machine()}
 
 
