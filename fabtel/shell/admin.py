@@ -90,26 +90,31 @@ def topics_tail(args) -> int:
     from fabtel.records import to_json
     cfg = _config(args).kafka
     wait_for_broker(cfg, "topics")
-    topic = cfg.topics.get(args.topic, args.topic)
-    _check_topic_exists(cfg, topic)
+    topics = [cfg.topics.get(t, t) for t in args.topic]
+    for topic in topics:
+        _check_topic_exists(cfg, topic)
     if args.offset is not None and args.partition is None:
         raise UsageError("--offset needs --partition (an offset names a message of one partition)")
-    start = args.offset if args.offset is not None else "beginning" if args.from_beginning else "end"
     if args.exit_at_end and args.follow:
         raise UsageError("--exit-at-end and --follow exclude each other")
-    for read in read_topic(cfg, topic, start, args.partition, args.max, args.timeout, until_end=args.exit_at_end,
-                           follow=args.follow):
-        if read.error:
-            print(json.dumps({"error": read.error}), file=sys.stderr)
-            continue
-        payload = {"type": None, "tombstone": True} if read.tombstone else \
-            {"type": type(read.record).__name__, **to_json(read.record)}
-        if args.envelope:
-            payload = {"topic": read.topic, "partition": read.partition, "offset": read.offset,
-                       "ts": read.timestamp_ms, "key": read.key.decode("utf-8", "replace") if read.key is not None else None,
-                       "payload": payload}
-        print(json.dumps(payload))
-        sys.stdout.flush()
+    if len(topics) > 1 and (args.follow or args.partition is not None or args.max is not None):
+        raise UsageError("--follow, --partition and --max read one topic; several are read one after the other")
+    start = args.offset if args.offset is not None else "beginning" if args.from_beginning else "end"
+    for topic in topics:
+        for read in read_topic(cfg, topic, start, args.partition, args.max, args.timeout,
+                               until_end=args.exit_at_end, follow=args.follow):
+            if read.error:
+                print(json.dumps({"error": read.error}), file=sys.stderr)
+                continue
+            payload = {"type": None, "tombstone": True} if read.tombstone else \
+                {"type": type(read.record).__name__, **to_json(read.record)}
+            if args.envelope:
+                payload = {"topic": read.topic, "partition": read.partition, "offset": read.offset,
+                           "ts": read.timestamp_ms,
+                           "key": read.key.decode("utf-8", "replace") if read.key is not None else None,
+                           "payload": payload}
+            print(json.dumps(payload))
+            sys.stdout.flush()
     return 0
 
 

@@ -75,7 +75,8 @@ def _stack_down(p):
 
 
 def _topics_tail(p):
-    p.add_argument("topic", help="topic name, or its configuration key (interface_state, commands, ...)")
+    p.add_argument("topic", nargs="+", help="topic name, or its configuration key (interface_state, commands, ...); "
+                                            "several are read one after the other")
     p.add_argument("--from-beginning", action="store_true", help="start at the oldest record of each partition")
     p.add_argument("--partition", type=int, default=None, help="read only this partition")
     p.add_argument("--offset", type=int, default=None, help="start at this offset (with --partition)")

@@ -118,6 +118,14 @@ def test_topics_tail_prints_json_lines(config):
     assert out.returncode == 2 and "--offset needs --partition" in out.stderr
     out = fabtel("topics", "tail", topic[:-1], "--config", cfg_path)         # a typo: did you mean
     assert out.returncode == 2 and f"no topic {topic[:-1]!r}" in out.stderr and f"did you mean {topic}" in out.stderr
+    # several topics, one after the other; --follow reads one
+    out = fabtel("topics", "tail", config.kafka.topic("commands"), topic, "--from-beginning", "-e", "-J",
+                 "--config", cfg_path)
+    assert out.returncode == 0, out.stderr
+    assert [e["payload"]["decision_id"] for e in map(json.loads, out.stdout.splitlines()) if e["topic"] == topic] \
+        == ["d-1", "d-2", "d-3"]
+    out = fabtel("topics", "tail", config.kafka.topic("commands"), topic, "-f", "--config", cfg_path)
+    assert out.returncode == 2 and "--follow, --partition and --max read one topic" in out.stderr
 
 
 def _write_config(config):
