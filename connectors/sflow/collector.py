@@ -25,13 +25,15 @@ import socket
 import threading
 import time
 
+from confluent_kafka import KafkaException
+
+from fabtel import native
+from fabtel.config import Config
 from fabtel.connectors.sflow.agents import AgentTracker
 from fabtel.connectors.sflow.codec import SFlowDecodeError, decode_datagram, drop_reason
 from fabtel.connectors.sflow.flows import FlowAggregator, HandedOver, window_record
-from fabtel.connectors.sflow.normalize import Inventory
+from fabtel.connectors.sflow.normalize import MAP_WAIT_NS, Inventory
 from fabtel.connectors.sflow.receiver import DropWatch, open_socket, run_workers
-from fabtel.config import Config
-from fabtel import native
 from fabtel.kafka import KafkaUnavailable, RecordProducer, dead_letter, read_topic
 from fabtel.metrics import Metrics
 from fabtel.partitioning import DomainPartitioner
@@ -93,6 +95,7 @@ class SflowCollector:
         self.raw_flows, self.aggregate = s.flow_samples in ("raw", "both"), s.flow_samples in ("aggregate", "both")
         self.flows = FlowAggregator(s.flow_window_ms, s.flow_table_size, s.top_flows, self.interface)
         self.topic = cfg.kafka.topic("sflow_samples")
+        self.held: list[tuple] = []          # closed windows: (key, window, start, end), some waiting for a map
         self.native = None                   # the compiled decoder, built at the first datagram (fabtel.native)
         self.partitioner = DomainPartitioner(cfg)
         native.say_once("sflow collector")
@@ -128,7 +131,7 @@ class SflowCollector:
                     if isinstance(read.record, InterfaceIndexes):
                         self.inventory.learn(read.record)
                         self.metrics.set("interface_index_maps", value=len(self.inventory.learned))
-            except KafkaUnavailable as exc:
+            except (KafkaUnavailable, KafkaException) as exc:      # a broker outage or a slow one: never give up
                 log.warning("sflow collector: cannot read %s (%s); trying again in 2 s", topic, exc)
                 stop.wait(2)
 
@@ -219,16 +222,25 @@ class SflowCollector:
             self.metrics.inc("unknown_agents_total", agent)
 
     def _windows(self, now_ns: int, every: bool) -> list:
-        """The flow windows that ended (every one at shutdown), from whichever aggregator ran."""
-        out = self.flows.flush(now_ns) if every else self.flows.due(now_ns)
+        """The flow windows that ended (every one at shutdown), from whichever
+        aggregator ran, as records. A window of a device whose ifIndex map is
+        still to come waits for it (at most MAP_WAIT_NS), as the worker's
+        samples do: a slow first gNMI sync names its first windows all the same."""
+        s, window_ns = self.cfg.sflow, self.cfg.sflow.flow_window_ms * 1_000_000
+        self.held += self.flows.closed(now_ns, every)
         if self.native is not None:
-            s, window_ns = self.cfg.sflow, self.cfg.sflow.flow_window_ms * 1_000_000
-            taken = [(HandedOver(t), t[0] + window_ns) for t in self.native.take_windows(now_ns, s.top_flows)]
+            self.held += [(w.key, w, w.start, w.start + window_ns)
+                          for w in map(HandedOver, self.native.take_windows(now_ns, s.top_flows))]
             if every:
-                taken += [(HandedOver(t), max(now_ns, t[0] + 1))
-                          for t in self.native.take_windows(now_ns, s.top_flows, True)]
-            out += [window_record(w.key, w, w.start, end, self.interface, s.flow_table_size, s.top_flows)
-                    for w, end in taken]
+                self.held += [(w.key, w, w.start, max(now_ns, w.start + 1))
+                              for w in map(HandedOver, self.native.take_windows(now_ns, s.top_flows, True))]
+        out, waiting = [], []
+        for key, w, start, end in self.held:
+            if not every and self.inventory.awaits(key[0]) and now_ns - end < MAP_WAIT_NS:
+                waiting.append((key, w, start, end))
+            else:
+                out.append(window_record(key, w, start, end, self.interface, s.flow_table_size, s.top_flows))
+        self.held = waiting
         return out
 
     def send_windows(self, now_ns: int, every: bool = False) -> int:

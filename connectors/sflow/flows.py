@@ -171,21 +171,24 @@ class FlowAggregator:
         if key is not None:
             w.table.add(key, scaled)
 
-    def due(self, now_ns: int) -> list[FlowWindow]:
-        """The windows that ended by now_ns, as records; forgets them."""
+    def closed(self, now_ns: int, every: bool = False) -> list[tuple[tuple, "_Window", int, int]]:
+        """(key, window, start, end) of the windows that ended by now_ns (with
+        `every`, at shutdown, the rest too: one not ended yet ends now); forgets them."""
         out = []
         for start in sorted(s for s in self.windows if s + self.window_ns <= now_ns):
-            for key, w in self.windows.pop(start).items():
-                out.append(self._record(key, w, start, start + self.window_ns))
+            out += [(key, w, start, start + self.window_ns) for key, w in self.windows.pop(start).items()]
+        if every:
+            for start in sorted(self.windows):
+                out += [(key, w, start, max(now_ns, start + 1)) for key, w in self.windows.pop(start).items()]
         return out
 
+    def due(self, now_ns: int) -> list[FlowWindow]:
+        """The windows that ended by now_ns, as records; forgets them."""
+        return [self._record(*c) for c in self.closed(now_ns)]
+
     def flush(self, now_ns: int) -> list[FlowWindow]:
-        """Every window (at shutdown); one not ended yet ends now, its rate over the time it ran."""
-        out = self.due(now_ns)
-        for start in sorted(self.windows):
-            end = max(now_ns, start + 1)
-            out += [self._record(key, w, start, end) for key, w in self.windows.pop(start).items()]
-        return out
+        """Every window (at shutdown), as records."""
+        return [self._record(*c) for c in self.closed(now_ns, every=True)]
 
     def _record(self, key: tuple, w, start: int, end: int) -> FlowWindow:
         return window_record(key, w, start, end, self.interface_name, self.table_size, self.top_n)

@@ -26,6 +26,7 @@ from fabtel.sflow_facts import PLACEHOLDER, facts
 
 NO_MAP, NOT_IN_MAP = "no ifIndex map for the device", "not in the device's ifIndex map"
 WAITING = "waiting for the device's ifIndex map"      # held; named once it comes
+MAP_WAIT_NS = 30_000_000_000       # how long a sample (or a flow window) waits for its device's map
 
 
 class Inventory:
@@ -71,7 +72,7 @@ class PendingSamples:
     arrival order (at most `per_device` each, `hold_ns` long) so that they are
     named once it comes; released unnamed when it does not."""
 
-    def __init__(self, hold_ns: int = 30_000_000_000, per_device: int = 5000):
+    def __init__(self, hold_ns: int = MAP_WAIT_NS, per_device: int = 5000):
         self.hold_ns, self.per_device = hold_ns, per_device
         self.held: dict[str, deque] = {}
 

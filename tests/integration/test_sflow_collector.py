@@ -129,3 +129,27 @@ def test_flow_windows_are_named_by_the_map_on_the_topic(config):
     assert {(w.interface, w.direction) for w in windows} >= {("ethernet-1/1", "in"), ("ethernet-1/2", "out"),
                                                              ("ifIndex1001", "in")}
     assert collector.metrics.get("unresolved_ifindex_total", "leaf1", "not in the device's ifIndex map") >= 1
+
+
+def test_a_window_that_closes_before_its_map_waits_for_it(config):
+    """A slow first gNMI sync: leaf1's window closes before its ifIndex map
+    arrives, waits, and is named by the map when it comes; a window of a
+    device whose map never comes is kept under its number after the wait."""
+    from fabtel.connectors.sflow.normalize import MAP_WAIT_NS
+    collector = SflowCollector(config)
+    window_ns = config.sflow.flow_window_ms * 1_000_000
+    t0 = time.time_ns()
+    s = flow(1, v6=False, tcp=True)
+    s.source_id_index = s.input = SRL_ETHERNET_1_1
+    collector.handle(encode_datagram("198.18.0.11", 0, 1, 1000, [s]), t0)
+    closed = t0 + window_ns + 1
+    assert collector.inventory.awaits("leaf1") and collector._windows(closed, False) == []
+    collector.inventory.learn(InterfaceIndexes("leaf1", "gnmi", [IfIndexEntry("ethernet-1/1", SRL_ETHERNET_1_1)], 1, 1))
+    named = collector._windows(closed + 1, False)
+    assert ("leaf1", "ethernet-1/1", "in") in {(w.device, w.interface, w.direction) for w in named}
+    # leaf2's map never comes: after the wait, the window goes out under the number, counted
+    collector.handle(encode_datagram("198.18.0.12", 0, 1, 1000, [s]), t0)
+    assert collector._windows(closed + 2, False) == []
+    late = collector._windows(t0 + window_ns + MAP_WAIT_NS + 1, False)
+    assert ("leaf2", f"ifIndex{SRL_ETHERNET_1_1}", "in") in {(w.device, w.interface, w.direction) for w in late}
+    assert collector.metrics.get("unresolved_ifindex_total", "leaf2", "no ifIndex map for the device") >= 1
