@@ -373,13 +373,14 @@ class RecordProducer:
         except BufferError:
             return False
 
-    def try_produce(self, topic: str, key: bytes, value: bytes, partition: int = -1) -> bool:
-        """An encoded value without waiting: False when the local queue is full."""
+    def try_produce_batch(self, topic: str, key: bytes, values: list[bytes], partition: int = -1) -> int:
+        """Encoded values of one key in one call (librdkafka's batch produce);
+        returns how many were queued (the rest found the local queue full)."""
+        messages = [{"key": key, "value": v} for v in values]
         try:
-            self.producer.produce(topic, value, key, partition=partition, on_delivery=self._on_delivery)
-            return True
+            return self.producer.produce_batch(topic, messages, partition=partition, on_delivery=self._on_delivery)
         except BufferError:
-            return False
+            return 0
 
     def partitions_of(self, topic: str) -> int:
         n = self._partitions.get(topic)

@@ -21,7 +21,6 @@ and run otherwise (FABTEL_NATIVE=off), with the same records.
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 
@@ -33,7 +32,7 @@ from fabtel.connectors.sflow.agents import AgentTracker
 from fabtel.connectors.sflow.codec import SFlowDecodeError, decode_datagram, drop_reason
 from fabtel.connectors.sflow.flows import FlowAggregator, HandedOver, window_record
 from fabtel.connectors.sflow.normalize import MAP_WAIT_NS, Inventory
-from fabtel.connectors.sflow.receiver import DropWatch, open_socket, run_workers
+from fabtel.connectors.sflow.receiver import DropWatch, Receiver, open_socket, run_workers
 from fabtel.kafka import KafkaUnavailable, RecordProducer, dead_letter, read_topic
 from fabtel.metrics import Metrics
 from fabtel.partitioning import DomainPartitioner
@@ -136,12 +135,19 @@ class SflowCollector:
                 stop.wait(2)
 
     def handle(self, data: bytes, receive_ts_ns: int) -> int:
-        """Decode one datagram and produce its records; return samples sent."""
+        """Decode one datagram, produce its records and the flow windows that
+        ended; return the records sent."""
+        sent = self.take(data, receive_ts_ns) + self.send_windows(receive_ts_ns)
+        self.producer.poll(0)
+        return sent
+
+    def take(self, data: bytes, receive_ts_ns: int) -> int:
+        """Decode one datagram and produce its samples; return samples sent."""
         m = self.metrics
         m.inc("datagrams_total")
         decoder = self._native_decoder()
         if decoder is not None:
-            return self._handle_native(decoder, data, receive_ts_ns)
+            return self._take_native(decoder, data, receive_ts_ns)
         try:
             dg = decode_datagram(data, receive_ts_ns)
         except SFlowDecodeError as exc:
@@ -166,12 +172,10 @@ class SflowCollector:
                 sent += 1
             else:
                 m.inc("dropped_total", "kafka_queue_full")
-        sent += self.send_windows(receive_ts_ns)
-        self.producer.poll(0)
         return sent
 
-    def _handle_native(self, decoder, data: bytes, receive_ts_ns: int) -> int:
-        """handle(), compiled: the same metrics, records and drops."""
+    def _take_native(self, decoder, data: bytes, receive_ts_ns: int) -> int:
+        """take(), compiled: the same metrics, records and drops."""
         m = self.metrics
         try:
             agent, device, sub, seq, uptime, skipped, leftover, values, counters, flows, discards = \
@@ -195,14 +199,9 @@ class SflowCollector:
             key = name.encode()
             partition = -1 if device is None else self.partitioner.partition(
                 device, self.producer.partitions_of(self.topic))
-            produce = self.producer.try_produce
-            for value in values:
-                if produce(self.topic, key, value, partition):
-                    sent += 1
-                else:
-                    m.inc("dropped_total", "kafka_queue_full")
-        sent += self.send_windows(receive_ts_ns)
-        self.producer.poll(0)
+            sent = self.producer.try_produce_batch(self.topic, key, values, partition)
+            if sent < len(values):
+                m.inc("dropped_total", "kafka_queue_full", by=len(values) - sent)
         return sent
 
     def _datagram_seen(self, agent: str, device: str | None, sub: int, seq: int, uptime: int, skipped, leftover) -> None:
@@ -268,7 +267,7 @@ class SflowCollector:
 
     def run(self, listen: str, stop: threading.Event | None = None, ready: threading.Event | None = None) -> None:
         sock = open_socket(listen, self.cfg.sflow.receive_buffer_bytes, self.reuse_port)
-        sock.settimeout(0.2)
+        receiver = Receiver(sock)
         stop = stop or threading.Event()
         self.bound = sock.getsockname()
         log.info("sflow collector listening on %s:%d, producing to %s", self.bound[0], self.bound[1],
@@ -279,14 +278,12 @@ class SflowCollector:
             ready.set()
         try:
             while not stop.is_set():
-                try:
-                    data = sock.recv(65535)
-                except socket.timeout:
-                    self.send_windows(time.time_ns())
-                    self.producer.poll(0)
-                    data = None
-                if data is not None:
-                    self.handle(data, time.time_ns())
+                burst = receiver.burst(0.2)
+                now = time.time_ns()
+                for data in burst:
+                    self.take(data, now)
+                self.send_windows(now)
+                self.producer.poll(0)
                 if time.monotonic() >= next_check:
                     drops.check(sock)
                     next_check = time.monotonic() + 1

@@ -13,7 +13,7 @@ datagrams stay with one process (its sequence tracking and flow windows are
 per agent). The parent serves /metrics as the sum of the workers' and
 restarts a worker that dies.
 
-May import: the standard library, fabtel.metrics.
+May import: the standard library, fabtel.metrics, fabtel.native.
 """
 from __future__ import annotations
 
@@ -22,12 +22,14 @@ import logging
 import multiprocessing
 import os
 import queue
+import select
 import signal
 import socket
 import threading
 import time
 from typing import Callable
 
+from fabtel import native
 from fabtel.metrics import Metrics
 
 log = logging.getLogger("fabtel.sflow")
@@ -55,6 +57,37 @@ def open_socket(listen: str, buffer_bytes: int, reuse_port: bool = False) -> soc
                     "(raise it, or run with CAP_NET_ADMIN)", granted, buffer_bytes)
     sock.bind((host, int(port)))
     return sock
+
+
+class Receiver:
+    """The socket's datagrams in bursts: what waits is taken in one go
+    (recvmmsg(2) in fabtel.native; without it, recv until the socket is
+    empty), and the wait for more happens only when nothing waits."""
+    BURST = 64
+
+    def __init__(self, sock: socket.socket):
+        sock.setblocking(False)
+        self.sock = sock
+        self.batch = native.module().BatchReceiver(self.BURST) if native.available() else None
+
+    def _take(self) -> list[bytes]:
+        if self.batch is not None:
+            return self.batch.recv(self.sock.fileno())
+        out = []
+        while len(out) < self.BURST:
+            try:
+                out.append(self.sock.recv(65535))
+            except BlockingIOError:
+                break
+        return out
+
+    def burst(self, timeout: float) -> list[bytes]:
+        """The datagrams waiting now, or within `timeout` seconds ([] if none came)."""
+        got = self._take()
+        if got:
+            return got
+        select.select([self.sock], [], [], timeout)
+        return self._take()
 
 
 def kernel_drops(sock: socket.socket) -> int | None:

@@ -6,6 +6,62 @@
 //! ints), the same eviction victim on ties and the same order of the top flows,
 //! so that the records built from a window are equal to the Python path's.
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+/// FxHash (rustc's): a multiply-rotate hash, several times cheaper than SipHash
+/// on these short keys. Its weakness, collisions an attacker could aim at, is
+/// bounded here: every table it indexes holds at most a window's table size.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().unwrap()));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(b));
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    #[inline]
+    fn write_i64(&mut self, i: i64) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 pub const IN: u8 = 0;
 pub const OUT: u8 = 1;
@@ -14,8 +70,8 @@ pub const DISCARD: u8 = 2;
 /// (src ip, dst ip, protocol, src port, dst port, vlan, vni)
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct FlowKey {
-    pub src: String,
-    pub dst: String,
+    pub src: Arc<str>,       // shared, not copied: a key is cloned into the table and its heap
+    pub dst: Arc<str>,
     pub proto: Option<i64>,
     pub sport: i64,
     pub dport: i64,
@@ -42,12 +98,12 @@ pub struct Entry {
 /// A dict with Python's order: insertion order, a removed key gone, a new one at the end.
 pub struct Ordered<K: std::hash::Hash + Eq + Clone, V> {
     slots: Vec<Option<(K, V)>>,
-    index: HashMap<K, usize>,
+    index: FxMap<K, usize>,
 }
 
 impl<K: std::hash::Hash + Eq + Clone, V> Ordered<K, V> {
     pub fn new() -> Self {
-        Ordered { slots: Vec::new(), index: HashMap::new() }
+        Ordered { slots: Vec::new(), index: FxMap::default() }
     }
     pub fn len(&self) -> usize {
         self.index.len()
@@ -233,13 +289,13 @@ impl Window {
 }
 
 /// (device, ifIndex, direction, drop code)
-pub type WindowKey = (String, u32, u8, Option<u32>);
+pub type WindowKey = (Arc<str>, u32, u8, Option<u32>);
 
 pub struct Aggregator {
     pub window_ns: i64,
     pub table_size: usize,
     pub windows: BTreeMap<i64, Ordered<WindowKey, Window>>,
-    last_pool: HashMap<(String, u32), (u32, u32)>,
+    last_pool: FxMap<(Arc<str>, u32), (u32, u32)>,
 }
 
 pub fn drop_reason(code: u32) -> String {
@@ -258,7 +314,7 @@ pub fn drop_reason(code: u32) -> String {
 
 impl Aggregator {
     pub fn new(window_ms: i64, table_size: usize) -> Self {
-        Aggregator { window_ns: window_ms * 1_000_000, table_size, windows: BTreeMap::new(), last_pool: HashMap::new() }
+        Aggregator { window_ns: window_ms * 1_000_000, table_size, windows: BTreeMap::new(), last_pool: FxMap::default() }
     }
 
     fn window(&mut self, start: i64, key: WindowKey) -> &mut Window {
@@ -285,7 +341,7 @@ impl Aggregator {
                frame_len: u32, key: Option<FlowKey>, ts_ns: i64) {
         let start = ts_ns - ts_ns.rem_euclid(self.window_ns);
         let scaled = rate as u128 * frame_len as u128;
-        let dev = device.to_string();
+        let dev: Arc<str> = Arc::from(device);
         let last = self.last_pool.get(&(dev.clone(), source)).copied();
         {
             let w = self.window(start, (dev.clone(), source, IN, None));
