@@ -110,6 +110,9 @@ def properties(node: Node, cluster: list[Node]) -> str:
         f"default.replication.factor={replicas}",
         f"min.insync.replicas={isr}",
         "group.initial.rebalance.delay.ms=0",
+        # A restarted node serves no group until it has loaded __consumer_offsets, one partition after
+        # another: 50 by default, a few seconds on a busy machine; a local stack needs few.
+        "offsets.topic.num.partitions=4",
         "num.partitions=1",
         # A restarted node re-registers only once the controller expired its
         # old session (9 s by default): a local stack restarts faster with 3 s.
