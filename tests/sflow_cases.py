@@ -3,6 +3,8 @@ IPv4 and IPv6 agents, 64-bit counters above 2^32, healthy and unhealthy LAG
 port states."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from fabtel.connectors.sflow.codec import build_header, encode_datagram
 from fabtel.records import (SflowAsPathSegment, SflowEthernetCounters, SflowExtendedGateway, SflowExtendedRouter,
                             SflowExtendedSwitch, SflowIfCounters, SflowLagPortStats, SflowProcessor, SflowSample,
@@ -86,3 +88,22 @@ def every_case() -> list[bytes]:
             counters(8, 1003, 10**9, lag_states=(MIB_ADMIN_ACTOR, MIB_HEALTHY, MIB_ADMIN_PARTNER, MIB_HEALTHY)),
             discard_flow(9), gateway_flow(10), raw_ip_flow(11, v6=False), raw_ip_flow(12, v6=True)]),
     ]
+
+
+BAD_CASES = sorted((Path(__file__).parent / "cases" / "sflow_bad").glob("*.yaml"))
+
+
+def bad_datagram(case: Path) -> tuple[bytes, str]:
+    """A case of tests/cases/sflow_bad: a corpus datagram patched, cut or
+    extended as the case says, and the reason the decoder must give."""
+    import struct
+
+    import yaml
+    spec = yaml.safe_load(case.read_text())
+    data = bytearray(every_case()[spec.get("base", 0)])
+    for patch in spec.get("patch", []):
+        struct.pack_into(">I", data, patch["offset"], patch["u32"])
+    if "truncate" in spec:
+        data = data[:spec["truncate"]]
+    data += bytes.fromhex(spec.get("append_hex", ""))
+    return bytes(data), spec["reason"]

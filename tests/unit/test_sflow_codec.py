@@ -10,7 +10,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,9 +19,8 @@ from fabtel import lacp
 from fabtel.connectors.sflow.codec import (PORT_FORMATS, SFlowDecodeError, build_header, build_vxlan_header,
                                            decode_datagram, encode_datagram)
 from fabtel.records import SflowSample, SflowSampledHeader
-from sflow_cases import HEALTHY, SYNC_ONLY, counters, every_case
+from sflow_cases import BAD_CASES, HEALTHY, SYNC_ONLY, bad_datagram, counters, every_case
 
-BAD_CASES = sorted((Path(__file__).parent.parent / "cases" / "sflow_bad").glob("*.yaml"))
 
 
 # ------------------------------------------------------------------ tshark oracle
@@ -289,16 +287,10 @@ def test_unknown_formats_are_skipped_by_length_and_reported():
 
 @pytest.mark.parametrize("case", BAD_CASES, ids=lambda p: p.stem)
 def test_bad_datagram_is_rejected_with_its_reason(case):
-    spec = yaml.safe_load(case.read_text())
-    data = bytearray(every_case()[spec.get("base", 0)])
-    for patch in spec.get("patch", []):
-        struct.pack_into(">I", data, patch["offset"], patch["u32"])
-    if "truncate" in spec:
-        data = data[:spec["truncate"]]
-    data += bytes.fromhex(spec.get("append_hex", ""))
+    data, reason = bad_datagram(case)
     with pytest.raises(SFlowDecodeError) as err:
-        decode_datagram(bytes(data))
-    assert err.value.reason == spec["reason"]
+        decode_datagram(data)
+    assert err.value.reason == reason
 
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
