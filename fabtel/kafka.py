@@ -316,8 +316,14 @@ class RecordProducer:
 
     def partition_for(self, topic: str, record: Any) -> int:
         """-1 (the client's own choice by key) unless a partitioner applies: to telemetry (records.TELEMETRY)."""
-        device = getattr(record, "device", None)
-        if self.partitioner is None or device is None or kind_of(record) not in TELEMETRY:
+        if kind_of(record) not in TELEMETRY:
+            return -1
+        return self.device_partition(topic, getattr(record, "device", None))
+
+    def device_partition(self, topic: str, device: str | None) -> int:
+        """The partition of the device's decision domain in `topic` (-1, the
+        client's choice by key, without a partitioner or a device)."""
+        if self.partitioner is None or device is None:
             return -1
         return self.partitioner.partition(device, self.partitions_of(topic))
 

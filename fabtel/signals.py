@@ -88,3 +88,13 @@ def dying_with_parent(argv: list[str]) -> list[str]:
     import shutil
     setpriv = shutil.which("setpriv")
     return [setpriv, "--pdeathsig", "TERM", "--", *argv] if setpriv else list(argv)
+
+
+def die_with_parent() -> None:
+    """This process (a forked worker) gets SIGTERM when the thread that forked
+    it dies, as dying_with_parent gives an exec'd child: PR_SET_PDEATHSIG."""
+    import ctypes
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)    # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):                                  # not Linux
+        pass

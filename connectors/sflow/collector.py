@@ -96,7 +96,6 @@ class SflowCollector:
         self.topic = cfg.kafka.topic("sflow_samples")
         self.held: list[tuple] = []          # closed windows: (key, window, start, end), some waiting for a map
         self.native = None                   # the compiled decoder, built at the first datagram (fabtel.native)
-        self.partitioner = DomainPartitioner(cfg)
         native.say_once("sflow collector")
 
     def _native_decoder(self):
@@ -197,8 +196,7 @@ class SflowCollector:
         sent = 0
         if values:
             key = name.encode()
-            partition = -1 if device is None else self.partitioner.partition(
-                device, self.producer.partitions_of(self.topic))
+            partition = self.producer.device_partition(self.topic, device)
             sent = self.producer.try_produce_batch(self.topic, key, values, partition)
             if sent < len(values):
                 m.inc("dropped_total", "kafka_queue_full", by=len(values) - sent)

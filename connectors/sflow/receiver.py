@@ -13,17 +13,15 @@ datagrams stay with one process (its sequence tracking and flow windows are
 per agent). The parent serves /metrics as the sum of the workers' and
 restarts a worker that dies.
 
-May import: the standard library, fabtel.metrics, fabtel.native.
+May import: the standard library, fabtel.metrics, fabtel.native, fabtel.signals.
 """
 from __future__ import annotations
 
-import ctypes
 import logging
 import multiprocessing
 import os
 import queue
 import select
-import signal
 import socket
 import threading
 import time
@@ -31,6 +29,7 @@ from typing import Callable
 
 from fabtel import native
 from fabtel.metrics import Metrics
+from fabtel.signals import die_with_parent
 
 log = logging.getLogger("fabtel.sflow")
 
@@ -128,18 +127,30 @@ class DropWatch:
             self.logged_at, self.logged_value = now, drops
 
 
-def merge(into: Metrics, snapshots: dict[int, list[tuple[str, dict[str, str], float]]],
-          retired: list[list[tuple[str, dict[str, str], float]]] = ()) -> None:
-    """`into` becomes the sum of the workers' latest snapshots, plus the
+Samples = list[tuple[str, dict[str, str], float]]
+
+
+def merge(into: Metrics, snapshots: dict[int, Samples], retired: Samples = ()) -> None:
+    """`into` becomes the sum of the workers' latest snapshots and of the
     counters of workers that died (`retired`): a restart is no counter reset."""
-    counters = {name for name, kind, _ in into.totals() if kind == "counter"}
     sums: dict[tuple, float] = {}
-    for samples in [*snapshots.values(), *([s for s in sample if s[0] in counters] for sample in retired)]:
+    for samples in [*snapshots.values(), retired]:
         for name, labels, value in samples:
             key = (name, tuple(labels.values()))
             sums[key] = sums.get(key, 0) + value
     for (name, labels), value in sums.items():
         into.set(name, *labels, value=value)
+
+
+def retire(into: Metrics, retired: Samples, last: Samples) -> Samples:
+    """The dead workers' counters with a worker's `last` snapshot added
+    (its gauges die with it), one sample per series however many died."""
+    counters = {name for name, kind, _ in into.totals() if kind == "counter"}
+    sums: dict[tuple, float] = {}
+    for name, labels, value in [*retired, *(s for s in last if s[0] in counters)]:
+        key = (name, tuple(labels.items()))
+        sums[key] = sums.get(key, 0) + value
+    return [(name, dict(labels), value) for (name, labels), value in sums.items()]
 
 
 def run_workers(workers: int, work: Callable[[int, Callable[[Metrics], None]], None], metrics: Metrics,
@@ -158,7 +169,7 @@ def run_workers(workers: int, work: Callable[[int, Callable[[Metrics], None]], N
 
     procs = {i: start(i) for i in range(workers)}
     latest: dict[int, list] = {}
-    retired: list[list] = []
+    retired: Samples = []
     serve(metrics_listen, [metrics],
           healthy=lambda: (all(p.is_alive() for p in procs.values()),
                            f"{sum(p.is_alive() for p in procs.values())} of {workers} sflow workers alive\n"))
@@ -174,7 +185,7 @@ def run_workers(workers: int, work: Callable[[int, Callable[[Metrics], None]], N
             for i, proc in list(procs.items()):
                 if not proc.is_alive() and not stop.is_set():
                     log.warning("sflow worker %d ended (exit code %s); starting it again", i, proc.exitcode)
-                    retired.append(latest.pop(i, []))
+                    retired = retire(metrics, retired, latest.pop(i, []))
                     procs[i] = start(i)
     finally:
         for proc in procs.values():
@@ -188,10 +199,7 @@ def run_workers(workers: int, work: Callable[[int, Callable[[Metrics], None]], N
 
 
 def _worker(work, i: int, snapshots) -> None:
-    try:                                           # a worker ends with its parent, even one killed outright
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)      # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    die_with_parent()                              # a worker ends with its parent, even one killed outright
 
     def report(metrics: Metrics) -> None:
         def loop():

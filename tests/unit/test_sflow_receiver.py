@@ -7,7 +7,7 @@ import logging
 import socket
 
 from fabtel.connectors.sflow.collector import collector_metrics
-from fabtel.connectors.sflow.receiver import DropWatch, kernel_drops, merge, open_socket
+from fabtel.connectors.sflow.receiver import DropWatch, kernel_drops, merge, open_socket, retire
 
 
 def _flooded(n: int) -> tuple[socket.socket, int]:
@@ -85,6 +85,12 @@ def test_the_parent_serves_the_sum_of_its_workers():
     assert merged.get("kernel_drops_total") == 7
     # worker 1 died and started again: its counters stay in the sum (no counter reset), its gauges do not
     two.set("interface_index_maps", value=4)
-    merge(merged, {0: one.samples(), 1: collector_metrics(["198.18.0.11"]).samples()}, [two.samples()])
+    retired = retire(merged, [], two.samples())
+    merge(merged, {0: one.samples(), 1: collector_metrics(["198.18.0.11"]).samples()}, retired)
     assert merged.get("datagrams_total") == 8 and merged.get("kernel_drops_total") == 7
     assert merged.get("interface_index_maps") == 0
+    # the same worker dying again: one sample per series, the counts added
+    retired = retire(merged, retired, two.samples())
+    assert len(retired) == len({(n, tuple(lbl.items())) for n, lbl, _ in retired})
+    merge(merged, {0: one.samples()}, retired)
+    assert merged.get("datagrams_total") == 5 + 3 + 3
