@@ -42,11 +42,18 @@ def test_the_kernel_drops_are_what_the_socket_did_not_keep():
 
 
 def test_the_receive_buffer_is_what_the_configuration_asks(caplog):
-    sock = open_socket("127.0.0.1:0", 16 << 20)
+    """As root, past net.core.rmem_max; otherwise what the kernel grants, and one warning that says why."""
+    import os
+    with caplog.at_level(logging.WARNING, logger="fabtel.sflow"):
+        sock = open_socket("127.0.0.1:0", 16 << 20)
     try:
-        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= 16 << 20    # as root: past rmem_max
+        granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2
     finally:
         sock.close()
+    if os.geteuid() == 0:
+        assert granted >= 16 << 20 and not caplog.records
+    else:
+        assert granted < 16 << 20 and "net.core.rmem_max caps it" in caplog.records[0].getMessage()
 
 
 def test_drops_are_a_metric_and_one_line_a_minute_while_they_rise(caplog):
