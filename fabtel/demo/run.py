@@ -141,8 +141,15 @@ def _collected(cfg: Config, oper_group: bool, runner, points: int) -> RunResult:
                      read("remediation_outcomes"), runner.fabric.clock_ns or 0)
 
 
+RUN_TARGETS_PARTITIONS = 4
+
+
 def run_config(base: Config, scenario, oper_group: bool, tag: str) -> Config:
-    kafka = dataclasses.replace(base.kafka, topics={k: f"demo-{tag}.{v}" for k, v in base.kafka.topics.items()})
+    # Each run has topics of its own and one gNMI collector: an inventory topic of
+    # kafka.targets_partitions (60) would only be more partitions for a
+    # restarted broker to take the lead of before the groups can resume.
+    kafka = dataclasses.replace(base.kafka, topics={k: f"demo-{tag}.{v}" for k, v in base.kafka.topics.items()},
+                                targets_partitions=min(base.kafka.targets_partitions, RUN_TARGETS_PARTITIONS))
     groups = tuple(dataclasses.replace(g, **scenario.oper_group_overrides) for g in base.oper_groups) if oper_group else ()
     return dataclasses.replace(base, kafka=kafka, oper_groups=groups,
                                remediation=dataclasses.replace(base.remediation, mode="enforce"))
@@ -151,7 +158,7 @@ def run_config(base: Config, scenario, oper_group: bool, tag: str) -> Config:
 def _as_yaml(config_path: Path, cfg: Config) -> dict:
     data = yaml.safe_load(config_path.read_text())
     data.setdefault("kafka", {})["topics"] = dict(cfg.kafka.topics)
-    data["kafka"]["bootstrap_servers"] = cfg.kafka.bootstrap_servers
+    data["kafka"].update(bootstrap_servers=cfg.kafka.bootstrap_servers, targets_partitions=cfg.kafka.targets_partitions)
     data.setdefault("influxdb", {}).update(url=cfg.influxdb.url)
     data["oper_groups"] = [{k: v for k, v in dataclasses.asdict(g).items() if v is not None}
                            | {"watch": list(g.watch), "down_links": list(g.down_links)} for g in cfg.oper_groups]

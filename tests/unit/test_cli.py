@@ -100,3 +100,15 @@ def test_the_help_lists_the_commands_in_their_order_and_nothing_registers_on_imp
               if line.startswith("    ") and not line.startswith("     ")]
     assert listed == ["config", "discover", "stack", "topics", "sflow", "collect", "process", "sink", "remediate", "demo", "bench",
                       "lab", "deploy", "dashboards", "alerts", "oper-group", "convergence"]
+
+
+def test_a_lone_kafka_node_is_formatted_without_eligible_leader_replicas(tmp_path):
+    """One replica: after a crash its return must be a clean election (ELR
+    would make it an unclean one, whose recovery holds the group coordinator);
+    a three-node cluster with min.insync.replicas 2 keeps ELR."""
+    from fabtel.localstack.kafka_broker import Node, format_command
+    nodes = [Node(i, "127.0.0.1", 9092 + i, 9192 + i, tmp_path / f"kafka-{i}") for i in (1, 2, 3)]
+    lone = format_command(nodes[0], nodes[:1], "cluster", tmp_path)
+    assert "--standalone" in lone and lone[lone.index("--feature") + 1] == "eligible.leader.replicas.version=0"
+    three = format_command(nodes[0], nodes, "cluster", tmp_path)
+    assert "--feature" not in three and "--standalone" not in three
