@@ -13,6 +13,7 @@ name. May import: the standard library.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -64,10 +65,19 @@ def path(name: str) -> Path:
 
 
 def ensure(name: str, progress=None) -> Path:
-    """The peer's binary, built the first time (minutes for gnmic)."""
+    """The peer's binary, built the first time (minutes for gnmic). While
+    another process builds it (`./run tests` builds every peer in the
+    background), this waits for that build instead of starting its own."""
     binary = path(name)
     if binary.exists():
         return binary
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    with open(binary.parent / ".build-lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return binary if binary.exists() else _build(name, binary, progress)
+
+
+def _build(name: str, binary: Path, progress) -> Path:
     p = PEERS[name]
     go = shutil.which("go")
     if not go:
@@ -82,11 +92,13 @@ def ensure(name: str, progress=None) -> Path:
     if progress:
         progress(f"building {name} {p.version} with Go into {binary.parent} (once)")
     t0 = time.monotonic()
-    for argv in (["go", "get", f"{p.module}@{p.version}"], ["go", "build", "-o", str(binary), p.package]):
+    partial = binary.with_name(binary.name + ".partial")     # in place only once whole: others test exists()
+    for argv in (["go", "get", f"{p.module}@{p.version}"], ["go", "build", "-o", str(partial), p.package]):
         out = subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True, timeout=1800)
         if out.returncode != 0:
             tail = " | ".join(out.stderr.strip().splitlines()[-3:])
             raise PeerError(f"{name}: `{' '.join(argv)}` failed: {tail}")
+    partial.replace(binary)
     if progress:
         progress(f"built {name} in {time.monotonic() - t0:.0f} s")
     return binary

@@ -177,3 +177,10 @@ def lab_index_maps(fabric) -> list:
     from fabtel.records import IfIndexEntry, InterfaceIndexes
     return [InterfaceIndexes(name, "gnmi", [IfIndexEntry(i, n) for i, n in sorted(node.ifindex.items())], 0, 0)
             for name, node in fabric.nodes.items() if node.ifindex]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that need a peer run last: `./run tests` builds the peers in the
+    background meanwhile, and such a test waits for its peer's build
+    (bench.peers.ensure holds a lock while it builds)."""
+    items.sort(key=lambda item: item.get_closest_marker("peers") is not None)

@@ -14,9 +14,12 @@ import subprocess
 import time
 import urllib.request
 
+import pytest
 import yaml
 
 from conftest import ROOT, free_port, start_fabtel, wait_until
+
+pytestmark = pytest.mark.peers   # built in the background by ./run tests; see conftest
 
 NOTIFICATIONS = ROOT / "deploy" / "k8s" / "base" / "alerting" / "notifications.yaml"
 

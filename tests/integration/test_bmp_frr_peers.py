@@ -23,7 +23,7 @@ from fabtel.lab.frr.fattree import BMP_COLLECTOR, build
 from fabtel.lab.frr.netlab import FrrLab, unavailable_reason
 
 REASON = unavailable_reason()
-pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
+pytestmark = [pytest.mark.peers, pytest.mark.skipif(REASON is not None, reason=REASON or "")]
 
 
 class Recorder:

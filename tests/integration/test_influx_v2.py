@@ -24,6 +24,8 @@ from fabtel.kafka import RecordProducer
 from fabtel.records import InterfaceCounters, InterfaceState
 
 
+pytestmark = pytest.mark.peers   # built in the background by ./run tests; see conftest
+
 @pytest.fixture(scope="module")
 def influx18(tmp_path_factory):
     binary = str(peers.ensure("influxd"))

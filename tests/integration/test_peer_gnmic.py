@@ -20,6 +20,8 @@ from fabtel.bench import peers
 USER, PASSWORD = os.environ["FABTEL_GNMI_USER"], os.environ["FABTEL_GNMI_PASSWORD"]
 
 
+pytestmark = pytest.mark.peers   # built in the background by ./run tests; see conftest
+
 @pytest.fixture(scope="module")
 def gnmic():
     return str(peers.ensure("gnmic"))

@@ -24,6 +24,8 @@ from fabtel.lab.runner import LabRunner
 from fabtel.lab.scenario import Scenario, Traffic
 from sflow_cases import every_case
 
+pytestmark = pytest.mark.peers   # built in the background by ./run tests; see conftest
+
 IF_FIELDS = {"ifIndex": "if-index", "ifType": "if-type", "ifSpeed": "if-speed", "ifDirection": "if-direction",
              "ifStatus": "if-status", "ifInOctets": "if-in-octets", "ifInUcastPkts": "if-in-ucast-pkts",
              "ifInMulticastPkts": "if-in-multicast-pkts", "ifInBroadcastPkts": "if-in-broadcast-pkts",

@@ -27,8 +27,8 @@ from fabtel.config import Device, GnmiTarget
 NS = f"fblem{os.getpid() % 10000}"
 ADDRESS = "198.18.254.2:9339"           # lab addresses stay inside 198.18.0.0/15 and this namespace pair
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip"),
-                                reason="needs root and iproute2 for a network namespace")
+pytestmark = [pytest.mark.peers, pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip"),
+                                                     reason="needs root and iproute2 for a network namespace")]
 
 
 def sh(*argv: str) -> None:
