@@ -237,8 +237,11 @@ def commit(consumer: Consumer, offsets: list[TopicPartition], component: str, re
         return False
 
 
-def create_topics(cfg: KafkaConfig, timeout: float = 15.0) -> list[str]:
-    """Create every configured topic that does not exist yet; idempotent."""
+def create_topics(cfg: KafkaConfig, timeout: float | None = None) -> list[str]:
+    """Create every configured topic that does not exist yet; idempotent.
+    Waits up to `timeout` s (kafka.broker_wait_ms: a busy broker may take
+    seconds to lead a few dozen new partitions)."""
+    timeout = cfg.broker_wait_ms / 1000 if timeout is None else timeout
     admin = admin_client(cfg)
     try:
         existing = set(admin.list_topics(timeout=timeout).topics)

@@ -164,6 +164,7 @@ BENCHES = {
     "influx": ("points per second from Kafka into the local InfluxDB", "influx"),
     "e2e": ("the main demo scenario N times: uplink-down to access-link-disabled latency", "e2e"),
     "flows": ("flow samples per second per core from datagram to flow windows in Kafka, memory with 1M flows", "flows"),
+    "decode": ("`sflow decode` on a 100,000-sample capture, wall time; --sflowtool PATH: sflowtool -r beside it", "decode"),
 }
 PEERS_FOR = {"sflow": ["goflow2"], "gnmi": ["gnmic"]}
 
@@ -185,6 +186,10 @@ def _bench(name: str) -> Arguments:
                            help="with --vs: offer the datagrams as fast as one sender can (no pacing)")
             p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
                            help="with --vs: fabtel's collector with N workers (collect sflow --workers)")
+        if name == "decode":
+            p.add_argument("--sflowtool", default=None, metavar="PATH",
+                           help="sflowtool built from github.com/sflow/sflowtool: `sflowtool -r` on the same capture, "
+                                "and the ratio")
         if name == "flows":
             p.add_argument("--flows", type=int, default=None, metavar="N",
                            help="distinct 5-tuples in the load (default 1,000,000): memory must not grow with it")

@@ -76,7 +76,7 @@ def bench(args) -> int:
     from fabtel.shell.command_table import BENCHES
     interrupt_on_sigterm()
     module = importlib.import_module(f"fabtel.bench.{BENCHES[args.action][1]}")
-    options = {k: getattr(args, k) for k in ("runs", "vs", "collectors", "flows", "rate", "flood", "workers") if getattr(args, k, None) is not None}
+    options = {k: getattr(args, k) for k in ("runs", "vs", "collectors", "flows", "rate", "flood", "workers", "sflowtool") if getattr(args, k, None) is not None}
     first = args.runs if args.action == "e2e" else args.seconds
     options.pop("runs", None)
     report(module.run(args.config, first, **options), args.json)

@@ -58,10 +58,45 @@ def native_path(data: bytes, ts: int = 7) -> tuple:
     return ("ok", r[0], r[1], r[2], r[3], r[4], list(r[5]), r[6], list(r[7]))
 
 
+def json_lines(data: bytes, lines) -> tuple:
+    """`fabtel sflow decode`'s output for one datagram, by either path."""
+    try:
+        return ("ok", *lines(data))
+    except SFlowDecodeError as e:
+        return ("error", str(e), e.reason)
+
+
 def same(data: bytes) -> tuple:
+    """Both paths: the same Avro values and rejections, and the same JSON
+    lines (`fabtel sflow decode`) byte for byte."""
+    from fabtel import lacp
+    from fabtel.connectors.sflow.decode_cmd import NativeLines, _python_lines
     py, nat = python_path(data), native_path(data)
     assert nat == py
+    orders = lacp.Orders()
+    assert json_lines(data, NativeLines(lacp.Orders())) == json_lines(data, lambda d: _python_lines(d, orders))
     return py
+
+
+def test_lacp_bit_orders_learnt_across_a_capture_print_the_same():
+    """An agent is assumed IEEE until a record contradicts it, then MIB from
+    that record on: the compiled path's kept LACP fields follow the same."""
+    from fabtel import lacp
+    from fabtel.connectors.sflow.decode_cmd import NativeLines, _python_lines
+    states = [0x3D3D3D3D, 0xBCBCBCBC, 0x3D3D3D3D, 0x05050505, 0xBCBCBCBC]
+    datagrams = []
+    for i, state in enumerate(states):
+        for agent in ("198.18.0.11", "198.18.0.12"):
+            s = SflowSample("", None, 0, 0, 0, "counters", i, 0, 7)
+            s.lag_port_stats = SflowLagPortStats("0c:00:00:00:01:01", "00:c1:c1:00:00:01", 100001, state,
+                                                 state >> 24, (state >> 16) & 255, (state >> 8) & 255, state & 255,
+                                                 *range(8))
+            datagrams.append(encode_datagram(agent, 0, i + 1, 1000, [s]))
+    orders_py, lines = lacp.Orders(), NativeLines(lacp.Orders())
+    py = [_python_lines(d, orders_py) for d in datagrams]
+    assert [lines(d) for d in datagrams] == py
+    printed = b"".join(text for text, _ in py)
+    assert b"(detected)" in printed and b"(learnt)" in printed and b"(assumed)" in printed
 
 
 def test_every_case_of_the_corpus():
@@ -229,3 +264,15 @@ def test_the_same_flow_windows_on_the_lab(tmp_path):
     runner.simulate(8, sflow=lambda d, ts: seen.append((d, ts)))
     py, nat = windows_both(seen, 16, 5, seen[-1][1] + 10**9)
     assert len(py) > 20 and nat == py
+
+
+def test_a_port_format_sflowtool_has_no_word_for_prints_as_a_number():
+    """An expanded flow sample's format is 32 bits: 5 is "format==5" on both
+    paths (the Python path raised a KeyError on it, a traceback)."""
+    s = SflowSample("", None, 0, 0, 0, "flow", 1, 0, 7, 1000, 2000, 0, 7, 9, input_format=5, output_format=2)
+    data = encode_datagram("198.18.0.11", 0, 1, 1000, [s], expanded=True)
+    assert same(data)[0] == "ok"
+    from fabtel import lacp
+    from fabtel.connectors.sflow.decode_cmd import _python_lines
+    text, _ = _python_lines(data, lacp.Orders())
+    assert b'"input_format":"format==5"' in text and b'"output_format":"multiple"' in text

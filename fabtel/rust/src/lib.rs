@@ -13,6 +13,7 @@ use pyo3::types::{PyBytes, PyList, PyTuple};
 mod avro;
 mod flows;
 mod inet;
+mod json;
 mod sflow;
 
 create_exception!(_native, DecodeError, PyException, "a datagram the codec refuses: (reason, offset, format, detail)");
@@ -206,11 +207,28 @@ impl BatchReceiver {
     }
 }
 
+/// One datagram as `fabtel sflow decode` prints it: ([JSON lines as bytes, and
+/// where a LAG record's LACP fields go, (agent, its four raw state octets)],
+/// bytes after the stated samples). A bad datagram raises DecodeError.
+#[pyfunction]
+fn sflow_json<'py>(py: Python<'py>, data: &[u8]) -> PyResult<(Bound<'py, PyList>, usize)> {
+    let dg = sflow::decode(data).map_err(decode_error)?;
+    let parts = PyList::empty(py);
+    for part in json::datagram(&dg) {
+        match part {
+            json::Part::Text(t) => parts.append(PyBytes::new(py, t.as_bytes()))?,
+            json::Part::Lacp(agent, w) => parts.append((agent, (w[0], w[1], w[2], w[3])))?,
+        }
+    }
+    Ok((parts, dg.leftover))
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<BatchReceiver>()?;
     m.add("VERSION", "0.1.0")?;
     m.add("DecodeError", m.py().get_type::<DecodeError>())?;
     m.add_class::<SflowDecoder>()?;
+    m.add_function(wrap_pyfunction!(sflow_json, m)?)?;
     Ok(())
 }
