@@ -74,8 +74,12 @@ def log_thread_deaths() -> None:
 
 def interrupt_on_sigterm() -> None:
     """SIGTERM raises KeyboardInterrupt in the main thread, as Ctrl-C does, so
-    that a command's `finally` stops what it started."""
+    that a command's `finally` stops what it started. SIGINT too, even when
+    it came in ignored: a shell without job control starts `cmd &` with
+    SIGINT ignored, and Python then leaves it so (a demo started that way
+    ran on through an explicit SIGINT)."""
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def dying_with_parent(argv: list[str]) -> list[str]:

@@ -44,8 +44,10 @@ def start_demo(config, tmp_path) -> tuple[subprocess.Popen, Path]:
     path = write_config(config, tmp_path / "fabric.yaml")
     log = tmp_path / "demo.log"
     env = {**os.environ, "FABTEL_STATE_DIR": str(tmp_path / "state")}
+    # started as a shell without job control starts `fabtel demo &`: SIGINT ignored (it must stop on it all the same)
     demo = subprocess.Popen([str(Path(sys.executable).parent / "fabtel"), "demo", "--config", str(path),
-                             "--no-baseline"], cwd=tmp_path, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+                             "--no-baseline"], cwd=tmp_path, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     # the worker, the sink, the executor and both collectors
     assert wait_until(lambda: len(children(demo.pid)) >= 5 or demo.poll() is not None, 120), log.read_text()[-2000:]
     assert demo.poll() is None, log.read_text()[-2000:]
