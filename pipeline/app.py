@@ -44,6 +44,16 @@ def faust_credentials(sec: KafkaSecurity):
                                  mechanism=sec.sasl_mechanism)
 
 
+# Offsets are committed on the 1 s timer only. Faust also commits every
+# broker_commit_every (10,000) messages, inline in the loop that hands
+# fetched messages to the agents: during a broker outage that commit waits
+# for the timer's, stuck until the group coordinator is back, and every
+# message waits with it (the access link went down 1.6-2.9 s after a
+# broker's return instead of a few hundred ms, whenever the count fell in
+# the outage). What is committed is the same: offsets of acked events.
+COMMIT_EVERY_NEVER = 2**62
+
+
 def build_app(cfg: Config, app_id: str = APP_ID, data_dir: str | None = None) -> faust.App:
     k = cfg.kafka
     faust_tuning.install(faust_tuning.TANSU_FETCH_MAX_WAIT_MS if k.implementation == "tansu" else None)
@@ -52,7 +62,8 @@ def build_app(cfg: Config, app_id: str = APP_ID, data_dir: str | None = None) ->
         topic_partitions=k.partitions, topic_replication_factor=k.replication, web_enabled=False,
         broker_session_timeout=k.session_timeout_ms / 1000, broker_heartbeat_interval=max(0.5, k.session_timeout_ms / 3000),
         broker_request_timeout=max(40.0, k.session_timeout_ms / 1000 + 5), producer_linger=PRODUCER_LINGER_S,
-        broker_commit_interval=1.0, consumer_auto_offset_reset="earliest", stream_wait_empty=False,
+        broker_commit_interval=1.0, broker_commit_every=COMMIT_EVERY_NEVER, consumer_auto_offset_reset="earliest",
+        stream_wait_empty=False,
         table_cleanup_interval=3600.0, stream_buffer_maxsize=16384, broker_credentials=faust_credentials(k.security),
         monitor=faust_tuning.lean_monitor(), datadir=data_dir or f"{app_id}-data")
     worker = app.fabtel_worker = Worker(cfg, worker_topics(app, cfg, app_id), tables.domain_state_table(app, cfg))
