@@ -70,10 +70,7 @@ def quiet_repeats(prefix: str) -> None:
 # broker: librdkafka's reconnect backoff would grow to 10 s, and its
 # re-bootstrap after "all brokers down" retries only about once a second
 # (both measured: a producer's first ack 1-2 s after the broker returned).
-# 200 ms, with librdkafka's jitter up to 300 ms: at 500 (up to 750) the gNMI
-# collector's and the executor's reconnects alone took most of the 1.5 s
-# the access link may wait after a broker's return on a busy machine.
-RECONNECT_SETTINGS = {"reconnect.backoff.max.ms": 200, "metadata.recovery.strategy": "none"}
+RECONNECT_SETTINGS = {"reconnect.backoff.max.ms": 500, "metadata.recovery.strategy": "none"}
 
 
 def client_settings(cfg: KafkaConfig) -> dict:
