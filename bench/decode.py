@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fabtel.bench.common import machine, progress
+from fabtel.bench.common import BenchError, machine, progress
 from fabtel.bench.sflow import SAMPLES_PER_DATAGRAM, _counter_datagrams, _flow_datagrams
 
 SAMPLES = 100_000
@@ -35,12 +35,15 @@ def _wall(argv: list[str]) -> float:
     t0 = time.perf_counter()
     out = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if out.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed: {out.stderr.strip()[-300:]}")
+        raise BenchError(f"{' '.join(argv)} failed: {out.stderr.strip()[-300:]}")
     return time.perf_counter() - t0
 
 
 def _printed(argv: list[str], marker: bytes | None) -> int:
-    out = subprocess.run(argv, capture_output=True).stdout
+    try:
+        out = subprocess.run(argv, capture_output=True).stdout
+    except OSError as exc:
+        raise BenchError(f"cannot run {argv[0]}: {exc.strerror}") from None
     return out.count(b"\n") if marker is None else out.count(marker)
 
 
@@ -52,9 +55,9 @@ def run(config_path: str, seconds: float, sflowtool: str | None = None) -> dict:
         ours = [sys.executable, "-m", "fabtel", "sflow", "decode", str(capture)]
         theirs = [sflowtool, "-r", str(capture)] if sflowtool else None
         # each side prints every sample, or the comparison means nothing
-        assert _printed(ours, None) == samples, "fabtel sflow decode did not print every sample"
-        if theirs:
-            assert _printed(theirs, b"startSample") == samples, "sflowtool did not print every sample"
+        for name, argv, marker in (("fabtel sflow decode", ours, None), ("sflowtool", theirs, b"startSample")):
+            if argv and (printed := _printed(argv, marker)) != samples:
+                raise BenchError(f"{name} printed {printed} of the capture's {samples} samples")
         walls: dict[str, list[float]] = {"fabtel": [], "sflowtool": []}
         for i in range(RUNS):
             progress(f"run {i + 1} of {RUNS}")

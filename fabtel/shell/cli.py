@@ -164,8 +164,10 @@ def _known_errors() -> tuple[type, ...]:
     from fabtel.connectors.influx.writer import InfluxUnreachable
     from fabtel.localstack.supervisor import ComponentFailed
     from fabtel.extras import MissingExtra
+    from fabtel.bench.common import BenchError
+    from fabtel.bench.peers import PeerError
     return (UsageError, KafkaUnavailable, KafkaAuthError, StackError, BrokerError, ComponentFailed, InfluxUnreachable,
-            MissingExtra)
+            MissingExtra, BenchError, PeerError)
 
 
 if __name__ == "__main__":

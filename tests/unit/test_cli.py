@@ -112,3 +112,10 @@ def test_a_lone_kafka_node_is_formatted_without_eligible_leader_replicas(tmp_pat
     assert "--standalone" in lone and lone[lone.index("--feature") + 1] == "eligible.leader.replicas.version=0"
     three = format_command(nodes[0], nodes, "cluster", tmp_path)
     assert "--feature" not in three and "--standalone" not in three
+
+
+def test_bench_decode_against_a_tool_that_prints_no_sample_says_so_in_one_line():
+    """A comparison whose other side printed nothing measures nothing: one line, exit 2, no traceback."""
+    out = fabtel("bench", "decode", "--sflowtool", "/bin/true")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1] == "fabtel bench decode: sflowtool printed 0 of the capture's 100000 samples"
