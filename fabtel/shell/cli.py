@@ -8,6 +8,7 @@ input (configuration, arguments, unreadable files) or an unavailable service.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import importlib
 import logging
 import os
@@ -117,6 +118,9 @@ def grpc_verbosity(log_level: str, environ) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A crash inside a C extension (librdkafka, gRPC, our decoders) leaves the
+    # Python stack of every thread in the component's log, not just "exit -11".
+    faulthandler.enable()
     parser = build_parser()
     args = parser.parse_args(argv)
     # Before any gRPC channel exists (the C core reads it once); the children

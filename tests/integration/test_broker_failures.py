@@ -14,10 +14,9 @@ import threading
 import time
 from pathlib import Path
 
-import yaml
 from confluent_kafka import Consumer, TopicPartition
 
-from conftest import EXAMPLE, free_port
+from conftest import EXAMPLE, free_port, with_free_gnmi_ports, write_config
 from fabtel.localstack.ports import bindable
 
 COUNTED = "counted-input"
@@ -35,15 +34,12 @@ def _stack(state_dir: Path, nodes: int = 1):
 
 
 def _config(stack, directory: Path, replication: int = 1):
+    """The example on `stack`, its lab on free ports (a lab or a demo the user
+    left running, or a client's ephemeral port, may hold the example's)."""
     from fabtel.config import load_config, with_endpoints
-    cfg = with_endpoints(load_config(EXAMPLE), stack.bootstrap, stack.influx_url)
+    cfg = with_free_gnmi_ports(with_endpoints(load_config(EXAMPLE), stack.bootstrap, stack.influx_url))
     cfg = dataclasses.replace(cfg, kafka=dataclasses.replace(cfg.kafka, partitions=2, replication=replication))
-    data = yaml.safe_load(EXAMPLE.read_text())
-    data["kafka"].update(bootstrap_servers=stack.bootstrap, partitions=2, replication=replication)
-    data["influxdb"]["url"] = stack.influx_url
-    path = directory / "fabric.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return cfg, path
+    return cfg, write_config(cfg, directory / "fabric.yaml", kafka={"replication": replication})
 
 
 def _committed_once_the_coordinator_answers(consumer, topic, within=30.0):
