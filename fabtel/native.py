@@ -7,6 +7,9 @@ equal (tests/unit/test_native.py).
 - `SflowDecoder`: an sFlow datagram to its samples' Avro values (the bytes
   fabtel.serde writes for SflowSample) and the flow windows' per-sample work
   (connectors/sflow/flows.py's), one call per datagram.
+- `gnmi_response`: a gNMI SubscribeResponse's bytes to its updates' raw
+  paths and values, with no protobuf object per update
+  (connectors/gnmi/normalize.py's `read`).
 
 `available()` says whether the extension is there and allowed; without it
 fabtel runs on the Python path and says so once (`say_once`).

@@ -180,8 +180,13 @@ class GnmiClient:
         self.stub.Set(req, metadata=self.metadata, timeout=self.timeout_s)
 
     def subscribe(self, requests):
-        """A Subscribe call over `requests` (an iterator of SubscribeRequest)."""
-        return self.stub.Subscribe(requests, metadata=self.metadata)
+        """A Subscribe call over `requests` (an iterator of SubscribeRequest),
+        yielding each SubscribeResponse as its bytes: the collector reads them
+        without a message object per update (normalize.DeviceNormalizer.read)."""
+        call = self.channel().stream_stream("/gnmi.gNMI/Subscribe",
+                                            request_serializer=gnmi_pb2.SubscribeRequest.SerializeToString,
+                                            response_deserializer=None)
+        return call(requests, metadata=self.metadata)
 
     def subscription(self, paths, sample_interval_ns: int, mode=gnmi_pb2.SubscriptionList.STREAM,
                      updates_only: bool = False) -> gnmi_pb2.SubscribeRequest:

@@ -32,7 +32,8 @@ import grpc
 from pygnmi.spec.v080 import gnmi_pb2
 
 from fabtel.connectors.gnmi.client import GnmiClient, describe
-from fabtel.connectors.gnmi.normalize import DeviceNormalizer
+from fabtel.connectors.gnmi.normalize import SYNC, UPDATE, DeviceNormalizer, ResponseError
+from fabtel import native
 from fabtel.config import Config, Device, SecretError
 from fabtel.platforms import platform
 from fabtel.kafka import RecordProducer
@@ -58,6 +59,10 @@ def collector_metrics(devices: list[str]) -> Metrics:
     m.declare("missing_models_total", "Models subscribed paths need that the device's Capabilities do not list.",
               ("device", "model"))
     m.declare("unknown_paths_total", "Updates on paths fabtel does not normalize.", ("device",), zero_for=zero)
+    m.declare("unreadable_values_total", "Updates whose value the platform cannot read (skipped).", ("device",),
+              zero_for=zero)
+    m.declare("undecodable_total", "Responses that are not a readable SubscribeResponse (skipped).", ("device",),
+              zero_for=zero)
     m.declare("dropped_total", "Counter records dropped because the Kafka queue was full.", ("reason",),
               zero_for=[("kafka_queue_full",)])
     return m
@@ -84,6 +89,7 @@ class DeviceSubscriber:
         self.ever_synced = False
         self.cancel_reason: str | None = None
         self.reconnects = 0
+        self.undecodable = 0
         self.state, self.reason = "starting", "not connected yet"
 
     def run(self, stop: threading.Event) -> None:
@@ -157,19 +163,25 @@ class DeviceSubscriber:
         self.last_update = time.monotonic()
         synced = self.synced = False
         try:
-            for resp in self.call:
+            for data in self.call:
                 self.last_update = self.last_notification = time.monotonic()
-                if resp.HasField("update"):
-                    n = len(resp.update.update) + len(resp.update.delete)
+                norm = self.normalizer
+                before = len(norm.unknown_paths), norm.unreadable_values
+                try:
+                    kind, n, records = norm.read(data, time.time_ns())
+                except ResponseError as exc:
+                    self._undecodable(exc, len(data))
+                    continue
+                if kind == UPDATE:
                     self.metrics.inc("updates_total", self.name, by=n)
-                    before = len(self.normalizer.unknown_paths)
-                    records = self.normalizer.feed(resp.update, time.time_ns())
-                    if len(self.normalizer.unknown_paths) > before:
-                        self.metrics.inc("unknown_paths_total", self.name, by=len(self.normalizer.unknown_paths) - before)
+                    if len(norm.unknown_paths) > before[0]:
+                        self.metrics.inc("unknown_paths_total", self.name, by=len(norm.unknown_paths) - before[0])
+                    if norm.unreadable_values > before[1]:
+                        self.metrics.inc("unreadable_values_total", self.name, by=norm.unreadable_values - before[1])
                     if records:
                         self.emit(records)
                         self.metrics.inc("records_total", self.name, by=len(records))
-                elif resp.sync_response and not synced:
+                elif kind == SYNC and not synced:
                     synced = self.synced = self.session_synced = self.ever_synced = True
                     self.state, self.reason = "streaming", ""
                     self.metrics.set("connected", self.name, value=1)
@@ -183,6 +195,14 @@ class DeviceSubscriber:
             self.synced = False
             done.set()
             self.call.cancel()
+
+    def _undecodable(self, exc: ResponseError, size: int) -> None:
+        """A response that is not a SubscribeResponse: counted and skipped; the
+        first is a WARNING, the rest DEBUG. The stream goes on."""
+        self.metrics.inc("undecodable_total", self.name)
+        self.undecodable += 1
+        log.log(logging.WARNING if self.undecodable == 1 else logging.DEBUG,
+                "gnmi %s: a response of %d bytes that cannot be read, skipped and counted: %s", self.name, size, exc)
 
     def check_capabilities(self, caps) -> list[str]:
         """Once: the models the subscribed paths need that the device does not
@@ -247,6 +267,7 @@ class GnmiCollector:
         self.cfg = cfg
         self.devices = devices if devices is not None else [d for d in cfg.fabric.devices if d.gnmi]
         self.metrics = collector_metrics([d.name for d in self.devices])
+        native.say_once("gnmi collector")
         limit = cfg.gnmi.queue_limit * 10
         # Counters may be batched; state changes go out at once.
         partitioner = DomainPartitioner(cfg)

@@ -15,18 +15,51 @@ rates without a reading; each counter record carries every counter known for
 its interface. A delete that removes an
 interface, a member or a neighbour drops it from the cache and yields a
 record with `deleted` set (oper state down, session idle: safe for readers
-that do not know the flag). May import: fabtel.platforms, fabtel.records,
-fabtel.gnmi_paths.
+that do not know the flag).
+
+`read` takes a SubscribeResponse's bytes. The compiled reader
+(fabtel._native.gnmi_response) gives each update's path as its raw bytes and
+its value, with no message object per update; a path seen once as a counter
+is then a dictionary lookup (a counter leaf is decided by its path alone and
+carries int(value), fabtel.platforms.base). With FABTEL_NATIVE=off the
+protobuf runtime reads the response and `feed` takes it: the reference, held
+equal by tests/unit/test_gnmi_native.py. A value a platform cannot read is
+counted and its update skipped; the rest of the notification is kept.
+May import: fabtel.platforms, fabtel.records, fabtel.gnmi_paths, fabtel.native, pygnmi's stubs.
 """
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 
+from google.protobuf.message import DecodeError
+from pygnmi.spec.v080 import gnmi_pb2
+
 from fabtel import gnmi_paths as gp
+from fabtel import native
 from fabtel.platforms import base, platform
 from fabtel.records import (BgpSession, IfIndexEntry, InterfaceCounters, InterfaceIndexes, InterfaceState,
                             LagMemberState, LldpNeighbor)
+
+
+log = logging.getLogger("fabtel.gnmi")
+UPDATE, SYNC, OTHER = "update", "sync", "other"         # what a SubscribeResponse is, for the collector
+_CACHE_MAX = 100_000          # counter paths remembered per prefix (a device has a few thousand)
+
+
+class ResponseError(ValueError):
+    """A SubscribeResponse that cannot be read (the message names the part)."""
+
+
+def runtime_value(typed: bytes) -> object:
+    """A TypedValue's bytes read by the protobuf runtime: what the compiled
+    reader leaves to it (decimals, leaf lists, Any, JSON beyond a plain scalar)."""
+    return value_of(gnmi_pb2.TypedValue.FromString(typed))
+
+
+def _path(raw: bytes) -> gp.PathT:
+    return gp.from_proto(None, gnmi_pb2.Path.FromString(raw))
 
 
 def value_of(tv) -> object:
@@ -93,6 +126,34 @@ class DeviceNormalizer:
         self.neighbors: dict[tuple[str, str], dict[str, str]] = {}  # (interface, id) -> LLDP leaf -> value
         self.map_reported = False
         self.unknown_paths: set[str] = set()
+        self.unreadable: set[str] = set()                          # paths whose value could not be read, said once
+        self.unreadable_values = 0
+        # raw prefix -> (its path, raw path -> (interface, counter) of the counters seen under it)
+        self._prefixes: dict[bytes, tuple[gp.PathT, dict[bytes, tuple[str, str]]]] = {}
+
+    def read(self, data: bytes, receive_ts_ns: int) -> tuple[str, int, list]:
+        """One SubscribeResponse's bytes: (UPDATE, SYNC or OTHER, the updates and
+        deletes it carried, the records they make). ResponseError if unreadable."""
+        if not native.available():
+            try:
+                resp = gnmi_pb2.SubscribeResponse.FromString(data)
+            except DecodeError as exc:
+                raise ResponseError(f"SubscribeResponse: {exc}") from None
+            which = resp.WhichOneof("response")
+            if which == "update":
+                n = resp.update
+                return UPDATE, len(n.update) + len(n.delete), self.feed(n, receive_ts_ns)
+            return (SYNC if which == "sync_response" and resp.sync_response else OTHER), 0, []
+        lib = native.module()
+        try:
+            kind, *rest = lib.gnmi_response(data, runtime_value)
+        except lib.DecodeError as exc:
+            reason, offset, message, _ = exc.args
+            raise ResponseError(f"{message}: {reason} (byte {offset})") from None
+        if kind == "update":
+            ts, prefix, updates, deletes = rest
+            return UPDATE, len(updates) + len(deletes), self._feed_raw(ts, prefix, updates, deletes, receive_ts_ns)
+        return (SYNC if kind == "sync" and rest[0] else OTHER), 0, []
 
     def feed(self, notification, receive_ts_ns: int) -> list:
         ts = notification.timestamp or receive_ts_ns
@@ -100,13 +161,62 @@ class DeviceNormalizer:
         for path in notification.delete:
             self._delete(gp.from_proto(notification.prefix, path), batch)
         for upd in notification.update:
-            path = gp.from_proto(notification.prefix, upd.path)
-            leaf = self.platform.classify(path, value_of(upd.val))
-            if leaf is None:
-                self.unknown_paths.add(gp.render(path))
-            else:
-                self._apply(leaf, batch)
+            self._update(gp.from_proto(notification.prefix, upd.path), value_of(upd.val), batch)
         return self._records(batch, ts, receive_ts_ns)
+
+    def _feed_raw(self, ts: int, prefix_raw: bytes, updates: list, deletes: list, receive_ts_ns: int) -> list:
+        """`feed` for the compiled reader's parts: paths as raw bytes."""
+        ts = ts or receive_ts_ns
+        batch = _Batch()
+        known = self._prefixes.get(prefix_raw)
+        if known is None:
+            if len(self._prefixes) >= 64:
+                self._prefixes.clear()
+            known = self._prefixes[prefix_raw] = (_path(prefix_raw), {})
+        prefix, counters = known
+        for raw in deletes:
+            self._delete(prefix + _path(raw), batch)
+        for raw, value in updates:
+            hit = counters.get(raw)
+            if hit is None:
+                path = prefix + _path(raw)
+                leaf = self._update(path, value, batch)
+                if leaf is not None and leaf.kind == base.COUNTER:
+                    if len(counters) >= _CACHE_MAX:
+                        counters.clear()
+                    counters[raw] = (leaf.key, leaf.name)
+                continue
+            try:
+                number = int(value)
+            except (TypeError, ValueError) as exc:
+                self._unreadable(prefix + _path(raw), value, exc)
+                continue
+            intf = self.interfaces.get(hit[0])
+            if intf is None:
+                intf = self.interfaces[hit[0]] = _Interface()
+            intf.counters[hit[1]] = number
+            batch.counters.add(hit[0])
+        return self._records(batch, ts, receive_ts_ns)
+
+    def _update(self, path: gp.PathT, value: object, batch: _Batch) -> base.Leaf | None:
+        try:
+            leaf = self.platform.classify(path, value)
+        except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+            self._unreadable(path, value, exc)
+            return None
+        if leaf is None:
+            self.unknown_paths.add(gp.render(path))
+        else:
+            self._apply(leaf, batch)
+        return leaf
+
+    def _unreadable(self, path: gp.PathT, value: object, exc: Exception) -> None:
+        self.unreadable_values += 1
+        where = gp.render(path)
+        if where not in self.unreadable and len(self.unreadable) < 1000:
+            self.unreadable.add(where)
+            log.warning("gnmi %s: cannot read the value %.80r at %s (%s: %s); its updates are skipped and counted",
+                        self.device, value, where, type(exc).__name__, exc)
 
     def synced(self, receive_ts_ns: int) -> list:
         """At the end of the first initial sync that brought no ifIndex: the

@@ -13,8 +13,8 @@ import yaml
 from google.protobuf import text_format
 from pygnmi.spec.v080 import gnmi_pb2
 
-from fabtel.connectors.gnmi.normalize import DeviceNormalizer
-from fabtel import records
+from fabtel import native, records
+from fabtel.connectors.gnmi.normalize import SYNC, DeviceNormalizer
 
 CASES = sorted((Path(__file__).parent.parent / "cases" / "gnmi").glob("*.yaml"))
 RECEIVED = 999
@@ -42,15 +42,21 @@ def test_both_platforms_have_update_delete_and_sync_cases():
         assert "delete" in text and "sync_response" in text and "prefix" in text, name
 
 
+@pytest.mark.parametrize("reader", ["python", "compiled"])
 @pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
-def test_case(path):
+def test_case(path, reader, monkeypatch):
+    """Each case read from its bytes, as the collector reads a stream, by the
+    reference (the protobuf runtime) and by the compiled reader."""
+    if reader == "compiled" and not native.available():
+        pytest.skip("the compiled extension is not there or FABTEL_NATIVE=off")
+    monkeypatch.setenv("FABTEL_NATIVE", "on" if reader == "compiled" else "off")
     case = yaml.safe_load(path.read_text())
     norm = DeviceNormalizer(case["device"], case["platform"])
     got = []
     for resp in _responses(case):
-        if resp.HasField("update"):
-            got += norm.feed(resp.update, RECEIVED)
-        elif resp.sync_response:
+        kind, _, made = norm.read(resp.SerializeToString(), RECEIVED)
+        got += made
+        if kind == SYNC:
             got += norm.synced(RECEIVED)
     maps = [r for r in got if isinstance(r, records.InterfaceIndexes)]
     assert [r for r in got if not isinstance(r, records.InterfaceIndexes)] == [_expected(e) for e in case["expected"]]

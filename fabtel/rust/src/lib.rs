@@ -1,6 +1,7 @@
 //! fabtel's compiled hot paths (fabtel.native is the Python side): an sFlow
 //! datagram to its samples' Avro values and the flow windows' per-sample
-//! work, in one call per datagram. The Python code they mirror is the
+//! work, in one call per datagram; a gNMI SubscribeResponse to its updates'
+//! raw paths and values. The Python code they mirror is the
 //! reference: FABTEL_NATIVE=off runs it instead, and the differential tests
 //! hold the two equal.
 use std::collections::HashMap;
@@ -12,11 +13,13 @@ use pyo3::types::{PyBytes, PyList, PyTuple};
 
 mod avro;
 mod flows;
+mod gnmi;
 mod inet;
 mod json;
 mod sflow;
 
-create_exception!(_native, DecodeError, PyException, "a datagram the codec refuses: (reason, offset, format, detail)");
+create_exception!(_native, DecodeError, PyException,
+                  "input a codec refuses: (reason, offset, sFlow format or protobuf message, detail)");
 
 fn decode_error(e: sflow::DecodeError) -> PyErr {
     DecodeError::new_err((e.reason, e.offset, e.data_format, e.detail))
@@ -223,6 +226,75 @@ fn sflow_json<'py>(py: Python<'py>, data: &[u8]) -> PyResult<(Bound<'py, PyList>
     Ok((parts, dg.leftover))
 }
 
+/// A JSON scalar that json.loads reads one way only (a string without
+/// escapes or control characters, an integer of up to 18 digits, true, false,
+/// null), else None: the caller leaves the rest to json.loads.
+fn plain_json<'py>(py: Python<'py>, text: &[u8]) -> Option<Bound<'py, PyAny>> {
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let start = text.iter().position(|b| !ws(b))?;
+    let end = text.iter().rposition(|b| !ws(b))? + 1;
+    let t = &text[start..end];
+    match t {
+        b"true" => return Some(true.into_pyobject(py).ok()?.to_owned().into_any()),
+        b"false" => return Some(false.into_pyobject(py).ok()?.to_owned().into_any()),
+        b"null" => return Some(py.None().into_bound(py)),
+        _ => {}
+    }
+    if t.len() >= 2 && t[0] == b'"' && t[t.len() - 1] == b'"' {
+        let inner = &t[1..t.len() - 1];
+        if inner.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+            return None;
+        }
+        return std::str::from_utf8(inner).ok().map(|s| s.into_pyobject(py).unwrap().into_any());
+    }
+    let digits = t.strip_prefix(b"-").unwrap_or(t);
+    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit)
+        || (digits[0] == b'0' && digits.len() > 1) {
+        return None;
+    }
+    let n: i64 = std::str::from_utf8(t).ok()?.parse().ok()?;
+    Some(n.into_pyobject(py).ok()?.into_any())
+}
+
+/// One gNMI SubscribeResponse's bytes, without a message object per update:
+/// ("update", timestamp, prefix bytes, [(path bytes, value)], [delete path bytes]),
+/// ("sync", flag) or ("other",). A value is what normalize.value_of gives;
+/// `runtime_value(typed value bytes)` reads what this leaves to the protobuf
+/// runtime (decimals, leaf lists, Any, JSON beyond a plain scalar).
+/// A response the protobuf runtime would refuse raises DecodeError.
+#[pyfunction]
+fn gnmi_response<'py>(py: Python<'py>, data: &[u8], runtime_value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
+    let resp = gnmi::decode(data).map_err(|e| DecodeError::new_err((e.reason, e.offset, e.message, "")))?;
+    match resp {
+        gnmi::Response::Sync(flag) => PyTuple::new(py, ["sync".into_pyobject(py)?.into_any(),
+                                                        flag.into_pyobject(py)?.to_owned().into_any()]),
+        gnmi::Response::Other => PyTuple::new(py, ["other"]),
+        gnmi::Response::Update(n) => {
+            let updates = PyList::empty(py);
+            for u in &n.updates {
+                let value = match &u.value {
+                    gnmi::Value::Absent => py.None().into_bound(py),
+                    gnmi::Value::Str(s) => s.into_pyobject(py)?.into_any(),
+                    gnmi::Value::Int(i) => i.into_pyobject(py)?.into_any(),
+                    gnmi::Value::Uint(i) => i.into_pyobject(py)?.into_any(),
+                    gnmi::Value::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
+                    gnmi::Value::Bytes(b) => PyBytes::new(py, b).into_any(),
+                    gnmi::Value::Float(f) => f.into_pyobject(py)?.into_any(),
+                    gnmi::Value::Json(t) => match plain_json(py, t) {
+                        Some(v) => v,
+                        None => runtime_value.call1((PyBytes::new(py, &u.typed),))?,
+                    },
+                    gnmi::Value::Other => runtime_value.call1((PyBytes::new(py, &u.typed),))?,
+                };
+                updates.append((PyBytes::new(py, &u.path), value))?;
+            }
+            let deletes = PyList::new(py, n.deletes.iter().map(|d| PyBytes::new(py, d)))?;
+            PyTuple::new(py, ["update".into_pyobject(py)?.into_any(), n.timestamp.into_pyobject(py)?.into_any(),
+                              PyBytes::new(py, &n.prefix).into_any(), updates.into_any(), deletes.into_any()])
+        }
+    }
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<BatchReceiver>()?;
@@ -230,5 +302,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DecodeError", m.py().get_type::<DecodeError>())?;
     m.add_class::<SflowDecoder>()?;
     m.add_function(wrap_pyfunction!(sflow_json, m)?)?;
+    m.add_function(wrap_pyfunction!(gnmi_response, m)?)?;
     Ok(())
 }
