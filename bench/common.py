@@ -42,15 +42,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def topic_count(cfg: Config, topic: str) -> int:
-    """Records in a topic: the sum of its partitions' end offsets (ListOffsets)."""
-    from confluent_kafka import Consumer, TopicPartition
+def topic_count(cfg: Config, topic: str, within_s: float = 30.0) -> int:
+    """Records in a topic: the sum of its partitions' end offsets (ListOffsets).
+    A topic just made has partitions without a leader for a moment: retried."""
+    from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
     from fabtel.kafka import consumer_settings
     c = Consumer(consumer_settings(cfg.kafka, f"bench-count-{uuid.uuid4().hex[:6]}"))
+    deadline = time.monotonic() + within_s
     try:
-        meta = c.list_topics(topic, timeout=10).topics[topic]
-        return sum(c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in meta.partitions)
+        while True:
+            try:
+                meta = c.list_topics(topic, timeout=10).topics[topic]
+                return sum(c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in meta.partitions)
+            except KafkaException as exc:
+                if not exc.args[0].retriable() and exc.args[0].code() != KafkaError.NOT_LEADER_FOR_PARTITION \
+                        or time.monotonic() > deadline:
+                    raise BenchError(f"cannot count the records in {topic}: {exc.args[0].str()}") from None
+                time.sleep(0.2)
     finally:
         c.close()
 

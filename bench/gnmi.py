@@ -31,15 +31,16 @@ def _collector(cfg, latencies=None, watched=None):
     if latencies is not None:
         original_send = collector.state.send
 
-        def send(topic_key, rec, on_delivery=None):
-            if rec.device == "leaf1" and getattr(rec, "interface", None) == watched and rec.oper_state is not None:
+        def send(rec, on_delivery=None):
+            if rec.device == "leaf1" and getattr(rec, "interface", None) == watched and \
+                    getattr(rec, "oper_state", None) is not None:
                 def acked(err, msg, ts=rec.device_ts_ns, rts=rec.receive_ts_ns):
                     collector.state._on_delivery(err, msg)
                     if err is None:
                         latencies.append((time.time_ns() - ts) / 1e6)
                         SPLITS.append(((rts - ts) / 1e6, (time.time_ns() - rts) / 1e6))
-                return original_send(topic_key, rec, acked)
-            return original_send(topic_key, rec, on_delivery)
+                return original_send(rec, acked)
+            return original_send(rec, on_delivery)
         collector.state.send = send
     stop = threading.Event()
     collector.start(stop)

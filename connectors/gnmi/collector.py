@@ -116,6 +116,9 @@ class DeviceSubscriber:
                     else describe(exc)
             except OSError as exc:        # TLS: the device's certificate could not be fetched
                 reason = f"cannot connect: {exc}"
+            except Exception as exc:      # a fault of fabtel's own: said with its stack; the device is not given up
+                log.exception("gnmi %s: the stream failed inside fabtel; subscribing again after the backoff", self.name)
+                reason = f"failed inside fabtel: {type(exc).__name__}: {exc}"
             finally:
                 self.metrics.set("connected", self.name, value=0)
                 client.close()

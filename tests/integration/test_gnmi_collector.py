@@ -168,3 +168,27 @@ def test_rejected_path_is_reported_once_and_the_rest_goes_on(lab_and_collector):
     assert collector.metrics.get("rejected_paths_total", "leaf1", "/no-such-container/leaf") == 1
     before = collector.metrics.get("updates_total", "leaf1")
     assert _wait(lambda: collector.metrics.get("updates_total", "leaf1") > before, 5)
+
+
+def test_a_fault_inside_fabtel_does_not_give_the_device_up(lab_and_collector, caplog):
+    """A failure of fabtel's own while handling a stream (here: handing its
+    records on) is logged with its stack, and the device is subscribed again
+    after the backoff, where it used to end the device's thread for good."""
+    cfg, start = lab_and_collector
+    runner, collector = start(Scenario("t", 60, (Traffic("client1", "client2", 8, 50_000),)), devices=("leaf1",))
+    sub = collector.subscribers[0]
+    assert _wait(lambda: collector.metrics.get("connected", "leaf1") == 1, 10)
+    emit, failed = sub.emit, []
+
+    def faulty(records):
+        if not failed:
+            failed.append(records)
+            raise KeyError("a bug")
+        emit(records)
+    sub.emit = faulty
+    assert _wait(lambda: failed, 10)
+    assert _wait(lambda: collector.metrics.get("reconnects_total", "leaf1") >= 1, 10)
+    assert _wait(lambda: collector.metrics.get("connected", "leaf1") == 1, 10)
+    before = collector.metrics.get("records_total", "leaf1")
+    assert _wait(lambda: collector.metrics.get("records_total", "leaf1") > before, 5)
+    assert "failed inside fabtel" in caplog.text and "KeyError: 'a bug'" in caplog.text
