@@ -6,9 +6,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -31,10 +33,26 @@ os.environ.setdefault("FABTEL_GNMI_PASSWORD", "fabtel-lab-password")
 
 
 def fabtel(*args: str, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
-    """Run the real `fabtel` console script."""
+    """Run the real `fabtel` console script. One that overruns `timeout` is
+    asked where every thread is (SIGUSR1: faulthandler's dump), then stopped
+    with SIGTERM so that it cleans up what it made (a lab's namespaces), and
+    killed only if that does not end it; the failure carries its last output."""
     exe = Path(sys.executable).parent / "fabtel"
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=timeout, cwd=kw.pop("cwd", ROOT),
-                          **kw)
+    proc = subprocess.Popen([str(exe), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=kw.pop("cwd", ROOT), **kw)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(1)
+        proc.terminate()
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        pytest.fail(f"`fabtel {' '.join(args)}` still running after {timeout:.0f} s; its threads then:\n{err[-12000:]}")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def stack_args() -> list[str]:

@@ -12,6 +12,7 @@ import faulthandler
 import importlib
 import logging
 import os
+import signal
 import sys
 
 from fabtel.config import ConfigError
@@ -119,8 +120,10 @@ def grpc_verbosity(log_level: str, environ) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     # A crash inside a C extension (librdkafka, gRPC, our decoders) leaves the
-    # Python stack of every thread in the component's log, not just "exit -11".
+    # Python stack of every thread in the component's log, not just "exit -11";
+    # `kill -USR1 PID` writes where every thread is, and the process goes on.
     faulthandler.enable()
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     parser = build_parser()
     args = parser.parse_args(argv)
     # Before any gRPC channel exists (the C core reads it once); the children

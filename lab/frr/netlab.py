@@ -46,8 +46,11 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    out = subprocess.run(["ip", *args], capture_output=True, text=True)
+def ip(*args: str, check: bool = True, timeout_s: float = 30) -> subprocess.CompletedProcess:
+    try:
+        out = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise LabUnavailable(f"ip {' '.join(args)}: no answer within {timeout_s:.0f} s") from None
     if check and out.returncode != 0:
         raise LabUnavailable(f"ip {' '.join(args)}: {out.stderr.strip()}")
     return out
@@ -200,7 +203,7 @@ class FrrLab:
         leaves = [n for n in self.tree.leaves if n.name not in without]
         for leaf in leaves:
             fdb = subprocess.run(["bridge", "-n", self.ns(leaf.name), "fdb", "show", "dev", "vxlan100"],
-                                 capture_output=True, text=True).stdout
+                                 capture_output=True, text=True, timeout=30).stdout
             if not all(f"dst {self.vtep(o)} " in fdb + " " for o in leaves if o is not leaf):
                 return False
         return True

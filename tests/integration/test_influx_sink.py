@@ -147,7 +147,9 @@ class DoublingWriter(Writer):
 def test_the_doubles_check_catches_a_sink_that_writes_twice(config, stack):
     rows, written, _ = _outage_run(config, stack, DoublingWriter)
     assert len(rows) == 1000                                  # InfluxDB's rows cannot tell...
-    assert set(written.values()) == {2}                       # ...the wire count can
+    # ...the wire count can: every point accepted twice or more (three times
+    # when InfluxDB stopped between a batch's two writes and the retry wrote it twice again)
+    assert len(written) == 1000 and min(written.values()) >= 2 and set(written.values()) <= {2, 3}, written
 
 
 def test_a_rejected_point_goes_to_the_dead_letter_topic(config):

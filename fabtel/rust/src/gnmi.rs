@@ -86,15 +86,20 @@ impl<'a> Reader<'a> {
 
     /// The next field's (number, wire type).
     fn key(&mut self) -> Result<(u32, u8)> {
-        let k = self.varint()?;
-        if k > u32::MAX as u64 {
-            return Err(self.err("field key past 32 bits"));
-        }
-        let (field, wire) = ((k >> 3) as u32, (k & 7) as u8);
+        let (field, wire) = self.any_key()?;
         if field == 0 {
             return Err(self.err("field number 0"));
         }
         Ok((field, wire))
+    }
+
+    /// A key inside a group being skipped: upb passes over field number 0 there.
+    fn any_key(&mut self) -> Result<(u32, u8)> {
+        let k = self.varint()?;
+        if k > u32::MAX as u64 {
+            return Err(self.err("field key past 32 bits"));
+        }
+        Ok(((k >> 3) as u32, (k & 7) as u8))
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
@@ -144,7 +149,7 @@ impl<'a> Reader<'a> {
                     if self.done() {
                         return Err(self.err("group without its end"));
                     }
-                    let (f, w) = self.key()?;
+                    let (f, w) = self.any_key()?;
                     if w == END_GROUP {
                         return if f == field { Ok(()) } else { Err(self.err("end of another group")) };
                     }
