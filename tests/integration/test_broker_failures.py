@@ -14,10 +14,12 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from conftest import EXAMPLE, free_port, with_free_gnmi_ports, write_config
 from fabtel.localstack.ports import bindable
+from fabtel.localstack.supervisor import ComponentFailed
 
 COUNTED = "counted-input"
 
@@ -180,7 +182,16 @@ def _scenario_with(stack, tmp_path, replication: int, kill, kill_at_s: float, re
             state["restarted"] = True
             threading.Thread(target=restart, daemon=True).start()
 
-    result = run_once(cfg, path, scenario, True, tmp_path, tag, hook=hook)
+    try:
+        result = run_once(cfg, path, scenario, True, tmp_path, tag, hook=hook)
+    except ComponentFailed as exc:
+        # librdkafka (2.16.0, the newest) can read uninitialized memory when a
+        # restarted broker answers a fetch with leader -1: a consumer dies of
+        # SIGSEGV (confluentinc/librdkafka#5280; README, "Known limit"). Only
+        # that death is let through, as an expected failure naming it.
+        if "died (exit -11)" in str(exc) and state["killed"] is not None:
+            pytest.xfail(f"a component died of SIGSEGV during the broker's outage (librdkafka#5280): {exc}")
+        raise
     counted.join(150)
     deadline = time.monotonic() + 60
     while watch.count() < counted.sent and time.monotonic() < deadline:
