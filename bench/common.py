@@ -12,9 +12,9 @@ import uuid
 from fabtel.config import Config, load_config
 
 
-
 class BenchError(Exception):
     """A benchmark that cannot measure what it says; one line says why."""
+
 
 def bench_config(path: str, run_name: str) -> Config:
     """The configuration with topics unique to this run (the memory broker

@@ -191,11 +191,7 @@ class DeviceNormalizer:
             except (TypeError, ValueError) as exc:
                 self._unreadable(prefix + _path(raw), value, exc)
                 continue
-            intf = self.interfaces.get(hit[0])
-            if intf is None:
-                intf = self.interfaces[hit[0]] = _Interface()
-            intf.counters[hit[1]] = number
-            batch.counters.add(hit[0])
+            self._counter(hit[0], hit[1], number, batch)
         return self._records(batch, ts, receive_ts_ns)
 
     def _update(self, path: gp.PathT, value: object, batch: _Batch) -> base.Leaf | None:
@@ -236,8 +232,7 @@ class DeviceNormalizer:
     def _apply(self, leaf: base.Leaf, batch: _Batch) -> None:
         kind = leaf.kind
         if kind == base.COUNTER:
-            self.interfaces.setdefault(leaf.key, _Interface()).counters[leaf.name] = leaf.value
-            batch.counters.add(leaf.key)
+            self._counter(leaf.key, leaf.name, leaf.value, batch)
         elif kind in (base.ADMIN, base.OPER):
             intf = self.interfaces.setdefault(leaf.key, _Interface())
             setattr(intf, kind, leaf.value)
@@ -269,6 +264,13 @@ class DeviceNormalizer:
         elif kind == base.LLDP:
             self.neighbors.setdefault((leaf.key, leaf.sub), {})[leaf.name] = leaf.value
             batch.neighbors.add((leaf.key, leaf.sub))
+
+    def _counter(self, interface: str, name: str, value: int, batch: _Batch) -> None:
+        intf = self.interfaces.get(interface)
+        if intf is None:
+            intf = self.interfaces[interface] = _Interface()
+        intf.counters[name] = value
+        batch.counters.add(interface)
 
     # ------------------------------------------------------------ deletes
 

@@ -208,8 +208,9 @@ def test_a_broker_killed_during_the_scenario_loses_nothing(tmp_path):
     """The single broker is SIGKILLed 10 s into the scenario and started again
     once the uplinks have failed (20 s), so the whole remediation waits for
     it: every component resumes at once, and the access link goes down within
-    1.5 s of the broker's return (its port answering metadata requests), on a
-    busy machine too."""
+    1.5 s of the broker's return (its port answering metadata requests). A
+    consumer's SIGSEGV inside librdkafka during the outage is an expected
+    failure (_scenario_with); anything else fails."""
     stack = _stack(tmp_path / "state")
     try:
         result, report, problems, counted, watch, state, in_topic = _scenario_with(stack, tmp_path, 1, 1, 10.0, 20.5)
