@@ -66,7 +66,9 @@ def build_app(cfg: Config, app_id: str = APP_ID, data_dir: str | None = None) ->
         stream_wait_empty=False,
         table_cleanup_interval=3600.0, stream_buffer_maxsize=16384, broker_credentials=faust_credentials(k.security),
         monitor=faust_tuning.lean_monitor(), datadir=data_dir or f"{app_id}-data")
-    worker = app.fabtel_worker = Worker(cfg, worker_topics(app, cfg, app_id), tables.domain_state_table(app, cfg))
+    topics = worker_topics(app, cfg, app_id)
+    topics.end_linger = lambda: faust_tuning.end_linger(app)
+    worker = app.fabtel_worker = Worker(cfg, topics, tables.domain_state_table(app, cfg))
     for agent in (evaluate, normalize_sflow, route_events, convergence, cabling):
         agent.register(app, worker)
     timers.register(app, worker)

@@ -60,6 +60,13 @@ May import: faust, mode, aiokafka, fabtel.signals, the standard library.
    the root logger to DEBUG so that every debug line of aiokafka and Faust
    turns its spinner, building a log record for each fetch, frame and send.
 
+9. A remediation command leaves at once. The producer lingers
+   `producer_linger` (5 ms) so that a burst shares a request; a command
+   would wait those 5 ms for company. `end_linger` ends every open batch as
+   a full one would and wakes the sender (what aiokafka's flush_for_commit
+   does before it waits; this does not wait). Without aiokafka's
+   accumulator it does nothing: the command leaves at the linger's end.
+
 Points 2-6 reach into faust-streaming's internals. `install()` applies them
 only to the version they were written against (TESTED_VERSION) and only when
 every attribute they replace is there; otherwise it warns once and the worker
@@ -148,6 +155,18 @@ def install(fetch_max_wait_ms: int | None = None) -> bool:
         cython_streams.sleep = YieldEvery(STREAM_YIELD_EVERY, cython_streams.sleep)
     driver._fabtel_tuned = True
     return True
+
+
+def end_linger(app: Any) -> None:
+    """What the app's producer holds is sent now (point 9)."""
+    acc = getattr(getattr(app.producer, "_producer", None), "_message_accumulator", None)
+    if acc is None or not enabled():
+        return
+    for batches in acc._batches.values():
+        for batch in batches:
+            batch._builder.close()
+    if not acc._waiter_future.done():
+        acc._waiter_future.set_result(None)
 
 
 def lean_monitor():

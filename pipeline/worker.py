@@ -74,6 +74,8 @@ class Worker:
         partition = self.partitioner.partition(rec.device, partitions) if kind_of(rec) in TELEMETRY else None
         await self.topics.outputs[key].send(key=record_key(rec), value=await self.encoded(rec, self.cfg.kafka.topic(key)),
                                             partition=partition)
+        if isinstance(rec, RemediationCommand):
+            self.topics.end_linger()
         if isinstance(rec, OUTPUTS):
             self.metrics.inc("outputs_total", type(rec).__name__)
         if isinstance(rec, FlowReport) and rec.verdict:

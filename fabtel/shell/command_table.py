@@ -162,7 +162,8 @@ BENCHES = {
     "process": ("Faust worker events per second, and uplink-down to command latency", "process"),
     "faust-ceiling": ("events per second a do-nothing Faust agent reads: the ceiling for `bench process`", "faust_ceiling"),
     "influx": ("points per second from Kafka into the local InfluxDB", "influx"),
-    "e2e": ("the main demo scenario N times: uplink-down to access-link-disabled latency", "e2e"),
+    "e2e": ("the seed scenario's uplink loss N times in one pipeline: uplink-down to access-link-disabled latency",
+            "e2e"),
     "flows": ("flow samples per second per core from datagram to flow windows in Kafka, memory with 1M flows", "flows"),
     "decode": ("`sflow decode` on a 100,000-sample capture, wall time; --sflowtool PATH: sflowtool -r beside it", "decode"),
 }
@@ -174,7 +175,8 @@ def _bench(name: str) -> Arguments:
         p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
         p.add_argument("--seconds", type=float, default=5.0, help="how long each phase runs (default 5)")
         if name == "e2e":
-            p.add_argument("--runs", type=int, default=5, help="how many runs of the scenario (default 5)")
+            p.add_argument("--runs", type=int, default=100,
+                           help="uplink losses to time, one every ~7.5 s (default 100: a p99 needs 100)")
         if name == "gnmi":
             p.add_argument("--collectors", type=int, default=None, metavar="N",
                            help="N collector processes sharing 256 lab devices through the targets group: the "
