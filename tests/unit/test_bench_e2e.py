@@ -1,0 +1,34 @@
+"""`bench e2e`'s cycles: the seed scenario's uplink loss repeated in one run,
+each loss followed by the uplinks' return, with the bench's settings stated."""
+from pathlib import Path
+
+from fabtel.bench import e2e
+from fabtel.config import load_config
+from fabtel.lab.model import BGP_ESTABLISH_S
+from fabtel.lab.scenario import SCENARIO_DIR, load_scenario
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fabric.yaml"
+
+
+def test_each_cycle_loses_the_uplinks_then_gives_them_back_in_time_for_the_next():
+    cfg = load_config(EXAMPLE)
+    seed = load_scenario(SCENARIO_DIR / "leaf1-uplinks-down.yaml", cfg)
+    s = e2e.cycles_scenario(seed, 3)
+    assert [(e.admin_state, e.device, e.interfaces) for e in s.events] == \
+        [(state, "leaf1", ("ethernet-1/49", "ethernet-1/50")) for state in ("disable", "enable") * 3]
+    downs = [e.at_s for e in s.events if e.admin_state == "disable"]
+    ups = [e.at_s for e in s.events if e.admin_state == "enable"]
+    period = downs[1] - downs[0]
+    assert downs[2] - downs[1] == period
+    # the access link is back (BGP, then the hold-up) before the next loss
+    assert all(up + BGP_ESTABLISH_S + s.oper_group_overrides["hold_up_ms"] / 1000 < nxt for up, nxt in zip(ups, downs[1:]))
+    # the disable's verification is over before the uplinks return
+    assert all(up - down >= s.oper_group_overrides["verify_ms"] / 1000 for down, up in zip(downs, ups))
+    assert s.duration_s >= ups[-1] + BGP_ESTABLISH_S + s.oper_group_overrides["hold_up_ms"] / 1000
+    assert s.traffic == seed.traffic and s.expect.disabled == ()
+
+
+def test_the_rate_limit_is_raised_above_the_cycles_decisions(tmp_path):
+    path = e2e.bench_config_file(str(EXAMPLE), tmp_path)
+    limit = load_config(path).safety.max_decisions_per_minute
+    assert limit >= 2 * 60 / e2e.cycle_s() and limit > load_config(EXAMPLE).safety.max_decisions_per_minute
