@@ -38,7 +38,7 @@ def cycle_s() -> float:
 
 def cycles_scenario(seed, runs: int):
     """The seed scenario's uplink loss `runs` times, each followed by the uplinks' return."""
-    from fabtel.lab.scenario import Event, Expect
+    from fabtel.lab.scenario import Expect
     [down] = [e for e in seed.events if e.admin_state == "disable"]
     period = cycle_s()
     events = []
@@ -51,11 +51,15 @@ def cycles_scenario(seed, runs: int):
         oper_group_overrides={**seed.oper_group_overrides, "hold_up_ms": HOLD_UP_MS, "verify_ms": VERIFY_MS})
 
 
+def rate_limit() -> int:
+    """safety.max_decisions_per_minute above the cycles' two decisions each."""
+    return math.ceil(2 * 60 / cycle_s()) + 2
+
+
 def bench_config_file(config_path: str, workdir: Path) -> Path:
-    """The configuration with the rate limit above the cycles' decisions a minute."""
+    """The configuration with the bench's rate limit."""
     data = yaml.safe_load(Path(config_path).read_text())
-    per_minute = math.ceil(2 * 60 / cycle_s()) + 2
-    data.setdefault("safety", {})["max_decisions_per_minute"] = per_minute
+    data.setdefault("safety", {})["max_decisions_per_minute"] = rate_limit()
     path = workdir / "bench-e2e.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
@@ -91,5 +95,5 @@ def run(config_path: str, runs: int) -> dict:
     return {**percentiles(values, "detect_to_apply_ms"), "cycles": runs, "remediations_measured": len(values),
             "suppressed_decisions": len(suppressed),
             "settings": f"hold_up_ms {HOLD_UP_MS}, verify_ms {VERIFY_MS}, "
-                        f"max_decisions_per_minute {math.ceil(2 * 60 / cycle_s()) + 2} (the bench's)",
+                        f"max_decisions_per_minute {base.safety.max_decisions_per_minute} (the bench's)",
             "machine": machine()}

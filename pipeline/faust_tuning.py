@@ -67,7 +67,8 @@ May import: faust, mode, aiokafka, fabtel.signals, the standard library.
    does before it waits; this does not wait). Without aiokafka's
    accumulator it does nothing: the command leaves at the linger's end.
 
-Points 2-6 reach into faust-streaming's internals. `install()` applies them
+Points 2-6 reach into faust-streaming's internals (point 9 into aiokafka's, and
+stands down with a warning where they differ). `install()` applies them
 only to the version they were written against (TESTED_VERSION) and only when
 every attribute they replace is there; otherwise it warns once and the worker
 runs untuned (slower, correct). FABTEL_FAUST_TUNING=off turns them off.
@@ -157,16 +158,25 @@ def install(fetch_max_wait_ms: int | None = None) -> bool:
     return True
 
 
+_END_LINGER = {"works": True}
+
+
 def end_linger(app: Any) -> None:
-    """What the app's producer holds is sent now (point 9)."""
+    """What the app's producer holds is sent now (point 9). An aiokafka whose
+    accumulator is built otherwise gets a warning once and the linger: the
+    command is never lost for it."""
     acc = getattr(getattr(app.producer, "_producer", None), "_message_accumulator", None)
-    if acc is None or not enabled():
+    if acc is None or not _END_LINGER["works"] or not enabled():
         return
-    for batches in acc._batches.values():
-        for batch in batches:
-            batch._builder.close()
-    if not acc._waiter_future.done():
-        acc._waiter_future.set_result(None)
+    try:
+        for batches in acc._batches.values():
+            for batch in batches:
+                batch._builder.close()
+        if not acc._waiter_future.done():
+            acc._waiter_future.set_result(None)
+    except AttributeError as exc:
+        _END_LINGER["works"] = False
+        log.warning("pipeline: commands wait for the producer's linger (aiokafka's accumulator differs: %s)", exc)
 
 
 def lean_monitor():

@@ -383,3 +383,14 @@ def test_end_linger_sends_what_the_producer_holds_without_waiting_for_the_linger
 
 def test_end_linger_without_aiokafka_s_producer_does_nothing():
     faust_tuning.end_linger(types.SimpleNamespace(producer=types.SimpleNamespace()))
+
+
+def test_end_linger_stands_down_with_a_warning_on_an_accumulator_built_otherwise(monkeypatch, caplog):
+    monkeypatch.setitem(faust_tuning._END_LINGER, "works", True)
+    app = types.SimpleNamespace(producer=types.SimpleNamespace(_producer=types.SimpleNamespace(
+        _message_accumulator=types.SimpleNamespace(batches_by_tp={}))))
+    faust_tuning.end_linger(app)                     # no AttributeError into the agent that sent the command
+    faust_tuning.end_linger(app)
+    warnings = [r for r in caplog.records if "linger" in r.getMessage()]
+    assert len(warnings) == 1 and "_batches" in warnings[0].getMessage()
+    assert faust_tuning._END_LINGER["works"] is False
