@@ -289,6 +289,7 @@ class Stack:
                         raise StackError(f"{s.name}: port {self.host}:{port} is already taken by another process; "
                                          f"stop it or choose another --kafka-port")
         libs = kb.ensure_jars(progress)
+        kb.ensure_class_archive(libs, progress, exercise=_exercise_broker)
         cluster_id = self._cluster_id()
         t0 = time.monotonic()
         procs = {}
@@ -504,3 +505,30 @@ def ensure_stack(kafka, influx_url: str, say=print) -> dict[str, str]:
     for line in stack.up(progress=say):
         say(line)
     return stack.versions()
+
+
+def _exercise_broker(bootstrap: str) -> None:
+    """What a node of the stack does once running, in small: a topic created,
+    records produced and read by a group that commits. Run on the throwaway
+    node whose classes are archived (kafka_broker.ensure_class_archive)."""
+    from confluent_kafka import Consumer, Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+    quiet = {"bootstrap.servers": bootstrap, "log_level": 0}
+    admin = AdminClient(quiet)
+    for future in admin.create_topics([NewTopic("exercise", 4, 1)]).values():
+        future.result(30)
+    producer = Producer(quiet)
+    for i in range(100):
+        producer.produce("exercise", str(i).encode(), partition=i % 4)
+    if producer.flush(30):
+        raise StackError("records not acknowledged")
+    consumer = Consumer({**quiet, "group.id": "exercise", "auto.offset.reset": "earliest",
+                         "enable.auto.commit": False})
+    try:
+        consumer.subscribe(["exercise"])
+        seen, deadline = 0, time.monotonic() + 30
+        while seen < 100 and time.monotonic() < deadline:
+            seen += len(consumer.consume(100, 0.5))
+        consumer.commit(asynchronous=False)
+    finally:
+        consumer.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 import urllib.request
+from pathlib import Path
 
 from confluent_kafka import Consumer, Producer
 
@@ -31,6 +32,20 @@ def test_stack_up_twice_reports_the_running_stack(stack):
     assert bare.returncode == 0 and bare.stdout == status.stdout
     with urllib.request.urlopen(stack.influx_url + "/ping") as resp:
         assert resp.status == 204
+
+
+def test_the_broker_runs_with_its_class_archive(stack):
+    """`stack up` builds the broker's class archive once and every node maps
+    it: the JVM reports the archive among its mapped regions, and the node's
+    log has no CDS warning (a classpath or JVM that does not match the
+    archive makes the JVM drop it with one)."""
+    from fabtel.localstack import kafka_broker as kb
+    archive = kb.class_archive()
+    assert archive is not None and archive.stat().st_size > 10_000_000
+    pid = int((stack.state_dir / "kafka-1.pid").read_text())
+    assert f"-XX:SharedArchiveFile={archive}" in Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    assert str(archive) in Path(f"/proc/{pid}/maps").read_text()
+    assert "[cds]" not in (stack.state_dir / "kafka-1.log").read_text()
 
 
 def test_taken_port_is_a_one_line_error(tmp_path):

@@ -114,6 +114,26 @@ def test_a_lone_kafka_node_is_formatted_without_eligible_leader_replicas(tmp_pat
     assert "--feature" not in three and "--standalone" not in three
 
 
+def test_a_kafka_node_maps_the_class_archive_once_it_is_built(tmp_path, monkeypatch):
+    """The broker's JVM gets -XX:SharedArchiveFile only when the cache holds
+    the archive for this Kafka version and this java binary."""
+    import shutil
+    from fabtel.localstack import kafka_broker as kb
+    which, true = shutil.which, shutil.which("true")
+    monkeypatch.setenv("FABTEL_CACHE", str(tmp_path))
+    monkeypatch.setattr(kb.shutil, "which", lambda tool: true if tool == "java" else which(tool))
+    node = kb.Node(1, "127.0.0.1", 9092, 9192, tmp_path / "kafka-1" / "data")
+    archive = kb.class_archive()
+    assert archive.parent == tmp_path / f"kafka-{kb.KAFKA_VERSION}" and archive.suffix == ".jsa"
+    assert not any(a.startswith("-XX:SharedArchiveFile") for a in kb.command(node, tmp_path))
+    archive.parent.mkdir(parents=True)
+    archive.write_bytes(b"archive")
+    argv = kb.command(node, tmp_path)
+    assert f"-XX:SharedArchiveFile={archive}" in argv and argv.index(f"-XX:SharedArchiveFile={archive}") < argv.index("kafka.Kafka")
+    monkeypatch.setattr(kb.shutil, "which", lambda tool: None)
+    assert kb.class_archive() is None
+
+
 def test_bench_decode_against_a_tool_that_prints_no_sample_says_so_in_one_line():
     """A comparison whose other side printed nothing measures nothing: one line, exit 2, no traceback."""
     out = fabtel("bench", "decode", "--sflowtool", "/bin/true")
