@@ -151,21 +151,20 @@ class InfluxWatch(threading.Thread):
 
 def _serving_again_ns(broker_log: Path) -> int | None:
     """When the restarted broker served again, by its own log (time.time_ns()
-    scale): the last time its group coordinator finished loading a partition
-    of __consumer_offsets after its last start. The node leads its data
-    partitions in the same metadata change that gives it those, and no group
-    (the worker's, the executor's, the sink's) can resume before. Its port
-    answers earlier: a lone node is refused as a duplicate registration until
-    the controller fences its previous incarnation, is unfenced, and only then
-    leads its partitions again, seconds later on a busy machine."""
+    scale): the last metadata change after its last start that made it the
+    leader of its partitions, which its group coordinator logs as it
+    schedules the loading of __consumer_offsets (one change leads them and
+    the data partitions: consumers fetch again from then, and groups answer
+    a few ms later). Its port answers earlier: a lone node is refused as a
+    duplicate registration until the controller fences its previous
+    incarnation, is unfenced, and only then leads its partitions again,
+    seconds later on a busy machine."""
     from datetime import datetime
     text = broker_log.read_text(errors="replace")
     text = text[text.rfind("Registered signal handlers"):]
-    loaded = {}
-    for m in re.finditer(r"^(\S+) INFO CoordinatorRuntime: .*Finished loading of metadata from __consumer_offsets-(\d+) ",
-                         text, re.M):
-        loaded[m.group(2)] = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S,%f").timestamp()
-    return int(max(loaded.values()) * 1e9) if loaded else None
+    led = re.findall(r"^(\S+) INFO CoordinatorRuntime: .*Scheduling loading of metadata from __consumer_offsets-\d+ ",
+                     text, re.M)
+    return int(datetime.strptime(led[-1], "%Y-%m-%dT%H:%M:%S,%f").timestamp() * 1e9) if led else None
 
 
 def _scenario_with(stack, tmp_path, replication: int, kill, kill_at_s: float, restart_at_s: float | None):
@@ -228,8 +227,8 @@ def test_a_broker_killed_during_the_scenario_loses_nothing(tmp_path):
     """The single broker is SIGKILLed 10 s into the scenario and started again
     once the uplinks have failed (20 s), so the whole remediation waits for
     it: every component resumes at once, and the access link goes down within
-    1.5 s of the broker's return: the time it serves again (leads its
-    partitions, answers for the groups: _serving_again_ns). Its port
+    1.5 s of the broker's return: the time it leads its partitions again
+    (_serving_again_ns). Its port
     answering comes first, by 0.1-0.3 s on an idle machine and by seconds
     with both cores busy; both are printed. A consumer's SIGSEGV inside
     librdkafka during the outage is an expected failure (_scenario_with);
@@ -253,9 +252,9 @@ def test_a_broker_killed_during_the_scenario_loses_nothing(tmp_path):
     after_port_ms = (applied["ts_ns"] - state["returned_ns"]) / 1e6
     after_return_ms = (applied["ts_ns"] - state["serving_ns"]) / 1e6
     print(f"\nbroker SIGKILLed 10 s into the scenario, started again at 20.5 s, answering at {returned_at:.1f} s, "
-          f"serving {(state['serving_ns'] - state['returned_ns']) / 1e6:.0f} ms later: "
+          f"leading again {(state['serving_ns'] - state['returned_ns']) / 1e6:.0f} ms later: "
           f"{counted.sent} counted records, all in Kafka once and in InfluxDB; InfluxDB writes stalled {stall} s; "
-          f"leaf1's access link disabled {after_return_ms:.0f} ms after the broker served again "
+          f"leaf1's access link disabled {after_return_ms:.0f} ms after the broker led again "
           f"({after_port_ms:.0f} ms after its port answered)")
     assert returned_at > 20, returned_at                           # the remediation had to wait for the broker
     assert after_port_ms > 0, after_port_ms
