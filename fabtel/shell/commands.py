@@ -74,7 +74,9 @@ def bench(args) -> int:
 
     from fabtel.bench.common import report
     from fabtel.shell.command_table import BENCHES
+    from fabtel.shell.invocation import endpoints_to_environment
     interrupt_on_sigterm()
+    endpoints_to_environment(args)
     module = importlib.import_module(f"fabtel.bench.{BENCHES[args.action][1]}")
     options = {k: getattr(args, k) for k in ("runs", "vs", "collectors", "flows", "rate", "flood", "workers", "sflowtool") if getattr(args, k, None) is not None}
     first = args.runs if args.action == "e2e" else args.seconds

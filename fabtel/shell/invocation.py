@@ -6,7 +6,9 @@ May import: the standard library, fabtel.config.
 """
 from __future__ import annotations
 
-from fabtel.config import load_config, with_endpoints
+import os
+
+from fabtel.config import ENDPOINT_ENV, load_config, with_endpoints
 
 
 class UsageError(Exception):
@@ -18,3 +20,14 @@ def load_with_endpoints(args):
     FABTEL_KAFKA_BOOTSTRAP / FABTEL_INFLUX_URL / FABTEL_REGISTRY_URL."""
     return with_endpoints(load_config(args.config), getattr(args, "bootstrap_servers", None),
                           getattr(args, "influx_url", None), getattr(args, "registry_url", None))
+
+
+def endpoints_to_environment(args, environ=os.environ) -> None:
+    """The endpoint flags as the environment that `fabtel stack up` prints,
+    for a command that loads the configuration by its path and starts
+    components of its own (the benchmarks): they all see the flags."""
+    flags = {"bootstrap_servers": "bootstrap_servers", "influx_url": "influx_url", "registry_url": "schema_registry_url"}
+    for flag, key in flags.items():
+        value = getattr(args, flag, None)
+        if value:
+            environ[ENDPOINT_ENV[key]] = value

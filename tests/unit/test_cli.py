@@ -139,3 +139,19 @@ def test_bench_decode_against_a_tool_that_prints_no_sample_says_so_in_one_line()
     out = fabtel("bench", "decode", "--sflowtool", "/bin/true")
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.strip().splitlines()[-1] == "fabtel bench decode: sflowtool printed 0 of the capture's 100000 samples"
+
+
+def test_a_benchmark_s_endpoint_flags_reach_its_configuration_and_its_components():
+    """`fabtel bench NAME --bootstrap-servers ...` loads the configuration by
+    its path and starts components that read the environment: the flags
+    become that environment, over what was there."""
+    import argparse
+    from fabtel.config import load_config, with_endpoints
+    from fabtel.shell.invocation import endpoints_to_environment
+    environ = {"FABTEL_KAFKA_BOOTSTRAP": "127.0.0.1:9092"}
+    args = argparse.Namespace(bootstrap_servers="127.0.0.1:29092", influx_url="http://127.0.0.1:28086",
+                              registry_url=None)
+    endpoints_to_environment(args, environ)
+    assert environ == {"FABTEL_KAFKA_BOOTSTRAP": "127.0.0.1:29092", "FABTEL_INFLUX_URL": "http://127.0.0.1:28086"}
+    cfg = with_endpoints(load_config("examples/fabric.yaml"), environ=environ)
+    assert cfg.kafka.bootstrap_servers == "127.0.0.1:29092" and cfg.influxdb.url == "http://127.0.0.1:28086"
