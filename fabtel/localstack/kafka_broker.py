@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,7 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fabtel.localstack.ports import free_port
+from fabtel.localstack.ports import answers, free_port
 
 POM = Path(__file__).resolve().with_name("kafka-broker.pom.xml")
 KAFKA_VERSION = re.search(r"<kafka.version>([^<]+)</kafka.version>", POM.read_text()).group(1)
@@ -256,7 +255,7 @@ def ensure_class_archive(libs: Path, progress=None, exercise=None) -> Path | Non
                                     start_new_session=True)
         try:
             deadline = time.monotonic() + 120
-            while proc.poll() is None and time.monotonic() < deadline and not _answers(node.port):
+            while proc.poll() is None and time.monotonic() < deadline and not answers(node.host, node.port):
                 time.sleep(0.2)
             if exercise and proc.poll() is None:
                 try:
@@ -278,14 +277,6 @@ def ensure_class_archive(libs: Path, progress=None, exercise=None) -> Path | Non
     if progress:
         progress(f"class archive built in {time.monotonic() - t0:.0f} s")
     return archive
-
-
-def _answers(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 
 
 def new_cluster_id() -> str:

@@ -29,6 +29,13 @@ def bindable(port: int) -> bool:
     return True
 
 
+def answers(host: str, port: int, timeout: float = 0.3) -> bool:
+    """Whether something accepts TCP connections on host:port now."""
+    with socket.socket() as s:
+        s.settimeout(timeout)
+        return s.connect_ex((host, port)) == 0
+
+
 def free_port() -> int:
     """A loopback port, free for TCP and UDP, outside the ephemeral range."""
     start = random.Random(os.getpid() ^ id(_given)).randrange(_LOW, _HIGH)

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from fabtel.localstack import kafka_broker as kb
 from fabtel.localstack import schema_registry as sr
+from fabtel.localstack.ports import answers
 
 DEFAULT_STATE_DIR = ".state"
 BROKERS = ("kafka", "tansu")
@@ -69,9 +70,7 @@ class Service:
         return pid if not _is_zombie(pid) else None
 
     def port_open(self) -> bool:
-        with socket.socket() as s:
-            s.settimeout(0.3)
-            return s.connect_ex((self.host, self.port)) == 0
+        return answers(self.host, self.port)
 
     def log_tail(self, lines: int = 5) -> str:
         try:
