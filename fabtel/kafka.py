@@ -463,8 +463,8 @@ def read_topic(cfg: KafkaConfig, topic: str, start: str | int = "beginning", par
     message (never, with `follow`), or `stop` is set; with `until_end`, also
     stop once every partition's end, as it was at the start, is read."""
     codec = RecordCodec(cfg.schema_registry_url)
-    # Partition EOF events, not ListOffsets: Tansu 0.6 reports wrong high
-    # watermarks for every partition but the first (see shared field notes).
+    # Partition EOF events, and on Apache Kafka the watermarks too: Tansu 0.6
+    # reports wrong high watermarks for every partition but the first.
     consumer = Consumer(consumer_settings(cfg, f"fabtel-tail-{time.time_ns()}", **{"enable.partition.eof": until_end}))
     try:
         meta = consumer.list_topics(topic, timeout=10)
@@ -481,7 +481,11 @@ def read_topic(cfg: KafkaConfig, topic: str, start: str | int = "beginning", par
             partitions = [partition]
         offset = {"beginning": OFFSET_BEGINNING, "end": OFFSET_END}.get(start, start)
         consumer.assign([TopicPartition(topic, p, offset) for p in partitions])
-        remaining = set(partitions)
+        # The last offset of each partition at the start: a topic written
+        # steadily (BMP mirroring keepalives) may never let a consumer see a
+        # partition's EOF, so `until_end` stops there too.
+        ends = _last_offsets(consumer, topic, partitions, offset) if until_end and cfg.implementation != "tansu" else {}
+        remaining = set(partitions) - {p for p, end in ends.items() if end is None}
         seen, last = 0, time.monotonic()
         while (max_records is None or seen < max_records) and (follow or time.monotonic() - last < timeout_s):
             if (until_end and not remaining) or (stop is not None and stop.is_set()):
@@ -493,6 +497,10 @@ def read_topic(cfg: KafkaConfig, topic: str, start: str | int = "beginning", par
                 if msg.error().code() == KafkaError._PARTITION_EOF:
                     remaining.discard(msg.partition())
                 continue
+            if msg.partition() not in remaining and until_end:
+                continue                   # written after the start: not asked for
+            if ends.get(msg.partition()) is not None and msg.offset() >= ends[msg.partition()]:
+                remaining.discard(msg.partition())
             last = time.monotonic()
             seen += 1
             read = Read(msg.topic(), msg.partition(), msg.offset(), msg.timestamp()[1], msg.key())
@@ -508,6 +516,17 @@ def read_topic(cfg: KafkaConfig, topic: str, start: str | int = "beginning", par
         raise KafkaUnavailable(f"broker {cfg.bootstrap_servers}: {exc.args[0].str()}") from None
     finally:
         consumer.close()
+
+
+def _last_offsets(consumer: Consumer, topic: str, partitions: list[int], start: int) -> dict[int, int | None]:
+    """Each partition's last offset as the broker reports it now, or None
+    when nothing at or after `start` is there to read."""
+    ends = {}
+    for p in partitions:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+        first = low if start == OFFSET_BEGINNING else high if start == OFFSET_END else max(start, low)
+        ends[p] = high - 1 if high > first else None
+    return ends
 
 
 def tail(cfg: KafkaConfig, topic: str, max_records: int | None, timeout_s: float,

@@ -153,3 +153,44 @@ def _write_config(config):
     f.write(text)
     f.close()
     return f.name
+
+
+def test_reading_to_the_end_stops_on_a_topic_written_without_pause(config):
+    """`until_end` reads each partition to its end as it was at the start.
+    A topic written steadily (the FRR lab's BMP mirror sends every keepalive)
+    to one partition (the FRR lab's BMP mirror sends every keepalive) may
+    never let the consumer see that partition's EOF (librdkafka reports it
+    only for a fetch that comes back empty), nor go the timeout's 5 s without
+    a record: the read must stop anyway, with everything written before it
+    started."""
+    import dataclasses
+    import threading
+    topic = config.kafka.topic("decisions")
+    producer = RecordProducer(config.kafka)
+    first = every_record()[8]
+    for n in range(100):
+        producer.send(dataclasses.replace(first, decision_id=f"before-{n}", device=f"leaf{n % 7}"))
+    assert producer.flush() == 0
+    stop, written = threading.Event(), [0]
+
+    def keep_writing():
+        later = RecordProducer(config.kafka)
+        while not stop.is_set() and written[0] < 6000:          # at most 60 s
+            later.send(dataclasses.replace(first, decision_id=f"after-{written[0]}", device="leaf1"))
+            later.flush()
+            written[0] += 1
+            time.sleep(0.01)
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        while written[0] < 50:
+            time.sleep(0.05)
+        got = [rec.decision_id for rec, err in tail(config.kafka, topic, None, 5, until_end=True)]
+        still_writing = writer.is_alive() and not stop.is_set()
+    finally:
+        stop.set()
+        writer.join()
+    assert still_writing, "the read ended only when the writer stopped"
+    assert {f"before-{n}" for n in range(100)} <= set(got)
+    assert all(d.startswith(("before-", "after-")) for d in got)
