@@ -166,14 +166,19 @@ BENCHES = {
             "e2e"),
     "flows": ("flow samples per second per core from datagram to flow windows in Kafka, memory with 1M flows", "flows"),
     "decode": ("`sflow decode` on a 100,000-sample capture, wall time; --sflowtool PATH: sflowtool -r beside it", "decode"),
+    "bmp": ("BMP messages per second per core from one router's session to Kafka", "bmp"),
 }
-PEERS_FOR = {"sflow": ["goflow2"], "gnmi": ["gnmic"]}
+PEERS_FOR = {"sflow": ["goflow2"], "gnmi": ["gnmic"], "bmp": ["gobmp"]}
 
 
 def _bench(name: str) -> Arguments:
     def arguments(p):
         p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
-        p.add_argument("--seconds", type=float, default=5.0, help="how long each phase runs (default 5)")
+        if name == "bmp":
+            p.add_argument("--messages", type=_positive_int, default=100_000, metavar="N",
+                           help="route-monitoring messages in the router's session (default 100,000)")
+        else:
+            p.add_argument("--seconds", type=float, default=5.0, help="how long each phase runs (default 5)")
         if name == "e2e":
             p.add_argument("--runs", type=int, default=100,
                            help="uplink losses to time, one every ~7.5 s (default 100: a p99 needs 100)")

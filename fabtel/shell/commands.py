@@ -78,10 +78,11 @@ def bench(args) -> int:
     interrupt_on_sigterm()
     endpoints_to_environment(args)
     module = importlib.import_module(f"fabtel.bench.{BENCHES[args.action][1]}")
-    options = {k: getattr(args, k) for k in ("runs", "vs", "collectors", "flows", "rate", "flood", "workers", "sflowtool") if getattr(args, k, None) is not None}
-    first = args.runs if args.action == "e2e" else args.seconds
+    options = {k: getattr(args, k) for k in ("runs", "vs", "collectors", "flows", "rate", "flood", "workers", "sflowtool")
+               if getattr(args, k, None) is not None}
     options.pop("runs", None)
-    report(module.run(args.config, first, **options), args.json)
+    first = {"e2e": "runs", "bmp": "messages"}.get(args.action, "seconds")      # each bench's own measure of its size
+    report(module.run(args.config, getattr(args, first), **options), args.json)
     return 0
 
 
