@@ -700,9 +700,17 @@ TOP_LEVEL: tuple[type, ...] = (
 BY_NAME: dict[str, type] = {cls.__name__: cls for cls in TOP_LEVEL}
 
 
+_KIND_OF: dict[type, str | None] = {}
+
+
 def kind_of(record: Any) -> str | None:
     """The record's declared kind (STATE, COUNTERS, SAMPLES, FLOWS), None for the rest."""
-    return getattr(type(record), "KIND", None)
+    cls = type(record)
+    try:
+        return _KIND_OF[cls]
+    except KeyError:     # once per class: getattr's miss raises and drops an AttributeError on every call
+        kind = _KIND_OF[cls] = getattr(cls, "KIND", None)
+        return kind
 
 
 def record_key(record: Any) -> bytes:

@@ -20,8 +20,6 @@ import logging
 import threading
 import time
 
-from dataclasses import asdict
-
 from fabtel.connectors.bmp.codec import COMMON_HEADER, BmpError, Message, Negotiated, decode, frame_length
 from fabtel.config import Config
 from fabtel.kafka import RecordProducer, dead_letter
@@ -77,7 +75,7 @@ class Session:
         if bgp:
             rec.bgp_type, rec.announced, rec.withdrawn, rec.as_path, rec.next_hop = (
                 bgp.type, bgp.announced, bgp.withdrawn, bgp.as_path, bgp.next_hop)
-            rec.routes = [BmpRoute(**asdict(r)) for r in bgp.routes]
+            rec.routes = [BmpRoute(**vars(r)) for r in bgp.routes]      # asdict (deep copies): half the collector's time
             rec.end_of_rib, rec.problems = bgp.end_of_rib, bgp.problems
         return rec
 
