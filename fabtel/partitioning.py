@@ -49,7 +49,24 @@ def domains(cfg: Config) -> dict[str, DecisionDomain]:
     return fabric_domains(cfg.fabric)
 
 
+_DOMAINS_OF: dict[int, tuple[Fabric, dict[str, DecisionDomain]]] = {}
+
+
 def fabric_domains(fabric: Fabric) -> dict[str, DecisionDomain]:
+    """device -> its domain, computed once per (frozen) fabric: every decision
+    domain the worker builds asks, so without it a worker's domains took time
+    quadratic in the fabric's size after each rebalance. Not to be mutated."""
+    known = _DOMAINS_OF.get(id(fabric))
+    if known is not None and known[0] is fabric:
+        return known[1]
+    if len(_DOMAINS_OF) >= 16:              # configurations a process has loaded (tests load many)
+        _DOMAINS_OF.clear()
+    mapping = _fabric_domains(fabric)
+    _DOMAINS_OF[id(fabric)] = (fabric, mapping)
+    return mapping
+
+
+def _fabric_domains(fabric: Fabric) -> dict[str, DecisionDomain]:
     parent = {d.name: d.name for d in fabric.devices}
 
     def find(x):

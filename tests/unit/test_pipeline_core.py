@@ -279,6 +279,16 @@ def test_domains_group_devices_that_share_a_segment(cfg):
     assert "leaf2" in m["leaf1"] and "leaf3" not in m["leaf1"]
 
 
+def test_a_fabric_s_domains_are_worked_out_once_per_configuration(cfg):
+    """Each decision domain asks for the fabric's domains (its flow groups
+    read them); one configuration works them out once, another anew."""
+    from fabtel.partitioning import fabric_domains
+    assert fabric_domains(cfg.fabric) is fabric_domains(cfg.fabric) is domains(cfg)
+    other = dataclasses.replace(cfg.fabric, devices=[d for d in cfg.fabric.devices if d.name != "leaf3"])
+    theirs = fabric_domains(other)
+    assert theirs is not domains(cfg) and "leaf3" not in theirs and theirs["leaf1"] == domains(cfg)["leaf1"]
+
+
 def test_a_domain_travels_by_its_name_and_keeps_one_partition(cfg):
     both = DecisionDomain.of(["leaf2", "leaf1", "leaf2"])
     assert both.name == str(both) == "leaf1+leaf2" and DecisionDomain.parse(both.name) == both
