@@ -518,12 +518,26 @@ def read_topic(cfg: KafkaConfig, topic: str, start: str | int = "beginning", par
         consumer.close()
 
 
-def _last_offsets(consumer: Consumer, topic: str, partitions: list[int], start: int) -> dict[int, int | None]:
+def _last_offsets(consumer: Consumer, topic: str, partitions: list[int], start: int,
+                  within_s: float = 5.0) -> dict[int, int | None]:
     """Each partition's last offset as the broker reports it now, or None
-    when nothing at or after `start` is there to read."""
-    ends = {}
+    when nothing at or after `start` is there to read. A partition whose
+    watermarks the broker will not give within `within_s` (a topic made a
+    moment ago: "not leader for partition") is left out: EOF alone ends it."""
+    ends: dict[int, int | None] = {}
+    deadline = time.monotonic() + within_s
     for p in partitions:
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+        while True:
+            try:
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=within_s)
+                break
+            except KafkaException:
+                if time.monotonic() > deadline:
+                    low = high = None
+                    break
+                time.sleep(0.1)
+        if high is None:
+            continue
         first = low if start == OFFSET_BEGINNING else high if start == OFFSET_END else max(start, low)
         ends[p] = high - 1 if high > first else None
     return ends
