@@ -23,7 +23,8 @@ import sys
 import time
 import uuid
 
-from fabtel.bench.common import BenchError, bench_config, cpu_seconds, machine, progress, topic_count
+from fabtel.bench.common import (BenchError, bench_config, config_file, cpu_seconds, machine, progress,
+                                 settled_count, topic_count)
 from fabtel.connectors.bmp import nlri
 from fabtel.connectors.bmp.codec import (encode, encode_open, encode_peer_header, encode_peer_up, encode_update,
                                          tlv)
@@ -77,13 +78,12 @@ def run(config_path: str, messages: int = MESSAGES, vs: str | None = None) -> di
 def _one(name: str, config_path: str, stream: bytes, count: int, routes: int) -> dict:
     """One collector, in a process of its own, on the stream: its rate per CPU second."""
     from fabtel.bench import peers
-    from fabtel.bench.sflow import _config_file
     from fabtel.localstack.ports import free_port
     cfg = bench_config(config_path, f"bmp-{name}")
     port = free_port()
     if name == "fabtel":
         argv = [sys.executable, "-m", "fabtel", "--log-level", "WARNING", "collect", "bmp", "--config",
-                _config_file(cfg, config_path), "--listen", f"127.0.0.1:{port}"]
+                config_file(cfg, config_path), "--listen", f"127.0.0.1:{port}"]
         topics = [cfg.kafka.topic("bmp_messages")]
     else:
         prefix = f"bench-bmp-{uuid.uuid4().hex[:6]}"
@@ -99,14 +99,8 @@ def _one(name: str, config_path: str, stream: bytes, count: int, routes: int) ->
         c0 = cpu_seconds(proc.pid)
         with conn:
             conn.sendall(stream)
-            delivered, last, stable = 0, -1, time.monotonic()
-            while time.monotonic() - stable < 3:                  # until its output stops growing
-                # gobmp makes a topic as each kind of record first appears
-                current = topics if topics is not None else _topics_with(cfg, prefix)
-                delivered = sum(topic_count(cfg, t) for t in current)
-                if delivered != last:
-                    last, stable = delivered, time.monotonic()
-                time.sleep(0.5)
+            # gobmp makes a topic as each kind of record first appears
+            delivered = settled_count(lambda: sum(topic_count(cfg, t) for t in topics or _topics_with(cfg, prefix)))
             cpu = cpu_seconds(proc.pid) - c0
     finally:
         proc.terminate()

@@ -64,6 +64,31 @@ def topic_count(cfg: Config, topic: str, within_s: float = 30.0) -> int:
         c.close()
 
 
+def config_file(cfg: Config, config_path: str) -> str:
+    """The benchmark's configuration (its topics, its broker) as a file, for a collector process."""
+    import tempfile
+
+    import yaml
+    data = yaml.safe_load(open(config_path).read())
+    data.setdefault("kafka", {}).update(bootstrap_servers=cfg.kafka.bootstrap_servers, topics=dict(cfg.kafka.topics))
+    f = tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="fabtel-bench-", delete=False)
+    yaml.safe_dump(data, f, sort_keys=False)
+    f.close()
+    return f.name
+
+
+def settled_count(count, quiet_s: float = 3.0) -> int:
+    """`count()` (records a collector has published) once it has not grown for `quiet_s`."""
+    last, stable = -1, time.monotonic()
+    while True:
+        current = count()
+        if current != last:
+            last, stable = current, time.monotonic()
+        elif time.monotonic() - stable >= quiet_s:
+            return current
+        time.sleep(0.5)
+
+
 MIN_FOR_P99 = 100       # fewer samples than this and a "p99" is only their maximum: say so
 
 

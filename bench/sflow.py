@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-from fabtel.bench.common import bench_config, cpu_seconds, machine, progress, topic_count
+from fabtel.bench.common import bench_config, config_file, cpu_seconds, machine, progress, settled_count, topic_count
 from fabtel.localstack.supervisor import spawn
 from fabtel.connectors.sflow.codec import build_header, decode_datagram, encode_datagram
 from fabtel.records import (SflowEthernetCounters, SflowIfCounters, SflowLagPortStats, SflowSample,
@@ -115,7 +115,7 @@ def side_by_side(config_path: str, seconds: float, rate: int, flood: bool, worke
         port = free_port()
         if name == "fabtel":
             argv = [sys.executable, "-m", "fabtel", "--log-level", "WARNING", "collect", "sflow", "--config",
-                    _config_file(cfg, config_path), "--listen", f"127.0.0.1:{port}"] + \
+                    config_file(cfg, config_path), "--listen", f"127.0.0.1:{port}"] + \
                 (["--workers", str(workers)] if workers else [])
         else:
             argv = [goflow2, "-listen", f"sflow://127.0.0.1:{port}", "-produce", "sample", "-format", "bin",
@@ -128,12 +128,7 @@ def side_by_side(config_path: str, seconds: float, rate: int, flood: bool, worke
             progress(f"{name}: {count} datagrams ({samples_sent} flow samples), {offered}, over UDP")
             c0 = _tree_cpu(proc.pid)
             sent_s = _send(datagrams, port, None if flood else rate)
-            delivered, last, stable = 0, -1, time.monotonic()
-            while time.monotonic() - stable < 3:                  # until the topic stops growing
-                delivered = topic_count(cfg, topic)
-                if delivered != last:
-                    last, stable = delivered, time.monotonic()
-                time.sleep(0.5)
+            delivered = settled_count(lambda: topic_count(cfg, topic))
             cpu = _tree_cpu(proc.pid) - c0
             drops = _kernel_drops(port)
         finally:
@@ -174,19 +169,6 @@ def _kernel_drops(port: int) -> int:
             if int(fields[1].rsplit(":", 1)[1], 16) == port:
                 total += int(fields[12])
     return total
-
-
-def _config_file(cfg, config_path: str) -> str:
-    """The benchmark's configuration (its topics, its broker) for a collector process."""
-    import tempfile
-
-    import yaml
-    data = yaml.safe_load(open(config_path).read())
-    data.setdefault("kafka", {}).update(bootstrap_servers=cfg.kafka.bootstrap_servers, topics=dict(cfg.kafka.topics))
-    f = tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="fabtel-bench-", delete=False)
-    yaml.safe_dump(data, f, sort_keys=False)
-    f.close()
-    return f.name
 
 
 def _send(datagrams: list[bytes], port: int, rate: int | None) -> float:
