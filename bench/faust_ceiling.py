@@ -51,12 +51,12 @@ def _child(bootstrap: str, topic: str, partitions: int, events: int, implementat
 
     @app.agent(app.topic(topic, key_serializer="raw", value_serializer="raw"))
     async def count(stream):
-        async for _ in stream.events():
-            seen["n"] += 1
-            if seen["n"] == 1:
-                seen["t0"] = time.perf_counter()
-            elif seen["n"] == events:
-                rate = (events - 1) / (time.perf_counter() - seen["t0"])
+        async for event in stream.events():
+            if seen["n"] == 0:
+                seen["t0"], seen["first"] = time.perf_counter(), len(faust_tuning.carriers(event))
+            seen["n"] += len(faust_tuning.carriers(event))       # a batch of messages is one event (tuned)
+            if seen["n"] >= events:
+                rate = (events - seen["first"]) / (time.perf_counter() - seen["t0"])
                 print(json.dumps({"events_per_s": round(rate)}), flush=True)
                 os._exit(0)
 

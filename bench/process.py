@@ -14,6 +14,7 @@ clients are dual-homed on an ethernet segment, and the safety rule never
 takes down the last active member of a segment."""
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -82,8 +83,9 @@ def run(config_path: str, seconds: float, events: int = 300_000) -> dict:
     progress("starting one worker")
     url = f"http://{METRICS}/metrics"
     worker = spawn([sys.executable, "-m", "fabtel", "--log-level", "WARNING", "process", "--config", str(path),
-                               "--app-id", f"bench-{time.time_ns()}", "--metrics-listen", METRICS],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    "--app-id", f"bench-{time.time_ns()}", "--metrics-listen", METRICS,
+                    "--data-dir", str(path.parent / "faust")],       # not the current directory
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         first = None
         deadline = time.monotonic() + 300
@@ -107,6 +109,7 @@ def run(config_path: str, seconds: float, events: int = 300_000) -> dict:
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(30)
+        shutil.rmtree(path.parent, ignore_errors=True)
     return {"events_per_s": round(rate), **percentiles(latencies, "decision_latency_ms"),
             "decisions_measured": len(latencies), "events": events, "machine": machine()}
 

@@ -113,15 +113,14 @@ class Worker:
 
     # ------------------------------------------------------------ records in
 
-    async def decoded(self, agent: str, event, expect: str | tuple[str, ...] | None = None):
-        """The record of an event, or None once it is dead-lettered (fabtel.kafka.decode_or_letter)."""
-        msg = event.message
-        rec, letter = decode_or_letter(self.codec, f"pipeline-{agent}", event.value, msg.topic, msg.partition,
-                                       msg.offset, event.key if isinstance(event.key, bytes) else None, expect)
+    def decoded(self, agent: str, msg, value, key, expect: str | tuple[str, ...] | None = None):
+        """(the record in a message's value, None), or (None, the dead letter
+        the agent sends instead) (fabtel.kafka.decode_or_letter)."""
+        rec, letter = decode_or_letter(self.codec, f"pipeline-{agent}", value, msg.topic, msg.partition,
+                                       msg.offset, key if isinstance(key, bytes) else None, expect)
         if letter is not None:
             self.metrics.inc("dead_letters_total", agent)
-            await self.send(letter)
-        return rec
+        return rec, letter
 
     # ------------------------------------------------------------ domains
 

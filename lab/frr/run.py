@@ -84,7 +84,8 @@ def run_frr_lab(config_path: str, spec: str, fail: str, report_path: str | None,
     try:
         lab.build()
         comps.start("bmp", "collect", "bmp", "--config", str(path))
-        comps.start("process", "process", "--config", str(path), "--app-id", f"fabtel-frr-{tag}")
+        comps.start("process", "process", "--config", str(path), "--app-id", f"fabtel-frr-{tag}",
+                    "--data-dir", str(workdir / "faust"))
         comps.start("sink", "sink", "influx", "--config", str(path), "--group", f"fabtel-frr-{tag}-sink")
         comps.wait_for_log("bmp", "listening on")
         comps.wait_for_log("process", "worker ready (app")

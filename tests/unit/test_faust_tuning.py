@@ -11,7 +11,7 @@ import pytest
 from mode.utils.queues import FlowControlEvent, FlowControlQueue
 
 from fabtel.pipeline import faust_tuning
-from fabtel.pipeline.faust_tuning import YieldEvery, direct_events, fast_delivery, finish, lean_monitor, room_first
+from fabtel.pipeline.faust_tuning import Batch, YieldEvery, direct_events, fast_delivery, finish, lean_monitor, room_first
 
 
 async def _waits_then(result, delay=0.01):
@@ -226,10 +226,10 @@ def test_yield_every_goes_to_the_loop_only_on_every_nth_zero_sleep():
     assert delayed_rounds >= 1
 
 
-def _faust_app():
+def _faust_app(stream_buffer_maxsize=10):
     import faust
     app = faust.App(f"tuning-test-{id(object())}", broker="kafka://127.0.0.1:1", store="memory://",
-                    stream_buffer_maxsize=10)
+                    stream_buffer_maxsize=stream_buffer_maxsize)
     app.flow_control.resume()            # as a started worker has it (suspended until then)
     return app
 
@@ -257,22 +257,87 @@ def _handlers(app, chan):
         fallbacks
 
 
-def test_direct_events_equal_the_events_faust_makes_for_raw_topics():
+def test_direct_events_carry_a_rounds_messages_as_the_events_faust_makes():
     async def main():
         app = _faust_app()
         chan = app.topic("t", key_serializer="raw", value_serializer="raw")
         faust_handler, direct, fallbacks = _handlers(app, chan)
-        theirs, ours = _message(1), _message(1)
-        await faust_handler(theirs)
-        await direct(ours)
-        a, b = chan.queue.get_nowait(), chan.queue.get_nowait()
-        assert type(a) is type(b)
-        assert (a.key, a.value, a.headers) == (b.key, b.value, b.headers) == (b"leaf1", b"\x00\x01", {"origin": b"lab"})
-        assert a.message is theirs and b.message is ours and theirs.refcount == ours.refcount == 1
-        await direct(_message(2, key=None))
-        assert chan.queue.get_nowait().key is None
+        theirs = [_message(1), _message(2, key=None, value=b"\x02")]
+        ours = [_message(1), _message(2, key=None, value=b"\x02")]
+        for m in theirs:
+            await faust_handler(m)
+        faust_events = [chan.queue.get_nowait(), chan.queue.get_nowait()]
+        for m in ours:
+            assert await direct(m) is None
+        assert chan.queue.qsize() == 0                      # gathered until the loop's next round
+        await asyncio.sleep(0)
+        assert chan.queue.qsize() == 1
+        batch = chan.queue.get_nowait()
+        assert isinstance(batch, app.conf.Event) and isinstance(batch.value, Batch)
+        assert batch.messages == ours and batch.message is ours[-1]
+        assert list(batch.value) == [e.value for e in faust_events] == [b"\x00\x01", b"\x02"]
+        assert [(m.key, m.value, m.headers) for m in batch.messages] == \
+            [(e.message.key, e.value, e.message.headers) for e in faust_events]
+        assert [m.refcount for m in ours] == [m.refcount for m in theirs] == [1, 1]
         return fallbacks
     assert asyncio.run(main()) == []
+
+
+def test_acking_a_batch_acks_every_message_in_it():
+    async def main():
+        app = _faust_app()
+        chan = app.topic("t", key_serializer="raw", value_serializer="raw")
+        _, direct, _ = _handlers(app, chan)
+        messages = [_message(offset) for offset in range(5)]
+        for m in messages:
+            await direct(m)
+        await asyncio.sleep(0)
+        batch = chan.queue.get_nowait()
+        assert not any(m.acked for m in messages)
+        batch.ack()
+        return messages
+    assert all(m.acked and m.refcount == 0 for m in asyncio.run(main()))
+
+
+def test_a_full_batch_goes_at_once_and_a_full_queue_holds_delivery(monkeypatch):
+    monkeypatch.setattr(faust_tuning, "BATCH_MAX", 4)
+
+    async def main():
+        app = _faust_app(stream_buffer_maxsize=12)           # room for 12 // 4 = 3 batches
+        chan = app.topic("t", key_serializer="raw", value_serializer="raw")
+        _, direct, fallbacks = _handlers(app, chan)
+        for offset in range(10):
+            await direct(_message(offset))
+        assert chan.queue.qsize() == 2                       # two full batches at once; two messages wait for the round
+        await asyncio.sleep(0)
+        assert chan.queue.qsize() == 3
+        held = asyncio.ensure_future(direct(_message(10)))
+        await asyncio.sleep(0.01)
+        assert not held.done()                               # no room: delivery waits
+        got = [chan.queue.get_nowait()]
+        await asyncio.sleep(0.01)
+        assert not held.done()                               # until no more than half the room is taken
+        got.append(chan.queue.get_nowait())
+        await asyncio.wait_for(held, 1)
+        await asyncio.sleep(0)
+        got += [chan.queue.get_nowait(), chan.queue.get_nowait()]
+        return [[m.offset for m in e.messages] for e in got], fallbacks
+    assert asyncio.run(asyncio.wait_for(main(), 10)) == ([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9], [10]], [])
+
+
+def test_a_batch_gathered_when_a_rebalance_begins_is_dropped_unacked():
+    async def main():
+        app = _faust_app()
+        chan = app.topic("t", key_serializer="raw", value_serializer="raw")
+        _, direct, _ = _handlers(app, chan)
+        messages = [_message(offset) for offset in range(3)]
+        for m in messages:
+            await direct(m)
+        app.flow_control.suspend()                           # as Faust does when partitions are revoked
+        await asyncio.sleep(0)
+        return chan.queue.qsize(), messages
+    queued, messages = asyncio.run(main())
+    assert queued == 0 and all(m.refcount == 0 and not m.acked for m in messages)
 
 
 def test_direct_events_leave_other_cases_to_faust():
@@ -294,37 +359,22 @@ def test_direct_events_leave_other_cases_to_faust():
     assert asyncio.run(main()) == [1]
 
 
-def test_direct_events_leave_a_full_producer_buffer_to_faust():
+def test_direct_events_leave_a_full_producer_buffer_to_faust_after_what_came_before():
     async def main():
         app = _faust_app()
         chan = app.topic("t", key_serializer="raw", value_serializer="raw")
         _, direct, fallbacks = _handlers(app, chan)
+        await direct(_message(1))                              # gathered
         buffer = app.producer.buffer
         buffer.max_messages = 0
         buffer.pending.put_nowait(object())                    # one send waiting: over the limit
-        task = asyncio.ensure_future(direct(_message(1)))
+        task = asyncio.ensure_future(direct(_message(2)))
         await asyncio.sleep(0.01)
         task.cancel()                                         # Faust's handler flushes first; no producer here
         await asyncio.gather(task, return_exceptions=True)
-        return fallbacks, chan.queue.qsize()
-    assert asyncio.run(main()) == ([1], 0)
-
-
-def test_direct_events_report_pressure_so_the_partition_stops_fetching():
-    async def main():
-        app = _faust_app()
-        chan = app.topic("t", key_serializer="raw", value_serializer="raw")
-        _, direct, fallbacks = _handlers(app, chan)
-        full, dropped = [], []
-        app.consumer.on_buffer_full = full.append
-        app.consumer.on_buffer_drop = dropped.append
-        for offset in range(9):                               # pressure is high from 10 / 1.25 = 8 queued
-            await direct(_message(offset))
-        assert [tp.partition for tp in full] == [0] and fallbacks == []
-        while chan.queue.qsize() > 3:                         # and drops at 10 * 0.4 = 4
-            await chan.queue.get()
-        return dropped
-    assert [tp.partition for tp in asyncio.run(main())] == [0]
+        first = chan.queue.get_nowait()
+        return fallbacks, [m.offset for m in first.messages], chan.queue.qsize()
+    assert asyncio.run(main()) == ([2], [1], 0)
 
 
 def test_lean_monitor_keeps_only_when_each_partition_last_took_an_event():
