@@ -283,14 +283,20 @@ def test_direct_events_carry_a_rounds_messages_as_the_events_faust_makes():
     assert asyncio.run(main()) == []
 
 
+async def _delivered(n: int):
+    """A raw channel's direct handler given messages 0..n-1 in one loop round."""
+    app = _faust_app()
+    chan = app.topic("t", key_serializer="raw", value_serializer="raw")
+    _, direct, _ = _handlers(app, chan)
+    messages = [_message(offset) for offset in range(n)]
+    for m in messages:
+        await direct(m)
+    return app, chan, messages
+
+
 def test_acking_a_batch_acks_every_message_in_it():
     async def main():
-        app = _faust_app()
-        chan = app.topic("t", key_serializer="raw", value_serializer="raw")
-        _, direct, _ = _handlers(app, chan)
-        messages = [_message(offset) for offset in range(5)]
-        for m in messages:
-            await direct(m)
+        app, chan, messages = await _delivered(5)
         await asyncio.sleep(0)
         batch = chan.queue.get_nowait()
         assert not any(m.acked for m in messages)
@@ -327,12 +333,7 @@ def test_a_full_batch_goes_at_once_and_a_full_queue_holds_delivery(monkeypatch):
 
 def test_a_batch_gathered_when_a_rebalance_begins_is_dropped_unacked():
     async def main():
-        app = _faust_app()
-        chan = app.topic("t", key_serializer="raw", value_serializer="raw")
-        _, direct, _ = _handlers(app, chan)
-        messages = [_message(offset) for offset in range(3)]
-        for m in messages:
-            await direct(m)
+        app, chan, messages = await _delivered(3)
         app.flow_control.suspend()                           # as Faust does when partitions are revoked
         await asyncio.sleep(0)
         return chan.queue.qsize(), messages
