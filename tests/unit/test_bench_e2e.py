@@ -33,3 +33,13 @@ def test_the_rate_limit_is_raised_above_the_cycles_decisions(tmp_path):
     limit = load_config(path).safety.max_decisions_per_minute
     assert limit == e2e.rate_limit() >= 2 * 60 / e2e.cycle_s()
     assert limit > load_config(EXAMPLE).safety.max_decisions_per_minute
+
+
+def test_the_bench_checks_the_broker_its_components_use(tmp_path, monkeypatch):
+    """`bench e2e --bootstrap-servers` reaches the bench as the environment;
+    it once checked the file's broker and started a stack there instead."""
+    monkeypatch.setenv("FABTEL_KAFKA_BOOTSTRAP", "127.0.0.1:29092")
+    monkeypatch.setenv("FABTEL_INFLUX_URL", "http://127.0.0.1:28086")
+    cfg = e2e.bench_config(e2e.bench_config_file(str(EXAMPLE), tmp_path))
+    assert (cfg.kafka.bootstrap_servers, cfg.influxdb.url) == ("127.0.0.1:29092", "http://127.0.0.1:28086")
+    assert load_config(EXAMPLE).kafka.bootstrap_servers != "127.0.0.1:29092"
