@@ -32,9 +32,9 @@ May import: faust, mode, aiokafka, fabtel.signals, the standard library.
    made an Event per message (acquire the flow, check the producer buffer,
    decode key and value through the serializer registry, which for "raw"
    returns them unchanged) and the stream took each one through its queue,
-   its current-event bookkeeping and an ack under Faust's lock: about two
-   thirds of the ~45 us a worker spent per event (`fabtel bench process`:
-   14,000-24,000 events/s). `direct_events` gathers the messages one loop
+   its current-event bookkeeping and an ack under Faust's lock (`fabtel
+   bench process`: 13,600-18,800 events/s before, 30,900-49,900 with
+   batches). `direct_events` gathers the messages one loop
    round delivers for a partition (at most BATCH_MAX) into one Event whose
    value is a `Batch` of their values; `records` in the agents walks it;
    acking it acks every message, so offsets are committed after the agent
