@@ -46,6 +46,8 @@ from fabtel.records import (BgpSession, IfIndexEntry, InterfaceCounters, Interfa
 log = logging.getLogger("fabtel.gnmi")
 UPDATE, SYNC, OTHER = "update", "sync", "other"         # what a SubscribeResponse is, for the collector
 _CACHE_MAX = 100_000          # counter paths remembered per prefix (a device has a few thousand)
+# What reading a value as its leaf may raise: int("lots"), int(float("inf")), a platform's own parse.
+UNREADABLE = (TypeError, ValueError, ArithmeticError, AttributeError)
 
 
 class ResponseError(ValueError):
@@ -188,7 +190,7 @@ class DeviceNormalizer:
                 continue
             try:
                 number = int(value)
-            except (TypeError, ValueError) as exc:
+            except UNREADABLE as exc:
                 self._unreadable(prefix + _path(raw), value, exc)
                 continue
             self._counter(hit[0], hit[1], number, batch)
@@ -197,7 +199,7 @@ class DeviceNormalizer:
     def _update(self, path: gp.PathT, value: object, batch: _Batch) -> base.Leaf | None:
         try:
             leaf = self.platform.classify(path, value)
-        except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+        except UNREADABLE as exc:
             self._unreadable(path, value, exc)
             return None
         if leaf is None:

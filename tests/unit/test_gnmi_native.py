@@ -219,6 +219,23 @@ def test_a_counter_path_is_looked_up_once_then_read_from_the_cache(monkeypatch):
     assert records[0].in_octets == 20 and records[0].interface == "ethernet-1/1"
 
 
+def test_a_counter_path_seen_before_with_an_infinite_value_is_counted_as_unreadable(monkeypatch):
+    """Found by the hypothesis test in CI: the second value of a cached
+    counter path, a float infinity, raised OverflowError out of `read`."""
+    path = gp.to_proto(gp.parse("/interfaces/interface[name=ethernet-1/1]/state/counters/in-octets"), gnmi_pb2)
+    values = (gnmi_pb2.TypedValue(json_ietf_val=b'"3"'), gnmi_pb2.TypedValue(float_val=float("inf")),
+              gnmi_pb2.TypedValue(double_val=float("-inf")), gnmi_pb2.TypedValue(json_ietf_val=b'"5"'))
+    for setting in ("off", "on"):
+        monkeypatch.setenv("FABTEL_NATIVE", setting)
+        norm = DeviceNormalizer("leaf1", "openconfig")
+        got = []
+        for v in values:
+            data = gnmi_pb2.SubscribeResponse(update=gnmi_pb2.Notification(
+                timestamp=5, update=[gnmi_pb2.Update(path=path, val=v)])).SerializeToString()
+            got.append([r.in_octets for r in norm.read(data, 9)[2]])
+        assert (got, norm.unreadable_values) == ([[3], [], [], [5]], 2), setting
+
+
 def test_an_unreadable_counter_value_is_counted_and_the_rest_kept(monkeypatch):
     for setting in ("off", "on"):
         monkeypatch.setenv("FABTEL_NATIVE", setting)
