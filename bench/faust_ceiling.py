@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 
 from fabtel.bench.common import bench_config, machine, progress
@@ -29,10 +30,11 @@ def run(config_path: str, seconds: float, events: int = 100_000) -> dict:
             p.poll(0)
     p.flush(60)
     progress("one do-nothing Faust agent reads them")
-    out = subprocess.run([sys.executable, "-m", "fabtel.bench.faust_ceiling", cfg.kafka.bootstrap_servers,
-                          cfg.kafka.topic("interface_counters"), str(cfg.kafka.partitions), str(events),
-                          cfg.kafka.implementation],
-                         capture_output=True, text=True, timeout=300)
+    with tempfile.TemporaryDirectory(prefix="fabtel-ceiling-") as workdir:     # Faust's data dir, not the caller's
+        out = subprocess.run([sys.executable, "-m", "fabtel.bench.faust_ceiling", cfg.kafka.bootstrap_servers,
+                              cfg.kafka.topic("interface_counters"), str(cfg.kafka.partitions), str(events),
+                              cfg.kafka.implementation],
+                             capture_output=True, text=True, timeout=300, cwd=workdir)
     found = re.findall(r'\{"events_per_s": \d+\}', out.stdout + out.stderr)   # Faust logs the agent's stdout
     if not found:
         raise RuntimeError(f"the agent did not finish: {out.stderr[-1000:]}")
