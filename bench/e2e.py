@@ -65,7 +65,7 @@ def bench_config_file(config_path: str, workdir: Path) -> Path:
     return path
 
 
-def bench_config(path: Path):
+def component_config(path: Path):
     """The bench's configuration as the components it starts load it: with
     the endpoint flags (FABTEL_KAFKA_BOOTSTRAP...), so that the stack it
     checks is theirs."""
@@ -85,7 +85,7 @@ def run(config_path: str, runs: int) -> dict:
     workdir, tag = Path(tempfile.mkdtemp(prefix="fabtel-e2e-")), uuid.uuid4().hex[:6]
     try:
         path = bench_config_file(config_path, workdir)
-        base = bench_config(path)
+        base = component_config(path)
         scenario = cycles_scenario(load_scenario(SCENARIO_DIR / "leaf1-uplinks-down.yaml", base), runs)
         ensure_stack(base.kafka, base.influxdb.url, progress)
         progress(f"{runs} cycles of {cycle_s():.1f} s in one pipeline: {scenario.duration_s / 60:.0f} min")

@@ -346,7 +346,6 @@ class _Gatherer:
         self.make_batch = batch_event_class(app.conf.Event)
         self.acking_topics, self.unacked = app.topics.acking_topics, app.consumer.unacked
         self.room = max(2, self.queue.maxsize // BATCH_MAX)      # batches queued before delivery waits
-        self.loop = None
 
     def add(self, message) -> None:
         message.refcount += 1
@@ -354,15 +353,14 @@ class _Gatherer:
         if len(self.pending) >= BATCH_MAX:
             self.flush()
         elif len(self.pending) == 1:
-            if self.loop is None:
-                self.loop = asyncio.get_running_loop()
-            self.loop.call_soon(self.flush)       # after this loop round's other messages of the partition
+            asyncio.get_running_loop().call_soon(self.flush)    # after this round's other messages of the partition
 
     async def wait_for_room(self) -> None:
-        if self.queue.qsize() >= self.room:
-            self.flush()
-            while self.queue.qsize() > self.room // 2:    # the agent drains it meanwhile; cancelled on a rebalance
-                await asyncio.sleep(ROOM_POLL_S)
+        """The queue is full of batches: what was gathered goes, then delivery
+        waits until the agent has taken half of them."""
+        self.flush()
+        while self.queue.qsize() > self.room // 2:    # cancelled on a rebalance
+            await asyncio.sleep(ROOM_POLL_S)
 
     def flush(self) -> None:
         if not self.pending:

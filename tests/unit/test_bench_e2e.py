@@ -40,6 +40,6 @@ def test_the_bench_checks_the_broker_its_components_use(tmp_path, monkeypatch):
     it once checked the file's broker and started a stack there instead."""
     monkeypatch.setenv("FABTEL_KAFKA_BOOTSTRAP", "127.0.0.1:29092")
     monkeypatch.setenv("FABTEL_INFLUX_URL", "http://127.0.0.1:28086")
-    cfg = e2e.bench_config(e2e.bench_config_file(str(EXAMPLE), tmp_path))
+    cfg = e2e.component_config(e2e.bench_config_file(str(EXAMPLE), tmp_path))
     assert (cfg.kafka.bootstrap_servers, cfg.influxdb.url) == ("127.0.0.1:29092", "http://127.0.0.1:28086")
     assert load_config(EXAMPLE).kafka.bootstrap_servers != "127.0.0.1:29092"
