@@ -34,7 +34,7 @@ def worker(config, tmp_path):
         name = tmp_path / f"worker{len(logs)}.log"
         log = open(name, "w")
         logs.append(log)
-        proc = start_fabtel("process", "--config", str(path), "--app-id", app_id,
+        proc = start_fabtel("process", "--config", str(path), "--app-id", app_id, "--data-dir", str(tmp_path / "faust"),
                             "--metrics-listen", f"127.0.0.1:{metrics_port}", log=log)
         # Feed only a ready worker: records older than stale_after_ms when they
         # are processed describe a device we have not heard from lately.
