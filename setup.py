@@ -1,6 +1,6 @@
 """Only the optional compiled parts; everything else is in pyproject.toml.
 - fabtel._avro_flat (C): the reader for flat Avro records;
-- fabtel._native (Rust, PyO3): the sFlow and gNMI hot paths (fabtel/rust).
+- fabtel._native (Rust, PyO3): the sFlow, gNMI and BMP hot paths (fabtel/rust).
 Each is optional: without a C compiler or cargo the build goes on and fabtel
 runs the Python code they mirror (and says so once)."""
 from setuptools import Extension, setup

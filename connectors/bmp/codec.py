@@ -7,7 +7,11 @@ recorded on it (`problems`) and, where RFC 7606 says "treat-as-withdraw"
 (a malformed AS_PATH, say), its announced routes are taken as withdrawn; a
 malformed NLRI only marks its attribute, and the routes before it stay.
 
-May import: the standard library, fabtel.connectors.bmp.nlri.
+`compiled_decoder()` is the same `decode` in compiled code (fabtel.native:
+bmp.rs), which returns these very objects; this module stays its reference
+(tests/unit/test_bmp_native.py holds the two equal).
+
+May import: the standard library, fabtel.native, fabtel.connectors.bmp.nlri.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from fabtel import native
 from fabtel.connectors.bmp.nlri import (AFI_IPV4, SAFI_UNICAST, Capabilities, NlriError, Route, add_path_families,
                                         decode_nlri, family, open_capabilities)
 
@@ -180,6 +185,14 @@ def decode(data: bytes, peers: Peers | None = None) -> Message:
             msg.info[name] = (str(struct.unpack("!H", value)[0]) if name == "reason" and len(value) == 2
                               else bytes(value).decode("utf-8", "replace"))
     return msg
+
+
+def compiled_decoder():
+    """The compiled `decode` (fabtel._native.BmpDecoder: `.decode(data, peers)`
+    gives the same Message, or raises the same BmpError), or None on the Python path."""
+    if not native.available():
+        return None
+    return native.module().BmpDecoder(Message, PeerHeader, BgpMessage, Route, Capabilities, BmpError)
 
 
 def _peer_header(b: memoryview) -> PeerHeader:

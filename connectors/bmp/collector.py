@@ -11,6 +11,8 @@ attribute ignored), with its `problems`, and counted. A message that does not
 decode is counted by reason and dead-lettered, and the session goes on; only
 a broken framing (wrong version, impossible length) ends the session, since
 the stream cannot be resynchronised; the router reconnects by itself.
+Messages decode in compiled code (fabtel.native) when it is built, else in
+codec.py, its reference.
 """
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ import logging
 import threading
 import time
 
-from fabtel.connectors.bmp.codec import COMMON_HEADER, BmpError, Message, Negotiated, decode, frame_length
+from fabtel import native
+from fabtel.connectors.bmp.codec import (COMMON_HEADER, BmpError, Message, Negotiated, compiled_decoder, decode,
+                                         frame_length)
 from fabtel.config import Config
 from fabtel.kafka import RecordProducer, dead_letter
 from fabtel.metrics import Metrics
@@ -92,11 +96,14 @@ class BmpCollector:
         self.cfg = cfg
         self.producer = producer or RecordProducer(cfg.kafka)
         self.metrics = collector_metrics()
+        compiled = compiled_decoder()
+        self.decode = compiled.decode if compiled is not None else decode
+        native.say_once("bmp collector")
 
     def handle(self, session: Session, raw: bytes) -> None:
         now = time.time_ns()
         try:
-            msg = decode(raw, session.peers)
+            msg = self.decode(raw, session.peers)
         except BmpError as exc:
             self.metrics.inc("malformed_total", exc.reason)
             log.debug("bmp: %s from %s: %s", exc.reason, session.router, exc)

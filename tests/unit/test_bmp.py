@@ -3,26 +3,15 @@ cases of tests/cases/bmp/malformed.yaml), fuzzed."""
 from __future__ import annotations
 
 import struct
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fabtel.connectors.bmp.codec import BmpError, decode, decode_bgp, encode_update, frame_length
+from fabtel.connectors.bmp.codec import BmpError, decode, decode_bgp, encode_update
 from fabtel.connectors.bmp.collector import Session
-from bmp_cases import CASES, MALFORMED, NS, mirror
+from bmp_cases import CAPTURE, CASES, MALFORMED, NS, frames, mirror
 
-CAPTURE = Path(__file__).parent.parent / "cases" / "bmp" / "frr-8.4.4-spine_1_1_1.bmp"
-
-
-def frames(raw: bytes) -> list[bytes]:
-    out, i = [], 0
-    while i < len(raw):
-        n = frame_length(raw[i:i + 6])
-        out.append(raw[i:i + n])
-        i += n
-    return out
 
 
 def test_a_real_frr_stream_decodes_whole():

@@ -9,6 +9,16 @@ pub fn ipv4(b: &[u8]) -> String {
 }
 
 pub fn ipv6(b: &[u8]) -> String {
+    ipv6_with(b, true)
+}
+
+/// IPv6 as Python's ipaddress writes it (the BMP codec's): the same
+/// compression, but never an IPv4 tail (::ffff:102:304).
+pub fn ipv6_plain(b: &[u8]) -> String {
+    ipv6_with(b, false)
+}
+
+fn ipv6_with(b: &[u8], v4_tail: bool) -> String {
     let mut words = [0u16; 8];
     for i in 0..8 {
         words[i] = u16::from_be_bytes([b[2 * i], b[2 * i + 1]]);
@@ -52,7 +62,7 @@ pub fn ipv6(b: &[u8]) -> String {
         if i != 0 {
             out.push(':');
         }
-        if i == 6 && best_base == 0 && (best_len == 6 || (best_len == 5 && words[5] == 0xffff)) {
+        if v4_tail && i == 6 && best_base == 0 && (best_len == 6 || (best_len == 5 && words[5] == 0xffff)) {
             out.push_str(&ipv4(&b[12..16]));
             break;
         }

@@ -1,7 +1,8 @@
 //! fabtel's compiled hot paths (fabtel.native is the Python side): an sFlow
 //! datagram to its samples' Avro values and the flow windows' per-sample
 //! work, in one call per datagram; a gNMI SubscribeResponse to its updates'
-//! raw paths and values. The Python code they mirror is the
+//! raw paths and values; a BMP message to the BMP codec's own objects
+//! (bmp.rs, nlri.rs, bmp_objects.rs). The Python code they mirror is the
 //! reference: FABTEL_NATIVE=off runs it instead, and the differential tests
 //! hold the two equal.
 use std::collections::HashMap;
@@ -12,10 +13,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
 mod avro;
+mod bmp;
+mod bmp_objects;
 mod flows;
 mod gnmi;
 mod inet;
 mod json;
+mod nlri;
 mod sflow;
 
 create_exception!(_native, DecodeError, PyException,
@@ -301,6 +305,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("VERSION", "0.1.0")?;
     m.add("DecodeError", m.py().get_type::<DecodeError>())?;
     m.add_class::<SflowDecoder>()?;
+    m.add_class::<bmp_objects::BmpDecoder>()?;
     m.add_function(wrap_pyfunction!(sflow_json, m)?)?;
     m.add_function(wrap_pyfunction!(gnmi_response, m)?)?;
     Ok(())
