@@ -2,6 +2,8 @@
 health and the oper-group state machine, without Kafka."""
 from __future__ import annotations
 
+from collections import Counter
+
 import dataclasses
 
 import pytest
@@ -299,6 +301,22 @@ def test_a_domain_travels_by_its_name_and_keeps_one_partition(cfg):
     assert p.domain("10.9.9.9") == DecisionDomain(("10.9.9.9",))
 
 
+def test_domains_close_their_windows_at_their_own_phases(cfg):
+    """A worker's domains, all first seen at once, do not close their windows
+    in the same timer round (250 ms): each ends its windows at its own phase of
+    the clock, kept whatever the ticks' lateness."""
+    window = cfg.thresholds.window_ms * 1_000_000
+    domains = [Domain(cfg, DecisionDomain.parse(f"leaf{2 * i + 1}+leaf{2 * i + 2}")) for i in range(128)]
+    for d in domains:
+        d.tick(T0)
+    rounds = Counter((d.window_start_ns + window - T0) // 250_000_000 for d in domains)
+    assert len(rounds) >= window // 250_000_000 - 2 and max(rounds.values()) <= 16, rounds
+    d = domains[0]
+    for late in (T0 + window + 7 * S // 10, T0 + 3 * window + 1):     # late ticks: the next window still ends on the phase
+        assert d.tick(late)[1]
+        assert d.window_start_ns <= late and (d.window_start_ns - d.window_phase_ns) % window == 0
+
+
 def test_a_domain_asks_for_a_tick_only_when_something_is_due(cfg):
     d = Domain(cfg, DecisionDomain.parse("leaf1+leaf2"))
     assert d.next_due_ns(T0) == T0                          # no window yet, leaves never heard from
@@ -306,7 +324,9 @@ def test_a_domain_asks_for_a_tick_only_when_something_is_due(cfg):
     healthy_leaf(d, "leaf2")
     d.tick(T0)                                               # opens the window, reports health
     window, stale = cfg.thresholds.window_ms * 1_000_000, cfg.thresholds.stale_after_ms * 1_000_000
-    assert d.next_due_ns(T0 + S) == T0 + min(window, stale + 1)
+    end = d.window_start_ns + window                          # the window ends at the domain's phase
+    assert T0 < end <= T0 + window and (end - d.window_phase_ns) % window == 0
+    assert d.next_due_ns(T0 + S) == min(end, T0 + stale + 1)
     # the hold-up timer of a recovering leaf
     lose_uplinks(d, "leaf1", S)
     for u in ("ethernet-1/49", "ethernet-1/50"):
@@ -315,7 +335,7 @@ def test_a_domain_asks_for_a_tick_only_when_something_is_due(cfg):
     assert d.engine.states["og-leaf1"].state == "pending_up"
     hold_up = cfg.oper_groups[0].hold_up_ms * 1_000_000
     # (and leaf1's disable, watched for its outcome: looked at every 250 ms until its deadline)
-    assert d.watches and d.next_due_ns(T0 + 2 * S) == T0 + 2 * S + min(hold_up, window - 2 * S, 250_000_000)
+    assert d.watches and d.next_due_ns(T0 + 2 * S) == min(T0 + 2 * S + min(hold_up, 250_000_000), end)
     # leaves gone silent past stale_after_ms are due at once, until their health says unknown
     quiet = Domain(cfg, DecisionDomain.parse("leaf1+leaf2"))
     healthy_leaf(quiet, "leaf1")
@@ -324,7 +344,8 @@ def test_a_domain_asks_for_a_tick_only_when_something_is_due(cfg):
     late = T0 + stale + 3 * S
     assert quiet.next_due_ns(late) == late
     quiet.tick(late)
-    assert quiet.last_health == {"leaf1": "unknown", "leaf2": "unknown"} and quiet.next_due_ns(late) == late + window
+    assert quiet.last_health == {"leaf1": "unknown", "leaf2": "unknown"}
+    assert quiet.next_due_ns(late) == quiet.window_start_ns + window and quiet.window_start_ns <= late
     # a stale leaf whose hold timer is pending keeps asking (its engine waits for telemetry)
     assert d.next_due_ns(late) == late
 
