@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 
-from fabtel.bench.common import bench_config, machine, progress
+from fabtel.bench.common import bench_config, machine, made_here, progress
 from fabtel.kafka import RecordProducer
 from fabtel.records import InterfaceCounters
 
@@ -30,10 +30,12 @@ def run(config_path: str, seconds: float, events: int = 100_000) -> dict:
             p.poll(0)
     p.flush(60)
     progress("one do-nothing Faust agent reads them")
+    app_id = f"bench-ceiling-{time.time_ns()}"
+    made_here(cfg.kafka, app_id)                      # its group and internal topic
     with tempfile.TemporaryDirectory(prefix="fabtel-ceiling-") as workdir:     # Faust's data dir, not the caller's
         out = subprocess.run([sys.executable, "-m", "fabtel.bench.faust_ceiling", cfg.kafka.bootstrap_servers,
                               cfg.kafka.topic("interface_counters"), str(cfg.kafka.partitions), str(events),
-                              cfg.kafka.implementation],
+                              cfg.kafka.implementation, app_id],
                              capture_output=True, text=True, timeout=300, cwd=workdir)
     found = re.findall(r'\{"events_per_s": \d+\}', out.stdout + out.stderr)   # Faust logs the agent's stdout
     if not found:
@@ -41,12 +43,12 @@ def run(config_path: str, seconds: float, events: int = 100_000) -> dict:
     return {**json.loads(found[-1]), "events": events, "machine": machine()}
 
 
-def _child(bootstrap: str, topic: str, partitions: int, events: int, implementation: str) -> None:
+def _child(bootstrap: str, topic: str, partitions: int, events: int, implementation: str, app_id: str) -> None:
     import faust
 
     from fabtel.pipeline import faust_tuning
     faust_tuning.install(faust_tuning.TANSU_FETCH_MAX_WAIT_MS if implementation == "tansu" else None)
-    app = faust.App(f"bench-ceiling-{time.time_ns()}", broker=f"kafka://{bootstrap}", store="memory://",
+    app = faust.App(app_id, broker=f"kafka://{bootstrap}", store="memory://",
                     web_enabled=False, broker_session_timeout=6, broker_heartbeat_interval=2,
                     consumer_auto_offset_reset="earliest", stream_wait_empty=False, topic_partitions=partitions)
     seen = {"n": 0, "t0": 0.0}
@@ -66,4 +68,4 @@ def _child(bootstrap: str, topic: str, partitions: int, events: int, implementat
 
 
 if __name__ == "__main__":
-    _child(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+    _child(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6])

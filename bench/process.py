@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 from confluent_kafka import Consumer, TopicPartition
 
-from fabtel.bench.common import bench_config, machine, percentiles, progress
+from fabtel.bench.common import bench_config, machine, made_here, percentiles, progress
 from fabtel.localstack.supervisor import spawn
 from fabtel.config import parse_config
 from fabtel.kafka import RecordProducer
@@ -82,8 +82,10 @@ def run(config_path: str, seconds: float, events: int = 300_000) -> dict:
     p.flush(60)
     progress("starting one worker")
     url = f"http://{METRICS}/metrics"
+    app_id = f"bench-{time.time_ns()}"
+    made_here(cfg.kafka, app_id)                      # its group, its tables' changelogs
     worker = spawn([sys.executable, "-m", "fabtel", "--log-level", "WARNING", "process", "--config", str(path),
-                    "--app-id", f"bench-{time.time_ns()}", "--metrics-listen", METRICS,
+                    "--app-id", app_id, "--metrics-listen", METRICS,
                     "--data-dir", str(path.parent / "faust")],       # not the current directory
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -153,6 +153,28 @@ def admin_client(cfg: KafkaConfig, **extra: Any) -> AdminClient:
     return AdminClient({**client_settings(cfg), **extra})
 
 
+def delete_by_prefix(cfg: KafkaConfig, prefixes: tuple[str, ...]) -> tuple[int, int]:
+    """Delete the topics and consumer groups whose names start with one of
+    `prefixes` (what a demo or bench run made); (topics, groups) deleted."""
+    admin = admin_client(cfg)
+    topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefixes)]
+    try:
+        groups = [g.group_id for g in admin.list_consumer_groups(request_timeout=10).result().valid
+                  if g.group_id.startswith(prefixes)]
+    except KafkaException:                    # a broker without the group API (Tansu): the topics at least
+        groups = []
+    done = [0, 0]
+    for i, futures in enumerate((admin.delete_topics(topics, operation_timeout=15) if topics else {},
+                                 admin.delete_consumer_groups(groups, request_timeout=15) if groups else {})):
+        for future in futures.values():
+            try:
+                future.result()
+                done[i] += 1
+            except KafkaException:            # already gone, or a member still leaving: nothing to keep
+                pass
+    return done[0], done[1]
+
+
 class KafkaAuthError(Exception):
     """The broker refused fabtel's credentials or could not be trusted: retrying will not help."""
 

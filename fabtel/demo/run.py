@@ -170,27 +170,8 @@ def remove_run(kafka, tag: str) -> tuple[int, int]:
     """Delete what the runs tagged `tag` made on the broker: their topics
     (demo-TAG..., and the worker's fabtel-demo-TAG... internal ones) and their
     consumer groups. Returns (topics, groups) deleted."""
-    from confluent_kafka import KafkaException
-
-    from fabtel.kafka import admin_client
-    admin = admin_client(kafka)
-    prefixes = (f"demo-{tag}", f"fabtel-demo-{tag}")
-    topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefixes)]
-    try:
-        groups = [g.group_id for g in admin.list_consumer_groups(request_timeout=10).result().valid
-                  if g.group_id.startswith(prefixes)]
-    except KafkaException:                    # a broker without the group API (Tansu): the topics at least
-        groups = []
-    done = [0, 0]
-    for i, futures in enumerate((admin.delete_topics(topics, operation_timeout=15) if topics else {},
-                                 admin.delete_consumer_groups(groups, request_timeout=15) if groups else {})):
-        for future in futures.values():
-            try:
-                future.result()
-                done[i] += 1
-            except KafkaException:            # already gone, or a member still leaving: nothing to keep
-                pass
-    return done[0], done[1]
+    from fabtel.kafka import delete_by_prefix
+    return delete_by_prefix(kafka, (f"demo-{tag}", f"fabtel-demo-{tag}"))
 
 
 def run_demo(config_path: str, scenario_path: str | None, no_oper_group: bool, baseline: bool,

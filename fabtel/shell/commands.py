@@ -72,7 +72,7 @@ def demo(args) -> int:
 def bench(args) -> int:
     import importlib
 
-    from fabtel.bench.common import report
+    from fabtel.bench.common import remove_run_topics, report
     from fabtel.shell.command_table import BENCHES
     from fabtel.shell.invocation import endpoints_to_environment
     interrupt_on_sigterm()
@@ -82,7 +82,10 @@ def bench(args) -> int:
                if getattr(args, k, None) is not None}
     options.pop("runs", None)
     first = {"e2e": "runs", "bmp": "messages"}.get(args.action, "seconds")      # each bench's own measure of its size
-    report(module.run(args.config, getattr(args, first), **options), args.json)
+    try:
+        report(module.run(args.config, getattr(args, first), **options), args.json)
+    finally:
+        remove_run_topics()                 # the next run measures a broker without this one's topics
     return 0
 
 
