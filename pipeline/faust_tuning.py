@@ -76,7 +76,16 @@ May import: faust, mode, aiokafka, fabtel.signals, the standard library.
    does before it waits; this does not wait). Without aiokafka's
    accumulator it does nothing: the command leaves at the linger's end.
 
-Points 2-6 reach into faust-streaming's internals (point 9 into aiokafka's, and
+10. aiokafka fetches only what Faust reads. Faust pauses a partition in its
+   own bookkeeping only (it stops asking for it), and aiokafka went on
+   fetching it: a fresh worker's table changelogs, never paused after a
+   recovery that had nothing to read, were fetched from offset 0 in every
+   fetch request (8 partitions, up to 1 MB each, fetched and copied again and
+   again). `fetch_only_what_is_read` pauses in aiokafka every assigned
+   partition that Faust's getmany does not ask for, and resumes it when
+   Faust asks again (a recovery, a standby).
+
+Points 2-6 and 10 reach into faust-streaming's internals (point 9 into aiokafka's, and
 stands down with a warning where they differ). `install()` applies them
 only to the version they were written against (TESTED_VERSION) and only when
 every attribute they replace is there; otherwise it warns once and the worker
@@ -94,7 +103,7 @@ from fabtel.signals import arm_exit_deadline
 
 log = logging.getLogger("fabtel.pipeline")
 
-TESTED_VERSION = "0.15.3"          # faust-streaming: what points 2-6 were written against
+TESTED_VERSION = "0.15.3"          # faust-streaming: what points 2-6 and 10 were written against
 GC_YOUNG_THRESHOLD = int(os.environ.get("FABTEL_GC_THRESHOLD", "10000"))
 TANSU_FETCH_MAX_WAIT_MS = int(os.environ.get("FABTEL_FETCH_MAX_WAIT_MS", "20"))
 STREAM_YIELD_EVERY = int(os.environ.get("FABTEL_STREAM_YIELD_EVERY", "16"))
@@ -119,7 +128,8 @@ def mismatch() -> str | None:
     missing = [name for owner, name, attr in (
         (driver, "aiokafka driver Transport.Consumer", lambda: driver.Transport.Consumer.wait_first),
         (Conductor, "Conductor._build_handler", lambda: Conductor._build_handler),
-        (driver, "AIOKafkaConsumer", lambda: driver.aiokafka.AIOKafkaConsumer))
+        (driver, "AIOKafkaConsumer", lambda: driver.aiokafka.AIOKafkaConsumer),
+        (driver, "AIOKafkaConsumerThread._fetch_records", lambda: driver.AIOKafkaConsumerThread._fetch_records))
         if not _has(attr)]
     return f"faust-streaming lacks {', '.join(missing)}" if missing else None
 
@@ -134,7 +144,7 @@ def _has(get) -> bool:
 
 def install(fetch_max_wait_ms: int | None = None) -> bool:
     """Apply the tuning (once per process); whether the internals patches
-    (points 2-6) are in place. `fetch_max_wait_ms` (point 1: the broker is
+    (points 2-6, 10) are in place. `fetch_max_wait_ms` (point 1: the broker is
     Tansu) is applied in any case: it only sets a constructor argument."""
     import aiokafka
     import faust.transport.drivers.aiokafka as driver
@@ -157,6 +167,7 @@ def install(fetch_max_wait_ms: int | None = None) -> bool:
         driver._fabtel_tuned = False
         return False
     driver.Transport.Consumer = fast_delivery(driver.Transport.Consumer)
+    driver.AIOKafkaConsumerThread._fetch_records = fetch_only_what_is_read(driver.AIOKafkaConsumerThread._fetch_records)
     Conductor._build_handler = direct_events(room_first(Conductor._build_handler))
     try:
         from faust._cython import streams as cython_streams
@@ -278,6 +289,27 @@ def fast_delivery(consumer_class: type) -> type:
             return await super().wait_first(rest, flow_wait)
 
     return FastDeliveryConsumer
+
+
+def fetch_only_what_is_read(fetch_records):
+    """Faust's consumer thread's `_fetch_records`, first telling aiokafka which
+    partitions to fetch: those Faust asks for (point 10)."""
+    async def _fetch_records(self, consumer, active_partitions, timeout=None, max_records=None):
+        if self.consumer.flow_active:
+            fetch_only(consumer, active_partitions)
+        return await fetch_records(self, consumer, active_partitions, timeout=timeout, max_records=max_records)
+
+    return _fetch_records
+
+
+def fetch_only(consumer: Any, read: set) -> None:
+    """Pause in `consumer` (aiokafka's) its assigned partitions outside `read`; resume those in it."""
+    paused = consumer.paused()
+    idle = {tp for tp in consumer.assignment() if tp not in read}
+    if idle - paused:
+        consumer.pause(*(idle - paused))
+    if paused - idle:
+        consumer.resume(*(paused - idle))
 
 
 class _Ready:

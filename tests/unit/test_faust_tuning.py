@@ -11,7 +11,8 @@ import pytest
 from mode.utils.queues import FlowControlEvent, FlowControlQueue
 
 from fabtel.pipeline import faust_tuning
-from fabtel.pipeline.faust_tuning import Batch, YieldEvery, direct_events, fast_delivery, finish, lean_monitor, room_first
+from fabtel.pipeline.faust_tuning import (Batch, YieldEvery, direct_events, fast_delivery, fetch_only, finish, lean_monitor,
+                                          room_first)
 
 
 async def _waits_then(result, delay=0.01):
@@ -192,6 +193,47 @@ def test_untuned_when_switched_off_or_faust_differs(setup, reason):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["False", "True", "ShortWaitConsumer", "Monitor"], out.stderr
     assert out.stderr.count("Faust worker untuned") == 1 and reason in out.stderr
+
+
+class _Fetching:
+    """aiokafka's consumer as fetch_only sees it: its assignment and which of it is paused."""
+
+    def __init__(self, assigned):
+        self.assigned, self.paused_now, self.calls = set(assigned), set(), []
+
+    def assignment(self):
+        return set(self.assigned)
+
+    def paused(self):
+        return set(self.paused_now)
+
+    def pause(self, *tps):
+        self.calls.append(("pause", set(tps)))
+        self.paused_now |= set(tps)
+
+    def resume(self, *tps):
+        self.calls.append(("resume", set(tps)))
+        self.paused_now -= set(tps)
+
+
+def test_aiokafka_fetches_only_the_partitions_faust_reads():
+    from aiokafka.structs import TopicPartition
+    from faust.types import TP
+    stream = [TopicPartition("in", p) for p in range(2)]
+    changelog = [TopicPartition("app-state-changelog", p) for p in range(2)]
+    consumer = _Fetching(stream + changelog)
+    fetch_only(consumer, {TP("in", 0), TP("in", 1)})                  # Faust's own TP type asks
+    assert consumer.paused_now == set(changelog)
+    fetch_only(consumer, {TP("in", 0), TP("in", 1)})
+    assert len(consumer.calls) == 1                                    # nothing to change: no call
+    fetch_only(consumer, {TP("in", 0), TP("in", 1), TP("app-state-changelog", 1)})   # a recovery reads it
+    assert consumer.paused_now == {changelog[0]} and consumer.calls[-1] == ("resume", {changelog[1]})
+
+
+def test_install_makes_the_consumer_thread_fetch_only_what_is_read():
+    import faust.transport.drivers.aiokafka as driver
+    faust_tuning.install()
+    assert driver.AIOKafkaConsumerThread._fetch_records.__qualname__.startswith("fetch_only_what_is_read")
 
 
 def test_install_makes_faust_stream_iterators_yield_every_nth_event():
