@@ -12,13 +12,13 @@ import uuid
 from fabtel.config import Config, load_config
 
 
-# (broker, name prefixes) of what this run made: deleted at its end (remove_run_topics)
-_MADE: list[tuple[object, str]] = []
+# what this run made, by broker: (its Kafka config, name prefixes); deleted at its end (remove_run_topics)
+_MADE: dict[int, tuple[object, list[str]]] = {}
 
 
 def made_here(kafka, prefix: str) -> None:
     """Topics and groups whose names start with `prefix` are this run's own."""
-    _MADE.append((kafka, prefix))
+    _MADE.setdefault(id(kafka), (kafka, []))[1].append(prefix)
 
 
 def remove_run_topics() -> int:
@@ -30,9 +30,9 @@ def remove_run_topics() -> int:
 
     from fabtel.kafka import delete_by_prefix
     deleted = 0
-    for kafka in {id(k): k for k, _ in _MADE}.values():
+    for kafka, prefixes in _MADE.values():
         try:
-            deleted += delete_by_prefix(kafka, tuple(p for k, p in _MADE if k is kafka))[0]
+            deleted += delete_by_prefix(kafka, tuple(prefixes))[0]
         except KafkaException:
             pass
     _MADE.clear()
