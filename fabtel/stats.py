@@ -4,7 +4,7 @@ the InfluxDB sink writes them beside the telemetry, so Grafana's pipeline
 health dashboard needs no Prometheus. Telegraf's `inputs.internal` does the
 same for Telegraf itself.
 
-May import: fabtel.config, fabtel.kafka, fabtel.metrics, fabtel.records, fabtel.signals.
+May import: fabtel.config, fabtel.heap, fabtel.kafka, fabtel.metrics, fabtel.records, fabtel.signals.
 """
 from __future__ import annotations
 
@@ -101,10 +101,12 @@ def observe(cfg: Config, listen: str | None, metrics: list[Metrics], stop: threa
 def run_until_stopped(cfg: Config, listen: str | None, component, *args) -> int:
     """The life of a long-running component: stop on SIGTERM/SIGINT, wait for
     the broker (fabtel.kafka.wait_for_broker), serve and publish its metrics,
-    `component.run(*args, stop)` until told to stop."""
+    `component.run(*args, stop)` until told to stop, its heap settled (fabtel.heap)."""
+    from fabtel import heap
     from fabtel.signals import stop_on_signals
     stop = stop_on_signals(component.metrics.subsystem)
     wait_for_broker(cfg.kafka, component.metrics.subsystem, stop=stop)
     observe(cfg, listen, [component.metrics], stop)
+    heap.settle()
     component.run(*args, stop)
     return 0

@@ -1,7 +1,7 @@
 """Adjustments to faust-streaming 0.15, installed once by `install()` before
 the app is built, and the worker to run it with (`worker()`). They keep
 Faust's behaviour; they only remove waiting and per-message overhead.
-May import: faust, mode, aiokafka, fabtel.signals, the standard library.
+May import: faust, mode, aiokafka, fabtel.heap, fabtel.signals, the standard library.
 
 1. A short fetch wait, on Tansu only. aiokafka waits up to
    `fetch_max_wait_ms` for data; Faust hard-codes 1.5 s, and Tansu does not
@@ -63,7 +63,8 @@ May import: faust, mode, aiokafka, fabtel.signals, the standard library.
 
 7. The garbage collector settled after startup: everything alive then is
    frozen (a full collection scanned the whole process, 80 ms each, four in
-   100,000 events) and young collections run every 10,000 allocations.
+   100,000 events) and young collections run every 10,000 allocations
+   (`fabtel.heap.settle`, as every long-running component does).
 
 8. A worker without the terminal spinner: at log level WARNING Faust sets
    the root logger to DEBUG so that every debug line of aiokafka and Faust
@@ -99,12 +100,12 @@ import os
 import types
 from typing import Any, Coroutine
 
+from fabtel import heap
 from fabtel.signals import arm_exit_deadline
 
 log = logging.getLogger("fabtel.pipeline")
 
 TESTED_VERSION = "0.15.3"          # faust-streaming: what points 2-6 and 10 were written against
-GC_YOUNG_THRESHOLD = int(os.environ.get("FABTEL_GC_THRESHOLD", "10000"))
 TANSU_FETCH_MAX_WAIT_MS = int(os.environ.get("FABTEL_FETCH_MAX_WAIT_MS", "20"))
 STREAM_YIELD_EVERY = int(os.environ.get("FABTEL_STREAM_YIELD_EVERY", "16"))
 BATCH_MAX = max(1, int(os.environ.get("FABTEL_BATCH_MAX", "256")))
@@ -240,7 +241,7 @@ def worker(app: Any, loglevel: str, on_started=None):
 
         async def on_startup_finished(self) -> None:
             await super().on_startup_finished()
-            settle_garbage_collector()
+            heap.settle()
             if on_started is not None:
                 on_started()
 
@@ -253,16 +254,6 @@ def worker(app: Any, loglevel: str, on_started=None):
     for name in ("faust", "mode", "aiokafka", __name__):
         logging.getLogger(name).setLevel(logging.WARNING if quiet else logging.DEBUG)
     return w
-
-
-def settle_garbage_collector() -> None:
-    """Once started, move everything alive (modules, the app, its services)
-    out of the collector's view: a full collection then scans only what
-    processing created, not the whole process (measured: 80 ms each)."""
-    import gc
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
 
 
 def fast_delivery(consumer_class: type) -> type:

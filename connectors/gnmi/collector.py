@@ -415,6 +415,7 @@ def run_collector(cfg: Config, shard_spec: str | None, metrics_listen: str | Non
     """Static (every device, or shard I/N of them) or, with `group`, the
     devices the targets group assigns this collector (publishing the
     inventory to the targets topic first, unless `publish` is off)."""
+    from fabtel import heap
     from fabtel.signals import stop_on_signals
     from fabtel.stats import observe
     from fabtel.kafka import wait_for_broker
@@ -424,6 +425,7 @@ def run_collector(cfg: Config, shard_spec: str | None, metrics_listen: str | Non
     collector = GnmiCollector(cfg, devices)
     observe(cfg, metrics_listen, [collector.metrics], stop, healthy=collector.health, ready=collector.ready)
     collector.start(stop)
+    heap.settle()
     if group:
         from fabtel.connectors.gnmi.membership import TargetGroup, sync
         from fabtel.connectors.gnmi.targets import device_of

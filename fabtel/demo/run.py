@@ -13,7 +13,7 @@ A run leaves nothing behind unless asked (--keep): its logs and the Faust
 worker's data live under the state directory and are removed, and so are its
 topics and consumer groups; the logs stay when a run fails.
 
-May import: fabtel.demo, fabtel.lab, fabtel.localstack, fabtel.config, fabtel.kafka, PyYAML, confluent_kafka.
+May import: fabtel.demo, fabtel.heap, fabtel.lab, fabtel.localstack, fabtel.config, fabtel.kafka, PyYAML, confluent_kafka.
 """
 from __future__ import annotations
 
@@ -53,6 +53,7 @@ def run_once(base: Config, config_path: Path, scenario, oper_group: bool, workdi
     about twice a second while it runs (failure tests act there), with
     `executors` remediation executors sharing the commands; `on_started(comps,
     {executor name: its metrics port})` once the components run."""
+    from fabtel import heap
     from fabtel.kafka import create_topics
     from fabtel.lab.runner import LabRunner
     cfg = run_config(base, scenario, oper_group, tag)
@@ -70,6 +71,7 @@ def run_once(base: Config, config_path: Path, scenario, oper_group: bool, workdi
         comps.start(f"gnmi-{tag}", "collect", "gnmi", "--config", str(path))
         if on_started is not None:
             on_started(comps, executor_ports)
+        heap.settle()             # the lab's devices run in this process: no full collection's stall on them
         _run_scenario(runner, scenario, comps, hook)
         time.sleep(2)             # let the last records reach InfluxDB
         points = int(_metric(sink_metrics, "fabtel_influx_points_written_total"))

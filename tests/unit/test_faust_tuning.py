@@ -436,10 +436,12 @@ def test_lean_monitor_keeps_only_when_each_partition_last_took_an_event():
 
 def test_settling_the_collector_freezes_what_startup_made():
     import gc
+
+    from fabtel import heap
     threshold = gc.get_threshold()
     try:
-        faust_tuning.settle_garbage_collector()
-        assert gc.get_freeze_count() > 0 and gc.get_threshold()[0] == faust_tuning.GC_YOUNG_THRESHOLD
+        heap.settle()
+        assert gc.get_freeze_count() > 0 and gc.get_threshold()[0] == heap.YOUNG_THRESHOLD
     finally:
         gc.unfreeze()
         gc.set_threshold(*threshold)
