@@ -1,12 +1,13 @@
 """`fabtel remediate`: applies remediation commands to the devices over gNMI.
 
 In `propose` mode (the default) it only records what it would do. In
-`enforce` mode it reads the path, sets it (the command's value as JSON, in
-the encoding the device offers) with fabtel's gNMI client, reads it back to
-confirm, and records the outcome on the results topic: applied,
-already_in_state, failed (with the device's error, after bounded retries
-with backoff; a value or path the device refuses is not retried) or skipped_stale (the command is older than
-remediation.max_command_age_ms: never applied blindly).
+`enforce` mode it reads the path (unless its own last read there found
+another value), sets it (the command's value as JSON, in the encoding the
+device offers) with fabtel's gNMI client, reads it back to confirm, and
+records the outcome on the results topic: applied, already_in_state, failed
+(with the device's error, after bounded retries with backoff; a value or
+path the device refuses is not retried) or skipped_stale (the command is
+older than remediation.max_command_age_ms: never applied blindly).
 
 Each device has its own worker thread, so an unreachable device never
 blocks commands for the others. A command id already handled (seen on the
@@ -19,7 +20,8 @@ commands are applied by one executor at a time. Before it gives a partition
 up, an executor waits (boundedly) for the commands in flight there and
 commits behind them; an executor given a partition first reads the results
 topic again, so a command its previous owner applied is a duplicate here,
-not a second Set (and the read before every Set stops one anyway).
+not a second Set (and the read before the first Set after an assignment
+stops one anyway).
 """
 from __future__ import annotations
 
@@ -71,6 +73,11 @@ class DeviceWorker(threading.Thread):
         self.client: GnmiClient | None = None
         self.retries, self.done, self.backoff_s = retries, done, backoff_s
         self.jobs: queue.Queue = queue.Queue()
+        self.known: dict[str, object] = {}          # path -> the value this worker last read there
+
+    def forget(self) -> None:
+        """What this worker read is not evidence any more (a new channel, a rebalance)."""
+        self.known.clear()
 
     def _client(self) -> GnmiClient:
         if self.client is None:
@@ -78,6 +85,7 @@ class DeviceWorker(threading.Thread):
         return self.client
 
     def reset(self) -> None:
+        self.forget()
         if self.client is not None:
             self.client.close()
         self.client = None
@@ -107,10 +115,18 @@ class DeviceWorker(threading.Thread):
         for attempt in range(1, self.retries + 2):
             try:
                 client = self._client()
-                if client.get(cmd.path) == want:
-                    return "already_in_state", f"{cmd.path} was already {cmd.value}", attempt
+                # The read before the Set tells "already in state" apart. It is
+                # skipped when this worker's last read of the path found another
+                # value: the Set then goes out one round trip sooner, and were the
+                # value there after all, setting it again is harmless (the read-back
+                # confirms either way). It is never skipped on the belief that the
+                # value is already there.
+                if self.known.get(cmd.path, want) == want:
+                    self.known[cmd.path] = client.get(cmd.path)
+                    if self.known[cmd.path] == want:
+                        return "already_in_state", f"{cmd.path} was already {cmd.value}", attempt
                 client.set_update(cmd.path, cmd.value)
-                got = client.get(cmd.path)
+                got = self.known[cmd.path] = client.get(cmd.path)
                 if got == want:
                     return "applied", f"{cmd.path} = {cmd.value}, confirmed by reading it back", attempt
                 return "failed", f"read back {json.dumps(got)} after setting {cmd.value}", attempt
@@ -231,6 +247,8 @@ class Executor:
     def _assigned(self, consumer, partitions) -> None:
         if partitions and self.started:
             self.load_history()           # what their previous owner applied is known before their commands come
+            for w in self.workers.values():
+                w.forget()                # and what it set since our last read is not known: read before setting
         for tp in partitions:
             self.metrics.set("assigned", str(tp.partition), value=1)
         log.info("remediation: assigned partitions %s", ",".join(str(tp.partition) for tp in partitions) or "none")

@@ -106,3 +106,40 @@ def test_missing_credentials_fail_at_once():
             raise SecretError("FABTEL_GNMI_PASSWORD is not set")
     outcome, detail, attempts = worker(NoSecret("enable")).apply(command())
     assert (outcome, attempts) == ("failed", 1) and detail == "credentials: FABTEL_GNMI_PASSWORD is not set"
+
+
+class CountingDevice(Device):
+    def __init__(self, value, **kw):
+        super().__init__(value, **kw)
+        self.gets = 0
+
+    def get(self, path):
+        self.gets += 1
+        return super().get(path)
+
+
+def test_the_read_before_is_skipped_only_when_the_last_read_found_another_value():
+    dev = CountingDevice("enable")
+    w = worker(dev)
+    assert w.apply(command('"disable"'))[0] == "applied" and (dev.gets, dev.sets) == (2, 1)
+    assert w.apply(command('"enable"'))[0] == "applied" and (dev.gets, dev.sets) == (3, 2)   # no read before
+    # the last read found the value wanted: read first, and say so without a Set
+    assert w.apply(command('"enable"'))[0] == "already_in_state" and (dev.gets, dev.sets) == (4, 2)
+
+
+def test_a_set_of_a_value_already_there_is_confirmed_not_skipped():
+    """The last read found "enable", the device was disabled meanwhile: the
+    Set goes out anyway (harmless) and the read-back confirms it."""
+    dev = CountingDevice("disable")
+    w = worker(dev)
+    w.known[PATH] = "enable"
+    assert w.apply(command('"disable"'))[0] == "applied" and (dev.gets, dev.sets) == (1, 1)
+
+
+def test_what_was_read_is_forgotten_with_the_channel():
+    """The Set on a channel that failed is retried on a new one, after a read."""
+    dev = CountingDevice("disable", set_errors=[RpcError(grpc.StatusCode.UNAVAILABLE)])
+    w = worker(dev)
+    w.known[PATH] = "enable"
+    assert w.apply(command('"disable"'))[:2] == ("already_in_state", f'{PATH} was already "disable"')
+    assert (dev.gets, dev.sets, dev.connects) == (1, 0, 2)
