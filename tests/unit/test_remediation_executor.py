@@ -186,3 +186,22 @@ def test_a_refused_commit_is_counted_not_fatal():
     ex.handle(message(command(), 0))
     ex.commit_ready()                                     # the command comes again; its id is known by then
     assert ex.metrics.get("commits_refused_total", "UNKNOWN_MEMBER_ID") == 1
+
+
+def test_after_an_assignment_the_first_set_is_read_before_again():
+    """This executor last read "disable"; while the partition was another's,
+    the link was enabled and a new command wants it enabled: after the
+    assignment it reads first and reports it already in state, not applied."""
+    from confluent_kafka import TopicPartition
+    dev = Device("enable")
+    ex = executor("enforce", dev)
+    ex.started = True
+    ex.handle(message(command("c1"), 0))                  # disable: read, Set, read back
+    assert wait_until(lambda: ex.producer.results())
+    dev.value = "enable"                                  # its next owner enabled it
+    ex._assigned(ex.consumer, [TopicPartition(TOPIC, 0)])
+    enable = RemediationCommand("c2", "d2", "leaf1", "ethernet-1/1", "enable", "srlinux", PATH, '"enable"',
+                                time.time_ns(), time.time_ns())
+    ex.handle(message(enable, 1))
+    assert wait_until(lambda: len(ex.producer.results()) == 2)
+    assert [r.outcome for r in ex.producer.results()] == ["applied", "already_in_state"] and dev.sets == 1
