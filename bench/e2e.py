@@ -73,9 +73,52 @@ def component_config(path: Path):
     return with_endpoints(load_config(path))
 
 
+HOPS = ("device_report", "collector", "worker", "executor", "device_commit")
+
+
+def hop_times(downs: list[dict], states: list, decisions: list, commands: list, applied: list[dict]) -> dict:
+    """Each remediation's detect-to-apply time split where its records carry
+    their own clocks (one machine, one clock): `device_report`, the uplink-down
+    at the lab device to the device's notification of it (the triggering
+    record's device_ts_ns); `collector`, to the gNMI collector receiving it;
+    `worker`, to the command issued (the collector's produce, the broker and the
+    Faust worker's fetch, judgement and decision); `executor`, to the Set
+    arriving at the device (the command's produce, the broker, the executor's
+    fetch and gNMI calls); `device_commit`, the device's own commit time.
+    {hop: [ms, one per remediation that can be traced through every record]}."""
+    state_at = {(s.device, s.device_ts_ns): s for s in states}
+    decision_of = {d.decision_id: d for d in decisions if not d.suppressed}
+    commands = sorted((c for c in commands if c.action == "disable"), key=lambda c: c.issued_ts_ns)
+    used: set[str] = set()
+    out: dict[str, list[float]] = {h: [] for h in HOPS}
+    for a in sorted(applied, key=lambda a: a["requested_ns"]):
+        # the Set's command: the device's last one issued before it, each used once
+        command = next((c for c in reversed(commands)
+                        if c.device == a["device"] and c.issued_ts_ns <= a["requested_ns"]), None)
+        if command is None or command.command_id in used:
+            continue
+        used.add(command.command_id)
+        decision = decision_of.get(command.decision_id)
+        state = decision and state_at.get((decision.device, decision.trigger_ts_ns))
+        down = state and max((e["ts_ns"] for e in downs if e["device"] == a["device"]
+                              and e["ts_ns"] <= state.device_ts_ns), default=None)
+        if down is None:
+            continue
+        marks = (down, state.device_ts_ns, state.receive_ts_ns, command.issued_ts_ns, a["requested_ns"], a["ts_ns"])
+        for hop, begin, end in zip(HOPS, marks, marks[1:]):
+            out[hop].append((end - begin) / 1e6)
+    return out
+
+
+def hop_percentiles(times: dict) -> dict:
+    """{hop: {p50, p99 (or max)}} in ms."""
+    return {hop: {k.split("_")[-1]: v for k, v in percentiles(values, hop).items() if not k.endswith("note")}
+            for hop, values in times.items() if values}
+
+
 def run(config_path: str, runs: int) -> dict:
-    from fabtel.demo.report import build_report
-    from fabtel.demo.run import remove_run, run_once
+    from fabtel.demo.report import build_report, down_events as report_downs
+    from fabtel.demo.run import remove_run, run_config, run_once
     from fabtel.localstack.stack import ensure_stack
     from fabtel.lab.scenario import SCENARIO_DIR, load_scenario
     if runs < 1:
@@ -90,6 +133,7 @@ def run(config_path: str, runs: int) -> dict:
         ensure_stack(base.kafka, base.influxdb.url, progress)
         progress(f"{runs} cycles of {cycle_s():.1f} s in one pipeline: {scenario.duration_s / 60:.0f} min")
         result = run_once(base, path, scenario, True, workdir, tag)
+        traced = _records(run_config(base, scenario, True, tag), ("interface_state", "commands"))
         remove_run(base.kafka, tag)                # the run's topics and groups, as the demo does
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -99,8 +143,18 @@ def run(config_path: str, runs: int) -> dict:
     if not values:
         raise BenchError("no access link was disabled: see the decisions "
                          f"({[d['reason'] for d in report['decisions']][:3]})")
-    return {**percentiles(values, "detect_to_apply_ms"), "cycles": runs, "remediations_measured": len(values),
+    applied = [a for a in result.admin_changes if a["admin_state"] == "disable"]
+    hops = hop_times(report_downs(result), traced["interface_state"], result.decisions, traced["commands"], applied)
+    return {**percentiles(values, "detect_to_apply_ms"), "hops_ms": hop_percentiles(hops),
+            "cycles": runs, "remediations_measured": len(values),
             "suppressed_decisions": len(suppressed),
             "settings": f"hold_up_ms {HOLD_UP_MS}, verify_ms {VERIFY_MS}, "
                         f"max_decisions_per_minute {base.safety.max_decisions_per_minute} (the bench's)",
             "machine": machine()}
+
+
+def _records(cfg, keys: tuple[str, ...]) -> dict[str, list]:
+    """The records of the run's topics `keys`, read before the run's topics are removed."""
+    from fabtel.kafka import tail
+    return {key: [r for r, _ in tail(cfg.kafka, cfg.kafka.topic(key), None, 2, until_end=True) if r is not None]
+            for key in keys}

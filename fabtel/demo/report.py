@@ -46,12 +46,12 @@ def _ms(ts_ns: int, start_ns: int) -> int:
 
 def build_report(scenario, run: RunResult, baseline: RunResult | None, versions: dict) -> dict:
     start = run.start_ns
-    down_events = _down_events(run)
-    uplinks_down_at = down_events[0]["at_ms"] if down_events else None
+    downs = down_events(run)
+    uplinks_down_at = downs[0]["at_ms"] if downs else None
     applied = [a for a in run.admin_changes if a["admin_state"] == "disable"]
     detect = []
     for a in applied:
-        before = [e for e in down_events if e["device"] == a["device"] and e["ts_ns"] <= a["ts_ns"]]
+        before = [e for e in downs if e["device"] == a["device"] and e["ts_ns"] <= a["ts_ns"]]
         if before:
             detect.append({"device": a["device"], "interface": a["interface"],
                            "detect_to_apply_ms": round((a["ts_ns"] - before[-1]["ts_ns"]) / 1e6, 1),
@@ -104,12 +104,13 @@ def miswired_ports(run: RunResult) -> list[dict]:
             for port, c in sorted(last.items()) if c.verdict in ("miswired", "unexpected")]
 
 
-def _down_events(run: RunResult) -> list[dict]:
+def down_events(run: RunResult) -> list[dict]:
+    """The lab's events that take a link down: admin disables and cable pulls."""
     return [e for e in run.events if e["admin_state"] == "disable" or e["link"] == "down"]
 
 
 def first_down_ns(run: RunResult) -> int | None:
-    downs = _down_events(run)
+    downs = down_events(run)
     return downs[0]["ts_ns"] if downs else None
 
 

@@ -43,3 +43,26 @@ def test_the_bench_checks_the_broker_its_components_use(tmp_path, monkeypatch):
     cfg = e2e.component_config(e2e.bench_config_file(str(EXAMPLE), tmp_path))
     assert (cfg.kafka.bootstrap_servers, cfg.influxdb.url) == ("127.0.0.1:29092", "http://127.0.0.1:28086")
     assert load_config(EXAMPLE).kafka.bootstrap_servers != "127.0.0.1:29092"
+
+
+def test_each_remediation_is_split_into_hops_at_its_records_clocks():
+    from fabtel.records import InterfaceState, OperGroupDecision, RemediationCommand
+    ms = 1_000_000
+    downs = [{"device": "leaf1", "ts_ns": 1000 * ms}, {"device": "leaf1", "ts_ns": 2000 * ms}]
+    states = [InterfaceState("leaf1", "ethernet-1/50", "gnmi", t + 2 * ms, t + 3 * ms, "disable", "down")
+              for t in (1000 * ms, 2000 * ms)]
+    states.append(InterfaceState("spine1", "ethernet-1/1", "gnmi", 1002 * ms, 1009 * ms, "enable", "down"))
+
+    def decision(i, t, action="disable", suppressed=False):
+        return OperGroupDecision(f"d{i}", "g", "leaf1", action, [], suppressed, "", [], t + 2 * ms, t + 10 * ms)
+    decisions = [decision(0, 1000 * ms), decision(9, 1500 * ms, "enable"), decision(1, 2000 * ms)]
+    commands = [RemediationCommand(f"c{i}", f"d{i}", "leaf1", "ethernet-1/1", "disable", "srlinux", "/p", '"disable"',
+                                   t + 2 * ms, t + 11 * ms) for i, t in ((0, 1000 * ms), (1, 2000 * ms))]
+    applied = [{"device": "leaf1", "ts_ns": t + 16 * ms, "requested_ns": t + 15 * ms} for t in (1000 * ms, 2000 * ms)]
+    applied.append({"device": "leaf1", "ts_ns": 2500 * ms, "requested_ns": 2500 * ms})     # no decision behind it
+    hops = e2e.hop_times(downs, states, decisions, commands, applied)
+    assert hops == {"device_report": [2.0, 2.0], "collector": [1.0, 1.0], "worker": [8.0, 8.0],
+                    "executor": [4.0, 4.0], "device_commit": [1.0, 1.0]}
+    # each remediation's hops add up to its detect-to-apply time
+    assert sum(h[0] for h in hops.values()) == 16.0
+    assert e2e.hop_percentiles(hops)["worker"] == {"p50": 8.0, "max": 8.0}
