@@ -62,6 +62,20 @@ def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
+def python_loop_ms() -> float:
+    """The time of a fixed pure-Python loop (dict stores, small strings, as
+    the worker's per-event code does), the median of three: this machine's
+    speed for one thread now. It drifts from minute to minute on a shared
+    host (on this project's, a fixed loop's time varied 1.8-fold within ten
+    minutes); a throughput reported beside it can be compared across runs."""
+    def once() -> float:
+        t, d = time.perf_counter(), {}
+        for i in range(400_000):
+            d[i & 1023] = (i, str(i & 255))
+        return (time.perf_counter() - t) * 1000
+    return round(sorted(once() for _ in range(3))[1], 1)
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, all its threads (Linux /proc)."""
     import os

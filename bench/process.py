@@ -4,7 +4,10 @@ fabric of 256 leaves.
 events_per_s: normalized records (interface counters, with some state and
 BGP records) produced to the input topics beforehand, then consumed by the
 worker; the rate is records over the time from the worker's first processed
-event to its last, read from its /metrics endpoint.
+event to its last, read from its /metrics endpoint. python_loop_ms: the
+machine's speed for one thread just before and after the throughput run
+(bench.common.python_loop_ms), since a shared host's drifts by more than
+the runs differ.
 decision_latency_ms: from the second uplink-down record of a leaf being
 acknowledged by the broker to the resulting command arriving from the
 commands topic (read by a consumer polling every few ms, so an upper bound),
@@ -26,7 +29,7 @@ from pathlib import Path
 import yaml
 from confluent_kafka import Consumer, TopicPartition
 
-from fabtel.bench.common import bench_config, machine, made_here, percentiles, progress
+from fabtel.bench.common import bench_config, machine, made_here, percentiles, progress, python_loop_ms
 from fabtel.localstack.supervisor import spawn
 from fabtel.config import parse_config
 from fabtel.kafka import RecordProducer
@@ -80,6 +83,7 @@ def run(config_path: str, seconds: float, events: int = 300_000) -> dict:
         if i % 10_000 == 0:
             p.poll(0)
     p.flush(60)
+    loop_before = python_loop_ms()
     progress("starting one worker")
     url = f"http://{METRICS}/metrics"
     app_id = f"bench-{time.time_ns()}"
@@ -106,6 +110,7 @@ def run(config_path: str, seconds: float, events: int = 300_000) -> dict:
             raise RuntimeError(f"the worker processed only {int(_events(url))} of {events} events in 300 s")
         done = time.perf_counter()
         rate = (events - first[1]) / (done - first[0])
+        loop_after = python_loop_ms()
         progress(f"{events} events processed; measuring decision latency on {LATENCY_LEAVES} leaves")
         latencies = _latency(cfg, p, leaves[::2][:LATENCY_LEAVES])
     finally:
@@ -113,7 +118,8 @@ def run(config_path: str, seconds: float, events: int = 300_000) -> dict:
         worker.wait(30)
         shutil.rmtree(path.parent, ignore_errors=True)
     return {"events_per_s": round(rate), **percentiles(latencies, "decision_latency_ms"),
-            "decisions_measured": len(latencies), "events": events, "machine": machine()}
+            "decisions_measured": len(latencies), "events": events,
+            "python_loop_ms": [loop_before, loop_after], "machine": machine()}
 
 
 def _latency(cfg, p: RecordProducer, leaves: list[str]) -> list[float]:
