@@ -13,7 +13,7 @@ import time
 
 from fabtel.partitioning import DecisionDomain
 from fabtel.pipeline.agents import records
-from fabtel.records import DomainTick, GroupClear, SegmentPresence
+from fabtel.records import DomainTick, GroupClear, RemediationCommand, SegmentPresence
 
 
 def register(app, worker) -> None:
@@ -36,7 +36,14 @@ def register(app, worker) -> None:
             else:
                 members = worker.partitioner.domain(rec.device)
                 out, changed = worker.domain(members).apply(rec, now)
-            for o in out:
+            for o in commands_first(out):
                 await worker.send(o)
             if changed:
                 worker.save(members)
+
+
+def commands_first(out: list) -> list:
+    """A domain's outputs with its remediation commands in front: a command
+    must not wait for the health and decision records sent beside it (each
+    is encoded and queued in turn); topics keep no order between them anyway."""
+    return sorted(out, key=lambda o: not isinstance(o, RemediationCommand))
