@@ -118,7 +118,7 @@ def hop_percentiles(times: dict) -> dict:
 
 def run(config_path: str, runs: int) -> dict:
     from fabtel.demo.report import build_report, down_events as report_downs
-    from fabtel.demo.run import remove_run, run_config, run_once
+    from fabtel.demo.run import remove_run, run_config, run_once, run_records
     from fabtel.localstack.stack import ensure_stack
     from fabtel.lab.scenario import SCENARIO_DIR, load_scenario
     if runs < 1:
@@ -133,7 +133,8 @@ def run(config_path: str, runs: int) -> dict:
         ensure_stack(base.kafka, base.influxdb.url, progress)
         progress(f"{runs} cycles of {cycle_s():.1f} s in one pipeline: {scenario.duration_s / 60:.0f} min")
         result = run_once(base, path, scenario, True, workdir, tag)
-        traced = _records(run_config(base, scenario, True, tag), ("interface_state", "commands"))
+        run_cfg = run_config(base, scenario, True, tag)        # its records, read before its topics go
+        traced = {key: run_records(run_cfg, key) for key in ("interface_state", "commands")}
         remove_run(base.kafka, tag)                # the run's topics and groups, as the demo does
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -152,9 +153,3 @@ def run(config_path: str, runs: int) -> dict:
                         f"max_decisions_per_minute {base.safety.max_decisions_per_minute} (the bench's)",
             "machine": machine()}
 
-
-def _records(cfg, keys: tuple[str, ...]) -> dict[str, list]:
-    """The records of the run's topics `keys`, read before the run's topics are removed."""
-    from fabtel.kafka import tail
-    return {key: [r for r, _ in tail(cfg.kafka, cfg.kafka.topic(key), None, 2, until_end=True) if r is not None]
-            for key in keys}

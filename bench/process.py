@@ -6,8 +6,8 @@ BGP records) produced to the input topics beforehand, then consumed by the
 worker; the rate is records over the time from the worker's first processed
 event to its last, read from its /metrics endpoint. python_loop_ms: the
 machine's speed for one thread just before and after the throughput run
-(bench.common.python_loop_ms), since a shared host's drifts by more than
-the runs differ.
+(bench.common.python_loop_ms), since a shared host's speed drifts by more
+than the runs differ.
 decision_latency_ms: from the second uplink-down record of a leaf being
 acknowledged by the broker to the resulting command arriving from the
 commands topic (read by a consumer polling every few ms, so an upper bound),

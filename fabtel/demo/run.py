@@ -126,10 +126,8 @@ def _run_scenario(runner, scenario, comps: Components, hook) -> None:
 
 def _collected(cfg: Config, oper_group: bool, runner, points: int) -> RunResult:
     """What the run left: the lab's truth and events, and the records the pipeline wrote."""
-    from fabtel.kafka import tail
-
     def read(key: str, keep=lambda r: True) -> list:
-        return [r for r, _ in tail(cfg.kafka, cfg.kafka.topic(key), None, 2, until_end=True) if r and keep(r)]
+        return run_records(cfg, key, keep)
     decisions, results = read("decisions"), read("command_results")
     flows = read("flow_reports", lambda r: r.verdict)
     lags = read("lag_balance", lambda r: r.alert and r.explanation and "imbalance" in r.alert)
@@ -141,6 +139,12 @@ def _collected(cfg: Config, oper_group: bool, runner, points: int) -> RunResult:
                      runner.fabric.start_ns, dict(runner.fabric.set_requests), flows, lags, cfg.sflow.flow_window_ms,
                      unnamed, read("cabling"), [list(x) for x in runner.fabric.blackhole_spans],
                      read("remediation_outcomes"), runner.fabric.clock_ns or 0)
+
+
+def run_records(cfg: Config, key: str, keep=lambda r: True) -> list:
+    """The records a run left on its topic `key` (those `keep` accepts), read to the topic's end."""
+    from fabtel.kafka import tail
+    return [r for r, _ in tail(cfg.kafka, cfg.kafka.topic(key), None, 2, until_end=True) if r is not None and keep(r)]
 
 
 RUN_TARGETS_PARTITIONS = 4
