@@ -9,7 +9,10 @@ at the device by the remediation's gNMI Set; a p99 needs 100 of them.
 For the cycles to fit in minutes, the bench shortens the oper-group's
 hold-up and verification windows and raises safety.max_decisions_per_minute
 above the cycles' two decisions each (the rate limit would otherwise
-suppress the remediations it times); it says so in its figures."""
+suppress the remediations it times); it says so in its figures.
+python_loop_ms: the machine's one-thread speed just before and after the
+cycles (bench.common.python_loop_ms): on a shared host it drifts by more
+than the runs differ, and every hop of the path is Python on its 2 cores."""
 from __future__ import annotations
 
 import dataclasses
@@ -22,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from fabtel.bench.common import BenchError, machine, percentiles, progress
+from fabtel.bench.common import BenchError, machine, percentiles, progress, python_loop_ms
 
 LEAD_S = 8.0             # telemetry and flows settle before the first cycle
 HOLD_UP_MS = 500
@@ -132,7 +135,9 @@ def run(config_path: str, runs: int) -> dict:
         scenario = cycles_scenario(load_scenario(SCENARIO_DIR / "leaf1-uplinks-down.yaml", base), runs)
         ensure_stack(base.kafka, base.influxdb.url, progress)
         progress(f"{runs} cycles of {cycle_s():.1f} s in one pipeline: {scenario.duration_s / 60:.0f} min")
+        loop_before = python_loop_ms()
         result = run_once(base, path, scenario, True, workdir, tag)
+        loop_after = python_loop_ms()
         run_cfg = run_config(base, scenario, True, tag)        # its records, read before its topics go
         traced = {key: run_records(run_cfg, key) for key in ("interface_state", "commands")}
         remove_run(base.kafka, tag)                # the run's topics and groups, as the demo does
@@ -151,5 +156,5 @@ def run(config_path: str, runs: int) -> dict:
             "suppressed_decisions": len(suppressed),
             "settings": f"hold_up_ms {HOLD_UP_MS}, verify_ms {VERIFY_MS}, "
                         f"max_decisions_per_minute {base.safety.max_decisions_per_minute} (the bench's)",
-            "machine": machine()}
+            "python_loop_ms": [loop_before, loop_after], "machine": machine()}
 
