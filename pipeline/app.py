@@ -18,7 +18,7 @@ import faust
 from fabtel.config import Config, KafkaSecurity, resolve_secret
 from fabtel.pipeline import faust_tuning, tables, timers
 from fabtel.pipeline.agents import cabling, convergence, evaluate, normalize_sflow, route_events
-from fabtel.pipeline.topics import APP_ID, worker_topics
+from fabtel.pipeline.topics import APP_ID, urgent_topics, worker_topics
 from fabtel.pipeline.worker import Worker
 
 # With no linger every send is its own produce request, one round trip each
@@ -65,7 +65,8 @@ def build_app(cfg: Config, app_id: str = APP_ID, data_dir: str | None = None) ->
         broker_commit_interval=1.0, broker_commit_every=COMMIT_EVERY_NEVER, consumer_auto_offset_reset="earliest",
         stream_wait_empty=False,
         table_cleanup_interval=3600.0, stream_buffer_maxsize=16384, broker_credentials=faust_credentials(k.security),
-        monitor=faust_tuning.lean_monitor(), datadir=data_dir or f"{app_id}-data")
+        monitor=faust_tuning.lean_monitor(), ConsumerScheduler=faust_tuning.urgent_first(urgent_topics(cfg)),
+        datadir=data_dir or f"{app_id}-data")
     topics = worker_topics(app, cfg, app_id)
     topics.end_linger = lambda: faust_tuning.end_linger(app)
     worker = app.fabtel_worker = Worker(cfg, topics, tables.domain_state_table(app, cfg))

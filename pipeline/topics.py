@@ -15,6 +15,8 @@ APP_ID = "fabtel-processor"
 TABLES = ("domain-state", "interface-index")
 # what the evaluate agent reads beside its own ticks topic, and what the worker writes
 EVALUATED = ("interface_state", "interface_counters", "lag_member", "bgp_session", "flows")
+# the state changes that set off a remediation: delivered first of each fetch (faust_tuning point 11)
+URGENT = ("interface_state", "lag_member", "bgp_session")
 WRITTEN = ("uplink_health", "lag_balance", "decisions", "commands", "convergence", "flow_reports", "interface_counters",
            "lag_member", "dead_letters", "cabling", "remediation_outcomes")
 
@@ -29,6 +31,10 @@ def internal_topics(app_id: str = APP_ID) -> dict[str, tuple[int | None, dict]]:
                                                   f"{app_id}-cabling": (1, {})}
     topics.update({f"{app_id}-{t}-changelog": (None, {"cleanup.policy": "compact"}) for t in TABLES})
     return topics
+
+
+def urgent_topics(cfg: Config) -> frozenset[str]:
+    return frozenset(cfg.kafka.topic(key) for key in URGENT)
 
 
 @dataclass

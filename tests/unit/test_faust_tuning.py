@@ -489,3 +489,40 @@ def test_end_linger_stands_down_with_a_warning_on_an_accumulator_built_otherwise
     warnings = [r for r in caplog.records if "linger" in r.getMessage()]
     assert len(warnings) == 1 and "_batches" in warnings[0].getMessage()
     assert faust_tuning._END_LINGER["works"] is False
+
+
+def test_the_state_topics_of_a_fetch_are_delivered_before_the_rest():
+    from faust.transport.utils import DefaultSchedulingStrategy
+    from faust.types import TP
+    state, counters, lldp = TP("state", 0), TP("counters", 0), TP("lldp", 1)
+    records = {counters: ["c1", "c2", "c3"], lldp: ["l1"], TP("state", 2): ["s2"], state: ["s1", "s1b"]}
+    got = list(faust_tuning.urgent_first(frozenset({"state"}))().iterate(records))
+    # the state records first, then the rest; each group in Faust's own order (round-robin)
+    urgent = {tp: batch for tp, batch in records.items() if tp.topic == "state"}
+    rest = {tp: batch for tp, batch in records.items() if tp.topic != "state"}
+    assert got == list(DefaultSchedulingStrategy().iterate(urgent)) + list(DefaultSchedulingStrategy().iterate(rest))
+    assert [r for _, r in got[:3]] == ["s2", "s1", "s1b"] and [r for _, r in got[3:]] == ["c1", "l1", "c2", "c3"]
+    # a fetch without state records is Faust's own order
+    assert list(faust_tuning.urgent_first(frozenset({"state"}))().iterate(rest)) == \
+        list(DefaultSchedulingStrategy().iterate(rest))
+
+
+def test_the_urgent_topics_are_the_evaluated_state_changes():
+    from fabtel import records
+    from fabtel.pipeline.topics import EVALUATED, URGENT
+    from fabtel.topics import TOPIC_RECORDS
+    assert set(URGENT) <= set(EVALUATED)
+    assert {key for key in EVALUATED if getattr(records, TOPIC_RECORDS[key]).KIND == records.STATE} == set(URGENT)
+
+
+def test_the_worker_s_app_delivers_state_changes_first(tmp_path):
+    from pathlib import Path
+    from faust.types import TP
+    from fabtel.config import load_config
+    from fabtel.pipeline.app import build_app
+    cfg = load_config(Path(__file__).resolve().parents[2] / "examples" / "fabric.yaml")
+    app = build_app(cfg, data_dir=str(tmp_path / "data"))
+    fetched = {TP(cfg.kafka.topic("interface_counters"), 0): ["counters"], TP(cfg.kafka.topic("lldp_neighbors"), 0): ["lldp"],
+               TP(cfg.kafka.topic("bgp_session"), 0): ["bgp"], TP(cfg.kafka.topic("interface_state"), 0): ["state"]}
+    got = [r for _, r in app.conf.ConsumerScheduler().iterate(fetched)]
+    assert set(got[:2]) == {"bgp", "state"} and set(got[2:]) == {"counters", "lldp"}
