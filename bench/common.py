@@ -76,6 +76,29 @@ def python_loop_ms() -> float:
     return round(sorted(once() for _ in range(3))[1], 1)
 
 
+def host_cpu_ticks(stat_text: str | None = None) -> tuple[int, int, int]:
+    """(busy, steal, total) clock ticks of all the machine's cores since boot,
+    from /proc/stat's first line (or `stat_text`); idle and iowait are not busy."""
+    if stat_text is None:
+        with open("/proc/stat") as f:
+            stat_text = f.readline()
+    name, *values = stat_text.split()
+    if name != "cpu" or len(values) < 8:
+        raise BenchError(f"/proc/stat: expected the 'cpu' totals line, got {stat_text[:40]!r}")
+    ticks = [int(v) for v in values[:8]]       # user nice system idle iowait irq softirq steal
+    total = sum(ticks)
+    return total - ticks[3] - ticks[4] - ticks[7], ticks[7], total
+
+
+def host_cpu_use(before: tuple[int, int, int], after: tuple[int, int, int]) -> dict:
+    """{busy_pct, steal_pct} of all cores between two host_cpu_ticks(): how
+    much of the machine a run used (every process, the broker's too), and
+    how much the hypervisor reported taking (0 where it reports none)."""
+    total = max(after[2] - before[2], 1)
+    return {"busy_pct": round(100 * (after[0] - before[0]) / total, 1),
+            "steal_pct": round(100 * (after[1] - before[1]) / total, 1)}
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, all its threads (Linux /proc)."""
     import os

@@ -12,7 +12,11 @@ above the cycles' two decisions each (the rate limit would otherwise
 suppress the remediations it times); it says so in its figures.
 python_loop_ms: the machine's one-thread speed just before and after the
 cycles (bench.common.python_loop_ms): on a shared host it drifts by more
-than the runs differ, and every hop of the path is Python on its 2 cores."""
+than the runs differ, and every hop of the path is Python on its 2 cores.
+host_cpu: how busy all the machine's cores were over the run (every
+process, the broker's too, the start-up's seconds included): about a fifth,
+so the path waits on its hops' round trips and wake-ups, not on a queue
+for the cores."""
 from __future__ import annotations
 
 import dataclasses
@@ -25,7 +29,8 @@ from pathlib import Path
 
 import yaml
 
-from fabtel.bench.common import BenchError, machine, percentiles, progress, python_loop_ms
+from fabtel.bench.common import (BenchError, host_cpu_ticks, host_cpu_use, machine, percentiles, progress,
+                                 python_loop_ms)
 
 LEAD_S = 8.0             # telemetry and flows settle before the first cycle
 HOLD_UP_MS = 500
@@ -135,9 +140,9 @@ def run(config_path: str, runs: int) -> dict:
         scenario = cycles_scenario(load_scenario(SCENARIO_DIR / "leaf1-uplinks-down.yaml", base), runs)
         ensure_stack(base.kafka, base.influxdb.url, progress)
         progress(f"{runs} cycles of {cycle_s():.1f} s in one pipeline: {scenario.duration_s / 60:.0f} min")
-        loop_before = python_loop_ms()
+        loop_before, ticks_before = python_loop_ms(), host_cpu_ticks()
         result = run_once(base, path, scenario, True, workdir, tag)
-        loop_after = python_loop_ms()
+        loop_after, ticks_after = python_loop_ms(), host_cpu_ticks()
         run_cfg = run_config(base, scenario, True, tag)        # its records, read before its topics go
         traced = {key: run_records(run_cfg, key) for key in ("interface_state", "commands")}
         remove_run(base.kafka, tag)                # the run's topics and groups, as the demo does
@@ -156,5 +161,6 @@ def run(config_path: str, runs: int) -> dict:
             "suppressed_decisions": len(suppressed),
             "settings": f"hold_up_ms {HOLD_UP_MS}, verify_ms {VERIFY_MS}, "
                         f"max_decisions_per_minute {base.safety.max_decisions_per_minute} (the bench's)",
-            "python_loop_ms": [loop_before, loop_after], "machine": machine()}
+            "python_loop_ms": [loop_before, loop_after], "host_cpu": host_cpu_use(ticks_before, ticks_after),
+            "machine": machine()}
 

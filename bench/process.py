@@ -7,7 +7,8 @@ worker; the rate is records over the time from the worker's first processed
 event to its last, read from its /metrics endpoint. python_loop_ms: the
 machine's speed for one thread just before and after the throughput run
 (bench.common.python_loop_ms), since a shared host's speed drifts by more
-than the runs differ.
+than the runs differ; host_cpu: the machine's busy and steal share of all
+its cores over the throughput run (bench.common.host_cpu_use).
 decision_latency_ms: from the second uplink-down record of a leaf being
 acknowledged by the broker to the resulting command arriving from the
 commands topic (read by a consumer polling every few ms, so an upper bound),
@@ -29,7 +30,8 @@ from pathlib import Path
 import yaml
 from confluent_kafka import Consumer, TopicPartition
 
-from fabtel.bench.common import bench_config, machine, made_here, percentiles, progress, python_loop_ms
+from fabtel.bench.common import (bench_config, host_cpu_ticks, host_cpu_use, machine, made_here, percentiles,
+                                 progress, python_loop_ms)
 from fabtel.localstack.supervisor import spawn
 from fabtel.config import parse_config
 from fabtel.kafka import RecordProducer
@@ -99,7 +101,7 @@ def run(config_path: str, seconds: float, events: int = 300_000) -> dict:
         while time.monotonic() < deadline:
             n = _events(url)
             if n > 0 and first is None:
-                first = (time.perf_counter(), n)
+                first, ticks_first = (time.perf_counter(), n), host_cpu_ticks()
             if n >= events:
                 break
             if time.monotonic() > next_report:
@@ -108,7 +110,7 @@ def run(config_path: str, seconds: float, events: int = 300_000) -> dict:
             time.sleep(0.25)
         else:
             raise RuntimeError(f"the worker processed only {int(_events(url))} of {events} events in 300 s")
-        done = time.perf_counter()
+        done, ticks_done = time.perf_counter(), host_cpu_ticks()
         rate = (events - first[1]) / (done - first[0])
         loop_after = python_loop_ms()
         progress(f"{events} events processed; measuring decision latency on {LATENCY_LEAVES} leaves")
@@ -119,7 +121,8 @@ def run(config_path: str, seconds: float, events: int = 300_000) -> dict:
         shutil.rmtree(path.parent, ignore_errors=True)
     return {"events_per_s": round(rate), **percentiles(latencies, "decision_latency_ms"),
             "decisions_measured": len(latencies), "events": events,
-            "python_loop_ms": [loop_before, loop_after], "machine": machine()}
+            "python_loop_ms": [loop_before, loop_after], "host_cpu": host_cpu_use(ticks_first, ticks_done),
+            "machine": machine()}
 
 
 def _latency(cfg, p: RecordProducer, leaves: list[str]) -> list[float]:
