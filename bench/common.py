@@ -82,8 +82,8 @@ def host_cpu_ticks(stat_text: str | None = None) -> tuple[int, int, int]:
     if stat_text is None:
         with open("/proc/stat") as f:
             stat_text = f.readline()
-    name, *values = stat_text.split()
-    if name != "cpu" or len(values) < 8:
+    name, *values = stat_text.split() or [""]
+    if name != "cpu" or len(values) < 8 or not all(v.isdigit() for v in values[:8]):
         raise BenchError(f"/proc/stat: expected the 'cpu' totals line, got {stat_text[:40]!r}")
     ticks = [int(v) for v in values[:8]]       # user nice system idle iowait irq softirq steal
     total = sum(ticks)

@@ -23,3 +23,6 @@ def test_the_running_machine_reads_and_a_line_that_is_not_the_totals_is_refused(
     assert 0 <= steal <= total and 0 < busy < total
     with pytest.raises(BenchError, match="'cpu' totals line"):
         host_cpu_ticks("cpu0 1 2 3 4 5 6 7 8\n")
+    for garbled in ("cpu 1 2 3 x 5 6 7 8\n", "cpu 1 2 3\n", ""):
+        with pytest.raises(BenchError, match="'cpu' totals line"):
+            host_cpu_ticks(garbled)
