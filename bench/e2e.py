@@ -14,7 +14,7 @@ python_loop_ms: the machine's one-thread speed just before and after the
 cycles (bench.common.python_loop_ms): on a shared host it drifts by more
 than the runs differ, and every hop of the path is Python on its 2 cores.
 host_cpu: how busy all the machine's cores were over the run (every
-process, the broker's too, the start-up's seconds included): 14-19 % in
+process, the broker's too, the start-up's seconds included): 12-19 % in
 the runs measured, so the path waits on its hops' round trips, not on a
 queue for the cores."""
 from __future__ import annotations
