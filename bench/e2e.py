@@ -16,7 +16,9 @@ than the runs differ, and every hop of the path is Python on its 2 cores.
 host_cpu: how busy all the machine's cores were over the run (every
 process, the broker's too, the start-up's seconds included): 12-19 % in
 the runs measured, so the path waits on its hops' round trips, not on a
-queue for the cores."""
+queue for the cores. kafka_floor_ms: the same broker's floor for the path's
+two Kafka hops, with bare clients and the run's own burst, measured after
+the cycles (bench.kafka_floor)."""
 from __future__ import annotations
 
 import dataclasses
@@ -29,6 +31,7 @@ from pathlib import Path
 
 import yaml
 
+from fabtel.bench import kafka_floor
 from fabtel.bench.common import (BenchError, host_cpu_ticks, host_cpu_use, machine, percentiles, progress,
                                  python_loop_ms)
 
@@ -118,6 +121,13 @@ def hop_times(downs: list[dict], states: list, decisions: list, commands: list, 
     return out
 
 
+def triggers(states: list, decisions: list) -> list:
+    """The state records that triggered the remediations (disables not suppressed)."""
+    state_at = {(s.device, s.device_ts_ns): s for s in states}
+    found = (state_at.get((d.device, d.trigger_ts_ns)) for d in decisions if d.action == "disable" and not d.suppressed)
+    return [s for s in found if s is not None]
+
+
 def hop_percentiles(times: dict) -> dict:
     """{hop: {p50, p99 (or max)}} in ms."""
     return {hop: {k.split("_")[-1]: v for k, v in percentiles(values, hop).items() if not k.endswith("note")}
@@ -145,7 +155,10 @@ def run(config_path: str, runs: int) -> dict:
         loop_after, ticks_after = python_loop_ms(), host_cpu_ticks()
         run_cfg = run_config(base, scenario, True, tag)        # its records, read before its topics go
         traced = {key: run_records(run_cfg, key) for key in ("interface_state", "commands")}
+        state_reads = kafka_floor.state_reads(run_cfg)
         remove_run(base.kafka, tag)                # the run's topics and groups, as the demo does
+        shape = kafka_floor.burst_shape(state_reads, triggers(traced["interface_state"], result.decisions))
+        floor = kafka_floor.run(base, str(path), *shape, progress=progress)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     report = build_report(scenario, result, None, {})
@@ -161,6 +174,6 @@ def run(config_path: str, runs: int) -> dict:
             "suppressed_decisions": len(suppressed),
             "settings": f"hold_up_ms {HOLD_UP_MS}, verify_ms {VERIFY_MS}, "
                         f"max_decisions_per_minute {base.safety.max_decisions_per_minute} (the bench's)",
-            "python_loop_ms": [loop_before, loop_after], "host_cpu": host_cpu_use(ticks_before, ticks_after),
+            **floor, "python_loop_ms": [loop_before, loop_after], "host_cpu": host_cpu_use(ticks_before, ticks_after),
             "machine": machine()}
 
