@@ -73,7 +73,7 @@ def run(cfg, config_path: str, partitions: int, place: int, rounds: int = ROUNDS
     from confluent_kafka.admin import NewTopic
 
     from fabtel.bench.common import made_here, percentiles
-    from fabtel.kafka import admin_client, consumer_settings, producer_settings
+    from fabtel.kafka import admin_client, consumer_settings
     prefix = f"bench-floor-{uuid.uuid4().hex[:6]}"
     made_here(cfg.kafka, prefix)
     per_topic = cfg.kafka.partitions
@@ -85,7 +85,7 @@ def run(cfg, config_path: str, partitions: int, place: int, rounds: int = ROUNDS
     leaf = pairs[place]
     relay = subprocess.Popen([sys.executable, "-m", "fabtel.bench.kafka_floor", config_path, json.dumps(
         {"topics": state, "command": command, "leaf": leaf, "group": prefix})], stdout=subprocess.PIPE)
-    producer = _producer(cfg, producer_settings)
+    producer = _producer(cfg)
     reader = Consumer(consumer_settings(cfg.kafka, prefix + "-reader", **{"auto.offset.reset": "latest"}))
     reader.assign([TopicPartition(command, 0)])
     try:
@@ -107,8 +107,11 @@ def run(cfg, config_path: str, partitions: int, place: int, rounds: int = ROUNDS
                            f"the triggering record {place + 1} of them"}
 
 
-def _producer(cfg, producer_settings):
+def _producer(cfg):
+    """Set as the gNMI collector's state producer."""
     from confluent_kafka import Producer
+
+    from fabtel.kafka import producer_settings
     return Producer(producer_settings(cfg.kafka, **{"linger.ms": 0, "socket.nagle.disable": True}))
 
 
@@ -144,9 +147,9 @@ def relay(config_path: str, spec: dict) -> None:
     from confluent_kafka import Consumer, TopicPartition
 
     from fabtel.config import load_config, with_endpoints
-    from fabtel.kafka import consumer_settings, producer_settings
+    from fabtel.kafka import consumer_settings
     cfg = with_endpoints(load_config(config_path))        # as the bench's components load it
-    producer = _producer(cfg, producer_settings)
+    producer = _producer(cfg)
     consumer = Consumer(consumer_settings(cfg.kafka, spec["group"] + "-relay", **{"auto.offset.reset": "latest"}))
     leaf_topic, leaf_partition = spec["topics"][spec["leaf"][0]], spec["leaf"][1]
     consumer.assign([TopicPartition(t, p) for t in spec["topics"] for p in range(cfg.kafka.partitions)])
