@@ -9,7 +9,9 @@ executor's place) polls the command. The burst is the run's own: the median
 number of state topic partitions that had records within BURST_WINDOW_MS of
 each trigger, the trigger at its median place among them. Both producers are
 set as the collector's state producer (no linger, no Nagle). What a p99 of
-this floor takes from the bar, fabtel's own processes cannot win back.
+this floor takes from the bar, fabtel's own processes cannot win back. It
+runs once the pipeline has stopped, so the broker carries nothing else: a
+lower bound for the hops during the cycles.
 
 May import: fabtel.bench, fabtel.config, fabtel.kafka, fabtel.records, confluent_kafka.
 """
