@@ -71,7 +71,7 @@ def burst_pairs(partitions: int, per_topic: int) -> list[tuple[int, int]]:
 
 def run(cfg, config_path: str, partitions: int, place: int, rounds: int = ROUNDS, progress=None) -> dict:
     """Two hops `rounds` times; {"kafka_floor_ms_p50", "..._p99", "kafka_floor": what was measured}."""
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import OFFSET_END, Consumer, TopicPartition
     from confluent_kafka.admin import NewTopic
 
     from fabtel.bench.common import made_here, percentiles
@@ -89,7 +89,7 @@ def run(cfg, config_path: str, partitions: int, place: int, rounds: int = ROUNDS
         {"topics": state, "command": command, "leaf": leaf, "group": prefix})], stdout=subprocess.PIPE)
     producer = _producer(cfg)
     reader = Consumer(consumer_settings(cfg.kafka, prefix + "-reader", **{"auto.offset.reset": "latest"}))
-    reader.assign([TopicPartition(command, 0)])
+    reader.assign([TopicPartition(command, 0, OFFSET_END)])     # no committed offset to ask the coordinator for
     try:
         if relay.stdout.readline().strip() != b"ready":
             raise RuntimeError("the floor's relay did not start")
@@ -146,7 +146,7 @@ def _round(producer, reader, state: list[str], pairs: list[tuple[int, int]], n, 
 
 def relay(config_path: str, spec: dict) -> None:
     """The worker's place: the triggering record in, a command out at once."""
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 
     from fabtel.config import load_config, with_endpoints
     from fabtel.kafka import consumer_settings
@@ -154,7 +154,7 @@ def relay(config_path: str, spec: dict) -> None:
     producer = _producer(cfg)
     consumer = Consumer(consumer_settings(cfg.kafka, spec["group"] + "-relay", **{"auto.offset.reset": "latest"}))
     leaf_topic, leaf_partition = spec["topics"][spec["leaf"][0]], spec["leaf"][1]
-    consumer.assign([TopicPartition(t, p) for t in spec["topics"] for p in range(cfg.kafka.partitions)])
+    consumer.assign([TopicPartition(t, p, OFFSET_END) for t in spec["topics"] for p in range(cfg.kafka.partitions)])
     print("ready", flush=True)
     parent = os.getppid()
     while os.getppid() == parent:                       # ends with the bench
