@@ -61,3 +61,12 @@ def test_the_triggers_are_the_states_of_the_disables_that_were_carried_out():
         return OperGroupDecision(f"d{i}", "g", "leaf1", action, [], suppressed, "", [], trigger.device_ts_ns, 0)
     decisions = [decision(0, leaf), decision(1, other, "enable"), decision(2, other, suppressed=True)]
     assert e2e.triggers([leaf, other], decisions) == [leaf]
+
+
+def test_a_floor_that_cannot_be_measured_is_reported_and_the_cycles_figures_kept(monkeypatch):
+    def refused(*args, **kwargs):
+        raise RuntimeError("the floor's relay did not start")
+    monkeypatch.setattr(kafka_floor, "run", refused)
+    leaf = state("leaf1", "ethernet-1/49", 1000)
+    out = e2e.measured_floor(None, "fabric.yaml", [read("s.interface", 1, leaf)], [leaf])
+    assert out == {"kafka_floor_error": "the floor's relay did not start"}
