@@ -68,11 +68,11 @@ def build_app(cfg: Config, app_id: str = APP_ID, data_dir: str | None = None) ->
         monitor=faust_tuning.lean_monitor(), ConsumerScheduler=faust_tuning.urgent_first(urgent_topics(cfg)),
         datadir=data_dir or f"{app_id}-data")
     topics = worker_topics(app, cfg, app_id)
-    topics.end_linger = lambda: faust_tuning.end_linger(app)
     worker = app.fabtel_worker = Worker(cfg, topics, tables.domain_state_table(app, cfg))
     for agent in (evaluate, normalize_sflow, route_events, convergence, cabling):
         agent.register(app, worker)
     timers.register(app, worker)
     app.on_partitions_assigned.connect(worker.assigned)
     app.on_partitions_revoked.connect(worker.revoked)
+    app.on_before_shutdown.connect(worker.stopping)
     return app

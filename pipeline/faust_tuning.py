@@ -70,12 +70,9 @@ May import: faust, mode, aiokafka, fabtel.heap, fabtel.signals, the standard lib
    the root logger to DEBUG so that every debug line of aiokafka and Faust
    turns its spinner, building a log record for each fetch, frame and send.
 
-9. A remediation command leaves at once. The producer lingers
-   `producer_linger` (5 ms) so that a burst shares a request; a command
-   would wait those 5 ms for company. `end_linger` ends every open batch as
-   a full one would and wakes the sender (what aiokafka's flush_for_commit
-   does before it waits; this does not wait). Without aiokafka's
-   accumulator it does nothing: the command leaves at the linger's end.
+9. (Gone: a remediation command no longer leaves through Faust's producer,
+   so nothing of it is ended early; it has a producer of its own,
+   fabtel.pipeline.command_out.)
 
 10. aiokafka fetches only what Faust reads. Faust pauses a partition in its
    own bookkeeping only (it stops asking for it), and aiokafka went on
@@ -98,8 +95,7 @@ May import: faust, mode, aiokafka, fabtel.heap, fabtel.signals, the standard lib
    partition's records keep theirs. Being a setting, it applies on every
    version and with the tuning off.
 
-Points 2-6 and 10 reach into faust-streaming's internals (point 9 into aiokafka's, and
-stands down with a warning where they differ). `install()` applies them
+Points 2-6 and 10 reach into faust-streaming's internals. `install()` applies them
 only to the version they were written against (TESTED_VERSION) and only when
 every attribute they replace is there; otherwise it warns once and the worker
 runs untuned (slower, correct). FABTEL_FAUST_TUNING=off turns them off.
@@ -191,27 +187,6 @@ def install(fetch_max_wait_ms: int | None = None) -> bool:
         cython_streams.sleep = YieldEvery(STREAM_YIELD_EVERY, cython_streams.sleep)
     driver._fabtel_tuned = True
     return True
-
-
-_END_LINGER = {"works": True}
-
-
-def end_linger(app: Any) -> None:
-    """What the app's producer holds is sent now (point 9). An aiokafka whose
-    accumulator is built otherwise gets a warning once and the linger: the
-    command is never lost for it."""
-    acc = getattr(getattr(app.producer, "_producer", None), "_message_accumulator", None)
-    if acc is None or not _END_LINGER["works"] or not enabled():
-        return
-    try:
-        for batches in acc._batches.values():
-            for batch in batches:
-                batch._builder.close()
-        if not acc._waiter_future.done():
-            acc._waiter_future.set_result(None)
-    except AttributeError as exc:
-        _END_LINGER["works"] = False
-        log.warning("pipeline: commands wait for the producer's linger (aiokafka's accumulator differs: %s)", exc)
 
 
 def urgent_first(urgent: frozenset[str]) -> type:

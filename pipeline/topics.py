@@ -7,7 +7,7 @@ May import: the standard library, fabtel.config.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from fabtel.config import Config
 
@@ -47,7 +47,6 @@ class WorkerTopics:
     lldp: Any                 # the devices' LLDP neighbours
     cabling: Any              # LLDP neighbours and ifIndex maps, on one partition for one cabling check
     outputs: dict[str, Any]   # topic key -> topic the worker writes
-    end_linger: Callable[[], None] = lambda: None   # what the producer holds leaves now (a command must not wait)
 
 
 def worker_topics(app, cfg: Config, app_id: str) -> WorkerTopics:

@@ -6,7 +6,8 @@ segment routes are. Its methods are the worker's one way to send a record
 and to decode an event (or dead-letter it).
 
 May import: the standard library, fabtel.config, fabtel.kafka, fabtel.metrics, fabtel.partitioning,
-fabtel.records, fabtel.serde, fabtel.topics, fabtel.pipeline.cabling, fabtel.pipeline.convergence_events,
+fabtel.records, fabtel.serde, fabtel.topics, fabtel.pipeline.cabling, fabtel.pipeline.command_out,
+fabtel.pipeline.convergence_events,
 fabtel.pipeline.domain,
 fabtel.pipeline.evpn_segments, fabtel.pipeline.topics.
 """
@@ -21,6 +22,7 @@ from fabtel.kafka import decode_or_letter, registry_log
 from fabtel.metrics import Metrics
 from fabtel.partitioning import DecisionDomain, DomainPartitioner, partition_of
 from fabtel.pipeline.cabling import Cabling
+from fabtel.pipeline.command_out import CommandOut
 from fabtel.pipeline.convergence_events import ConvergenceTracker, topology_of
 from fabtel.pipeline.domain import Domain
 from fabtel.pipeline.evpn_segments import SegmentRoutes, waiting_segments
@@ -64,18 +66,35 @@ class Worker:
         self.waiting = waiting_segments(cfg)          # (router id, ESI) -> device, for oper-groups that wait for EVPN
         self.segments = SegmentRoutes()
         self.cabling = Cabling(cfg.fabric)
+        self.commands = CommandOut(cfg.kafka)
 
     # ------------------------------------------------------------ records out
 
+    async def send_all(self, out: list) -> None:
+        """A domain's outputs: its remediation commands first, all at once, on
+        their own way out and acknowledged (fabtel.pipeline.command_out), then
+        the rest in their order (topics keep no order between them anyway)."""
+        commands = [o for o in out if isinstance(o, RemediationCommand)]
+        if commands:
+            await self.deliver_commands(commands)
+        for rec in out:
+            if not isinstance(rec, RemediationCommand):
+                await self.send(rec)
+
+    async def deliver_commands(self, commands: list[RemediationCommand]) -> None:
+        topic = self.cfg.kafka.topic(topic_key_of(commands[0]))
+        await self.commands.deliver([(topic, record_key(c), await self.encoded(c, topic)) for c in commands])
+        self.metrics.inc("outputs_total", RemediationCommand.__name__, by=len(commands))
+
     async def send(self, rec) -> None:
         """A judgement or a normalized record to its topic (fabtel.topics); telemetry on its domain's partition."""
+        if isinstance(rec, RemediationCommand):
+            return await self.deliver_commands([rec])
         key = topic_key_of(rec)
         partitions = self.cfg.kafka.partitions
         partition = self.partitioner.partition(rec.device, partitions) if kind_of(rec) in TELEMETRY else None
         await self.topics.outputs[key].send(key=record_key(rec), value=await self.encoded(rec, self.cfg.kafka.topic(key)),
                                             partition=partition)
-        if isinstance(rec, RemediationCommand):
-            self.topics.end_linger()
         if isinstance(rec, OUTPUTS):
             self.metrics.inc("outputs_total", type(rec).__name__)
         if isinstance(rec, FlowReport) and rec.verdict:
@@ -154,6 +173,9 @@ class Worker:
 
     async def assigned(self, app, assigned, **kwargs) -> None:
         log.info("pipeline: %d partitions assigned (%d topics)", len(assigned), len({tp.topic for tp in assigned}))
+
+    async def stopping(self, app, **kwargs) -> None:
+        self.commands.close()
 
     async def revoked(self, app, revoked, **kwargs) -> None:
         # Domains of revoked partitions now belong to another worker; reload

@@ -1,6 +1,7 @@
 """evaluate: the telemetry of each decision domain, with its timers and where
 its leaves' EVPN segment routes are, through the domain (fabtel.pipeline.domain);
-the outputs sent, the decision state saved when it changed; a person's
+the outputs sent (its commands first, acknowledged before the event is),
+the decision state saved when it changed; a person's
 clearing of an oper-group held after a rollback comes the same way. The producers put
 a domain's records on one partition number of every topic, so a worker sees
 each of its domains whole without a repartition hop.
@@ -13,7 +14,7 @@ import time
 
 from fabtel.partitioning import DecisionDomain
 from fabtel.pipeline.agents import records
-from fabtel.records import DomainTick, GroupClear, RemediationCommand, SegmentPresence
+from fabtel.records import DomainTick, GroupClear, SegmentPresence
 
 
 def register(app, worker) -> None:
@@ -36,14 +37,7 @@ def register(app, worker) -> None:
             else:
                 members = worker.partitioner.domain(rec.device)
                 out, changed = worker.domain(members).apply(rec, now)
-            for o in commands_first(out):
-                await worker.send(o)
+            await worker.send_all(out)
             if changed:
                 worker.save(members)
 
-
-def commands_first(out: list) -> list:
-    """A domain's outputs with its remediation commands in front: a command
-    must not wait for the health and decision records sent beside it (each
-    is encoded and queued in turn); topics keep no order between them anyway."""
-    return sorted(out, key=lambda o: not isinstance(o, RemediationCommand))

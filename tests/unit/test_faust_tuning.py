@@ -447,50 +447,6 @@ def test_settling_the_collector_freezes_what_startup_made():
         gc.set_threshold(*threshold)
 
 
-def test_end_linger_sends_what_the_producer_holds_without_waiting_for_the_linger():
-    """A command sent with a 5 s linger is ready to drain at once after end_linger
-    (aiokafka's own accumulator; only the partition's leader is given)."""
-    from aiokafka.producer.message_accumulator import MessageAccumulator
-    from aiokafka.structs import TopicPartition
-
-    class Leaders:
-        def leader_for_partition(self, tp):
-            return 0
-
-    async def scenario():
-        acc = MessageAccumulator(Leaders(), 16384, 0, 30, linger_ms=5000)
-        tp = TopicPartition("commands", 0)
-        await acc.add_message(tp, b"k", b"command", timeout=1)
-        held, _ = acc.drain_by_nodes(ignore_nodes=set())
-        assert held == {}                          # lingering, as without it
-        app = types.SimpleNamespace(producer=types.SimpleNamespace(_producer=types.SimpleNamespace(
-            _message_accumulator=acc)))
-        waiter = acc.waiter()
-        faust_tuning.end_linger(app)
-        assert waiter.done()                       # the sender wakes now, not in 5 s
-        ready, _ = acc.drain_by_nodes(ignore_nodes=set())
-        assert list(ready[0]) == [tp] and ready[0][tp].record_count == 1
-        await acc.add_message(tp, b"k", b"next", timeout=1)   # a later send opens a new batch
-        assert acc._batches[tp][0].record_count == 1
-
-    asyncio.run(scenario())
-
-
-def test_end_linger_without_aiokafka_s_producer_does_nothing():
-    faust_tuning.end_linger(types.SimpleNamespace(producer=types.SimpleNamespace()))
-
-
-def test_end_linger_stands_down_with_a_warning_on_an_accumulator_built_otherwise(monkeypatch, caplog):
-    monkeypatch.setitem(faust_tuning._END_LINGER, "works", True)
-    app = types.SimpleNamespace(producer=types.SimpleNamespace(_producer=types.SimpleNamespace(
-        _message_accumulator=types.SimpleNamespace(batches_by_tp={}))))
-    faust_tuning.end_linger(app)                     # no AttributeError into the agent that sent the command
-    faust_tuning.end_linger(app)
-    warnings = [r for r in caplog.records if "linger" in r.getMessage()]
-    assert len(warnings) == 1 and "_batches" in warnings[0].getMessage()
-    assert faust_tuning._END_LINGER["works"] is False
-
-
 def test_the_state_topics_of_a_fetch_are_delivered_before_the_rest():
     from faust.transport.utils import DefaultSchedulingStrategy
     from faust.types import TP
