@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import platform
 import sys
 import time
@@ -158,18 +159,20 @@ MIN_FOR_P99 = 100       # fewer samples than this and a "p99" is only their maxi
 
 
 def percentiles(values: list[float], name: str, digits: int = 1) -> dict:
-    """`{name}_p50` and `{name}_p99` of `values`; with fewer than MIN_FOR_P99
-    of them, `{name}_max` in place of the p99, and a note that says why."""
+    """`{name}_p50`, `{name}_p99` and `{name}_max` of `values`, by nearest
+    rank (the p99 of 100 values is the 99th smallest, not the largest); with
+    fewer than MIN_FOR_P99 of them, the max in place of the p99, and a note
+    that says why."""
     values = sorted(values)
     if not values:
         return {f"{name}_p50": None, f"{name}_p99": None}
 
     def pct(q: float) -> float:
-        return round(values[min(len(values) - 1, int(q * len(values)))], digits)
+        return round(values[max(0, math.ceil(q * len(values)) - 1)], digits)
     if len(values) < MIN_FOR_P99:
         return {f"{name}_p50": pct(0.5), f"{name}_max": round(values[-1], digits),
                 f"{name}_note": f"max of {len(values)}, not a p99: fewer than {MIN_FOR_P99} samples"}
-    return {f"{name}_p50": pct(0.5), f"{name}_p99": pct(0.99)}
+    return {f"{name}_p50": pct(0.5), f"{name}_p99": pct(0.99), f"{name}_max": round(values[-1], digits)}
 
 
 def progress(msg: str) -> None:

@@ -121,6 +121,14 @@ def hop_times(downs: list[dict], states: list, decisions: list, commands: list, 
     return out
 
 
+def slowest(times: dict, n: int = 3) -> list[dict]:
+    """The `n` slowest traced remediations, hop by hop (ms), each with its
+    place in the run (1 = the first): where a tail came from, and when."""
+    count = min((len(v) for v in times.values()), default=0)
+    rows = [{"nth": i + 1, **{hop: round(times[hop][i], 1) for hop in HOPS}} for i in range(count)]
+    return sorted(rows, key=lambda r: -sum(r[h] for h in HOPS))[:n]
+
+
 def triggers(states: list, decisions: list) -> list:
     """The state records that triggered the remediations (disables not suppressed)."""
     state_at = {(s.device, s.device_ts_ns): s for s in states}
@@ -180,7 +188,7 @@ def run(config_path: str, runs: int) -> dict:
     applied = [a for a in result.admin_changes if a["admin_state"] == "disable"]
     hops = hop_times(report_downs(result), traced["interface_state"], result.decisions, traced["commands"], applied)
     return {**percentiles(values, "detect_to_apply_ms"), "hops_ms": hop_percentiles(hops),
-            "cycles": runs, "remediations_measured": len(values),
+            "slowest_ms": slowest(hops), "cycles": runs, "remediations_measured": len(values),
             "suppressed_decisions": len(suppressed),
             "settings": f"hold_up_ms {HOLD_UP_MS}, verify_ms {VERIFY_MS}, "
                         f"max_decisions_per_minute {base.safety.max_decisions_per_minute} (the bench's)",

@@ -5,7 +5,7 @@ so a command sent just after the worker's other outputs waited for that
 request's answer first; when it met the broker's tail, the command carried
 it (47.8 ms in the worst of 30 probed remediations). Commands go instead
 through a confluent-kafka producer of their own: its own connection, no
-linger, and Java's partitioner (murmur2, as aiokafka's), so a device's
+linger or Nagle, and Java's partitioner (murmur2, as aiokafka's), so a device's
 commands land on the partition they always did.
 
 Commit after effect: `deliver` returns only when the broker has
@@ -28,7 +28,8 @@ from fabtel.config import KafkaConfig
 
 log = logging.getLogger("fabtel.pipeline")
 
-SETTINGS = {"linger.ms": 0, "partitioner": "murmur2_random", "acks": "all"}
+# No linger and no Nagle (a small request must not wait for the last one's ACK), as the collector's state producer.
+SETTINGS = {"linger.ms": 0, "socket.nagle.disable": True, "partitioner": "murmur2_random", "acks": "all"}
 
 
 class CommandOut:
@@ -39,19 +40,28 @@ class CommandOut:
         self._stop = threading.Event()
         self._warned_at = -1e9
 
-    def _started(self) -> Any:
-        """The producer and the thread that serves its delivery reports, at the first command."""
+    def start(self, topic: str | None = None) -> None:
+        """The producer and the thread that serves its delivery reports, ready
+        before the first command: the thread first asks for `topic`'s metadata,
+        which connects and (idempotence) gets the producer its id, the half
+        second that the first command waited otherwise."""
         if self._producer is None:
             from confluent_kafka import Producer
 
             from fabtel.kafka import producer_settings
             self._producer = Producer(producer_settings(self.cfg, **SETTINGS))
         if self._serving is None:
-            self._serving = threading.Thread(target=self._serve, name="fabtel-commands-out", daemon=True)
+            self._stop.clear()
+            self._serving = threading.Thread(target=self._serve, args=(topic,), name="fabtel-commands-out", daemon=True)
             self._serving.start()
-        return self._producer
 
-    def _serve(self) -> None:
+    def _serve(self, topic: str | None) -> None:
+        from confluent_kafka import KafkaException
+        if topic is not None:
+            try:
+                self._producer.list_topics(topic, timeout=10)
+            except KafkaException as exc:       # the broker away: the first command connects instead
+                log.info("pipeline: the commands' producer could not warm up (%s)", exc)
         while not self._stop.is_set():
             self._producer.poll(0.1)
 
@@ -88,7 +98,8 @@ class CommandOut:
             except RuntimeError:                            # the loop closed at shutdown: the event is unacked
                 pass
         try:
-            self._started().produce(topic, value, key, on_delivery=reported)
+            self.start()
+            self._producer.produce(topic, value, key, on_delivery=reported)
         except BufferError as exc:                          # never for a few commands; retried like a failure
             settle(exc)
         return done

@@ -172,6 +172,7 @@ class Worker:
     # ------------------------------------------------------------ rebalances
 
     async def assigned(self, app, assigned, **kwargs) -> None:
+        self.commands.start(self.cfg.kafka.topic("commands"))      # warm before the first command, once
         log.info("pipeline: %d partitions assigned (%d topics)", len(assigned), len({tp.topic for tp in assigned}))
 
     async def stopping(self, app, **kwargs) -> None:

@@ -66,3 +66,15 @@ def test_each_remediation_is_split_into_hops_at_its_records_clocks():
     # each remediation's hops add up to its detect-to-apply time
     assert sum(h[0] for h in hops.values()) == 16.0
     assert e2e.hop_percentiles(hops)["worker"] == {"p50": 8.0, "max": 8.0}
+    hops["executor"][1] = 30.0
+    assert e2e.slowest(hops, 1) == [{"nth": 2, "device_report": 2.0, "collector": 1.0, "worker": 8.0, "executor": 30.0,
+                                     "device_commit": 1.0}]
+
+
+def test_percentiles_by_nearest_rank_with_the_maximum_beside_them():
+    from fabtel.bench.common import percentiles
+    out = percentiles([float(v) for v in range(100, 0, -1)], "x")
+    assert out == {"x_p50": 50.0, "x_p99": 99.0, "x_max": 100.0}     # the p99 of 100 is not their largest
+    assert percentiles([float(v) for v in range(1, 201)], "x")["x_p99"] == 198.0
+    few = percentiles([3.0, 1.0, 2.0], "x")
+    assert few["x_p50"] == 2.0 and few["x_max"] == 3.0 and "x_p99" not in few and "fewer than 100" in few["x_note"]

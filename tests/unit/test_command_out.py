@@ -43,6 +43,9 @@ class Producer:
             report(err, None)
         return len(due)
 
+    def list_topics(self, topic, timeout):
+        self.asked = topic
+
     def flush(self, timeout):
         self.flushed = True
         return 0
@@ -76,6 +79,18 @@ def test_a_failed_delivery_is_produced_again_until_it_is_acknowledged(caplog):
     out.close()
     assert [v for _, _, v in producer.produced] == [b"a", b"b", b"a"]     # only the failed one again
     assert "1 command(s) not acknowledged (_MSG_TIMED_OUT)" in caplog.text
+
+
+def test_start_warms_the_producer_once_before_the_first_command():
+    producer = Producer()
+    out = CommandOut(types.SimpleNamespace(), producer=producer)
+    out.start("commands")
+    serving = out._serving
+    out.start("commands")                                     # a second assignment: the same thread
+    assert out._serving is serving
+    asyncio.run(asyncio.wait_for(out.deliver([("commands", b"leaf1", b"a")]), 5))
+    out.close()
+    assert producer.asked == "commands" and producer.produced == [("commands", b"leaf1", b"a")]
 
 
 def test_close_before_any_command_starts_nothing():
