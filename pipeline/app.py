@@ -2,8 +2,9 @@
 settings, and its topics (fabtel.pipeline.topics), table (tables), agents
 (agents/, one module each) and timers (timers) around one Worker object they
 share (worker). Processing is at-least-once (Faust flushes the producer
-before it commits offsets); outputs are idempotent (deterministic decision
-and command ids). `fabtel process` runs it (fabtel.pipeline.run).
+before it commits offsets; remediation commands, on a producer of their own,
+are acknowledged before their event is acked: command_out); outputs are
+idempotent (deterministic decision and command ids). `fabtel process` runs it (fabtel.pipeline.run).
 
 May import: faust, the standard library, fabtel.config, fabtel.pipeline.faust_tuning,
 fabtel.pipeline.tables, fabtel.pipeline.timers, fabtel.pipeline.agents, fabtel.pipeline.topics,

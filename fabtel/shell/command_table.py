@@ -163,7 +163,8 @@ BENCHES = {
     "faust-ceiling": ("events per second a do-nothing Faust agent reads: the ceiling for `bench process`", "faust_ceiling"),
     "influx": ("points per second from Kafka into the local InfluxDB", "influx"),
     "e2e": ("the seed scenario's uplink loss N times in one pipeline: uplink-down to access-link-disabled latency, "
-            "beside the Kafka floor of its two hops (bare clients, same broker)", "e2e"),
+            "hop by hop with the three slowest, beside the Kafka floor of its two hops (bare clients, same broker)",
+            "e2e"),
     "flows": ("flow samples per second per core from datagram to flow windows in Kafka, memory with 1M flows", "flows"),
     "decode": ("`sflow decode` on a 100,000-sample capture, wall time; --sflowtool PATH: sflowtool -r beside it", "decode"),
     "bmp": ("BMP messages per second per core from one router's session to Kafka", "bmp"),
