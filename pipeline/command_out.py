@@ -105,10 +105,11 @@ class CommandOut:
         return done
 
     def close(self, timeout_s: float = 5.0) -> None:
-        """What is still in flight sent (within `timeout_s`), the serving thread stopped."""
+        """What is still in flight sent (within `timeout_s`), the serving thread
+        stopped (it may still be warming up against an absent broker: not waited for)."""
         if self._serving is None:
             return
         self._stop.set()
-        self._serving.join()
+        self._serving.join(timeout_s)
         self._serving = None
         self._producer.flush(timeout_s)
