@@ -10,7 +10,12 @@ path the device refuses is not retried) or skipped_stale (the command is
 older than remediation.max_command_age_ms: never applied blindly).
 
 Each device has its own worker thread, so an unreachable device never
-blocks commands for the others. A command id already handled (seen on the
+blocks commands for the others. It reads ahead the paths its device's
+commands may set (its oper-groups' down-links): at start, after an
+assignment and every remediation.idle_read_ms while idle, so that the
+channel is open and tested when a remediation comes, the first Set needs no
+read of its own, and a device that stops answering is said (one line, and
+the device_reachable gauge) before a command needs it. A command id already handled (seen on the
 results topic, or earlier in this run) is not applied twice. Offsets are
 committed only once every command up to them has its result recorded.
 
@@ -20,8 +25,9 @@ commands are applied by one executor at a time. Before it gives a partition
 up, an executor waits (boundedly) for the commands in flight there and
 commits behind them; an executor given a partition first reads the results
 topic again, so a command its previous owner applied is a duplicate here,
-not a second Set (and the read before the first Set after an assignment
-stops one anyway).
+not a second Set (and a read before the Set stops one anyway: what was
+read before the assignment is forgotten, and a value read that is the one
+wanted is always read again before a command is called already in state).
 """
 from __future__ import annotations
 
@@ -38,6 +44,7 @@ from fabtel.connectors.gnmi.client import GnmiClient, GnmiError, describe
 from fabtel.config import Config, Device, SecretError
 from fabtel.kafka import RecordProducer, commit, configure_group, consumer_settings, decode_or_dead_letter, tail
 from fabtel.metrics import Metrics
+from fabtel.platforms import platform
 from fabtel.records import RemediationCommand, RemediationResult
 
 log = logging.getLogger("fabtel.remediation")
@@ -53,20 +60,31 @@ def executor_metrics() -> Metrics:
     m.declare("commits_refused_total", "Offset commits the group refused (the commands come again), by reason.",
               ("reason",))
     m.declare("assigned", "1 for each partition of the commands topic this executor holds.", ("partition",), "gauge")
+    m.declare("device_reachable", "1 when the executor's last gNMI call to the device got through, 0 when it did "
+              "not (an idle executor reads ahead every remediation.idle_read_ms).", ("device",), "gauge")
     return m
+
+
+def settable_paths(cfg: Config, device: Device) -> tuple[str, ...]:
+    """The paths the device's commands may set: its oper-groups' down-links'
+    admin state, as the worker builds them (the platform's own path)."""
+    plat = platform(device.platform)
+    links = sorted({link for g in cfg.oper_groups if g.device == device.name for link in g.down_links})
+    return tuple(plat.admin_path(link) for link in links)
 
 
 # A device that answers with one of these will answer the same again: no retry.
 FINAL_CODES = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED,
                grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.UNIMPLEMENTED}
 UNREACHABLE_CODES = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+READ_AHEAD = "read ahead"                           # a worker's job: read its paths again
 
 
 class DeviceWorker(threading.Thread):
     """Applies one device's commands in order, over fabtel's gNMI client."""
 
     def __init__(self, device: Device, retries: int, done, backoff_s: float = 0.5, timeout_s: float = 5.0,
-                 connect=GnmiClient):
+                 connect=GnmiClient, paths: tuple[str, ...] = (), idle_read_s: float = 0.0, reached=None):
         super().__init__(name=f"remediate-{device.name}", daemon=True)
         self.device, self.timeout_s = device, timeout_s
         self.connect = connect                      # (device, timeout) -> a gNMI client: fabtel's, or a test's
@@ -74,10 +92,63 @@ class DeviceWorker(threading.Thread):
         self.retries, self.done, self.backoff_s = retries, done, backoff_s
         self.jobs: queue.Queue = queue.Queue()
         self.known: dict[str, object] = {}          # path -> the value this worker last read there
+        self.paths, self.idle_read_s = paths, idle_read_s      # what its commands may set; how often to read ahead
+        self.reached = reached or (lambda device, ok: None)    # (device name, the last call got through?)
+        self.reachable: bool | None = None
+        self.epoch = 0                              # counts forget(): a read begun before one is not evidence
+        self.refused: set[str] = set()              # paths whose read the device refused (said once each)
 
     def forget(self) -> None:
         """What this worker read is not evidence any more (a new channel, a rebalance)."""
+        self.epoch += 1
         self.known.clear()
+
+    def read_ahead(self) -> None:
+        """Have this worker read its paths again (after an assignment), in its own thread."""
+        self.jobs.put(READ_AHEAD)
+
+    def _read_paths(self) -> None:
+        # What a command may set, read before it comes: the first Set after a
+        # start or an assignment then goes out without a read of its own (when
+        # the value read is another), and an idle channel stays open and tested.
+        for path in self.paths:
+            if not self.jobs.empty():               # a command waits: it reads what it needs itself
+                return
+            epoch = self.epoch
+            try:
+                value = self._client().get(path)
+            except grpc.RpcError as exc:
+                if exc.code() not in FINAL_CODES:
+                    self._reach(False, describe(exc))
+                    self.reset()
+                    return
+                self._refused(path, describe(exc))          # it answers: a command there would fail the same
+                continue
+            except (GnmiError, SecretError, OSError) as exc:
+                self._reach(False, str(exc))
+                self.reset()
+                return
+            if epoch == self.epoch:
+                self.known[path] = value
+        if self.paths:
+            self._reach(True)
+
+    def _refused(self, path: str, why: str) -> None:
+        if path not in self.refused:
+            self.refused.add(path)
+            log.warning("remediate %s: reading %s ahead, the device refused (%s): a command there would fail",
+                        self.device.name, path, why)
+
+    def _reach(self, ok: bool, why: str = "", say: bool = True) -> None:
+        """One line when a device stops or starts answering, and the gauge."""
+        if ok != self.reachable:
+            if not ok and say:
+                log.warning("remediate %s: %s does not answer (%s): its commands will retry",
+                            self.device.name, self.device.gnmi.address, why)
+            elif self.reachable is False:
+                log.info("remediate %s: %s answers again", self.device.name, self.device.gnmi.address)
+        self.reachable = ok
+        self.reached(self.device.name, ok)
 
     def _client(self) -> GnmiClient:
         if self.client is None:
@@ -91,20 +162,26 @@ class DeviceWorker(threading.Thread):
         self.client = None
 
     def run(self) -> None:
-        # Agree the encoding before the first command: the channel and the
-        # Capabilities exchange cost a few hundred ms we do not want on the
-        # path of a remediation.
+        # Agree the encoding and read ahead before the first command: the
+        # channel, the Capabilities exchange and a first Get cost a few hundred
+        # ms we do not want on the path of a remediation.
         try:
             self._client().agree_encoding()
+            self._read_paths()
         except (grpc.RpcError, SecretError, OSError) as exc:   # unreachable now: the first command retries
-            log.info("remediate %s: not connected yet (%s)", self.device.name,
-                     describe(exc) if isinstance(exc, grpc.RpcError) else exc)
+            self._reach(False, describe(exc) if isinstance(exc, grpc.RpcError) else str(exc))
             self.reset()
         while True:
-            job = self.jobs.get()
+            try:
+                job = self.jobs.get(timeout=self.idle_read_s or None)
+            except queue.Empty:                     # idle: read ahead again
+                job = READ_AHEAD
             if job is None:
                 self.reset()
                 return
+            if job is READ_AHEAD:
+                self._read_paths()
+                continue
             cmd, token = job
             outcome, detail, attempts = self.apply(cmd)
             self.done(cmd, token, outcome, detail, attempts)
@@ -114,26 +191,14 @@ class DeviceWorker(threading.Thread):
         last_error = ""
         for attempt in range(1, self.retries + 2):
             try:
-                client = self._client()
-                # The read before the Set tells "already in state" apart. It is
-                # skipped when this worker's last read of the path found another
-                # value: the Set then goes out one round trip sooner, and were the
-                # value there after all, setting it again is harmless (the read-back
-                # confirms either way). It is never skipped on the belief that the
-                # value is already there.
-                if self.known.get(cmd.path, want) == want:
-                    self.known[cmd.path] = client.get(cmd.path)
-                    if self.known[cmd.path] == want:
-                        return "already_in_state", f"{cmd.path} was already {cmd.value}", attempt
-                client.set_update(cmd.path, cmd.value)
-                got = self.known[cmd.path] = client.get(cmd.path)
-                if got == want:
-                    return "applied", f"{cmd.path} = {cmd.value}, confirmed by reading it back", attempt
-                return "failed", f"read back {json.dumps(got)} after setting {cmd.value}", attempt
+                outcome, detail = self._attempt(cmd, want)
+                self._reach(True)
+                return outcome, detail, attempt
             except SecretError as exc:
                 return "failed", f"credentials: {exc}", attempt
             except grpc.RpcError as exc:
                 if exc.code() in FINAL_CODES:
+                    self._reach(True)
                     return "failed", f"device refused: {describe(exc)}", attempt
                 last_error = describe(exc)
                 if exc.code() in UNREACHABLE_CODES:
@@ -141,10 +206,28 @@ class DeviceWorker(threading.Thread):
             except (GnmiError, OSError) as exc:
                 last_error = str(exc)
             self.reset()
+            self._reach(False, last_error, say=False)          # each attempt says it below
             log.warning("remediate %s %s: attempt %d failed: %s", cmd.device, cmd.interface, attempt, last_error)
             if attempt <= self.retries:
                 time.sleep(self.backoff_s * 2 ** (attempt - 1))
         return "failed", last_error, self.retries + 1
+
+    def _attempt(self, cmd: RemediationCommand, want) -> tuple[str, str]:
+        client = self._client()
+        # The read before the Set tells "already in state" apart. It is skipped
+        # when this worker's last read of the path found another value: the Set
+        # then goes out one round trip sooner, and were the value there after
+        # all, setting it again is harmless (the read-back confirms either way).
+        # It is never skipped on the belief that the value is already there.
+        if self.known.get(cmd.path, want) == want:
+            self.known[cmd.path] = client.get(cmd.path)
+            if self.known[cmd.path] == want:
+                return "already_in_state", f"{cmd.path} was already {cmd.value}"
+        client.set_update(cmd.path, cmd.value)
+        got = self.known[cmd.path] = client.get(cmd.path)
+        if got == want:
+            return "applied", f"{cmd.path} = {cmd.value}, confirmed by reading it back"
+        return "failed", f"read back {json.dumps(got)} after setting {cmd.value}"
 
 
 class Executor:
@@ -193,8 +276,10 @@ class Executor:
                 return None
             if dev.gnmi is None:
                 return None
-            w = self.workers[device] = DeviceWorker(dev, self.cfg.remediation.retries, self._done,
-                                                          connect=self.connect)
+            w = self.workers[device] = DeviceWorker(
+                dev, self.cfg.remediation.retries, self._done, connect=self.connect,
+                paths=settable_paths(self.cfg, dev), idle_read_s=self.cfg.remediation.idle_read_ms / 1000,
+                reached=lambda name, ok: self.metrics.set("device_reachable", name, value=int(ok)))
             w.start()
         return w
 
@@ -248,7 +333,8 @@ class Executor:
         if partitions and self.started:
             self.load_history()           # what their previous owner applied is known before their commands come
             for w in self.workers.values():
-                w.forget()                # and what it set since our last read is not known: read before setting
+                w.forget()                # and what it set since our last read is not known: read again
+                w.read_ahead()
         for tp in partitions:
             self.metrics.set("assigned", str(tp.partition), value=1)
         log.info("remediation: assigned partitions %s", ",".join(str(tp.partition) for tp in partitions) or "none")

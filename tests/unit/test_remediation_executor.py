@@ -205,3 +205,28 @@ def test_after_an_assignment_the_first_set_is_read_before_again():
     ex.handle(message(enable, 1))
     assert wait_until(lambda: len(ex.producer.results()) == 2)
     assert [r.outcome for r in ex.producer.results()] == ["applied", "already_in_state"] and dev.sets == 1
+
+
+def test_each_device_reads_ahead_its_oper_groups_down_links_and_again_after_an_assignment():
+    from confluent_kafka import TopicPartition
+    from fabtel.connectors.remediation.executor import settable_paths
+    cfg = load_config(EXAMPLE)
+    assert settable_paths(cfg, cfg.fabric.device("leaf1")) == (PATH,)          # og-leaf1's down-link
+    assert settable_paths(cfg, cfg.fabric.device("spine1")) == ()              # in no oper-group: nothing to read
+
+    class Counting(Device):
+        gets = 0
+
+        def get(self, path):
+            Counting.gets += 1
+            return super().get(path)
+    dev = Counting("enable")
+    ex = executor("enforce", dev)
+    ex.started = True
+    worker = ex._worker("leaf1")
+    assert wait_until(lambda: worker.known == {PATH: "enable"})
+    assert ex.metrics.get("device_reachable", "leaf1") == 1
+    ex._assigned(ex.consumer, [TopicPartition(TOPIC, 0)])
+    assert wait_until(lambda: Counting.gets == 2) and worker.known == {PATH: "enable"}
+    worker.jobs.put(None)
+    worker.join(5)

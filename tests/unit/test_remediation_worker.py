@@ -7,7 +7,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from conftest import EXAMPLE
+from conftest import EXAMPLE, wait_until
 from fabtel.config import SecretError, load_config
 from fabtel.connectors.remediation.executor import DeviceWorker
 from fabtel.records import RemediationCommand
@@ -143,3 +143,83 @@ def test_what_was_read_is_forgotten_with_the_channel():
     w.known[PATH] = "enable"
     assert w.apply(command('"disable"'))[:2] == ("already_in_state", f'{PATH} was already "disable"')
     assert (dev.gets, dev.sets, dev.connects) == (1, 0, 2)
+
+
+# ---------------------------------------------------------------- reading ahead
+
+class AnsweringDevice(CountingDevice):
+    def agree_encoding(self):
+        return 0
+
+
+def reading_worker(dev: Device, idle_read_s=0.0, paths=(PATH,)):
+    seen = []
+    leaf1 = load_config(EXAMPLE).fabric.device("leaf1")
+    w = DeviceWorker(leaf1, 2, done=lambda *a: seen.append(a[2]), backoff_s=0.0, connect=dev.connect, paths=paths,
+                     idle_read_s=idle_read_s, reached=lambda name, ok: seen.append((name, ok)))
+    return w, seen
+
+
+def test_the_paths_are_read_at_start_so_the_first_set_needs_no_read_of_its_own():
+    dev = AnsweringDevice("enable")
+    w, seen = reading_worker(dev)
+    w.start()
+    assert wait_until(lambda: ("leaf1", True) in seen, 5)
+    assert w.known == {PATH: "enable"} and dev.gets == 1
+    w.jobs.put((command('"disable"'), None))
+    assert wait_until(lambda: "applied" in seen, 5)
+    assert (dev.gets, dev.sets) == (2, 1)              # the read ahead, the Set, the read-back
+    w.jobs.put(None)
+    w.join(5)
+
+
+def test_an_idle_worker_reads_again_and_says_once_when_its_device_stops_and_starts_answering(caplog):
+    caplog.set_level("INFO", "fabtel.remediation")
+    dev = AnsweringDevice("enable")
+    w, seen = reading_worker(dev, idle_read_s=0.05)
+    w.start()
+    assert wait_until(lambda: dev.gets >= 3, 5)
+    dev.get_errors = [RpcError(grpc.StatusCode.UNAVAILABLE)] * 3
+    assert wait_until(lambda: not dev.get_errors and seen[-1] == ("leaf1", True), 5)
+    w.jobs.put(None)
+    w.join(5)
+    said = [r.getMessage() for r in caplog.records if "answer" in r.getMessage()]
+    assert said == ["remediate leaf1: 127.0.0.1:57411 does not answer (UNAVAILABLE: x): its commands will retry",
+                    "remediate leaf1: 127.0.0.1:57411 answers again"]
+    assert ("leaf1", False) in seen and dev.connects >= 2   # a new channel after the failure
+
+
+def test_a_waiting_command_stops_the_read_ahead():
+    dev = AnsweringDevice("enable")
+    w, _ = reading_worker(dev, paths=(PATH, PATH.replace("1/1]", "1/2]")))
+    w.jobs.put((command(), None))
+    w._read_paths()
+    assert dev.gets == 0 and w.known == {}
+
+
+def test_a_read_begun_before_an_assignment_is_not_evidence_after_it():
+    class ForgetsMidRead(AnsweringDevice):
+        def get(self, path):
+            w.forget()                                    # the assignment lands while the Get is out
+            return super().get(path)
+    dev = ForgetsMidRead("enable")
+    w, _ = reading_worker(dev)
+    w._read_paths()
+    assert dev.gets == 1 and w.known == {}
+
+
+def test_a_path_the_device_refuses_to_read_is_said_once_and_the_others_are_read(caplog):
+    class NoSuchPath(AnsweringDevice):
+        def get(self, path):
+            if "1/2]" in path:
+                raise RpcError(grpc.StatusCode.NOT_FOUND, "no such interface")
+            return super().get(path)
+    dev = NoSuchPath("enable")
+    other = PATH.replace("1/1]", "1/2]")
+    w, seen = reading_worker(dev, paths=(other, PATH))
+    w._read_paths()
+    w._read_paths()
+    assert w.known == {PATH: "enable"} and seen == [("leaf1", True), ("leaf1", True)]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"remediate leaf1: reading {other} ahead, the device refused (NOT_FOUND: no such interface): "
+        "a command there would fail"]
