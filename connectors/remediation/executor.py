@@ -12,7 +12,8 @@ older than remediation.max_command_age_ms: never applied blindly).
 Each device has its own worker thread, so an unreachable device never
 blocks commands for the others. It reads ahead the paths its device's
 commands may set (its oper-groups' down-links): at start, after an
-assignment and every remediation.idle_read_ms while idle, so that the
+assignment and every remediation.idle_read_ms while idle (sooner while
+the device does not answer: 1 s, doubling up to it), so that the
 channel is open and tested when a remediation comes, the first Set needs no
 read of its own, and a device that stops answering is said (one line, and
 the device_reachable gauge) before a command needs it. A command id already handled (seen on the
@@ -97,11 +98,23 @@ class DeviceWorker(threading.Thread):
         self.reachable: bool | None = None
         self.epoch = 0                              # counts forget(): a read begun before one is not evidence
         self.refused: set[str] = set()              # paths whose read the device refused (said once each)
+        self.retry_s = 0.0                          # the wait before the next read of a device that does not answer
 
     def forget(self) -> None:
         """What this worker read is not evidence any more (a new channel, a rebalance)."""
         self.epoch += 1
         self.known.clear()
+
+    def _idle_wait(self) -> float | None:
+        """How long to wait for a command before reading ahead again: the idle
+        interval, or while the device does not answer, 1 s doubling up to it."""
+        if not self.idle_read_s or not self.paths:
+            return None
+        if self.reachable is False:
+            self.retry_s = min(self.retry_s * 2, self.idle_read_s) if self.retry_s else min(1.0, self.idle_read_s)
+            return self.retry_s
+        self.retry_s = 0.0
+        return self.idle_read_s
 
     def read_ahead(self) -> None:
         """Have this worker read its paths again (after an assignment), in its own thread."""
@@ -173,7 +186,7 @@ class DeviceWorker(threading.Thread):
             self.reset()
         while True:
             try:
-                job = self.jobs.get(timeout=self.idle_read_s or None)
+                job = self.jobs.get(timeout=self._idle_wait())
             except queue.Empty:                     # idle: read ahead again
                 job = READ_AHEAD
             if job is None:

@@ -223,3 +223,16 @@ def test_a_path_the_device_refuses_to_read_is_said_once_and_the_others_are_read(
     assert [r.getMessage() for r in caplog.records] == [
         f"remediate leaf1: reading {other} ahead, the device refused (NOT_FOUND: no such interface): "
         "a command there would fail"]
+
+
+def test_a_device_that_does_not_answer_is_read_again_sooner_than_an_idle_one():
+    w, _ = reading_worker(AnsweringDevice("enable"), idle_read_s=30.0)
+    assert w._idle_wait() == 30.0
+    w.reachable = False
+    assert [w._idle_wait() for _ in range(7)] == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    w.reachable = True
+    assert w._idle_wait() == 30.0
+    w.reachable = False
+    assert w._idle_wait() == 1.0                       # a new outage starts from 1 s again
+    assert reading_worker(AnsweringDevice("enable"), idle_read_s=0.0)[0]._idle_wait() is None
+    assert reading_worker(AnsweringDevice("enable"), idle_read_s=30.0, paths=())[0]._idle_wait() is None
