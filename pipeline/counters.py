@@ -12,7 +12,7 @@ from dataclasses import dataclass
 WRAPS = (1 << 32, 1 << 64)
 
 
-@dataclass
+@dataclass(slots=True)
 class Sample:
     ts_ns: int
     in_octets: int | None
@@ -32,7 +32,7 @@ def delta(old: int, new: int, elapsed_s: float, speed_bps: int | None) -> int | 
     return None
 
 
-@dataclass
+@dataclass(slots=True)
 class Rate:
     in_bps: float
     out_bps: float
@@ -57,14 +57,19 @@ class RateTracker:
             self.resets += 1                 # the agent restarted: its counters start again from zero
             return None
         elapsed = (sample.ts_ns - prev.ts_ns) / 1e9
-        rates = []
-        for old, new in ((prev.in_octets, sample.in_octets), (prev.out_octets, sample.out_octets)):
-            if old is None or new is None:
-                rates.append(0.0)
-                continue
-            d = delta(old, new, elapsed, speed_bps)
-            if d is None:
-                self.resets += 1
-                return None
-            rates.append(d * 8 / elapsed)
-        return Rate(rates[0], rates[1], elapsed)
+        in_bps = bits_per_s(prev.in_octets, sample.in_octets, elapsed, speed_bps)
+        out_bps = bits_per_s(prev.out_octets, sample.out_octets, elapsed, speed_bps)
+        if in_bps is None or out_bps is None:
+            self.resets += 1
+            return None
+        return Rate(in_bps, out_bps, elapsed)
+
+
+def bits_per_s(old: int | None, new: int | None, elapsed_s: float, speed_bps: int | None) -> float | None:
+    """One direction's rate (0 when a reading lacks the counter), None after a reset."""
+    if old is None or new is None:
+        return 0.0
+    if new >= old:                           # the usual case, without delta's call
+        return (new - old) * 8 / elapsed_s
+    d = delta(old, new, elapsed_s, speed_bps)
+    return None if d is None else d * 8 / elapsed_s

@@ -37,7 +37,8 @@ def register(app, worker) -> None:
             else:
                 members = worker.partitioner.domain(rec.device)
                 out, changed = worker.domain(members).apply(rec, now)
-            await worker.send_all(out)
+            if out:                                 # most records (counters) have none: no await for them
+                await worker.send_all(out)
             if changed:
                 worker.save(members)
 
