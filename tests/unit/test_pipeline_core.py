@@ -439,3 +439,17 @@ def test_a_leaf_without_bgp_telemetry_is_judged_the_same_by_health_and_oper_grou
     assert [x.state for x in of(UplinkHealth, out) if x.device == "leaf1"][-1] == "healthy"
     [dec] = of(OperGroupDecision, d.tick(T0 + 25 * S + 1)[0])
     assert dec.action == "enable" and dec.trigger_ts_ns == T0 + 20 * S
+
+
+def test_a_rate_per_direction_and_one_reset_for_a_reading_that_gives_none():
+    from fabtel.pipeline.counters import RateTracker, Sample, bits_per_s
+    assert bits_per_s(None, 10, 1.0, 10**9) == 0.0               # a reading without the counter: no traffic told
+    assert bits_per_s(100, 1100, 2.0, 10**9) == 4000.0
+    assert bits_per_s((1 << 32) - 100, 900, 1.0, 10**9) == 8000.0  # a 32-bit wrap
+    assert bits_per_s(5_000_000_000, 10, 1.0, 10**9) is None       # a reset
+    rates = RateTracker()
+    assert rates.update(("leaf1", "e1", "gnmi"), Sample(1_000_000_000, 5_000_000_000, 6_000_000_000), 10**9) is None
+    # both directions went back: one reset, no rate, and the new baseline kept
+    assert rates.update(("leaf1", "e1", "gnmi"), Sample(2_000_000_000, 10, 20), 10**9) is None and rates.resets == 1
+    rate = rates.update(("leaf1", "e1", "gnmi"), Sample(3_000_000_000, 1010, None), 10**9)
+    assert (rate.in_bps, rate.out_bps, rate.elapsed_s) == (8000.0, 0.0, 1.0)
