@@ -81,6 +81,13 @@ UNREACHABLE_CODES = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEE
 READ_AHEAD = "read ahead"                           # a worker's job: read its paths again
 
 
+def reason(exc: Exception) -> str:
+    """Why a call to a device failed, in a log line's words."""
+    if isinstance(exc, grpc.RpcError):
+        return describe(exc)
+    return f"credentials: {exc}" if isinstance(exc, SecretError) else str(exc)
+
+
 class DeviceWorker(threading.Thread):
     """Applies one device's commands in order, over fabtel's gNMI client."""
 
@@ -138,7 +145,7 @@ class DeviceWorker(threading.Thread):
                 self._refused(path, describe(exc))          # it answers: a command there would fail the same
                 continue
             except (GnmiError, SecretError, OSError) as exc:
-                self._reach(False, str(exc))
+                self._reach(False, reason(exc))
                 self.reset()
                 return
             if epoch == self.epoch:
@@ -156,7 +163,7 @@ class DeviceWorker(threading.Thread):
         """One line when a device stops or starts answering, and the gauge."""
         if ok != self.reachable:
             if not ok and say:
-                log.warning("remediate %s: %s does not answer (%s): its commands will retry",
+                log.warning("remediate %s: cannot read %s (%s): its commands will retry",
                             self.device.name, self.device.gnmi.address, why)
             elif self.reachable is False:
                 log.info("remediate %s: %s answers again", self.device.name, self.device.gnmi.address)
@@ -182,7 +189,7 @@ class DeviceWorker(threading.Thread):
             self._client().agree_encoding()
             self._read_paths()
         except (grpc.RpcError, SecretError, OSError) as exc:   # unreachable now: the first command retries
-            self._reach(False, describe(exc) if isinstance(exc, grpc.RpcError) else str(exc))
+            self._reach(False, reason(exc))
             self.reset()
         while True:
             try:

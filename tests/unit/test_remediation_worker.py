@@ -183,8 +183,8 @@ def test_an_idle_worker_reads_again_and_says_once_when_its_device_stops_and_star
     assert wait_until(lambda: not dev.get_errors and seen[-1] == ("leaf1", True), 5)
     w.jobs.put(None)
     w.join(5)
-    said = [r.getMessage() for r in caplog.records if "answer" in r.getMessage()]
-    assert said == ["remediate leaf1: 127.0.0.1:57411 does not answer (UNAVAILABLE: x): its commands will retry",
+    said = [r.getMessage() for r in caplog.records if "57411" in r.getMessage()]
+    assert said == ["remediate leaf1: cannot read 127.0.0.1:57411 (UNAVAILABLE: x): its commands will retry",
                     "remediate leaf1: 127.0.0.1:57411 answers again"]
     assert ("leaf1", False) in seen and dev.connects >= 2   # a new channel after the failure
 
@@ -236,3 +236,14 @@ def test_a_device_that_does_not_answer_is_read_again_sooner_than_an_idle_one():
     assert w._idle_wait() == 1.0                       # a new outage starts from 1 s again
     assert reading_worker(AnsweringDevice("enable"), idle_read_s=0.0)[0]._idle_wait() is None
     assert reading_worker(AnsweringDevice("enable"), idle_read_s=30.0, paths=())[0]._idle_wait() is None
+
+
+def test_missing_credentials_are_said_as_such_when_reading_ahead(caplog):
+    class NoSecret(AnsweringDevice):
+        def connect(self, device, timeout):
+            raise SecretError("FABTEL_GNMI_PASSWORD is not set")
+    w, seen = reading_worker(NoSecret("enable"))
+    w._read_paths()
+    assert seen == [("leaf1", False)] and [r.getMessage() for r in caplog.records] == [
+        "remediate leaf1: cannot read 127.0.0.1:57411 (credentials: FABTEL_GNMI_PASSWORD is not set): "
+        "its commands will retry"]
