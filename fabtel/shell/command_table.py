@@ -307,7 +307,15 @@ COMMANDS: tuple[Command, ...] = (
             _process),
     Command("sink influx", "write telemetry and decisions to InfluxDB, losing nothing", f"{COMPONENTS}:sink_influx",
             _sink_influx),
-    Command("remediate", "apply remediation commands to the devices over gNMI", f"{COMPONENTS}:remediate", _remediate),
+    Command("remediate", "apply remediation commands to the devices over gNMI", f"{COMPONENTS}:remediate", _remediate,
+            description="Consume the commands topic. In propose mode, record what would be done (proposed); in "
+                        "enforce mode, apply each command over gNMI: read "
+                        "(unless its last read found another value), Set, read back, and record the outcome on the "
+                        "results topic (applied, already_in_state, failed, skipped_stale). Each device has its own "
+                        "worker, which reads ahead the paths its oper-groups' down-links may need at start, after an "
+                        "assignment and every remediation.idle_read_ms while idle, and says in one line (and in "
+                        "fabtel_remediation_device_reachable) when a device stops answering. Executors share the "
+                        "commands through one consumer group; offsets are committed behind the recorded results."),
     Command("demo", "the whole pipeline on a lab scenario, measured and drawn", f"{COMPONENTS}:demo", _demo),
     *(Command(f"bench {name}", text, f"{COMPONENTS}:bench", _bench(name)) for name, (text, _) in BENCHES.items()),
     Command("lab frr", "FRR fat-tree in network namespaces: fail a node or link, measure convergence through the "
