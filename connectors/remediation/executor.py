@@ -139,7 +139,7 @@ class DeviceWorker(threading.Thread):
                 value = self._client().get(path)
             except grpc.RpcError as exc:
                 if exc.code() not in FINAL_CODES:
-                    self._reach(False, describe(exc))
+                    self._reach(False, reason(exc))
                     self.reset()
                     return
                 self._refused(path, describe(exc))          # it answers: a command there would fail the same
@@ -188,7 +188,7 @@ class DeviceWorker(threading.Thread):
         try:
             self._client().agree_encoding()
             self._read_paths()
-        except (grpc.RpcError, SecretError, OSError) as exc:   # unreachable now: the first command retries
+        except (grpc.RpcError, GnmiError, SecretError, OSError) as exc:   # unreachable now: the first command retries
             self._reach(False, reason(exc))
             self.reset()
         while True:
