@@ -300,25 +300,37 @@ class DeviceServicer(gnmi_pb2_grpc.gNMIServicer):
         encoding = self._encoding(sl.encoding, context)
         subs = list(sl.subscription)
         patterns = self._patterns(sl.prefix, [s.path for s in subs], context)
-        leaves = snapshot(self.fabric, self.node)
-        if not sl.updates_only:
-            n = self._notification(leaves, patterns, encoding)
-            if n is not None:
-                yield self._response(n)
-        yield gnmi_pb2.SubscribeResponse(sync_response=True)
-        if sl.mode == gnmi_pb2.SubscriptionList.ONCE:
-            return
-        if sl.mode == gnmi_pb2.SubscriptionList.POLL:
-            for req in request_iterator:
-                if req.HasField("poll"):
-                    n = self._notification(snapshot(self.fabric, self.node), patterns, encoding)
-                    if n is not None:
-                        yield gnmi_pb2.SubscribeResponse(update=n)
-                    yield gnmi_pb2.SubscribeResponse(sync_response=True)
-            return
-        yield from self._stream(context, subs, patterns, leaves, encoding)
+        # Listening before the snapshot: a change made after it wakes the
+        # stream, which then sends what the snapshot lacks (registered after,
+        # a change between the two was never sent, nor the next one that
+        # restored the snapshot's value).
+        stream = _Stream()
+        if sl.mode == gnmi_pb2.SubscriptionList.STREAM:
+            with self._lock:
+                self.streams[id(stream)] = stream
+        try:
+            leaves = snapshot(self.fabric, self.node)
+            if not sl.updates_only:
+                n = self._notification(leaves, patterns, encoding)
+                if n is not None:
+                    yield self._response(n)
+            yield gnmi_pb2.SubscribeResponse(sync_response=True)
+            if sl.mode == gnmi_pb2.SubscriptionList.ONCE:
+                return
+            if sl.mode == gnmi_pb2.SubscriptionList.POLL:
+                for req in request_iterator:
+                    if req.HasField("poll"):
+                        n = self._notification(snapshot(self.fabric, self.node), patterns, encoding)
+                        if n is not None:
+                            yield gnmi_pb2.SubscribeResponse(update=n)
+                        yield gnmi_pb2.SubscribeResponse(sync_response=True)
+                return
+            yield from self._stream(context, stream, subs, patterns, leaves, encoding)
+        finally:
+            with self._lock:
+                self.streams.pop(id(stream), None)
 
-    def _stream(self, context, subs, patterns, leaves, encoding):
+    def _stream(self, context, stream, subs, patterns, leaves, encoding):
         on_change, sampled = [], []          # patterns; sampled: (pattern, interval_ns, kind)
         for sub, pattern in zip(subs, patterns):
             if sub.mode == gnmi_pb2.ON_CHANGE:
@@ -328,43 +340,36 @@ class DeviceServicer(gnmi_pb2_grpc.gNMIServicer):
             else:   # TARGET_DEFINED: state leaves on change, counters sampled
                 on_change.append(pattern)
                 sampled.append((pattern, max(sub.sample_interval or TARGET_DEFINED_SAMPLE_NS, MIN_SAMPLE_NS), COUNTER))
-        stream = _Stream()
-        with self._lock:
-            self.streams[id(stream)] = stream
         last_state = {p: v for p, (v, k) in leaves.items() if k == STATE}
         due = {i: time.monotonic_ns() + iv for i, (_, iv, _) in enumerate(sampled)}
-        try:
-            while context.is_active():
-                wait_ns = min(due.values(), default=time.monotonic_ns() + 1_000_000_000) - time.monotonic_ns()
-                try:
-                    stream.changes.get(timeout=max(wait_ns, 0) / 1e9)
-                    while not stream.changes.empty():
-                        stream.changes.get_nowait()
-                    changed = True
-                except queue.Empty:
-                    changed = False
-                if not self.fabric_alive():
-                    context.abort(grpc.StatusCode.UNAVAILABLE, f"{self.node.name} is shutting down")
-                leaves = snapshot(self.fabric, self.node)
-                if changed and on_change:
-                    diff = {p: (v, k) for p, (v, k) in leaves.items() if k == STATE and last_state.get(p) != v}
-                    gone = [p for p in last_state if p not in leaves]        # an LLDP neighbour that left, say
-                    last_state.update({p: v for p, (v, _) in diff.items()})
-                    for p in gone:
-                        del last_state[p]
-                    n = self._notification(diff, on_change, encoding, deleted=gone)
+        while context.is_active():
+            wait_ns = min(due.values(), default=time.monotonic_ns() + 1_000_000_000) - time.monotonic_ns()
+            try:
+                stream.changes.get(timeout=max(wait_ns, 0) / 1e9)
+                while not stream.changes.empty():
+                    stream.changes.get_nowait()
+                changed = True
+            except queue.Empty:
+                changed = False
+            if not self.fabric_alive():
+                context.abort(grpc.StatusCode.UNAVAILABLE, f"{self.node.name} is shutting down")
+            leaves = snapshot(self.fabric, self.node)
+            if changed and on_change:
+                diff = {p: (v, k) for p, (v, k) in leaves.items() if k == STATE and last_state.get(p) != v}
+                gone = [p for p in last_state if p not in leaves]        # an LLDP neighbour that left, say
+                last_state.update({p: v for p, (v, _) in diff.items()})
+                for p in gone:
+                    del last_state[p]
+                n = self._notification(diff, on_change, encoding, deleted=gone)
+                if n is not None:
+                    yield self._response(n)
+            now = time.monotonic_ns()
+            for i, (pattern, interval, kind) in enumerate(sampled):
+                if due[i] <= now:
+                    n = self._notification(leaves, [pattern], encoding, kind)
                     if n is not None:
                         yield self._response(n)
-                now = time.monotonic_ns()
-                for i, (pattern, interval, kind) in enumerate(sampled):
-                    if due[i] <= now:
-                        n = self._notification(leaves, [pattern], encoding, kind)
-                        if n is not None:
-                            yield self._response(n)
-                        due[i] = max(due[i] + interval, now)
-        finally:
-            with self._lock:
-                self.streams.pop(id(stream), None)
+                    due[i] = max(due[i] + interval, now)
 
     def fabric_alive(self) -> bool:
         return not getattr(self, "closing", False)
