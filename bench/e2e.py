@@ -163,6 +163,7 @@ def run(config_path: str, runs: int) -> dict:
     os.environ.setdefault("FABTEL_GNMI_USER", "admin")
     os.environ.setdefault("FABTEL_GNMI_PASSWORD", "fabtel-lab")
     workdir, tag = Path(tempfile.mkdtemp(prefix="fabtel-e2e-")), uuid.uuid4().hex[:6]
+    base = None
     try:
         path = bench_config_file(config_path, workdir)
         base = component_config(path)
@@ -177,6 +178,15 @@ def run(config_path: str, runs: int) -> dict:
         state_reads = kafka_floor.state_reads(run_cfg)
         remove_run(base.kafka, tag)                # the run's topics and groups, as the demo does
         floor = measured_floor(base, str(path), state_reads, triggers(traced["interface_state"], result.decisions))
+    except BaseException:
+        # Interrupted or failed: the run's topics and groups go too (left, they
+        # slow the broker down for every later run), unless the broker is what failed.
+        try:
+            if base is not None:
+                remove_run(base.kafka, tag)
+        except Exception:
+            pass
+        raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     report = build_report(scenario, result, None, {})

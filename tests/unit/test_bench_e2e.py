@@ -78,3 +78,25 @@ def test_percentiles_by_nearest_rank_with_the_maximum_beside_them():
     assert percentiles([float(v) for v in range(1, 201)], "x")["x_p99"] == 198.0
     few = percentiles([3.0, 1.0, 2.0], "x")
     assert few["x_p50"] == 2.0 and few["x_max"] == 3.0 and "x_p99" not in few and "fewer than 100" in few["x_note"]
+
+
+def test_an_interrupted_run_removes_its_topics_and_groups(monkeypatch):
+    """Ctrl-C during the cycles: the run's topics and consumer groups are
+    deleted as a finished run's are (left behind, they slow every later run)."""
+    import pytest
+
+    import fabtel.demo.run as demo_run
+    import fabtel.localstack.stack as stack
+    removed = []
+
+    def interrupted(base, path, scenario, og, workdir, tag):
+        removed.append(("ran", tag))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stack, "ensure_stack", lambda *a, **k: None)
+    monkeypatch.setattr(demo_run, "run_once", interrupted)
+    monkeypatch.setattr(demo_run, "remove_run", lambda kafka, tag: removed.append(("removed", tag)) or (0, 0))
+    monkeypatch.setattr(e2e, "python_loop_ms", lambda: 1.0)
+    with pytest.raises(KeyboardInterrupt):
+        e2e.run(str(EXAMPLE), 2)
+    assert [what for what, _ in removed] == ["ran", "removed"] and removed[0][1] == removed[1][1]
